@@ -1,0 +1,686 @@
+// The Estimator: train / evaluate / predict over a persistent model directory, in the shape of
+// tf.estimator's train -> _train_model -> _train_with_estimator_spec. Every call restores the
+// latest checkpoint; every train call ends with a checkpoint. Everything around the step loop
+// (stopping, saving, logging, summaries, NaN checks, progress) is a hook.
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import * as tf from '@tensorflow/tfjs';
+import { GraphContext, GraphKeys, UpdateOp, withGraph } from './graph';
+import { StepTape } from './tape';
+import { VariableStore } from './variables';
+import { GLOBAL_STEP_NAME, TrainStepContext, describeValue } from './train-ops';
+import { EstimatorSpec, ModeKey, ModeKeys, Predictions, validateSpec } from './spec';
+import { RunConfig, RunConfigOptions } from './run-config';
+import { InputBatch, InputFn, TensorOrDict, disposeBatch, openInput } from './input';
+import {
+  CheckpointError,
+  checkpointCandidates,
+  latestCheckpoint,
+  loadCheckpoint,
+  LoadedCheckpoint,
+  saveCheckpoint,
+} from './checkpoint';
+import { acquireTrainLock } from './lock';
+import type { FetchedValue, RunArgs, RunContext, SessionInfo, SessionRunHook, StepTensors, TensorRequest } from './hooks/hook';
+import {
+  CheckpointSaverHook,
+  CheckpointSaverListener,
+  LoggingTensorHook,
+  NanTensorHook,
+  StopAfterNEvalsHook,
+  StopAtStepHook,
+} from './hooks/basic-hooks';
+import { ProgressHook } from './hooks/progress-hook';
+import { clearInterrupt, isInterruptRequested, KeyboardInterrupt } from './interrupt';
+import { info, log } from './log';
+import { prepareBackend } from './backend-init';
+import type { MetricOp } from './metrics';
+import { addSummaryHooks, collectorScalars, writeEvalResults } from './summary-wiring';
+
+export type Params = Record<string, unknown>;
+
+export type ModelFn<F extends TensorOrDict = tf.Tensor, L extends TensorOrDict = tf.Tensor, P extends object = Params> = (
+  features: F,
+  labels: L | undefined,
+  mode: ModeKey,
+  params: P,
+  config: RunConfig,
+) => EstimatorSpec | Promise<EstimatorSpec>;
+
+export interface WarmStartSettings {
+  /** A model directory or a checkpoint directory (model.ckpt-N). */
+  ckptToInitializeFrom: string;
+  /** Regex (string or RegExp) over trainable variable names, or a list of regexes over all names. Default '.*'. */
+  varsToWarmStart?: string | RegExp | Array<string | RegExp>;
+}
+
+export interface EstimatorOptions<P extends object = Params> {
+  config?: RunConfig | RunConfigOptions;
+  params?: P;
+  warmStartFrom?: string | WarmStartSettings;
+}
+
+export interface TrainOptions {
+  /** Train this many more steps (relative to the restored global step). */
+  steps?: number;
+  /** Train until the global step reaches this (absolute; a no-op once reached). */
+  maxSteps?: number;
+  hooks?: SessionRunHook[];
+  savingListeners?: CheckpointSaverListener[];
+  /** If the newest checkpoint is corrupt, restore the newest intact one instead of failing. */
+  fallbackToPreviousCheckpoint?: boolean;
+}
+
+export interface EvaluateOptions {
+  /** Batches to evaluate; default: until the input ends. */
+  steps?: number;
+  /** Evaluation name: summaries go to modelDir/eval_<name>/ (default modelDir/eval/). */
+  name?: string;
+  checkpointPath?: string;
+  hooks?: SessionRunHook[];
+  fallbackToPreviousCheckpoint?: boolean;
+}
+
+export interface PredictOptions {
+  predictKeys?: string | string[];
+  checkpointPath?: string;
+  /** Yield one example at a time (default) or whole batches. */
+  yieldSingleExamples?: boolean;
+  hooks?: SessionRunHook[];
+}
+
+/** A predicted value for one example: a number, a typed array (rank 1) or nested arrays. */
+export type PredictionValue = number | Float32Array | Int32Array | Uint8Array | number[] | number[][] | number[][][];
+export type Prediction = PredictionValue | Record<string, PredictionValue>;
+
+export type EvalResults = Record<string, number> & { loss: number; globalStep: number };
+
+interface Restored {
+  tensors: tf.NamedTensorMap;
+  globalStep: number;
+  path?: string;
+}
+
+let backendLogged = false;
+
+export class Estimator<F extends TensorOrDict = tf.Tensor, L extends TensorOrDict = tf.Tensor, P extends object = Params> {
+  readonly modelDir: string;
+  readonly config: RunConfig;
+  readonly params: P;
+  readonly warmStartFrom?: WarmStartSettings;
+
+  constructor(readonly modelFn: ModelFn<F, L, P>, modelDir?: string, opts: EstimatorOptions<P> = {}) {
+    if (typeof modelFn !== 'function') {
+      throw new Error(`new Estimator(modelFn, modelDir): modelFn must be a function (features, labels, mode, params, config) => EstimatorSpec, got ${describeValue(modelFn)}.`);
+    }
+    if (opts === null || typeof opts !== 'object') {
+      throw new Error('new Estimator(modelFn, modelDir, {config, params, warmStartFrom}): the third argument must be an options object.');
+    }
+    const config = opts.config instanceof RunConfig ? opts.config : new RunConfig(opts.config ?? {});
+    const dir = modelDir ?? config.modelDir;
+    if (dir !== undefined && (typeof dir !== 'string' || dir === '')) {
+      throw new Error(`new Estimator: modelDir must be a directory path string, got ${describeValue(dir)}.`);
+    }
+    if (modelDir && config.modelDir && path.resolve(modelDir) !== path.resolve(config.modelDir)) {
+      throw new Error(`modelDir (${modelDir}) and config.modelDir (${config.modelDir}) differ; give only one.`);
+    }
+    this.modelDir = path.resolve(dir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'tfjs-estimator-')));
+    if (dir === undefined) info(`Using temporary folder as model directory: ${this.modelDir}`);
+    this.config = config.replace({ modelDir: this.modelDir });
+    this.params = (opts.params ?? {}) as P;
+    if (opts.warmStartFrom !== undefined) {
+      this.warmStartFrom = typeof opts.warmStartFrom === 'string' ? { ckptToInitializeFrom: opts.warmStartFrom } : opts.warmStartFrom;
+    }
+  }
+
+  /** Directory of evaluation summaries: modelDir/eval or modelDir/eval_<name>. */
+  evalDir(name?: string): string {
+    return path.join(this.modelDir, name ? `eval_${name}` : 'eval');
+  }
+
+  latestCheckpoint(): string | undefined {
+    return latestCheckpoint(this.modelDir);
+  }
+
+  getVariableNames(): string[] {
+    const ckpt = this.requireCheckpoint('getVariableNames');
+    const loaded = loadCheckpoint(ckpt);
+    const names = Object.keys(loaded.tensors).sort();
+    tf.dispose(loaded.tensors);
+    return names;
+  }
+
+  /** The saved value of a variable in the latest checkpoint (the caller disposes it). */
+  getVariableValue(name: string): tf.Tensor {
+    const ckpt = this.requireCheckpoint('getVariableValue');
+    const loaded = loadCheckpoint(ckpt);
+    const t = loaded.tensors[name];
+    for (const [k, v] of Object.entries(loaded.tensors)) if (k !== name) v.dispose();
+    if (!t) {
+      throw new Error(`No variable named '${name}' in ${ckpt}; see estimator.getVariableNames() for the names it has.`);
+    }
+    return t;
+  }
+
+  // ---------------------------------------------------------------- train
+
+  async train(inputFn: InputFn, opts: TrainOptions = {}): Promise<this> {
+    const { steps, maxSteps } = opts;
+    if (steps != null && maxSteps != null) {
+      throw new Error('train: give steps (relative) or maxSteps (absolute), not both.');
+    }
+    checkCount(steps, 'steps');
+    checkCount(maxSteps, 'maxSteps');
+    await this.prepare();
+    const lock = acquireTrainLock(this.modelDir);
+    let store: VariableStore | undefined;
+    try {
+      const restored = this.restoreForTraining(opts.fallbackToPreviousCheckpoint ?? false);
+      if (maxSteps != null && restored.globalStep >= maxSteps) {
+        tf.dispose(restored.tensors);
+        info(`Skipping training since maxSteps (${maxSteps}) has already been reached: global step is ${restored.globalStep}.`);
+        return this;
+      }
+      store = new VariableStore(this.config.randomSeed, restored.tensors);
+      await this.trainLoop(store, inputFn, restored, opts);
+      return this;
+    } finally {
+      store?.dispose();
+      lock.release();
+    }
+  }
+
+  private async trainLoop(store: VariableStore, inputFn: InputFn, restored: Restored, opts: TrainOptions): Promise<void> {
+    let globalStep = restored.globalStep;
+    const lastStep = opts.steps != null ? globalStep + opts.steps : opts.maxSteps ?? Infinity;
+    const saveCheckpointNow = (): Promise<string | undefined> => this.saveStore(store, globalStep);
+    const saver = new CheckpointSaverHook({
+      saveSteps: this.config.saveCheckpointsSteps,
+      saveSecs: this.config.saveCheckpointsSecs,
+      listeners: opts.savingListeners,
+    });
+    const progress = new ProgressHook('Training', Number.isFinite(lastStep) ? lastStep : undefined);
+    const hooks: SessionRunHook[] = [
+      ...(Number.isFinite(lastStep) ? [new StopAtStepHook({ lastStep })] : []),
+      ...(this.config.checkNan ? [new NanTensorHook()] : []),
+      ...(this.config.logStepCountSteps > 0
+        ? [new LoggingTensorHook({ tensors: { loss: 'loss', step: 'global_step' }, everyNIter: this.config.logStepCountSteps })]
+        : []),
+      ...addSummaryHooks(this.modelDir, this.config),
+      ...(opts.hooks ?? []),
+      progress,
+      // Last, so a final save sees what the other hooks did at this step.
+      saver,
+    ];
+    const sessionInfo = (): SessionInfo => ({ mode: 'train', modelDir: this.modelDir, globalStep, saveCheckpoint: saveCheckpointNow });
+    for (const h of hooks) await h.begin?.(sessionInfo());
+    for (const h of hooks) await h.afterCreateSession?.(sessionInfo());
+    info(`Training from global step ${globalStep}${restored.path ? ` (restored ${path.basename(restored.path)})` : ''}` +
+      `${Number.isFinite(lastStep) ? ` to ${lastStep}` : ' until the input ends'}; checkpoints in ${this.modelDir}`);
+
+    const iterator = await openInput(inputFn, ModeKeys.TRAIN);
+    let interrupted = false;
+    let specHooks: SessionRunHook[] | undefined;
+    try {
+      for (;;) {
+        if (isInterruptRequested()) {
+          interrupted = true;
+          break;
+        }
+        const ctx = new LoopContext('train', this.modelDir, globalStep);
+        const active = specHooks ? [...hooks, ...specHooks] : hooks;
+        const args = await beforeRunAll(active, ctx);
+        if (ctx.stopRequested) break;
+        const outcome = await this.trainStep(store, iterator, globalStep, args);
+        if (!outcome) break; // the input ended
+        if (!specHooks) {
+          specHooks = outcome.specHooks;
+          for (const h of specHooks) {
+            await h.begin?.(sessionInfo());
+            await h.afterCreateSession?.(sessionInfo());
+          }
+        }
+        globalStep = outcome.globalStep;
+        const after = new LoopContext('train', this.modelDir, globalStep, ctx);
+        await afterRunAll(active, after, args, outcome.values);
+        if (after.stopRequested) break;
+      }
+    } catch (e) {
+      progress.fail(e);
+      throw e;
+    } finally {
+      await iterator.return?.();
+    }
+    if (interrupted) {
+      clearInterrupt();
+      const saved = await saveCheckpointNow();
+      progress.interrupt(globalStep);
+      throw new KeyboardInterrupt(
+        `Training interrupted at global step ${globalStep}; ${saved ? `checkpoint saved to ${saved}` : 'no checkpoint saved (NaN/Inf in variables)'}. ` +
+          `The next train() call resumes from there.`,
+      );
+    }
+    for (const h of [...hooks, ...(specHooks ?? [])]) await h.end?.(sessionInfo());
+    info(`Loss for final step: ${progress.lastLoss === undefined ? 'n/a' : progress.lastLoss}. Global step ${globalStep}.`);
+  }
+
+  /** One training step: batch, forward under the tape, train ops, update ops, fetches. */
+  private async trainStep(
+    store: VariableStore,
+    iterator: AsyncIterator<InputBatch>,
+    globalStep: number,
+    args: RunArgs[],
+  ): Promise<{ globalStep: number; values: Record<string, FetchedValue>; specHooks: SessionRunHook[] } | undefined> {
+    const engine = tf.engine();
+    const tape = new StepTape();
+    let batch: InputBatch | undefined;
+    let graph: GraphContext | undefined;
+    engine.startScope('estimator_train_step');
+    try {
+      const next = await iterator.next();
+      if (next.done) return undefined;
+      batch = next.value;
+      const features = batch.features as F;
+      const labels = batch.labels as L | undefined;
+      graph = new GraphContext(store, 'train', this.config, globalStep);
+      tape.start();
+      let raw: unknown;
+      try {
+        raw = await withGraph(graph, () => this.modelFn(features, labels, ModeKeys.TRAIN, this.params, this.config));
+      } catch (e) {
+        throw wrapModelFnError(e, 'train', globalStep);
+      } finally {
+        tape.stop();
+      }
+      const spec = validateSpec(raw, ModeKeys.TRAIN);
+      let newStep = globalStep;
+      const stepCtx: TrainStepContext = {
+        tape,
+        store,
+        incrementGlobalStep: (v: tf.Variable) => {
+          if (store.get(GLOBAL_STEP_NAME)?.variable !== v) {
+            throw new Error('minimize({globalStep}) must be given train.getOrCreateGlobalStep(), not another variable.');
+          }
+          newStep += 1;
+          v.assign(tf.scalar(newStep, 'int32'));
+        },
+      };
+      (spec.trainOp as NonNullable<EstimatorSpec['trainOp']>).run(stepCtx);
+      // Moving averages not already run through control dependencies run here, once.
+      for (const op of graph.getCollection<UpdateOp>(GraphKeys.UPDATE_OPS)) op.run();
+      if (newStep === globalStep) {
+        throw new Error(
+          'The trainOp did not increment the global step, so training would never end; pass it to one optimizer: ' +
+            'optimizer.minimize(loss, {globalStep: train.getOrCreateGlobalStep()}).',
+        );
+      }
+      const values = fetchAll(args, { loss: spec.loss, predictions: spec.predictions, scalars: collectorScalars() }, newStep);
+      return { globalStep: newStep, values, specHooks: spec.trainingHooks };
+    } finally {
+      if (graph) for (const op of graph.getCollection<UpdateOp>(GraphKeys.UPDATE_OPS)) op.discard();
+      tape.dispose();
+      engine.endScope();
+      if (batch) disposeBatch(batch);
+    }
+  }
+
+  /** Saves the store as model.ckpt-<step>; skipped (undefined) if a variable holds NaN/Inf. */
+  private async saveStore(store: VariableStore, globalStep: number): Promise<string | undefined> {
+    const snapshot = store.snapshot();
+    const bad = Object.entries(snapshot).find(([, t]) => t.dtype === 'float32' && tf.tidy(() => !tf.all(tf.isFinite(t)).dataSync()[0]));
+    if (bad) {
+      info(`Not saving a checkpoint at step ${globalStep}: variable ${bad[0]} contains NaN or Inf. The previous checkpoint is kept.`);
+      return undefined;
+    }
+    const trainable = store.records().filter((r) => r.trainable).map((r) => r.name);
+    const p = await saveCheckpoint(this.modelDir, globalStep, snapshot, { keepCheckpointMax: this.config.keepCheckpointMax, trainable });
+    log(`Saving checkpoints for ${globalStep} into ${p}.`);
+    return p;
+  }
+
+  // ---------------------------------------------------------------- evaluate
+
+  async evaluate(inputFn: InputFn, opts: EvaluateOptions = {}): Promise<EvalResults> {
+    checkCount(opts.steps, 'steps');
+    await this.prepare();
+    const restored = this.restoreForInference(opts.checkpointPath, 'evaluate', opts.fallbackToPreviousCheckpoint ?? false);
+    const store = new VariableStore(this.config.randomSeed, restored.tensors);
+    const globalStep = restored.globalStep;
+    const progress = new ProgressHook(`Evaluating${opts.name ? ` (${opts.name})` : ''}`, opts.steps);
+    const hooks: SessionRunHook[] = [...(opts.steps != null ? [new StopAfterNEvalsHook(opts.steps)] : []), ...(opts.hooks ?? []), progress];
+    const sessionInfo: SessionInfo = { mode: 'eval', modelDir: this.modelDir, globalStep };
+    const metrics: Record<string, MetricOp> = {};
+    let lossSum = 0;
+    let batches = 0;
+    const iterator = await openInput(inputFn, ModeKeys.EVAL);
+    try {
+      for (const h of hooks) await h.begin?.(sessionInfo);
+      for (const h of hooks) await h.afterCreateSession?.(sessionInfo);
+      for (;;) {
+        if (isInterruptRequested()) {
+          clearInterrupt();
+          progress.interrupt(batches);
+          throw new KeyboardInterrupt(`Evaluation interrupted after ${batches} batches.`);
+        }
+        const ctx = new LoopContext('eval', this.modelDir, globalStep);
+        const args = await beforeRunAll(hooks, ctx);
+        if (ctx.stopRequested) break;
+        const step = await this.inferenceStep(store, iterator, ModeKeys.EVAL, globalStep, (spec) => {
+          const loss = (spec.loss as tf.Tensor).dataSync()[0];
+          lossSum += loss;
+          for (const [k, op] of Object.entries(spec.evalMetricOps ?? {})) {
+            if (k === 'loss') throw new Error("evalMetricOps may not use the key 'loss'; the Estimator reports the mean loss under that name.");
+            if (!op || typeof (op as MetricOp).merge !== 'function') {
+              throw new Error(`evalMetricOps['${k}'] must be a metric from metrics.* (e.g. metrics.accuracy(labels, predictions)), got ${describeValue(op)}.`);
+            }
+            metrics[k] = (op as MetricOp).merge(metrics[k]);
+          }
+          return fetchAll(args, { loss: spec.loss, predictions: spec.predictions, scalars: collectorScalars() }, globalStep);
+        });
+        if (!step) break;
+        batches += 1;
+        await afterRunAll(hooks, new LoopContext('eval', this.modelDir, globalStep, ctx), args, step.value);
+        if (ctx.stopRequested) break;
+      }
+      if (batches === 0) throw new Error('evaluate: inputFn produced no batches; check the dataset (e.g. is it empty, or already consumed?).');
+      for (const h of hooks) await h.end?.(sessionInfo);
+    } catch (e) {
+      progress.fail(e);
+      throw e;
+    } finally {
+      await iterator.return?.();
+      store.dispose();
+    }
+    const results: Record<string, number> = {};
+    for (const [k, op] of Object.entries(metrics)) results[k] = op.result();
+    results.loss = lossSum / batches;
+    results.globalStep = globalStep;
+    await writeEvalResults(this.modelDir, opts.name, globalStep, results);
+    info(`Saving dict for global step ${globalStep}: ${Object.entries(results).map(([k, v]) => `${k} = ${fmt(v)}`).join(', ')}`);
+    return results as EvalResults;
+  }
+
+  // ---------------------------------------------------------------- predict
+
+  async *predict(inputFn: InputFn, opts: PredictOptions = {}): AsyncGenerator<Prediction, void, undefined> {
+    await this.prepare();
+    const restored = this.restoreForInference(opts.checkpointPath, 'predict', false);
+    const store = new VariableStore(this.config.randomSeed, restored.tensors);
+    const keys = typeof opts.predictKeys === 'string' ? [opts.predictKeys] : opts.predictKeys;
+    const single = opts.yieldSingleExamples ?? true;
+    const hooks = opts.hooks ?? [];
+    const sessionInfo: SessionInfo = { mode: 'infer', modelDir: this.modelDir, globalStep: restored.globalStep };
+    const iterator = await openInput(inputFn, ModeKeys.PREDICT);
+    try {
+      for (const h of hooks) await h.begin?.(sessionInfo);
+      for (const h of hooks) await h.afterCreateSession?.(sessionInfo);
+      for (;;) {
+        if (isInterruptRequested()) {
+          clearInterrupt();
+          throw new KeyboardInterrupt('Prediction interrupted.');
+        }
+        const ctx = new LoopContext('infer', this.modelDir, restored.globalStep);
+        const args = await beforeRunAll(hooks, ctx);
+        if (ctx.stopRequested) break;
+        const step = await this.inferenceStep(store, iterator, ModeKeys.PREDICT, restored.globalStep, (spec) => ({
+          fetched: fetchAll(args, { predictions: spec.predictions, scalars: collectorScalars() }, restored.globalStep),
+          batch: readPredictions(spec.predictions as Predictions, keys),
+        }));
+        if (!step) break;
+        await afterRunAll(hooks, new LoopContext('infer', this.modelDir, restored.globalStep, ctx), args, step.value.fetched);
+        const out = step.value.batch;
+        if (single) for (const p of splitExamples(out)) yield p;
+        else yield out.values as Prediction;
+        if (ctx.stopRequested) break;
+      }
+      for (const h of hooks) await h.end?.(sessionInfo);
+    } finally {
+      await iterator.return?.();
+      store.dispose();
+    }
+  }
+
+  /** Runs modelFn in EVAL or PREDICT mode on the next batch; `use` reads what it needs as plain values. */
+  private async inferenceStep<T>(
+    store: VariableStore,
+    iterator: AsyncIterator<InputBatch>,
+    mode: ModeKey,
+    globalStep: number,
+    use: (spec: EstimatorSpec) => T,
+  ): Promise<{ value: T } | undefined> {
+    const engine = tf.engine();
+    let batch: InputBatch | undefined;
+    engine.startScope(`estimator_${mode}_step`);
+    try {
+      const next = await iterator.next();
+      if (next.done) return undefined;
+      batch = next.value;
+      const graph = new GraphContext(store, mode as 'eval' | 'infer', this.config, globalStep);
+      const features = batch.features as F;
+      const labels = mode === ModeKeys.PREDICT ? undefined : (batch.labels as L | undefined);
+      let raw: unknown;
+      try {
+        raw = await withGraph(graph, () => this.modelFn(features, labels, mode, this.params, this.config));
+      } catch (e) {
+        throw wrapModelFnError(e, mode, globalStep);
+      }
+      return { value: use(validateSpec(raw, mode)) };
+    } finally {
+      engine.endScope();
+      if (batch) disposeBatch(batch);
+    }
+  }
+
+  // ---------------------------------------------------------------- restore
+
+  private async prepare(): Promise<void> {
+    const report = await prepareBackend(this.config.backend);
+    if (!backendLogged) {
+      backendLogged = true;
+      info(report);
+    }
+  }
+
+  private requireCheckpoint(what: string): string {
+    const ckpt = this.latestCheckpoint();
+    if (!ckpt) throw new Error(`${what}: no checkpoint in ${this.modelDir} yet; train the estimator first.`);
+    return ckpt;
+  }
+
+  private loadWithFallback(candidates: string[], fallback: boolean): LoadedCheckpoint | undefined {
+    let firstError: Error | undefined;
+    for (const c of candidates) {
+      try {
+        const loaded = loadCheckpoint(c);
+        if (firstError) info(`Restored the previous intact checkpoint ${c} instead.`);
+        return loaded;
+      } catch (e) {
+        if (!(e instanceof CheckpointError) || !fallback) throw e;
+        firstError ??= e;
+        info(`Skipping corrupt checkpoint: ${e.message}`);
+      }
+    }
+    if (firstError) throw firstError;
+    return undefined;
+  }
+
+  private restoreForTraining(fallback: boolean): Restored {
+    const candidates = fallback ? checkpointCandidates(this.modelDir) : [this.latestCheckpoint()].filter((c): c is string => !!c);
+    const loaded = this.loadWithFallback(candidates, fallback);
+    if (loaded) return { tensors: loaded.tensors, globalStep: loaded.meta.globalStep, path: loaded.path };
+    if (this.warmStartFrom) return { tensors: this.warmStartTensors(this.warmStartFrom), globalStep: 0 };
+    return { tensors: {}, globalStep: 0 };
+  }
+
+  private restoreForInference(checkpointPath: string | undefined, what: string, fallback: boolean): Restored {
+    if (checkpointPath) {
+      const loaded = loadCheckpoint(path.resolve(checkpointPath));
+      return { tensors: loaded.tensors, globalStep: loaded.meta.globalStep, path: loaded.path };
+    }
+    const candidates = fallback ? checkpointCandidates(this.modelDir) : [this.latestCheckpoint()].filter((c): c is string => !!c);
+    const loaded = this.loadWithFallback(candidates, fallback);
+    if (loaded) return { tensors: loaded.tensors, globalStep: loaded.meta.globalStep, path: loaded.path };
+    info(`${what}: could not find a trained model in ${this.modelDir}; running with freshly initialised variables.`);
+    if (this.warmStartFrom) return { tensors: this.warmStartTensors(this.warmStartFrom), globalStep: 0 };
+    return { tensors: {}, globalStep: 0 };
+  }
+
+  private warmStartTensors(ws: WarmStartSettings): tf.NamedTensorMap {
+    const src = path.resolve(ws.ckptToInitializeFrom);
+    const ckpt = fs.existsSync(path.join(src, 'meta.json')) ? src : latestCheckpoint(src);
+    if (!ckpt) throw new Error(`warmStartFrom: no checkpoint found in ${src}; point it at a trained modelDir or a model.ckpt-N directory.`);
+    const loaded = loadCheckpoint(ckpt);
+    const trainable = new Set(loaded.meta.trainable ?? Object.keys(loaded.tensors));
+    const pattern = ws.varsToWarmStart ?? '.*';
+    const matches = (name: string): boolean => {
+      if (Array.isArray(pattern)) return pattern.some((p) => new RegExp(p).test(name));
+      return trainable.has(name) && new RegExp(pattern).test(name);
+    };
+    const out: tf.NamedTensorMap = {};
+    for (const [name, t] of Object.entries(loaded.tensors)) {
+      if (name !== GLOBAL_STEP_NAME && matches(name)) out[name] = t;
+      else t.dispose();
+    }
+    info(`Warm-starting ${Object.keys(out).length} variables from ${ckpt}.`);
+    return out;
+  }
+}
+
+// ------------------------------------------------------------------ loop helpers
+
+class LoopContext implements RunContext {
+  private stop = false;
+  constructor(readonly mode: 'train' | 'eval' | 'infer', readonly modelDir: string, readonly globalStep: number, private readonly parent?: LoopContext) {}
+  requestStop(reason?: string): void {
+    this.stop = true;
+    this.reason ??= reason;
+    this.parent?.requestStop(reason);
+  }
+  reason?: string;
+  get stopRequested(): boolean {
+    return this.stop;
+  }
+}
+
+async function beforeRunAll(hooks: SessionRunHook[], ctx: RunContext): Promise<RunArgs[]> {
+  const out: RunArgs[] = [];
+  for (const h of hooks) out.push((await h.beforeRun?.(ctx)) ?? {});
+  return out;
+}
+
+async function afterRunAll(hooks: SessionRunHook[], ctx: RunContext, args: RunArgs[], values: Record<string, FetchedValue>): Promise<void> {
+  for (let i = 0; i < hooks.length; i++) {
+    const h = hooks[i];
+    if (!h.afterRun) continue;
+    const wanted = Object.keys(args[i]?.fetches ?? {});
+    const results: Record<string, FetchedValue> = {};
+    for (const k of wanted) if (`${i}:${k}` in values) results[k] = values[`${i}:${k}`];
+    await h.afterRun(ctx, { results });
+  }
+}
+
+function toFetched(t: tf.Tensor): FetchedValue {
+  if (t.rank === 0) return t.dataSync()[0] as number;
+  return t.arraySync() as FetchedValue;
+}
+
+/** Resolves every hook's requests against the step's tensors; keys are `<hook index>:<name>`. */
+function fetchAll(args: RunArgs[], step: StepTensors, globalStep: number): Record<string, FetchedValue> {
+  const out: Record<string, FetchedValue> = {};
+  args.forEach((a, i) => {
+    for (const [name, req] of Object.entries(a.fetches ?? {})) out[`${i}:${name}`] = resolveRequest(req, step, globalStep);
+  });
+  return out;
+}
+
+function resolveRequest(req: TensorRequest, step: StepTensors, globalStep: number): FetchedValue {
+  if (typeof req === 'function') {
+    const t = req(step);
+    if (!(t instanceof tf.Tensor)) throw new Error('A hook fetch function must return a tf.Tensor.');
+    return toFetched(t);
+  }
+  if (req === 'global_step' || req === 'globalStep') return globalStep;
+  if (req === 'loss') {
+    if (!step.loss) throw new Error("A hook asked for 'loss' but this mode has no loss.");
+    return toFetched(step.loss);
+  }
+  const p = step.predictions;
+  if (p instanceof tf.Tensor && req === 'predictions') return toFetched(p);
+  if (p && !(p instanceof tf.Tensor) && p[req]) return toFetched(p[req]);
+  if (step.scalars[req]) return toFetched(step.scalars[req]);
+  const known = ['loss', 'global_step', ...(p instanceof tf.Tensor ? ['predictions'] : Object.keys(p ?? {})), ...Object.keys(step.scalars)];
+  throw new Error(`A hook asked for '${req}', which this step did not produce; available: ${known.join(', ')}.`);
+}
+
+interface PredictionBatch {
+  values: Prediction;
+  batchSize: number;
+}
+
+function readTensor(t: tf.Tensor): PredictionValue {
+  if (t.rank <= 1) return t.dataSync().slice() as Float32Array | Int32Array | Uint8Array;
+  return t.arraySync() as number[][];
+}
+
+function readPredictions(p: Predictions, keys: string[] | undefined): PredictionBatch {
+  if (p instanceof tf.Tensor) {
+    if (keys) throw new Error('predictKeys was given, but modelFn returned a single predictions tensor; return an object of tensors to select keys.');
+    return { values: readTensor(p), batchSize: p.shape[0] ?? 1 };
+  }
+  const selected = keys ?? Object.keys(p);
+  const values: Record<string, PredictionValue> = {};
+  let batchSize: number | undefined;
+  for (const k of selected) {
+    const t = p[k];
+    if (!t) throw new Error(`predictKeys asks for '${k}', but predictions only have: ${Object.keys(p).join(', ')}.`);
+    if (t.rank === 0) throw new Error(`predictions['${k}'] is a scalar; every prediction needs a batch axis (shape [batch, ...]).`);
+    if (batchSize !== undefined && t.shape[0] !== batchSize) {
+      throw new Error(`predictions['${k}'] has batch size ${t.shape[0]} but another key has ${batchSize}; all predictions need the same batch axis.`);
+    }
+    batchSize = t.shape[0];
+    values[k] = readTensor(t);
+  }
+  return { values, batchSize: batchSize ?? 0 };
+}
+
+function exampleOf(v: PredictionValue, i: number): PredictionValue {
+  if (ArrayBuffer.isView(v)) return (v as Float32Array)[i];
+  return (v as number[][])[i] as PredictionValue;
+}
+
+function splitExamples(b: PredictionBatch): Prediction[] {
+  const out: Prediction[] = [];
+  const isDict = !(ArrayBuffer.isView(b.values) || Array.isArray(b.values));
+  for (let i = 0; i < b.batchSize; i++) {
+    if (!isDict) {
+      out.push(exampleOf(b.values as PredictionValue, i));
+      continue;
+    }
+    const ex: Record<string, PredictionValue> = {};
+    for (const [k, v] of Object.entries(b.values as Record<string, PredictionValue>)) {
+      const e = exampleOf(v, i);
+      // Rank-1 rows come back as typed arrays: friendlier than number[] for probabilities.
+      ex[k] = Array.isArray(e) && (e as unknown[]).every((x) => typeof x === 'number') ? Float32Array.from(e as number[]) : e;
+    }
+    out.push(ex);
+  }
+  return out;
+}
+
+function checkCount(v: number | undefined, name: string): void {
+  if (v != null && (!Number.isInteger(v) || v <= 0)) {
+    throw new Error(`${name} must be a positive integer, got ${String(v)}.`);
+  }
+}
+
+function fmt(v: number): string {
+  return Number.isInteger(v) ? String(v) : v.toPrecision(6);
+}
+
+function wrapModelFnError(e: unknown, mode: string, step: number): Error {
+  if (!(e instanceof Error)) return new Error(`modelFn threw ${String(e)} in ${mode} mode at global step ${step}.`);
+  if (e instanceof KeyboardInterrupt) return e;
+  e.message = `${e.message}\n  (raised in modelFn, ${mode} mode, global step ${step})`;
+  return e;
+}

@@ -1,0 +1,195 @@
+// The built-in hooks of tf.estimator's training loop: stopping, checkpoints, logging, NaN checks.
+import type { FetchedValue, RunArgs, RunContext, RunValues, SessionInfo, SessionRunHook, TensorRequest } from './hook';
+import { log } from '../log';
+
+/** Fires every N steps and/or every N seconds (tf.train.SecondOrStepTimer). */
+export class StepTimer {
+  private lastStep: number | undefined;
+  private lastTime = 0;
+  constructor(readonly everySteps?: number, readonly everySecs?: number) {
+    if ((everySteps == null) === (everySecs == null)) {
+      throw new Error('Give exactly one of everyNSteps / everyNSecs (saveSteps / saveSecs).');
+    }
+  }
+  shouldTrigger(step: number): boolean {
+    if (this.lastStep === undefined) return true;
+    if (step === this.lastStep) return false;
+    if (this.everySteps != null) return step >= this.lastStep + this.everySteps;
+    return (Date.now() - this.lastTime) / 1000 >= (this.everySecs as number);
+  }
+  /** Seconds and steps since the last trigger (undefined at the first). */
+  update(step: number): { secs: number; steps: number } | undefined {
+    const now = Date.now();
+    const prev = this.lastStep === undefined ? undefined : { secs: (now - this.lastTime) / 1000, steps: step - this.lastStep };
+    this.lastStep = step;
+    this.lastTime = now;
+    return prev;
+  }
+  get lastTriggeredStep(): number | undefined {
+    return this.lastStep;
+  }
+}
+
+/** Stops training after numSteps more steps, or at lastStep (tf.train.StopAtStepHook). */
+export class StopAtStepHook implements SessionRunHook {
+  private target?: number;
+  constructor(readonly opts: { numSteps?: number; lastStep?: number }) {
+    if ((opts.numSteps == null) === (opts.lastStep == null)) {
+      throw new Error('StopAtStepHook: give exactly one of numSteps (relative) or lastStep (absolute).');
+    }
+  }
+  afterCreateSession(info: SessionInfo): void {
+    this.target = this.opts.lastStep ?? info.globalStep + (this.opts.numSteps as number);
+  }
+  get lastStep(): number | undefined {
+    return this.target;
+  }
+  beforeRun(ctx: RunContext): void {
+    if (this.target !== undefined && ctx.globalStep >= this.target) ctx.requestStop('StopAtStepHook: last step reached');
+  }
+  afterRun(ctx: RunContext): void {
+    if (this.target !== undefined && ctx.globalStep >= this.target) ctx.requestStop('StopAtStepHook: last step reached');
+  }
+}
+
+/** tf.train.CheckpointSaverListener: called around every save. */
+export interface CheckpointSaverListener {
+  begin?(): void | Promise<void>;
+  beforeSave?(globalStep: number): void | Promise<void>;
+  /** Return true to stop training after this save. */
+  afterSave?(globalStep: number, checkpointPath: string): boolean | void | Promise<boolean | void>;
+  end?(globalStep: number): void | Promise<void>;
+}
+
+export interface CheckpointSaverOptions {
+  saveSteps?: number;
+  saveSecs?: number;
+  listeners?: CheckpointSaverListener[];
+}
+
+/** Saves a checkpoint every N steps or seconds, and at the end of training. */
+export class CheckpointSaverHook implements SessionRunHook {
+  private readonly timer: StepTimer;
+  private save?: () => Promise<string | undefined>;
+  private lastSavedStep?: number;
+  constructor(readonly opts: CheckpointSaverOptions) {
+    this.timer = new StepTimer(opts.saveSteps, opts.saveSteps == null ? opts.saveSecs ?? 600 : undefined);
+  }
+  async begin(info: SessionInfo): Promise<void> {
+    this.save = info.saveCheckpoint;
+    for (const l of this.opts.listeners ?? []) await l.begin?.();
+  }
+  afterCreateSession(info: SessionInfo): void {
+    // The restored step counts as saved: the next save is N steps from here.
+    this.timer.update(info.globalStep);
+    this.lastSavedStep = info.globalStep;
+  }
+  async afterRun(ctx: RunContext): Promise<void> {
+    if (this.timer.shouldTrigger(ctx.globalStep)) {
+      this.timer.update(ctx.globalStep);
+      if (await this.saveAt(ctx.globalStep)) ctx.requestStop('a CheckpointSaverListener asked to stop');
+    }
+  }
+  async end(info: SessionInfo): Promise<void> {
+    if (this.lastSavedStep !== info.globalStep) await this.saveAt(info.globalStep);
+    for (const l of this.opts.listeners ?? []) await l.end?.(info.globalStep);
+  }
+  /** Saves now; returns true when a listener asked to stop. */
+  async saveAt(step: number): Promise<boolean> {
+    if (!this.save) throw new Error('CheckpointSaverHook used outside Estimator.train (no checkpoint saver was provided).');
+    for (const l of this.opts.listeners ?? []) await l.beforeSave?.(step);
+    const p = await this.save();
+    if (p === undefined) return false;
+    this.lastSavedStep = step;
+    let stop = false;
+    for (const l of this.opts.listeners ?? []) if ((await l.afterSave?.(step, p)) === true) stop = true;
+    return stop;
+  }
+}
+
+export interface LoggingTensorHookOptions {
+  /** Names to log ('loss', 'global_step', prediction keys, summary scalar names) or name -> request. */
+  tensors: string[] | Record<string, TensorRequest>;
+  everyNIter?: number;
+  everyNSecs?: number;
+  atEnd?: boolean;
+  formatter?: (values: Record<string, FetchedValue>) => string;
+}
+
+function formatValue(v: FetchedValue): string {
+  if (typeof v === 'number') return Number.isInteger(v) ? String(v) : v.toPrecision(6);
+  const s = JSON.stringify(v);
+  return s.length > 200 ? `${s.slice(0, 200)}...` : s;
+}
+
+/** Logs the requested tensors every N steps or seconds (tf.train.LoggingTensorHook). */
+export class LoggingTensorHook implements SessionRunHook {
+  private readonly timer: StepTimer;
+  private readonly requests: Record<string, TensorRequest>;
+  private due = false;
+  private last?: Record<string, FetchedValue>;
+  readonly lines: string[] = [];
+  constructor(readonly opts: LoggingTensorHookOptions) {
+    this.timer = new StepTimer(opts.everyNIter, opts.everyNIter == null ? opts.everyNSecs : undefined);
+    this.requests = Array.isArray(opts.tensors) ? Object.fromEntries(opts.tensors.map((t) => [t, t])) : opts.tensors;
+    if (Object.keys(this.requests).length === 0) throw new Error('LoggingTensorHook: tensors must name at least one tensor, e.g. {tensors: ["loss"]}.');
+  }
+  private elapsed?: { secs: number; steps: number };
+  beforeRun(ctx: RunContext): RunArgs {
+    this.due = this.timer.shouldTrigger(ctx.globalStep);
+    // Timed from the step's start, like TF: lines at steps 1, N+1, 2N+1, ...
+    if (this.due) this.elapsed = this.timer.update(ctx.globalStep);
+    // With atEnd, fetch every step so the last values are known.
+    return this.due || this.opts.atEnd ? { fetches: this.requests } : {};
+  }
+  afterRun(_ctx: RunContext, values: RunValues): void {
+    if (Object.keys(values.results).length) this.last = values.results;
+    if (this.due) this.emit(values.results, this.elapsed ? ` (${this.elapsed.secs.toFixed(3)} sec)` : '');
+  }
+  end(): void {
+    if (this.opts.atEnd && this.last) this.emit(this.last, '');
+  }
+  private emit(values: Record<string, FetchedValue>, suffix: string): void {
+    const line = this.opts.formatter
+      ? this.opts.formatter(values)
+      : Object.entries(values).map(([k, v]) => `${k} = ${formatValue(v)}`).join(', ') + suffix;
+    this.lines.push(line);
+    log(line);
+  }
+}
+
+export class NanLossDuringTrainingError extends Error {
+  constructor(step: number) {
+    super(
+      `NaN loss during training at global step ${step}. No checkpoint containing NaN was written; ` +
+        `lower the learning rate, check the inputs for NaN, or clip gradients (minimize(loss, {clipNorm})).`,
+    );
+    this.name = 'NanLossDuringTrainingError';
+  }
+}
+
+/** Stops (or throws) when the loss is NaN or infinite (tf.train.NanTensorHook). */
+export class NanTensorHook implements SessionRunHook {
+  constructor(readonly opts: { failOnNanLoss?: boolean } = {}) {}
+  beforeRun(): RunArgs {
+    return { fetches: { loss: 'loss' } };
+  }
+  afterRun(ctx: RunContext, values: RunValues): void {
+    const loss = values.results.loss;
+    if (typeof loss === 'number' && !Number.isFinite(loss)) {
+      if (this.opts.failOnNanLoss ?? true) throw new NanLossDuringTrainingError(ctx.globalStep);
+      log(`NaN loss at global step ${ctx.globalStep}; stopping training.`);
+      ctx.requestStop('NaN loss');
+    }
+  }
+}
+
+/** Stops after a fixed number of runs of the loop (evaluate's `steps`). */
+export class StopAfterNEvalsHook implements SessionRunHook {
+  private count = 0;
+  constructor(readonly numEvals: number) {}
+  afterRun(ctx: RunContext): void {
+    this.count += 1;
+    if (this.count >= this.numEvals) ctx.requestStop(`evaluated ${this.numEvals} batches`);
+  }
+}

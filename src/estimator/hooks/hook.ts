@@ -1,0 +1,62 @@
+// The hook interface of the training / evaluation / prediction loops (tf.estimator's
+// SessionRunHook, in eager form). Every built-in behaviour around the loop (logging,
+// checkpoints, summaries, NaN checks, progress, early stopping) is a hook.
+import type * as tf from '@tensorflow/tfjs';
+
+export type Mode = 'train' | 'eval' | 'infer';
+
+/** What a hook may ask to see after a step: a name of a tensor the step produced
+ *  ('loss', 'global_step', a key of spec.predictions, a summary scalar's name) or a function
+ *  picking a tensor from the step's EstimatorSpec-like record. */
+export type TensorRequest = string | ((step: StepTensors) => tf.Tensor | undefined);
+
+/** Tensors of the step just run, as hooks see them (valid only inside afterRun's fetch). */
+export interface StepTensors {
+  loss?: tf.Tensor;
+  predictions?: tf.Tensor | Record<string, tf.Tensor>;
+  /** Scalar summaries recorded during the step, by name. */
+  scalars: Record<string, tf.Tensor>;
+}
+
+/** A fetched value: scalars become numbers, others nested number arrays. */
+export type FetchedValue = number | number[] | number[][] | number[][][] | number[][][][];
+
+export interface RunContext {
+  readonly mode: Mode;
+  readonly modelDir: string;
+  /** Global step before this step runs (beforeRun) or after it ran (afterRun). */
+  readonly globalStep: number;
+  /** Ask the loop to stop after this step (StopAtStepHook, early stopping, NaN). */
+  requestStop(reason?: string): void;
+  readonly stopRequested: boolean;
+}
+
+export interface RunArgs {
+  /** name -> what to fetch; afterRun receives name -> value. */
+  fetches?: Record<string, TensorRequest>;
+}
+
+export interface RunValues {
+  results: Record<string, FetchedValue>;
+}
+
+export interface SessionInfo {
+  readonly mode: Mode;
+  readonly modelDir: string;
+  readonly globalStep: number;
+  /** Training only: saves a checkpoint at the current global step (skipped, returning
+   *  undefined, when a variable holds NaN/Inf), and returns its path. */
+  readonly saveCheckpoint?: () => Promise<string | undefined>;
+}
+
+/** All methods are optional; each may be async. */
+export interface SessionRunHook {
+  /** Before the loop starts; variables may not exist yet. */
+  begin?(info: SessionInfo): void | Promise<void>;
+  /** After the latest checkpoint was restored (variables exist, globalStep is known). */
+  afterCreateSession?(info: SessionInfo): void | Promise<void>;
+  beforeRun?(ctx: RunContext): RunArgs | void | Promise<RunArgs | void>;
+  afterRun?(ctx: RunContext, values: RunValues): void | Promise<void>;
+  /** After the last step (not called when the loop failed with an error). */
+  end?(info: SessionInfo): void | Promise<void>;
+}

@@ -1,0 +1,96 @@
+// inputFn may return a tf.data.Dataset, any (async) iterable, or a promise of one; each element
+// is [features, labels] or {features, labels} (features alone is fine in PREDICT). This module
+// turns all of that into one async iterator of {features, labels}, with errors that say what
+// was received and what is expected.
+import * as tf from '@tensorflow/tfjs';
+import { describeValue } from './train-ops';
+import type { ModeKey } from './spec';
+
+export type TensorOrDict = tf.Tensor | Record<string, tf.Tensor>;
+export interface InputBatch {
+  features: TensorOrDict;
+  labels?: TensorOrDict;
+}
+
+type Element = unknown;
+export type InputSource =
+  | tf.data.Dataset<tf.TensorContainer>
+  | AsyncIterable<Element>
+  | Iterable<Element>;
+export type InputFn = () => InputSource | Promise<InputSource>;
+
+function isTensorOrDict(v: unknown): v is TensorOrDict {
+  if (v instanceof tf.Tensor) return true;
+  return v !== null && typeof v === 'object' && !Array.isArray(v) && Object.values(v as object).length > 0 &&
+    Object.values(v as object).every((x) => x instanceof tf.Tensor);
+}
+
+function toBatch(el: Element, mode: ModeKey): InputBatch {
+  if (Array.isArray(el)) {
+    if ((el.length === 2 || el.length === 1) && isTensorOrDict(el[0]) && (el.length === 1 || el[1] === undefined || isTensorOrDict(el[1]))) {
+      return { features: el[0], labels: el[1] as TensorOrDict | undefined };
+    }
+  } else if (el !== null && typeof el === 'object' && 'features' in (el as object)) {
+    const o = el as { features: unknown; labels?: unknown };
+    if (isTensorOrDict(o.features) && (o.labels === undefined || isTensorOrDict(o.labels))) {
+      return { features: o.features, labels: o.labels as TensorOrDict | undefined };
+    }
+  } else if (el !== null && typeof el === 'object' && 'xs' in (el as object)) {
+    // tfjs's own convention (model.fitDataset): {xs, ys}.
+    const o = el as { xs: unknown; ys?: unknown };
+    if (isTensorOrDict(o.xs) && (o.ys === undefined || isTensorOrDict(o.ys))) {
+      return { features: o.xs, labels: o.ys as TensorOrDict | undefined };
+    }
+  } else if (mode === 'infer' && isTensorOrDict(el)) {
+    return { features: el };
+  }
+  const hint =
+    el !== null && typeof el === 'object' && !Array.isArray(el)
+      ? ` If your dataset yields {${Object.keys(el as object).join(', ')}}, map it: dataset.map(e => ({xs: e.image, ys: e.label})) (tf.data's batch() keeps objects intact; arrays are best made after batching).`
+      : '';
+  throw new Error(
+    `inputFn produced an element the Estimator cannot use: ${describeValue(el)}. Each element must be ` +
+      `[features, labels], {features, labels} or {xs, ys}, where features and labels are tensors or objects of tensors.${hint}`,
+  );
+}
+
+/** Calls inputFn and returns an async iterator over its batches (closed by return()). */
+export async function openInput(inputFn: InputFn, mode: ModeKey): Promise<AsyncIterator<InputBatch>> {
+  if (typeof inputFn !== 'function') {
+    throw new Error(`inputFn must be a function returning a tf.data.Dataset or an (async) iterable, got ${describeValue(inputFn)}.`);
+  }
+  const source = await inputFn();
+  let inner: AsyncIterator<Element> | Iterator<Element>;
+  if (source instanceof tf.data.Dataset) {
+    const it = await source.iterator();
+    inner = {
+      next: async () => it.next() as Promise<IteratorResult<Element>>,
+      return: async () => ({ done: true, value: undefined }),
+    };
+  } else if (source && typeof (source as AsyncIterable<Element>)[Symbol.asyncIterator] === 'function') {
+    inner = (source as AsyncIterable<Element>)[Symbol.asyncIterator]();
+  } else if (source && typeof (source as Iterable<Element>)[Symbol.iterator] === 'function' && !(source instanceof tf.Tensor)) {
+    inner = (source as Iterable<Element>)[Symbol.iterator]();
+  } else {
+    throw new Error(
+      `inputFn returned ${describeValue(source)}; it must return a tf.data.Dataset (e.g. tf.data.array(...).batch(32)) ` +
+        `or an (async) iterable of [features, labels].`,
+    );
+  }
+  return {
+    async next(): Promise<IteratorResult<InputBatch>> {
+      const r = await inner.next();
+      if (r.done) return { done: true, value: undefined };
+      return { done: false, value: toBatch(r.value, mode) };
+    },
+    async return(): Promise<IteratorResult<InputBatch>> {
+      if (inner.return) await inner.return();
+      return { done: true, value: undefined };
+    },
+  };
+}
+
+export function disposeBatch(b: InputBatch): void {
+  tf.dispose(b.features as tf.TensorContainer);
+  if (b.labels) tf.dispose(b.labels as tf.TensorContainer);
+}

@@ -1,0 +1,82 @@
+// RunConfig: how the Estimator saves, logs and seeds (tf.estimator.RunConfig, same defaults).
+
+export interface RunConfigOptions {
+  modelDir?: string;
+  /** Seed for variable initializers and random ops (dropout, augmentation via data helpers). */
+  randomSeed?: number;
+  /** Save a checkpoint every N global steps. Mutually exclusive with saveCheckpointsSecs. */
+  saveCheckpointsSteps?: number;
+  /** Save a checkpoint every N seconds (default 600 when saveCheckpointsSteps is not set). */
+  saveCheckpointsSecs?: number;
+  /** Checkpoints to keep (default 5; 0 or null keeps all). */
+  keepCheckpointMax?: number | null;
+  /** Write summaries every N steps (default 100; 0 disables). */
+  saveSummarySteps?: number;
+  /** Log loss and global_step/sec every N steps (default 100). */
+  logStepCountSteps?: number;
+  /** Force a compute backend ('native', 'cpu', 'wasm', 'tensorflow'); default: the best available. */
+  backend?: string;
+  /** Check the loss for NaN on every step (default true). */
+  checkNan?: boolean;
+}
+
+export class RunConfig {
+  readonly modelDir?: string;
+  readonly randomSeed?: number;
+  readonly saveCheckpointsSteps?: number;
+  readonly saveCheckpointsSecs?: number;
+  readonly keepCheckpointMax: number;
+  readonly saveSummarySteps: number;
+  readonly logStepCountSteps: number;
+  readonly backend?: string;
+  readonly checkNan: boolean;
+
+  constructor(opts: RunConfigOptions = {}) {
+    if (opts.saveCheckpointsSteps != null && opts.saveCheckpointsSecs != null) {
+      throw new Error(
+        'RunConfig: saveCheckpointsSteps and saveCheckpointsSecs are mutually exclusive; set only one of them.',
+      );
+    }
+    for (const key of ['saveCheckpointsSteps', 'saveCheckpointsSecs', 'saveSummarySteps', 'logStepCountSteps', 'keepCheckpointMax'] as const) {
+      const v = opts[key];
+      if (v != null && (typeof v !== 'number' || !(v >= 0) || !Number.isFinite(v))) {
+        throw new Error(`RunConfig: ${key} must be a non-negative number, got ${String(v)}.`);
+      }
+    }
+    if (opts.randomSeed != null && !Number.isInteger(opts.randomSeed)) {
+      throw new Error(`RunConfig: randomSeed must be an integer, got ${String(opts.randomSeed)}.`);
+    }
+    this.modelDir = opts.modelDir;
+    this.randomSeed = opts.randomSeed ?? undefined;
+    this.saveCheckpointsSteps = opts.saveCheckpointsSteps ?? undefined;
+    this.saveCheckpointsSecs =
+      opts.saveCheckpointsSteps == null ? opts.saveCheckpointsSecs ?? 600 : undefined;
+    this.keepCheckpointMax = opts.keepCheckpointMax ?? 5;
+    this.saveSummarySteps = opts.saveSummarySteps ?? 100;
+    this.logStepCountSteps = opts.logStepCountSteps ?? 100;
+    this.backend = opts.backend;
+    this.checkNan = opts.checkNan ?? true;
+  }
+
+  /** A copy with some fields replaced (tf's RunConfig.replace). */
+  replace(opts: RunConfigOptions): RunConfig {
+    const merged: RunConfigOptions = { ...this.toOptions(), ...opts };
+    if (opts.saveCheckpointsSteps != null) merged.saveCheckpointsSecs = undefined;
+    if (opts.saveCheckpointsSecs != null) merged.saveCheckpointsSteps = undefined;
+    return new RunConfig(merged);
+  }
+
+  toOptions(): RunConfigOptions {
+    return {
+      modelDir: this.modelDir,
+      randomSeed: this.randomSeed,
+      saveCheckpointsSteps: this.saveCheckpointsSteps,
+      saveCheckpointsSecs: this.saveCheckpointsSteps == null ? this.saveCheckpointsSecs : undefined,
+      keepCheckpointMax: this.keepCheckpointMax,
+      saveSummarySteps: this.saveSummarySteps,
+      logStepCountSteps: this.logStepCountSteps,
+      backend: this.backend,
+      checkNan: this.checkNan,
+    };
+  }
+}

@@ -1,0 +1,109 @@
+// EstimatorSpec and ModeKeys: what modelFn returns, checked once per call with errors that say
+// which field is wrong and how to fix it.
+import * as tf from '@tensorflow/tfjs';
+import { TrainOp, describeValue } from './train-ops';
+import type { SessionRunHook } from './hooks/hook';
+import type { MetricOp } from './metrics';
+
+export const ModeKeys = {
+  TRAIN: 'train',
+  EVAL: 'eval',
+  PREDICT: 'infer',
+} as const;
+export type ModeKey = (typeof ModeKeys)[keyof typeof ModeKeys];
+
+export type Predictions = tf.Tensor | Record<string, tf.Tensor>;
+
+export interface EstimatorSpecOptions {
+  mode: ModeKey;
+  predictions?: Predictions;
+  loss?: tf.Tensor;
+  trainOp?: TrainOp;
+  evalMetricOps?: Record<string, MetricOp>;
+  /** Hooks added to train() for this model. */
+  trainingHooks?: SessionRunHook[];
+  evaluationHooks?: SessionRunHook[];
+  predictionHooks?: SessionRunHook[];
+  /** Outputs for serving export (defaults to predictions). */
+  exportOutputs?: Record<string, tf.Tensor>;
+}
+
+export class EstimatorSpec {
+  readonly mode: ModeKey;
+  readonly predictions?: Predictions;
+  readonly loss?: tf.Tensor;
+  readonly trainOp?: TrainOp;
+  readonly evalMetricOps?: Record<string, MetricOp>;
+  readonly trainingHooks: SessionRunHook[];
+  readonly evaluationHooks: SessionRunHook[];
+  readonly predictionHooks: SessionRunHook[];
+  readonly exportOutputs?: Record<string, tf.Tensor>;
+
+  constructor(opts: EstimatorSpecOptions) {
+    if (opts === null || typeof opts !== 'object') {
+      throw new Error('new EstimatorSpec({mode, predictions, loss, trainOp, evalMetricOps}) takes one options object.');
+    }
+    const modes: string[] = Object.values(ModeKeys);
+    if (!modes.includes(opts.mode)) {
+      throw new Error(`EstimatorSpec: mode must be one of ModeKeys.TRAIN/EVAL/PREDICT ('train', 'eval', 'infer'), got ${describeValue(opts.mode)}; pass the mode modelFn received.`);
+    }
+    if (opts.loss !== undefined && !(opts.loss instanceof tf.Tensor)) {
+      throw new Error(`EstimatorSpec: loss must be a scalar tf.Tensor, got ${describeValue(opts.loss)}.`);
+    }
+    if (opts.loss !== undefined && opts.loss.rank !== 0) {
+      throw new Error(`EstimatorSpec: loss must be a scalar, got shape [${opts.loss.shape}]; reduce it, e.g. tf.mean(...) or losses.sparseSoftmaxCrossEntropy(labels, logits).`);
+    }
+    if (opts.trainOp !== undefined && !(opts.trainOp instanceof TrainOp)) {
+      throw new Error(`EstimatorSpec: trainOp must come from optimizer.minimize(...) or train.group(...), got ${describeValue(opts.trainOp)}.`);
+    }
+    if (opts.predictions !== undefined) checkPredictions(opts.predictions);
+    this.mode = opts.mode;
+    this.predictions = opts.predictions;
+    this.loss = opts.loss;
+    this.trainOp = opts.trainOp;
+    this.evalMetricOps = opts.evalMetricOps;
+    this.trainingHooks = opts.trainingHooks ?? [];
+    this.evaluationHooks = opts.evaluationHooks ?? [];
+    this.predictionHooks = opts.predictionHooks ?? [];
+    this.exportOutputs = opts.exportOutputs;
+  }
+}
+
+function checkPredictions(p: unknown): void {
+  if (p instanceof tf.Tensor) return;
+  if (p !== null && typeof p === 'object' && !Array.isArray(p)) {
+    for (const [k, v] of Object.entries(p)) {
+      if (!(v instanceof tf.Tensor)) {
+        throw new Error(`EstimatorSpec: predictions['${k}'] must be a tf.Tensor, got ${describeValue(v)}.`);
+      }
+    }
+    return;
+  }
+  throw new Error(`EstimatorSpec: predictions must be a tf.Tensor or an object of tensors, got ${describeValue(p)}.`);
+}
+
+/** Checks what modelFn returned for the mode it was called in. */
+export function validateSpec(spec: unknown, mode: ModeKey): EstimatorSpec {
+  if (!(spec instanceof EstimatorSpec)) {
+    throw new Error(
+      `modelFn must return an EstimatorSpec (new EstimatorSpec({mode, predictions, loss, trainOp, evalMetricOps})), ` +
+        `got ${describeValue(spec)}.`,
+    );
+  }
+  if (spec.mode !== mode) {
+    throw new Error(`modelFn was called in mode '${mode}' but returned an EstimatorSpec with mode '${spec.mode}'; pass the mode argument through.`);
+  }
+  if (mode === ModeKeys.TRAIN) {
+    if (!spec.loss) throw new Error('modelFn returned no loss in TRAIN mode; return new EstimatorSpec({mode, loss, trainOp, ...}).');
+    if (!spec.trainOp) {
+      throw new Error('modelFn returned no trainOp in TRAIN mode; return new EstimatorSpec({mode, loss, trainOp: optimizer.minimize(loss, {globalStep: train.getOrCreateGlobalStep()})}).');
+    }
+  }
+  if (mode === ModeKeys.EVAL && !spec.loss) {
+    throw new Error('modelFn returned no loss in EVAL mode; return new EstimatorSpec({mode, loss, evalMetricOps}).');
+  }
+  if (mode === ModeKeys.PREDICT && !spec.predictions) {
+    throw new Error('modelFn returned no predictions in PREDICT mode; return new EstimatorSpec({mode, predictions: {classes, probabilities}}).');
+  }
+  return spec;
+}

@@ -1,0 +1,29 @@
+// tfjs-estimator's public API: what `import {...} from 'tfjs-estimator'` gives, and what the
+// kernel preloads as globals in every cell.
+import * as tf from '@tensorflow/tfjs';
+import * as layers from './layers';
+import * as train from './estimator/train-api';
+
+export { tf, layers, train };
+export { Estimator } from './estimator/estimator';
+export type {
+  ModelFn,
+  Params,
+  EstimatorOptions,
+  TrainOptions,
+  EvaluateOptions,
+  PredictOptions,
+  Prediction,
+  PredictionValue,
+  EvalResults,
+  WarmStartSettings,
+} from './estimator/estimator';
+export { EstimatorSpec, ModeKeys } from './estimator/spec';
+export type { ModeKey, EstimatorSpecOptions, Predictions } from './estimator/spec';
+export { RunConfig } from './estimator/run-config';
+export type { RunConfigOptions } from './estimator/run-config';
+export type { InputFn, InputBatch, TensorOrDict } from './estimator/input';
+export { GraphKeys, getCollection } from './estimator/graph';
+export { getVariable, variableScope, initializers } from './estimator/variables';
+export { KeyboardInterrupt, requestInterrupt } from './estimator/interrupt';
+export { CheckpointError, latestCheckpoint } from './estimator/checkpoint';

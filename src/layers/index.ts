@@ -1,0 +1,220 @@
+// TF1's functional layers (tf.layers.conv2d(x, 32, 3), ...): each call names itself
+// (conv2d, conv2d_1, ... or `name`), gets its variables from the running modelFn's store —
+// created on the first call, reused on every later call — and applies itself eagerly.
+import * as tf from '@tensorflow/tfjs';
+import { activeGraph, GraphKeys, requireGraph, UpdateOp } from '../estimator/graph';
+import { getVariable, initializers, Initializer, variableScope, VariableScopeOptions } from '../estimator/variables';
+
+export { getVariable, variableScope, initializers };
+export type { Initializer, VariableScopeOptions };
+
+export type Activation = 'relu' | 'relu6' | 'elu' | 'selu' | 'sigmoid' | 'tanh' | 'softmax' | 'softplus' | 'linear' | ((x: tf.Tensor) => tf.Tensor);
+export type Padding = 'valid' | 'same';
+
+function activate(x: tf.Tensor, activation: Activation | undefined): tf.Tensor {
+  if (activation === undefined || activation === 'linear') return x;
+  if (typeof activation === 'function') return activation(x);
+  switch (activation) {
+    case 'relu': return tf.relu(x);
+    case 'relu6': return tf.relu6(x);
+    case 'elu': return tf.elu(x);
+    case 'selu': return tf.selu(x);
+    case 'sigmoid': return tf.sigmoid(x);
+    case 'tanh': return tf.tanh(x);
+    case 'softmax': return tf.softmax(x);
+    case 'softplus': return tf.softplus(x);
+    default:
+      throw new Error(`Unknown activation '${String(activation)}'; use one of relu, relu6, elu, selu, sigmoid, tanh, softmax, softplus, linear, or a function.`);
+  }
+}
+
+function pair(v: number | [number, number], what: string): [number, number] {
+  const p: [number, number] = typeof v === 'number' ? [v, v] : v;
+  if (!Array.isArray(p) || p.length !== 2 || !p.every((n) => Number.isInteger(n) && n > 0)) {
+    throw new Error(`${what} must be a positive integer or a pair of them, got ${JSON.stringify(v)}.`);
+  }
+  return p;
+}
+
+function requireRank(x: tf.Tensor, rank: number, layer: string, hint: string): void {
+  if (!(x instanceof tf.Tensor)) throw new Error(`${layer}: input must be a tf.Tensor, got ${typeof x}.`);
+  if (x.rank !== rank) {
+    throw new Error(`${layer}: input must have rank ${rank} (${hint}), got shape [${x.shape}].${rank === 4 && x.rank === 3 ? ' Add the channel axis: x.expandDims(-1), or reshape to [-1, 28, 28, 1].' : ''}`);
+  }
+}
+
+/** Runs body inside the layer's own scope `name/` (unique per modelFn call). */
+function inLayerScope<T>(base: string, name: string | undefined, reuse: boolean | 'auto' | undefined, body: () => T): T {
+  const ctx = requireGraph(`layers.${base}`);
+  const scopeName = name ?? ctx.uniqueName(base);
+  return variableScope(scopeName, body, reuse === undefined ? {} : { reuse });
+}
+
+interface CommonOptions {
+  name?: string;
+  trainable?: boolean;
+  reuse?: boolean | 'auto';
+}
+
+export interface Conv2dOptions extends CommonOptions {
+  strides?: number | [number, number];
+  padding?: Padding;
+  dilationRate?: number | [number, number];
+  activation?: Activation;
+  useBias?: boolean;
+  kernelInitializer?: Initializer;
+  biasInitializer?: Initializer;
+}
+
+/** tf.layers.conv2d: NHWC input, kernel [kh, kw, in, filters]. TF1's default padding is 'valid'. */
+export function conv2d(x: tf.Tensor, filters: number, kernelSize: number | [number, number], opts: Conv2dOptions = {}): tf.Tensor4D {
+  requireRank(x, 4, 'conv2d', '[batch, height, width, channels]');
+  const [kh, kw] = pair(kernelSize, 'conv2d kernelSize');
+  const strides = pair(opts.strides ?? 1, 'conv2d strides');
+  const dilations = pair(opts.dilationRate ?? 1, 'conv2d dilationRate');
+  return inLayerScope('conv2d', opts.name, opts.reuse, () => {
+    const inChannels = x.shape[3] as number;
+    const kernel = getVariable('kernel', [kh, kw, inChannels, filters], { initializer: opts.kernelInitializer, trainable: opts.trainable });
+    const bias = opts.useBias === false ? undefined : getVariable('bias', [filters], { initializer: opts.biasInitializer ?? initializers.zeros(), trainable: opts.trainable });
+    const act = opts.activation;
+    // Fused conv + bias + relu lets a backend run it as one primitive.
+    if (act === undefined || act === 'linear' || act === 'relu') {
+      return tf.fused.conv2d({
+        x: x as tf.Tensor4D,
+        filter: kernel as tf.Tensor4D,
+        strides,
+        pad: opts.padding ?? 'valid',
+        dilations,
+        bias,
+        activation: act === 'relu' ? 'relu' : 'linear',
+      });
+    }
+    let y: tf.Tensor = tf.conv2d(x as tf.Tensor4D, kernel as tf.Tensor4D, strides, opts.padding ?? 'valid', 'NHWC', dilations);
+    if (bias) y = tf.add(y, bias);
+    return activate(y, act) as tf.Tensor4D;
+  });
+}
+
+export interface DenseOptions extends CommonOptions {
+  activation?: Activation;
+  useBias?: boolean;
+  kernelInitializer?: Initializer;
+  biasInitializer?: Initializer;
+}
+
+/** tf.layers.dense: applies to the last axis (inputs of any rank >= 2). */
+export function dense(x: tf.Tensor, units: number, opts: DenseOptions = {}): tf.Tensor {
+  if (!(x instanceof tf.Tensor) || x.rank < 2) {
+    throw new Error(`dense: input must be a tensor of rank >= 2 ([batch, features]), got ${x instanceof tf.Tensor ? `shape [${x.shape}]` : typeof x}. Flatten it first: layers.flatten(x).`);
+  }
+  if (!Number.isInteger(units) || units <= 0) throw new Error(`dense: units must be a positive integer, got ${units}.`);
+  return inLayerScope('dense', opts.name, opts.reuse, () => {
+    const inDim = x.shape[x.rank - 1];
+    const kernel = getVariable('kernel', [inDim, units], { initializer: opts.kernelInitializer, trainable: opts.trainable });
+    const bias = opts.useBias === false ? undefined : getVariable('bias', [units], { initializer: opts.biasInitializer ?? initializers.zeros(), trainable: opts.trainable });
+    const x2 = x.rank === 2 ? (x as tf.Tensor2D) : tf.reshape(x, [-1, inDim]) as tf.Tensor2D;
+    const act = opts.activation;
+    let y: tf.Tensor;
+    if (act === undefined || act === 'linear' || act === 'relu') {
+      y = tf.fused.matMul({ a: x2, b: kernel as tf.Tensor2D, bias, activation: act === 'relu' ? 'relu' : 'linear' });
+    } else {
+      y = tf.matMul(x2, kernel as tf.Tensor2D);
+      if (bias) y = tf.add(y, bias);
+      y = activate(y, act);
+    }
+    return x.rank === 2 ? y : tf.reshape(y, [...x.shape.slice(0, -1), units]);
+  });
+}
+
+export interface BatchNormOptions extends CommonOptions {
+  /** Normalize batch statistics (TRAIN) or use the moving averages (EVAL/PREDICT). */
+  training?: boolean;
+  axis?: number;
+  momentum?: number;
+  epsilon?: number;
+  center?: boolean;
+  scale?: boolean;
+}
+
+/**
+ * tf.layers.batch_normalization. In training mode the moving mean/variance updates are added to
+ * GraphKeys.UPDATE_OPS; the Estimator runs any that the trainOp did not already run, so they
+ * update exactly once per step whether or not modelFn uses the control-dependency pattern.
+ */
+export function batchNormalization(x: tf.Tensor, opts: BatchNormOptions = {}): tf.Tensor {
+  if (!(x instanceof tf.Tensor)) throw new Error('batchNormalization: input must be a tf.Tensor.');
+  const axis = (opts.axis ?? -1) < 0 ? x.rank + (opts.axis ?? -1) : (opts.axis as number);
+  if (axis !== x.rank - 1) {
+    throw new Error(`batchNormalization: only the last axis (channels_last) is supported, got axis ${opts.axis}; transpose the input to NHWC.`);
+  }
+  const momentum = opts.momentum ?? 0.99;
+  const epsilon = opts.epsilon ?? 1e-3;
+  const training = opts.training ?? false;
+  const ctx = requireGraph('layers.batchNormalization');
+  return inLayerScope('batch_normalization', opts.name, opts.reuse, () => {
+    const channels = x.shape[axis];
+    const gamma = opts.scale === false ? undefined : getVariable('gamma', [channels], { initializer: initializers.ones(), trainable: opts.trainable });
+    const beta = opts.center === false ? undefined : getVariable('beta', [channels], { initializer: initializers.zeros(), trainable: opts.trainable });
+    const movingMean = getVariable('moving_mean', [channels], { initializer: initializers.zeros(), trainable: false });
+    const movingVar = getVariable('moving_variance', [channels], { initializer: initializers.ones(), trainable: false });
+    if (!training) {
+      return tf.batchNorm(x, movingMean, movingVar, beta, gamma, epsilon);
+    }
+    const reduceAxes = [...Array(x.rank - 1).keys()];
+    const { mean, variance } = tf.moments(x, reduceAxes);
+    const y = tf.batchNorm(x, mean, variance, beta, gamma, epsilon);
+    if (ctx.mode === 'train') {
+      const n = x.size / channels;
+      // TF's fused batch norm keeps the unbiased variance in its moving average.
+      const correction = n > 1 ? n / (n - 1) : 1;
+      const meanKept = tf.keep(mean);
+      const varKept = tf.keep(variance);
+      const op = new UpdateOp(
+        `${ctx.scope.prefix}update`,
+        () =>
+          tf.tidy(() => {
+            movingMean.assign(tf.add(tf.mul(movingMean, momentum), tf.mul(meanKept, 1 - momentum)));
+            movingVar.assign(tf.add(tf.mul(movingVar, momentum), tf.mul(tf.mul(varKept, correction), 1 - momentum)));
+          }),
+        () => tf.dispose([meanKept, varKept]),
+      );
+      ctx.addToCollection(GraphKeys.UPDATE_OPS, op);
+    }
+    return y;
+  });
+}
+
+export interface PoolOptions {
+  padding?: Padding;
+  name?: string;
+}
+
+export function maxPooling2d(x: tf.Tensor, poolSize: number | [number, number], strides: number | [number, number], opts: PoolOptions = {}): tf.Tensor4D {
+  requireRank(x, 4, 'maxPooling2d', '[batch, height, width, channels]');
+  return tf.maxPool(x as tf.Tensor4D, pair(poolSize, 'maxPooling2d poolSize'), pair(strides, 'maxPooling2d strides'), opts.padding ?? 'valid');
+}
+
+export function averagePooling2d(x: tf.Tensor, poolSize: number | [number, number], strides: number | [number, number], opts: PoolOptions = {}): tf.Tensor4D {
+  requireRank(x, 4, 'averagePooling2d', '[batch, height, width, channels]');
+  return tf.avgPool(x as tf.Tensor4D, pair(poolSize, 'averagePooling2d poolSize'), pair(strides, 'averagePooling2d strides'), opts.padding ?? 'valid');
+}
+
+export interface DropoutOptions {
+  training?: boolean;
+  noiseShape?: number[];
+  seed?: number;
+}
+
+/** tf.layers.dropout: identity unless training; seeded from RunConfig.randomSeed when set. */
+export function dropout(x: tf.Tensor, rate = 0.5, opts: DropoutOptions = {}): tf.Tensor {
+  if (!(rate >= 0 && rate < 1)) throw new Error(`dropout: rate must be in [0, 1), got ${rate}.`);
+  if (!opts.training || rate === 0) return x;
+  const seed = opts.seed ?? activeGraph()?.nextOpSeed();
+  return tf.dropout(x, rate, opts.noiseShape, seed);
+}
+
+/** Keeps the batch axis, flattens the rest. */
+export function flatten(x: tf.Tensor): tf.Tensor2D {
+  if (!(x instanceof tf.Tensor) || x.rank < 1) throw new Error('flatten: input must be a tensor with a batch axis.');
+  return tf.reshape(x, [x.shape[0], -1]) as tf.Tensor2D;
+}
