@@ -123,7 +123,7 @@ export async function withGraph<T>(ctx: GraphContext, fn: () => T | Promise<T>):
 
 /** Deterministic 31-bit hash of (seed, name): seeds per variable do not depend on creation order. */
 export function hashSeed(seed: number, name: string): number {
-  let h = 2166136261 ^ (seed | 0);
+  let h = 2166136261;
   const s = `${seed}:${name}`;
   for (let i = 0; i < s.length; i++) {
     h ^= s.charCodeAt(i);
