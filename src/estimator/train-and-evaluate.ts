@@ -1,0 +1,110 @@
+// tf.estimator.train_and_evaluate on one machine: a single train() call whose checkpoint saves
+// trigger evaluation (at most once per throttleSecs), then the exporters; a final evaluation
+// runs at the last step. Early-stopping hooks in TrainSpec.hooks end the whole run.
+import * as path from 'path';
+import type { Estimator, EvalResults } from './estimator';
+import type { InputFn, TensorOrDict } from './input';
+import type { SessionRunHook } from './hooks/hook';
+import type { CheckpointSaverListener } from './hooks/basic-hooks';
+import { info } from './log';
+
+export interface TrainSpec {
+  inputFn: InputFn;
+  /** Absolute global step to train to; undefined trains until the input ends. */
+  maxSteps?: number;
+  hooks?: SessionRunHook[];
+}
+
+/** Something that exports the model after an evaluation (LatestExporter, BestExporter). */
+export interface Exporter {
+  readonly name: string;
+  export(
+    estimator: Estimator<TensorOrDict, TensorOrDict, object>,
+    exportPath: string,
+    checkpointPath: string,
+    evalResult: EvalResults,
+    isTheFinalExport: boolean,
+  ): Promise<string | undefined>;
+}
+
+export interface EvalSpec {
+  inputFn: InputFn;
+  /** Batches per evaluation (default: until the input ends). */
+  steps?: number;
+  name?: string;
+  hooks?: SessionRunHook[];
+  exporters?: Exporter[];
+  /** Accepted for tf.estimator compatibility; a local run starts evaluating after the first checkpoint. */
+  startDelaySecs?: number;
+  /** Minimum seconds between two evaluations (default 600). */
+  throttleSecs?: number;
+}
+
+export interface TrainAndEvaluateResult {
+  /** The last evaluation's metrics. */
+  metrics: EvalResults;
+  /** Paths written by the exporters at the last evaluation. */
+  exportResults: string[];
+  /** Every evaluation, in order. */
+  history: EvalResults[];
+}
+
+export async function trainAndEvaluate<F extends TensorOrDict, L extends TensorOrDict, P extends object>(
+  estimator: Estimator<F, L, P>,
+  trainSpec: TrainSpec,
+  evalSpec: EvalSpec,
+): Promise<TrainAndEvaluateResult> {
+  if (!trainSpec || typeof trainSpec.inputFn !== 'function') {
+    throw new Error('trainAndEvaluate: trainSpec must be {inputFn, maxSteps?, hooks?}.');
+  }
+  if (!evalSpec || typeof evalSpec.inputFn !== 'function') {
+    throw new Error('trainAndEvaluate: evalSpec must be {inputFn, steps?, name?, throttleSecs?, exporters?}.');
+  }
+  const throttleMs = (evalSpec.throttleSecs ?? 600) * 1000;
+  const history: EvalResults[] = [];
+  let exportResults: string[] = [];
+  let lastEvalTime = 0;
+  let lastEvalStep = -1;
+  let lastCheckpoint: string | undefined;
+  const est = estimator as unknown as Estimator<TensorOrDict, TensorOrDict, object>;
+
+  const evaluateAt = async (step: number, checkpointPath: string, isFinal: boolean): Promise<void> => {
+    const metrics = await estimator.evaluate(evalSpec.inputFn, {
+      steps: evalSpec.steps,
+      name: evalSpec.name,
+      hooks: evalSpec.hooks,
+      checkpointPath,
+    });
+    lastEvalTime = Date.now();
+    lastEvalStep = step;
+    history.push(metrics);
+    exportResults = [];
+    for (const exporter of evalSpec.exporters ?? []) {
+      const exportPath = path.join(estimator.modelDir, 'export', exporter.name);
+      const written = await exporter.export(est, exportPath, checkpointPath, metrics, isFinal);
+      if (written) exportResults.push(written);
+    }
+  };
+
+  const listener: CheckpointSaverListener = {
+    afterSave: async (step, checkpointPath) => {
+      lastCheckpoint = checkpointPath;
+      if (Date.now() - lastEvalTime >= throttleMs || lastEvalTime === 0) await evaluateAt(step, checkpointPath, false);
+    },
+    end: async (step) => {
+      const ckpt = estimator.latestCheckpoint() ?? lastCheckpoint;
+      if (ckpt && lastEvalStep !== step) await evaluateAt(step, ckpt, true);
+    },
+  };
+
+  await estimator.train(trainSpec.inputFn, { maxSteps: trainSpec.maxSteps, hooks: trainSpec.hooks, savingListeners: [listener] });
+  if (history.length === 0) {
+    // maxSteps was already reached: evaluate the existing checkpoint once, as tf.estimator does.
+    const ckpt = estimator.latestCheckpoint();
+    if (!ckpt) throw new Error(`trainAndEvaluate: no checkpoint in ${estimator.modelDir} after training.`);
+    await evaluateAt(Number(/(\d+)$/.exec(ckpt)?.[1] ?? 0), ckpt, true);
+  }
+  const metrics = history[history.length - 1];
+  info(`trainAndEvaluate finished at global step ${metrics.globalStep} after ${history.length} evaluation(s).`);
+  return { metrics, exportResults, history };
+}
