@@ -283,3 +283,22 @@ describe('errors', () => {
     assert.ok(new Estimator(linearModel(), dir).latestCheckpoint()!.endsWith('model.ckpt-2'));
   });
 });
+
+describe('interrupt', () => {
+  test('an interrupt stops training at the next step boundary, saves a checkpoint and the next train resumes there', async () => {
+    const { requestInterrupt, isInterruptRequested, KeyboardInterrupt } = await import('../src/estimator/interrupt');
+    const dir = tmpDir();
+    const est = new Estimator(linearModel(), dir);
+    // As the kernel does on interrupt_request: raise the flag while the loop runs (here at step 7).
+    const trigger: SessionRunHook = { afterRun: (ctx) => void (ctx.globalStep === 7 && requestInterrupt()) };
+    await assert.rejects(est.train(() => linearDataset(64).repeat(), { steps: 100, hooks: [trigger] }), (e: Error) => {
+      assert.ok(e instanceof KeyboardInterrupt);
+      assert.match(e.message, /interrupted at global step 7; checkpoint saved/);
+      return true;
+    });
+    assert.equal(isInterruptRequested(), false, 'the request is consumed');
+    assert.ok(est.latestCheckpoint()!.endsWith('model.ckpt-7'));
+    await est.train(() => linearDataset(64).repeat(), { steps: 2 });
+    assert.ok(est.latestCheckpoint()!.endsWith('model.ckpt-9'));
+  });
+});
