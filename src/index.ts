@@ -3,8 +3,15 @@
 import * as tf from '@tensorflow/tfjs';
 import * as layers from './layers';
 import * as train from './estimator/train-api';
+import * as losses from './estimator/losses';
+import * as metrics from './estimator/metrics';
+import * as data from './data';
 
-export { tf, layers, train };
+export { tf, layers, train, losses, metrics, data };
+export { datasets } from './data';
+export { trainAndEvaluate } from './estimator/train-and-evaluate';
+export type { TrainSpec, EvalSpec, Exporter, TrainAndEvaluateResult } from './estimator/train-and-evaluate';
+export type { MetricOp } from './estimator/metrics';
 export { Estimator } from './estimator/estimator';
 export type {
   ModelFn,
