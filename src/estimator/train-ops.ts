@@ -5,6 +5,7 @@ import * as tf from '@tensorflow/tfjs';
 import { GraphKeys, requireGraph, UpdateOp } from './graph';
 import type { StepTape } from './tape';
 import type { VariableStore } from './variables';
+import { ADAM_UPDATE, adamUpdate, hasKernel } from '../backend/custom-kernels';
 
 export const GLOBAL_STEP_NAME = 'global_step';
 
@@ -203,6 +204,16 @@ export class AdamOptimizer extends Optimizer {
     const [b1p, b2p] = this.powers(store, optName);
     const m = this.slot(store, `${varName}/${optName}/m`, v);
     const s = this.slot(store, `${varName}/${optName}/v`, v);
+    if (hasKernel(ADAM_UPDATE) && v.dtype === 'float32') {
+      // One kernel per variable instead of ~12 element-wise ops.
+      const lrNum = typeof lr === 'number' ? lr : lr.dataSync()[0];
+      const lrT = (lrNum * Math.sqrt(1 - b2p.dataSync()[0])) / (1 - b1p.dataSync()[0]);
+      const [nv, nm, ns] = adamUpdate(v, m, s, g, lrT, this.beta1, this.beta2, this.epsilon);
+      v.assign(nv);
+      m.assign(nm);
+      s.assign(ns);
+      return;
+    }
     // TF1's Adam: lr_t = lr * sqrt(1 - beta2^t) / (1 - beta1^t), epsilon outside the sqrt.
     const lrT = tf.div(tf.mul(lr, tf.sqrt(tf.sub(1, b2p))), tf.sub(1, b1p));
     const newM = tf.add(tf.mul(m, this.beta1), tf.mul(g, 1 - this.beta1));

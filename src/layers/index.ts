@@ -4,6 +4,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { activeGraph, GraphKeys, requireGraph, UpdateOp } from '../estimator/graph';
 import { getVariable, initializers, Initializer, variableScope, VariableScopeOptions } from '../estimator/variables';
+import { BN_TRAIN, batchNormTraining, hasKernel } from '../backend/custom-kernels';
 
 export { getVariable, variableScope, initializers };
 export type { Initializer, VariableScopeOptions };
@@ -160,9 +161,14 @@ export function batchNormalization(x: tf.Tensor, opts: BatchNormOptions = {}): t
     if (!training) {
       return tf.batchNorm(x, movingMean, movingVar, beta, gamma, epsilon);
     }
-    const reduceAxes = [...Array(x.rank - 1).keys()];
-    const { mean, variance } = tf.moments(x, reduceAxes);
-    const y = tf.batchNorm(x, mean, variance, beta, gamma, epsilon);
+    let y: tf.Tensor, mean: tf.Tensor, variance: tf.Tensor;
+    if (hasKernel(BN_TRAIN) && x.dtype === 'float32') {
+      // One fused kernel forward and one backward, instead of tfjs's composite gradient.
+      [y, mean, variance] = batchNormTraining(x, gamma ?? tf.onesLike(movingVar), beta ?? tf.zerosLike(movingMean), epsilon);
+    } else {
+      ({ mean, variance } = tf.moments(x, [...Array(x.rank - 1).keys()]));
+      y = tf.batchNorm(x, mean, variance, beta, gamma, epsilon);
+    }
     if (ctx.mode === 'train') {
       const n = x.size / channels;
       // TF's fused batch norm keeps the unbiased variance in its moving average.

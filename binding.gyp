@@ -1,0 +1,15 @@
+{
+  "targets": [
+    {
+      "target_name": "tfjs_estimator_native",
+      "sources": ["src/backend/native/addon.cc"],
+      "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
+      "defines": ["NAPI_CPP_EXCEPTIONS", "NAPI_VERSION=8"],
+      "cflags!": ["-fno-exceptions"],
+      "cflags_cc!": ["-fno-exceptions", "-fno-rtti"],
+      "cflags_cc": ["-O3", "-std=c++17", "-fexceptions", "-fopenmp"],
+      "ldflags": ["-fopenmp"],
+      "libraries": ["-ldnnl"]
+    }
+  ]
+}
