@@ -215,11 +215,13 @@ struct PoolPrims {
 };
 std::unordered_map<std::string, std::unique_ptr<PoolPrims>> g_pools;
 
-// shape: n, ih, iw, c, oh, ow, kh, kw, sh, sw, pt, pl, pb, pr ; max=1/avg=0
-PoolPrims& GetPool(const Napi::Value& v, bool is_max) {
+// shape: n, ih, iw, c, oh, ow, kh, kw, sh, sw, pt, pl, pb, pr. mode: 0 max, 1 average over
+// valid inputs (tfjs's forward), 2 average over the whole window (tfjs's AvgPoolGrad divides so).
+PoolPrims& GetPool(const Napi::Value& v, int mode) {
+  const bool is_max = mode == 0;
   auto a = v.As<Napi::Int32Array>();
   const int32_t* p = a.Data();
-  std::string key = is_max ? "m" : "a";
+  std::string key = std::to_string(mode);
   for (size_t i = 0; i < 14; i++) key += "," + std::to_string(p[i]);
   auto it = g_pools.find(key);
   if (it != g_pools.end()) return *it->second;
@@ -227,8 +229,8 @@ PoolPrims& GetPool(const Napi::Value& v, bool is_max) {
   pp->is_max = is_max;
   pp->src_md = memory::desc({p[0], p[3], p[1], p[2]}, dt::f32, tag::nhwc);
   pp->dst_md = memory::desc({p[0], p[3], p[4], p[5]}, dt::f32, tag::nhwc);
-  // tfjs's avgPool divides by the number of valid (unpadded) inputs.
-  auto alg = is_max ? algorithm::pooling_max : algorithm::pooling_avg_exclude_padding;
+  auto alg = is_max ? algorithm::pooling_max
+                    : mode == 1 ? algorithm::pooling_avg_exclude_padding : algorithm::pooling_avg_include_padding;
   memory::dims strides{p[8], p[9]}, kernel{p[6], p[7]}, pl{p[10], p[11]}, pr{p[12], p[13]};
   auto fd = pooling_forward::desc(prop_kind::forward_training, alg, pp->src_md, pp->dst_md, strides, kernel, pl, pr);
   pp->fwd_pd = pooling_forward::primitive_desc(fd, Eng());
@@ -244,17 +246,17 @@ PoolPrims& GetPool(const Napi::Value& v, bool is_max) {
   return ref;
 }
 
-// poolForward(shape, isMax, x, y)
+// poolForward(shape, mode, x, y)
 Napi::Value PoolForward(const Napi::CallbackInfo& info) {
-  auto& p = GetPool(info[0], info[1].As<Napi::Boolean>());
+  auto& p = GetPool(info[0], info[1].As<Napi::Number>().Int32Value());
   p.fwd_inf.execute(Strm(), {{DNNL_ARG_SRC, Wrap(p.src_md, F32(info[2]))}, {DNNL_ARG_DST, Wrap(p.dst_md, F32(info[3]))}});
   Strm().wait();
   return info.Env().Undefined();
 }
 
-// poolBackward(shape, isMax, x, dy, dx, scratchY): max pooling recomputes its workspace from x.
+// poolBackward(shape, mode, x, dy, dx, scratchY): max pooling recomputes its workspace from x.
 Napi::Value PoolBackward(const Napi::CallbackInfo& info) {
-  auto& p = GetPool(info[0], info[1].As<Napi::Boolean>());
+  auto& p = GetPool(info[0], info[1].As<Napi::Number>().Int32Value());
   std::unordered_map<int, memory> args{{DNNL_ARG_DIFF_DST, Wrap(p.dst_md, F32(info[3]))},
                                        {DNNL_ARG_DIFF_SRC, Wrap(p.src_md, F32(info[4]))}};
   if (p.is_max) {

@@ -6,8 +6,9 @@ export interface NativeAddon {
   conv2dForward(shape: Int32Array, x: Float32Array, w: Float32Array, bias: Float32Array | null, relu: boolean, out: Float32Array): void;
   conv2dBackpropInput(shape: Int32Array, dy: Float32Array, w: Float32Array, dx: Float32Array): void;
   conv2dBackpropFilter(shape: Int32Array, x: Float32Array, dy: Float32Array, dw: Float32Array): void;
-  poolForward(shape: Int32Array, isMax: boolean, x: Float32Array, y: Float32Array): void;
-  poolBackward(shape: Int32Array, isMax: boolean, x: Float32Array, dy: Float32Array, dx: Float32Array, scratchY: Float32Array): void;
+  /** mode: 0 max, 1 average over valid inputs, 2 average over the whole window. */
+  poolForward(shape: Int32Array, mode: number, x: Float32Array, y: Float32Array): void;
+  poolBackward(shape: Int32Array, mode: number, x: Float32Array, dy: Float32Array, dx: Float32Array, scratchY: Float32Array): void;
   bnForwardTraining(rows: number, c: number, eps: number, x: Float32Array, gamma: Float32Array, beta: Float32Array, y: Float32Array, mean: Float32Array, variance: Float32Array): void;
   bnBackward(rows: number, c: number, eps: number, x: Float32Array, dy: Float32Array, mean: Float32Array, variance: Float32Array, gamma: Float32Array, dx: Float32Array, dgamma: Float32Array, dbeta: Float32Array): void;
   adamUpdate(v: Float32Array, m: Float32Array, s: Float32Array, g: Float32Array, lr: number, beta1: number, beta2: number, eps: number): void;

@@ -123,7 +123,7 @@ export function nativeKernels(addon: NativeAddon, cpu: (name: string) => tf.Kern
         const c = tf.backend_util.computePool2DInfo(x.shape as [number, number, number, number], a.filterSize, a.strides, 1, a.pad, a.dimRoundingMode);
         if (!paddingOk(c) || (c.filterWidth === 1 && c.filterHeight === 1 && tf.util.arraysEqual(c.inShape, c.outShape))) return fallback(name, args);
         const o = out(args.backend, c.outShape);
-        addon.poolForward(poolShape(c), name === 'MaxPool', f32(args.backend, x), o.values);
+        addon.poolForward(poolShape(c), name === 'MaxPool' ? 0 : 1, f32(args.backend, x), o.values);
         return o.info;
       }),
     ),
@@ -136,7 +136,8 @@ export function nativeKernels(addon: NativeAddon, cpu: (name: string) => tf.Kern
         if (!paddingOk(c)) return fallback(name, args);
         const o = out(args.backend, input.shape);
         const scratch = name === 'MaxPoolGrad' ? new Float32Array(c.outShape.reduce((p, q) => p * q, 1)) : new Float32Array(0);
-        addon.poolBackward(poolShape(c), name === 'MaxPoolGrad', f32(args.backend, input), f32(args.backend, dy), o.values, scratch);
+        // tfjs's AvgPoolGrad spreads over the whole window, padding included (its forward does not).
+        addon.poolBackward(poolShape(c), name === 'MaxPoolGrad' ? 0 : 2, f32(args.backend, input), f32(args.backend, dy), o.values, scratch);
         return o.info;
       }),
     ),
