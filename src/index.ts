@@ -34,3 +34,4 @@ export { GraphKeys, getCollection } from './estimator/graph';
 export { getVariable, variableScope, initializers } from './estimator/variables';
 export { KeyboardInterrupt, requestInterrupt } from './estimator/interrupt';
 export { CheckpointError, latestCheckpoint } from './estimator/checkpoint';
+export { restoreAndRun } from './estimator/restore';

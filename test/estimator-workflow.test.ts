@@ -60,3 +60,18 @@ test('warmStartFrom initialises matching trainable variables from another model 
   assert.deepEqual(Array.from(d.getVariableValue('global_step').dataSync()), [1], 'the global step is not warm-started');
   assert.equal(preds.length, 8);
 });
+
+test('restoreAndRun runs layer code against the latest checkpoint, outside the Estimator', async () => {
+  const { restoreAndRun } = await import('../src/estimator/restore');
+  const dir = tmpDir();
+  const est = new Estimator(modelFn(1), dir);
+  await est.train(() => linearDataset(64).repeat(), { steps: 5 });
+  const viaPredict: number[] = [];
+  for await (const p of est.predict(() => linearDataset(8))) viaPredict.push((p as Float32Array)[0]);
+  const [first] = (await linearDataset(8).toArray()) as unknown as Array<{ xs: tf.Tensor }>;
+  const before = tf.memory().numTensors;
+  const out = await restoreAndRun(dir, () => layers.dense(layers.dense(first.xs, 4, { activation: 'tanh', name: 'hidden' }), 1, { name: 'head' }));
+  assert.deepEqual(Array.from(out.dataSync()).map((v) => v.toFixed(5)), viaPredict.map((v) => v.toFixed(5)));
+  out.dispose();
+  assert.equal(tf.memory().numTensors, before);
+});

@@ -104,6 +104,16 @@ interface Restored {
 
 let backendLogged = false;
 
+/** Lets timers and sockets run between steps (a kernel's interrupt and heartbeat), at most every 100 ms. */
+class EventLoopYield {
+  private last = Date.now();
+  async maybe(): Promise<void> {
+    if (Date.now() - this.last < 100) return;
+    await new Promise<void>((r) => setImmediate(r));
+    this.last = Date.now();
+  }
+}
+
 export class Estimator<F extends TensorOrDict = tf.Tensor, L extends TensorOrDict = tf.Tensor, P extends object = Params> {
   readonly modelDir: string;
   readonly config: RunConfig;
@@ -222,8 +232,10 @@ export class Estimator<F extends TensorOrDict = tf.Tensor, L extends TensorOrDic
     const iterator = await openInput(inputFn, ModeKeys.TRAIN);
     let interrupted = false;
     let specHooks: SessionRunHook[] | undefined;
+    const breather = new EventLoopYield();
     try {
       for (;;) {
+        await breather.maybe();
         if (isInterruptRequested()) {
           interrupted = true;
           break;
@@ -357,7 +369,9 @@ export class Estimator<F extends TensorOrDict = tf.Tensor, L extends TensorOrDic
     try {
       for (const h of hooks) await h.begin?.(sessionInfo);
       for (const h of hooks) await h.afterCreateSession?.(sessionInfo);
+      const breather = new EventLoopYield();
       for (;;) {
+        await breather.maybe();
         if (isInterruptRequested()) {
           clearInterrupt();
           progress.interrupt(batches);
@@ -415,7 +429,9 @@ export class Estimator<F extends TensorOrDict = tf.Tensor, L extends TensorOrDic
     try {
       for (const h of hooks) await h.begin?.(sessionInfo);
       for (const h of hooks) await h.afterCreateSession?.(sessionInfo);
+      const breather = new EventLoopYield();
       for (;;) {
+        await breather.maybe();
         if (isInterruptRequested()) {
           clearInterrupt();
           throw new KeyboardInterrupt('Prediction interrupted.');
