@@ -6,8 +6,10 @@ import * as train from './estimator/train-api';
 import * as losses from './estimator/losses';
 import * as metrics from './estimator/metrics';
 import * as data from './data';
+import * as hooks from './estimator/hooks';
 
-export { tf, layers, train, losses, metrics, data };
+export { tf, layers, train, losses, metrics, data, hooks };
+export { display } from './display';
 export { datasets } from './data';
 export { trainAndEvaluate } from './estimator/train-and-evaluate';
 export type { TrainSpec, EvalSpec, Exporter, TrainAndEvaluateResult } from './estimator/train-and-evaluate';

@@ -1,0 +1,13 @@
+// The `hooks` namespace of the public API (tf.train.*Hook and tf.estimator's early stopping).
+export {
+  StopAtStepHook,
+  CheckpointSaverHook,
+  LoggingTensorHook,
+  NanTensorHook,
+  NanLossDuringTrainingError,
+  StopAfterNEvalsHook,
+  StepTimer,
+} from './basic-hooks';
+export type { CheckpointSaverListener, CheckpointSaverOptions, LoggingTensorHookOptions } from './basic-hooks';
+export { ProgressHook } from './progress-hook';
+export type { SessionRunHook, RunContext, RunArgs, RunValues, SessionInfo, TensorRequest, FetchedValue } from './hook';

@@ -1,0 +1,189 @@
+// Runs TypeScript cells. tslab's converter does the TypeScript work (type-checking against the
+// declarations of earlier cells, transpiling, completion, hover info); running the result,
+// capturing the last expression, and turning failures into Jupyter errors that point at the
+// user's cell is ours, so errors are structured rather than printed.
+import * as path from 'path';
+import * as vm from 'vm';
+import Module from 'module';
+import { createConverter, isCompleteCode, Converter, Diagnostic } from 'tslab/dist/converter';
+
+export interface CellError {
+  ename: string;
+  evalue: string;
+  traceback: string[];
+}
+
+export type CellOutcome = { ok: true; hasValue: boolean; value?: unknown } | { ok: false; error: CellError };
+
+export interface CompletionResult {
+  matches: string[];
+  cursorStart: number;
+  cursorEnd: number;
+}
+
+interface Runtime {
+  exports: Record<string, unknown>;
+  require: NodeRequire;
+}
+
+const RUNTIME_GLOBAL = '__tfjs_estimator_kernel__';
+
+/** Interrupt of a cell that awaits: the awaited promise loses the race against this. */
+export class CellInterrupted extends Error {
+  constructor() {
+    super('Interrupted by the user');
+    this.name = 'KeyboardInterrupt';
+  }
+}
+
+export class CellExecutor {
+  private prevDecl = '';
+  private readonly converter: Converter;
+  private readonly exports: Record<string, unknown>;
+  private readonly sideOutputs = new Map<string, string>();
+  private readonly sideModules = new Map<string, Module>();
+  private cancel?: (e: Error) => void;
+
+  constructor(readonly rootDir: string) {
+    this.converter = createConverter();
+    const store: Record<string, unknown> = {};
+    // TypeScript emits Object.defineProperty(exports, ...) for imports: keep them writable.
+    this.exports = new Proxy(store, {
+      defineProperty: (_t, prop, attrs) => {
+        if (prop !== '__esModule') store[prop as string] = attrs.get ? attrs.get() : attrs.value;
+        return true;
+      },
+    });
+    const runtime: Runtime = { exports: this.exports, require: this.makeRequire(Module.createRequire(path.join(rootDir, '__notebook__.js')), rootDir) };
+    (globalThis as Record<string, unknown>)[RUNTIME_GLOBAL] = runtime;
+  }
+
+  /** require() that also serves local .ts files compiled by the converter. */
+  private makeRequire(base: NodeRequire, dir: string): NodeRequire {
+    const fromSide = (id: string): unknown => {
+      if (!id.startsWith('.') && !path.isAbsolute(id)) return undefined;
+      let file = path.resolve(dir, id);
+      if (path.extname(file) === '' || path.extname(file) === '.ts') file = file.replace(/\.ts$/, '') + '.js';
+      const cached = this.sideModules.get(file);
+      if (cached) return cached.exports;
+      const src = this.sideOutputs.get(file);
+      if (src === undefined) return undefined;
+      const mod = new Module(file, module);
+      mod.filename = file;
+      mod.paths = (Module as unknown as { _nodeModulePaths(d: string): string[] })._nodeModulePaths(path.dirname(file));
+      mod.require = this.makeRequire(mod.require.bind(mod) as NodeRequire, path.dirname(file));
+      (mod as unknown as { _compile(src: string, file: string): void })._compile(src, file);
+      this.sideModules.set(file, mod);
+      return mod.exports;
+    };
+    const req = ((id: string) => fromSide(id) ?? base(id)) as NodeRequire;
+    return Object.assign(req, { resolve: base.resolve, cache: base.cache, main: base.main, extensions: base.extensions });
+  }
+
+  /** Interrupts a cell that is awaiting: its await rejects with CellInterrupted. */
+  interrupt(): void {
+    this.cancel?.(new CellInterrupted());
+  }
+
+  async execute(src: string, cellName: string): Promise<CellOutcome> {
+    const converted = this.converter.convert(this.prevDecl, src);
+    for (const out of converted.sideOutputs ?? []) {
+      this.sideModules.delete(out.path);
+      this.sideOutputs.set(out.path, out.data);
+    }
+    if (converted.diagnostics.length > 0) return { ok: false, error: compileError(converted.diagnostics, cellName, src) };
+    if (!converted.output) {
+      this.prevDecl = converted.declOutput ?? '';
+      return { ok: true, hasValue: false };
+    }
+    // The wrapper sits on its own first line; lineOffset -1 keeps stack lines = cell lines.
+    const prefix = converted.hasToplevelAwait ? '(async function(exports, require) {\n' : '(function(exports, require) {\n';
+    const wrapped = `${prefix}${converted.output}\n})(${RUNTIME_GLOBAL}.exports, ${RUNTIME_GLOBAL}.require)`;
+    try {
+      const ret = vm.runInThisContext(wrapped, { filename: cellName, lineOffset: -1, breakOnSigint: true });
+      if (converted.hasToplevelAwait) {
+        const interrupted = new Promise<never>((_, reject) => (this.cancel = reject));
+        interrupted.catch(() => undefined);
+        await Promise.race([ret as Promise<unknown>, interrupted]);
+      }
+    } catch (e) {
+      return { ok: false, error: runtimeError(e, cellName) };
+    } finally {
+      this.cancel = undefined;
+    }
+    this.prevDecl = converted.declOutput ?? '';
+    const key = converted.lastExpressionVar;
+    if (key && key in this.exports) {
+      const value = this.exports[key];
+      delete this.exports[key];
+      return { ok: true, hasValue: value !== undefined, value };
+    }
+    return { ok: true, hasValue: false };
+  }
+
+  complete(src: string, pos: number): CompletionResult {
+    const info = this.converter.complete(this.prevDecl, src, pos);
+    // The language service lists every member; keep those matching what was typed.
+    const typed = src.slice(info.start, pos);
+    const matches = info.candidates.filter((c) => c.startsWith(typed));
+    return { matches, cursorStart: info.start, cursorEnd: info.end };
+  }
+
+  /** Hover text for the symbol at pos (type signature and documentation), or undefined. */
+  inspect(src: string, pos: number): string | undefined {
+    const info = this.converter.inspect(this.prevDecl, src, pos);
+    if (!info) return undefined;
+    const sig = (info.displayParts ?? []).map((p) => p.text).join('');
+    const doc = (info.documentation ?? []).map((p) => p.text).join('');
+    return doc ? `${sig}\n\n${doc}` : sig;
+  }
+
+  isComplete(src: string): { status: 'complete' | 'incomplete' | 'invalid'; indent?: string } {
+    const r = isCompleteCode(src);
+    if (!r.completed) return { status: 'incomplete', indent: r.indent ?? '' };
+    return hasSyntaxError(src) ? { status: 'invalid' } : { status: 'complete' };
+  }
+
+  close(): void {
+    this.converter.close();
+  }
+}
+
+function hasSyntaxError(src: string): boolean {
+  // eslint-disable-next-line @typescript-eslint/no-var-requires
+  const ts = require('@tslab/typescript-for-tslab') as typeof import('typescript');
+  const sf = ts.createSourceFile('cell.ts', src, ts.ScriptTarget.Latest, false, ts.ScriptKind.TS);
+  return ((sf as unknown as { parseDiagnostics?: unknown[] }).parseDiagnostics ?? []).length > 0;
+}
+
+function compileError(diags: Diagnostic[], cellName: string, src: string): CellError {
+  const lines = src.split('\n');
+  const traceback: string[] = [];
+  for (const d of diags) {
+    const where = `${d.fileName ?? cellName}:${d.start.line + 1}:${d.start.character + 1}`;
+    traceback.push(`\x1b[31m${where}\x1b[0m - error TS${d.code}: ${d.messageText}`);
+    if (!d.fileName && lines[d.start.line] !== undefined) {
+      traceback.push(`    ${lines[d.start.line]}`);
+      const width = Math.max(1, (d.start.line === d.end.line ? d.end.character : lines[d.start.line].length) - d.start.character);
+      traceback.push(`    ${' '.repeat(d.start.character)}${'~'.repeat(width)}`);
+    }
+  }
+  const first = diags[0];
+  return {
+    ename: 'TypeScriptError',
+    evalue: `${cellName}:${first.start.line + 1}:${first.start.character + 1} - ${first.messageText}`,
+    traceback,
+  };
+}
+
+function runtimeError(e: unknown, cellName: string): CellError {
+  if (!(e instanceof Error)) return { ename: 'Error', evalue: String(e), traceback: [`Uncaught ${String(e)}`] };
+  let name = e.name || 'Error';
+  if (e.message === 'Script execution interrupted.') name = 'KeyboardInterrupt';
+  const stack = (e.stack ?? `${name}: ${e.message}`).split('\n');
+  // Keep the user's frames and the library's first frames; drop the kernel's own.
+  const frames = stack.slice(1).filter((l) => !/node:internal|src\/kernel\/|dist\/src\/kernel\//.test(l));
+  const header = `\x1b[31m${name}\x1b[0m: ${e.message}`;
+  const userFrames = frames.map((l) => (l.includes(cellName) ? `\x1b[1m${l}\x1b[0m` : l));
+  return { ename: name, evalue: e.message, traceback: [header, ...userFrames.slice(0, 12)] };
+}

@@ -1,0 +1,395 @@
+// The Jupyter kernel: five sockets, one table from message type to handler. Every request is
+// answered through `reply`, which always sets the parent header; busy/idle status is published
+// once around each handler, never inside one. Malformed or badly signed messages are logged
+// (never with the key) and dropped; the kernel keeps running.
+import * as crypto from 'crypto';
+import * as fs from 'fs';
+import * as path from 'path';
+import * as zmq from 'zeromq';
+import { ConnectionInfo, endpoint } from './connection';
+import { Content, decode, encode, Header, Message, newHeader, Signer, WireError, PROTOCOL_VERSION } from './wire';
+import { CellExecutor } from './cell-executor';
+import { History } from './history';
+import { OutputCapture } from './output';
+import * as util from 'util';
+import { toMimeBundle } from '../display/rich';
+import { setDisplaySink } from '../display/sink';
+import { requestInterrupt, clearInterrupt } from '../estimator/interrupt';
+import { preludeSource, kernelBanner } from './prelude';
+import { setStdinProvider } from './stdin';
+import { initBackend } from '../backend/select';
+
+type Channel = 'shell' | 'control';
+type Handler = (msg: Message, channel: Channel) => Promise<void>;
+
+export interface KernelOptions {
+  connection: ConnectionInfo;
+  cwd: string;
+  log?: (line: string) => void;
+}
+
+export class Kernel {
+  private readonly signer: Signer;
+  private readonly session = crypto.randomUUID();
+  private readonly shell = new zmq.Router();
+  private readonly control = new zmq.Router();
+  private readonly stdin = new zmq.Router();
+  private readonly iopub = new zmq.Publisher();
+  private readonly hb = new zmq.Reply();
+  private readonly executor: CellExecutor;
+  private readonly history: History;
+  private readonly output: OutputCapture;
+  private executionCount = 0;
+  private lastParent?: Message;
+  private abortQueueUntil?: number;
+  private shellQueue: Promise<void> = Promise.resolve();
+  private stopping = false;
+  private readonly log: (line: string) => void;
+  private pendingInput?: { resolve: (v: string) => void; reject: (e: Error) => void };
+  private readonly handlers: Record<string, Handler>;
+  private preludeReady: Promise<void> = Promise.resolve();
+
+  constructor(private readonly opts: KernelOptions) {
+    this.signer = new Signer(opts.connection.key);
+    // The kernel's own log goes to its real stderr (Jupyter's terminal), never into a cell.
+    const realStderr = process.stderr.write.bind(process.stderr);
+    this.log = opts.log ?? ((l) => void realStderr(`[tfjs-estimator kernel] ${l}\n`));
+    this.executor = new CellExecutor(opts.cwd);
+    this.history = new History(this.session);
+    this.output = new OutputCapture((name, text) => this.publish('stream', { name, text }, this.lastParent));
+    this.handlers = {
+      kernel_info_request: (m) => this.kernelInfo(m),
+      execute_request: (m) => this.execute(m),
+      complete_request: (m) => this.complete(m),
+      inspect_request: (m) => this.inspect(m),
+      is_complete_request: (m) => this.isComplete(m),
+      history_request: (m) => this.historyRequest(m),
+      comm_info_request: (m) => this.reply(m, 'comm_info_reply', { status: 'ok', comms: {} }),
+      comm_open: (m) => this.commOpen(m),
+      comm_msg: async () => undefined,
+      comm_close: async () => undefined,
+      interrupt_request: (m) => this.interruptRequest(m),
+      shutdown_request: (m, ch) => this.shutdown(m, ch),
+    };
+  }
+
+  async start(): Promise<void> {
+    const c = this.opts.connection;
+    await Promise.all([
+      this.shell.bind(endpoint(c, c.shell_port)),
+      this.control.bind(endpoint(c, c.control_port)),
+      this.stdin.bind(endpoint(c, c.stdin_port)),
+      this.iopub.bind(endpoint(c, c.iopub_port)),
+      this.hb.bind(endpoint(c, c.hb_port)),
+    ]);
+    this.output.install();
+    this.installDisplaySink();
+    setStdinProvider((prompt, password) => this.requestInput(prompt, password));
+    process.on('SIGINT', () => this.interrupt());
+    this.publish('status', { execution_state: 'starting' });
+    // The backend, then the prelude (library + display as typed globals), before the first cell.
+    this.preludeReady = initBackend()
+      .then((r) => this.log(r.summary))
+      .then(() => this.executor.execute(preludeSource(), '<prelude>'))
+      .then((r) => {
+        if (!r.ok) this.log(`prelude failed: ${r.error.evalue}`);
+      });
+    void this.heartbeat();
+    void this.serve(this.control, 'control');
+    void this.serve(this.shell, 'shell');
+    void this.serveStdin();
+  }
+
+  private async heartbeat(): Promise<void> {
+    for await (const frames of this.hb) {
+      await this.hb.send(frames);
+    }
+  }
+
+  private async serve(sock: zmq.Router, channel: Channel): Promise<void> {
+    for await (const frames of sock) {
+      let msg: Message;
+      try {
+        msg = decode(frames as Buffer[], this.signer);
+      } catch (e) {
+        this.log(`${channel}: dropped a message: ${e instanceof WireError ? e.message : String(e)}`);
+        continue;
+      }
+      this.channelOf.set(msg, channel);
+      const handler = this.handlers[msg.header.msg_type];
+      if (!handler) {
+        this.log(`${channel}: ignoring unknown message type '${String(msg.header.msg_type).slice(0, 80)}'`);
+        continue;
+      }
+      // Shell requests run one after another; control requests (interrupt) run at once.
+      const run = () => this.withStatus(msg, () => handler(msg, channel));
+      if (channel === 'shell') this.shellQueue = this.shellQueue.then(run, run);
+      else void run();
+    }
+  }
+
+  private async withStatus(msg: Message, fn: () => Promise<void>): Promise<void> {
+    this.publish('status', { execution_state: 'busy' }, msg);
+    try {
+      await fn();
+    } catch (e) {
+      this.log(`handler for ${msg.header.msg_type} failed: ${(e as Error).stack ?? String(e)}`);
+    } finally {
+      this.publish('status', { execution_state: 'idle' }, msg);
+    }
+  }
+
+  private socketFor(channel: Channel): zmq.Router {
+    return channel === 'control' ? this.control : this.shell;
+  }
+
+  /** Sends a reply on the request's channel; the parent header is always the request's. */
+  private async reply(parent: Message, msgType: string, content: Content, channel?: Channel): Promise<void> {
+    const ch = channel ?? this.channelOf.get(parent) ?? 'shell';
+    const frames = encode(
+      { identities: parent.identities, header: newHeader(msgType, this.session), parent_header: parent.header, metadata: {}, content },
+      this.signer,
+    );
+    await this.socketFor(ch).send(frames);
+  }
+
+  private readonly channelOf = new WeakMap<Message, Channel>();
+
+  publish(msgType: string, content: Content, parent?: Message, extra: { metadata?: Record<string, unknown> } = {}): void {
+    const frames = encode(
+      {
+        identities: [Buffer.from(`kernel.${this.session}.${msgType}`)],
+        header: newHeader(msgType, this.session),
+        parent_header: (parent?.header ?? {}) as Header,
+        metadata: extra.metadata ?? {},
+        content,
+      },
+      this.signer,
+    );
+    this.iopub.send(frames).catch((e: Error) => this.log(`iopub send failed: ${e.message}`));
+  }
+
+  // ------------------------------------------------------------ handlers
+
+  private async kernelInfo(m: Message): Promise<void> {
+    await this.reply(m, 'kernel_info_reply', {
+      status: 'ok',
+      protocol_version: PROTOCOL_VERSION,
+      implementation: 'tfjs-estimator',
+      implementation_version: kernelVersion(),
+      language_info: {
+        name: 'typescript',
+        version: tsVersion(),
+        mimetype: 'text/typescript',
+        file_extension: '.ts',
+        codemirror_mode: { name: 'javascript', typescript: true },
+        pygments_lexer: 'typescript',
+      },
+      banner: kernelBanner(),
+      help_links: [{ text: 'tfjs-estimator README', url: 'https://www.npmjs.com/package/tfjs-estimator' }],
+    });
+  }
+
+  private async execute(m: Message): Promise<void> {
+    const c = m.content as { code?: unknown; silent?: boolean; store_history?: boolean; user_expressions?: Record<string, string>; allow_stdin?: boolean; stop_on_error?: boolean };
+    const code = typeof c.code === 'string' ? c.code : '';
+    const silent = c.silent === true;
+    const store = c.store_history !== false && !silent;
+    // After an error with stop_on_error, requests queued before it are aborted.
+    if (this.abortQueueUntil !== undefined && Date.parse(m.header.date) <= this.abortQueueUntil) {
+      await this.reply(m, 'execute_reply', { status: 'aborted', execution_count: this.executionCount });
+      return;
+    }
+    if (typeof c.code !== 'string') {
+      await this.reply(m, 'execute_reply', { status: 'error', ename: 'BadRequest', evalue: 'execute_request without a code string', traceback: [], execution_count: this.executionCount });
+      return;
+    }
+    await this.preludeReady;
+    if (store) this.executionCount += 1;
+    const n = this.executionCount;
+    if (!silent) this.publish('execute_input', { code, execution_count: n }, m);
+    this.lastParent = m;
+    this.allowStdin = c.allow_stdin === true;
+    this.output.silent = silent;
+    clearInterrupt();
+
+    const pager = /^\s*([\w.$]+)\?\s*$/.exec(code);
+    if (pager) {
+      const text = this.executor.inspect(pager[1], pager[1].length) ?? `No information for ${pager[1]}`;
+      await this.reply(m, 'execute_reply', { status: 'ok', execution_count: n, payload: [{ source: 'page', data: { 'text/plain': text }, start: 0 }], user_expressions: {} });
+      return;
+    }
+    const outcome = await this.executor.execute(code, `<cell ${n}>`);
+    this.output.flush();
+    if (store) this.history.add(n, code);
+    if (outcome.ok) {
+      if (outcome.hasValue && !silent) {
+        const bundle = richBundle(outcome.value);
+        this.publish('execute_result', { execution_count: n, data: bundle, metadata: {} }, m);
+      }
+      const userExpressions: Record<string, unknown> = {};
+      for (const [k, expr] of Object.entries(c.user_expressions ?? {})) userExpressions[k] = await this.evalExpression(expr);
+      await this.reply(m, 'execute_reply', { status: 'ok', execution_count: n, payload: [], user_expressions: userExpressions });
+    } else {
+      this.publish('error', { ...outcome.error }, m);
+      if (c.stop_on_error !== false) this.abortQueueUntil = Date.now();
+      await this.reply(m, 'execute_reply', { status: 'error', execution_count: n, ...outcome.error, user_expressions: {} });
+    }
+  }
+
+  private async evalExpression(expr: string): Promise<Content> {
+    const r = await this.executor.execute(expr, '<user_expression>');
+    if (!r.ok) return { status: 'error', ...r.error };
+    return { status: 'ok', data: richBundle(r.hasValue ? r.value : undefined), metadata: {} };
+  }
+
+  private async complete(m: Message): Promise<void> {
+    const c = m.content as { code?: string; cursor_pos?: number };
+    const code = String(c.code ?? '');
+    const pos = Number.isInteger(c.cursor_pos) ? (c.cursor_pos as number) : code.length;
+    await this.preludeReady;
+    let r = { matches: [] as string[], cursorStart: pos, cursorEnd: pos };
+    try {
+      r = this.executor.complete(code, pos);
+    } catch (e) {
+      this.log(`completion failed: ${(e as Error).message}`);
+    }
+    await this.reply(m, 'complete_reply', { status: 'ok', matches: r.matches, cursor_start: r.cursorStart, cursor_end: r.cursorEnd, metadata: {} });
+  }
+
+  private async inspect(m: Message): Promise<void> {
+    const c = m.content as { code?: string; cursor_pos?: number };
+    const code = String(c.code ?? '');
+    const pos = Number.isInteger(c.cursor_pos) ? (c.cursor_pos as number) : code.length;
+    await this.preludeReady;
+    let text: string | undefined;
+    try {
+      // Hover info is keyed to the start of the identifier; look one back from the cursor.
+      text = this.executor.inspect(code, Math.max(0, pos - 1)) ?? this.executor.inspect(code, pos);
+    } catch (e) {
+      this.log(`inspect failed: ${(e as Error).message}`);
+    }
+    await this.reply(m, 'inspect_reply', { status: 'ok', found: !!text, data: text ? { 'text/plain': text } : {}, metadata: {} });
+  }
+
+  private async isComplete(m: Message): Promise<void> {
+    const r = this.executor.isComplete(String((m.content as { code?: string }).code ?? ''));
+    await this.reply(m, 'is_complete_reply', r.status === 'incomplete' ? { status: r.status, indent: r.indent ?? '' } : { status: r.status });
+  }
+
+  private async historyRequest(m: Message): Promise<void> {
+    const c = m.content as { hist_access_type?: string; output?: boolean; raw?: boolean; session?: number; start?: number; stop?: number; n?: number; pattern?: string; unique?: boolean };
+    await this.reply(m, 'history_reply', { status: 'ok', history: this.history.query(c) });
+  }
+
+  private async commOpen(m: Message): Promise<void> {
+    // No comm targets are registered: close it, as the protocol asks.
+    const id = (m.content as { comm_id?: string }).comm_id;
+    if (id) this.publish('comm_close', { comm_id: id, data: {} }, m);
+  }
+
+  private async interruptRequest(m: Message): Promise<void> {
+    this.interrupt();
+    await this.reply(m, 'interrupt_reply', { status: 'ok' });
+  }
+
+  private interrupt(): void {
+    // Training loops stop at their next step boundary and save; other awaits are abandoned.
+    requestInterrupt();
+    this.pendingInput?.reject(new Error('Interrupted while waiting for input'));
+    setTimeout(() => this.executor.interrupt(), 2000).unref();
+  }
+
+  private async shutdown(m: Message, channel: Channel): Promise<void> {
+    const restart = (m.content as { restart?: boolean }).restart === true;
+    await this.reply(m, 'shutdown_reply', { status: 'ok', restart }, channel);
+    void this.history.save();
+    this.publish('shutdown_reply', { status: 'ok', restart }, m);
+    this.stopping = true;
+    setTimeout(() => this.close(), 50);
+  }
+
+  // ------------------------------------------------------------ stdin and display
+
+  private allowStdin = false;
+
+  private async serveStdin(): Promise<void> {
+    for await (const frames of this.stdin) {
+      let msg: Message;
+      try {
+        msg = decode(frames as Buffer[], this.signer);
+      } catch (e) {
+        this.log(`stdin: dropped a message: ${(e as Error).message}`);
+        continue;
+      }
+      if (msg.header.msg_type === 'input_reply' && this.pendingInput) {
+        this.pendingInput.resolve(String((msg.content as { value?: unknown }).value ?? ''));
+        this.pendingInput = undefined;
+      }
+    }
+  }
+
+  private requestInput(prompt: string, password: boolean): Promise<string> {
+    const parent = this.lastParent;
+    if (!parent || !this.allowStdin) {
+      return Promise.reject(new Error('input(): this frontend does not accept input (allow_stdin is false).'));
+    }
+    const frames = encode(
+      { identities: parent.identities, header: newHeader('input_request', this.session), parent_header: parent.header, metadata: {}, content: { prompt, password } },
+      this.signer,
+    );
+    return new Promise<string>((resolve, reject) => {
+      this.pendingInput = { resolve, reject };
+      this.stdin.send(frames).catch(reject);
+    });
+  }
+
+  private installDisplaySink(): void {
+    setDisplaySink({
+      display: (data, opts) => {
+        this.output.flush();
+        this.publish('display_data', { data, metadata: opts?.metadata ?? {}, transient: opts?.displayId ? { display_id: opts.displayId } : {} }, this.lastParent);
+      },
+      update: (data, displayId, metadata) => {
+        this.publish('update_display_data', { data, metadata: metadata ?? {}, transient: { display_id: displayId } }, this.lastParent);
+      },
+      clearOutput: (wait) => {
+        this.output.flush();
+        this.publish('clear_output', { wait }, this.lastParent);
+      },
+    });
+  }
+
+  async close(): Promise<void> {
+    this.output.uninstall();
+    for (const s of [this.shell, this.control, this.stdin, this.iopub, this.hb]) s.close();
+    this.executor.close();
+    process.exit(0);
+  }
+
+  get isStopping(): boolean {
+    return this.stopping;
+  }
+}
+
+/** The value's own rich bundle (tensors, display results), else util.inspect text. */
+function richBundle(value: unknown): Record<string, unknown> {
+  return toMimeBundle(value) ?? { 'text/plain': util.inspect(value, { depth: 4, maxArrayLength: 100 }) };
+}
+
+function kernelVersion(): string {
+  try {
+    return (JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', '..', 'package.json'), 'utf8')) as { version: string }).version;
+  } catch {
+    return '0.0.0';
+  }
+}
+
+function tsVersion(): string {
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-var-requires
+    return (require('@tslab/typescript-for-tslab') as { version: string }).version;
+  } catch {
+    return '5';
+  }
+}

@@ -1,0 +1,186 @@
+"""Behaviour of the tfjs-estimator kernel under a real jupyter_client: one scenario per
+argument; prints JSON with what it measured and exits non-zero on failure."""
+import json
+import os
+import sys
+import tempfile
+import time
+
+import zmq
+from jupyter_client.manager import start_new_kernel
+
+TIMEOUT = 120
+
+
+def run(kc, code, timeout=TIMEOUT, allow_error=False):
+    """Executes code; returns (reply content, list of iopub messages for it)."""
+    msg_id = kc.execute(code)
+    outputs = []
+    deadline = time.time() + timeout
+    while True:
+        msg = kc.get_iopub_msg(timeout=max(1, deadline - time.time()))
+        if msg["parent_header"].get("msg_id") != msg_id:
+            continue
+        outputs.append(msg)
+        if msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle":
+            break
+    reply = kc.get_shell_msg(timeout=max(1, deadline - time.time()))
+    assert reply["parent_header"]["msg_id"] == msg_id
+    if reply["content"]["status"] != "ok" and not allow_error:
+        raise AssertionError("cell failed: %s\n%s" % (code, json.dumps(reply["content"], indent=1)[:3000]))
+    return reply["content"], outputs
+
+
+def stream_text(outputs, name="stdout"):
+    return "".join(m["content"]["text"] for m in outputs if m["msg_type"] == "stream" and m["content"]["name"] == name)
+
+
+def start():
+    return start_new_kernel(kernel_name="tfjs-estimator", startup_timeout=60)
+
+
+def scenario_interrupt_busy_loop():
+    km, kc = start()
+    try:
+        msg_id = kc.execute("let n = 0; while (true) { n++; }")
+        time.sleep(2)
+        km.interrupt_kernel()
+        reply = kc.get_shell_msg(timeout=30)
+        assert reply["content"]["status"] == "error", reply["content"]
+        assert reply["content"]["ename"] == "KeyboardInterrupt", reply["content"]["ename"]
+        content, out = run(kc, "console.log('alive', 1 + 1)")
+        assert "alive 2" in stream_text(out)
+        return {"ename": reply["content"]["ename"]}
+    finally:
+        km.shutdown_kernel(now=True)
+
+
+TRAIN_CELL = r"""
+const modelDir = %s;
+const modelFn = (x: tf.Tensor, y: tf.Tensor | undefined, mode: string) => {
+  const pred = layers.dense(layers.dense(x, 64, { activation: 'relu' }), 1);
+  const loss = tf.mean(tf.square(tf.sub(pred, y!))) as tf.Scalar;
+  return new EstimatorSpec({ mode: mode as any, loss, trainOp: train.adam(1e-3).minimize(loss, { globalStep: train.getOrCreateGlobalStep() }) });
+};
+function* input() { for (let i = 0; ; i++) yield { xs: tf.randomNormal([32, 16]), ys: tf.randomNormal([32, 1]) }; }
+const est = new Estimator(modelFn, modelDir, { config: { logStepCountSteps: 0 } });
+"""
+
+
+def scenario_interrupt_training():
+    model_dir = tempfile.mkdtemp(prefix="tfe-interrupt-")
+    km, kc = start()
+    try:
+        run(kc, TRAIN_CELL % json.dumps(model_dir))
+        msg_id = kc.execute("await est.train(input, { steps: 1000000 });")
+        time.sleep(6)
+        t0 = time.time()
+        km.interrupt_kernel()
+        reply = kc.get_shell_msg(timeout=60)
+        stop_s = time.time() - t0
+        c = reply["content"]
+        assert c["status"] == "error" and c["ename"] == "KeyboardInterrupt", c
+        assert "checkpoint saved" in c["evalue"], c["evalue"]
+        step = int(c["evalue"].split("global step ")[1].split(";")[0])
+        assert step > 0
+        # The kernel is ready, and the next train resumes from the saved step.
+        content, out = run(kc, "await est.train(input, { steps: 5 }); console.log('latest', est.latestCheckpoint());")
+        assert ("model.ckpt-%d" % (step + 5)) in stream_text(out), stream_text(out)
+        progress = [m for m in out if m["msg_type"] in ("display_data", "update_display_data")]
+        return {"interrupted_at_step": step, "stop_seconds": round(stop_s, 2), "progress_messages": len(progress)}
+    finally:
+        km.shutdown_kernel(now=True)
+
+
+def scenario_restart_resume():
+    model_dir = tempfile.mkdtemp(prefix="tfe-restart-")
+    km, kc = start()
+    try:
+        run(kc, TRAIN_CELL % json.dumps(model_dir))
+        run(kc, "await est.train(input, { steps: 7 });")
+        km.restart_kernel(now=True)
+        kc.wait_for_ready(timeout=60)
+        run(kc, TRAIN_CELL % json.dumps(model_dir))
+        content, out = run(kc, "await est.train(input, { steps: 3 }); console.log(est.latestCheckpoint());")
+        assert "model.ckpt-10" in stream_text(out), stream_text(out)
+        return {"resumed_to": 10}
+    finally:
+        km.shutdown_kernel(now=True)
+
+
+def scenario_bad_messages():
+    km, kc = start()
+    try:
+        info = kc.kernel_info(reply=True, timeout=30) if hasattr(kc, "kernel_info") else None
+        # A message with a bad signature is dropped: never executed, never answered.
+        ctx = zmq.Context.instance()
+        session = kc.session
+        marker = os.path.join(tempfile.mkdtemp(), "pwned")
+        msg = session.msg("execute_request", {"code": "require('fs').writeFileSync(%s, 'x')" % json.dumps(marker), "silent": False, "store_history": True, "user_expressions": {}, "allow_stdin": False, "stop_on_error": True})
+        parts = session.serialize(msg)
+        i = parts.index(b"<IDS|MSG>")
+        parts[i + 1] = b"0" * 64
+        kc.shell_channel.socket.send_multipart(parts)
+        garbage = [
+            [b"no delimiter"],
+            [b"<IDS|MSG>"],
+            [b"<IDS|MSG>", b"sig", b"{", b"{}", b"{}", b"{}"],
+            [b"<IDS|MSG>", b"", b"[]", b"null", b"1", b"\xff\xfe"],
+            [os.urandom(64) for _ in range(7)],
+            [b"<IDS|MSG>"] + [os.urandom(2 ** 20)] * 5,
+        ]
+        sent = 0
+        for channel in (kc.shell_channel, kc.control_channel, kc.stdin_channel):
+            for frames in garbage * 50:
+                channel.socket.send_multipart(frames)
+                sent += 1
+        # Unknown but correctly signed message types are ignored.
+        bogus = session.msg("no_such_request", {})
+        kc.shell_channel.socket.send_multipart(session.serialize(bogus))
+        content, out = run(kc, "console.log('still', 40 + 2)")
+        assert "still 42" in stream_text(out)
+        time.sleep(0.5)
+        assert not os.path.exists(marker), "a badly signed execute_request was executed"
+        return {"garbage_messages": sent}
+    finally:
+        km.shutdown_kernel(now=True)
+
+
+def rss_of(km):
+    pid = km.provisioner.process.pid if km.provisioner else km.kernel.pid
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024.0
+
+
+def scenario_many_cells():
+    n = int(os.environ.get("CELLS", "1000"))
+    km, kc = start()
+    try:
+        run(kc, "let acc = 0;")
+        lat = []
+        rss_start = None
+        for i in range(n):
+            t0 = time.perf_counter()
+            run(kc, "acc += %d; acc" % i)
+            lat.append(time.perf_counter() - t0)
+            if i == 99:
+                rss_start = rss_of(km)
+        rss_end = rss_of(km)
+        first = sorted(lat[100:200])[50] * 1000
+        last = sorted(lat[-100:])[50] * 1000
+        content, out = run(kc, "acc")
+        result = {"cells": n, "median_ms_first": round(first, 2), "median_ms_last": round(last, 2),
+                  "rss_mb_after_100": round(rss_start, 1), "rss_mb_end": round(rss_end, 1)}
+        assert last < max(3 * first, first + 15), result
+        assert rss_end - rss_start < 150, result
+        return result
+    finally:
+        km.shutdown_kernel(now=True)
+
+
+if __name__ == "__main__":
+    name = sys.argv[1]
+    result = globals()["scenario_" + name]()
+    print("RESULT " + json.dumps(result))
