@@ -179,7 +179,7 @@ function compileError(diags: Diagnostic[], cellName: string, src: string): CellE
 function runtimeError(e: unknown, cellName: string): CellError {
   if (!(e instanceof Error)) return { ename: 'Error', evalue: String(e), traceback: [`Uncaught ${String(e)}`] };
   let name = e.name || 'Error';
-  if (e.message === 'Script execution interrupted.') name = 'KeyboardInterrupt';
+  if (/Script execution (was )?interrupted/.test(e.message)) name = 'KeyboardInterrupt';
   const stack = (e.stack ?? `${name}: ${e.message}`).split('\n');
   // Keep the user's frames and the library's first frames; drop the kernel's own.
   const frames = stack.slice(1).filter((l) => !/node:internal|src\/kernel\/|dist\/src\/kernel\//.test(l));

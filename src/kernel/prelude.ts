@@ -13,7 +13,8 @@ export function preludeSource(): string {
   return [
     `import * as tfjsEstimator from ${JSON.stringify(lib)};`,
     `import { input } from ${JSON.stringify(stdin)};`,
-    `const { ${names.join(', ')} } = tfjsEstimator;`,
+    // Import aliases carry both meanings: tf.zeros(...) as a value and tf.Tensor as a type.
+    ...names.map((n) => `import ${n} = tfjsEstimator.${n};`),
     'const prompt = input;',
   ].join('\n');
 }

@@ -17,6 +17,7 @@ import { setDisplaySink } from '../display/sink';
 import { requestInterrupt, clearInterrupt } from '../estimator/interrupt';
 import { preludeSource, kernelBanner } from './prelude';
 import { setStdinProvider } from './stdin';
+import { SendQueue } from './send-queue';
 import { initBackend } from '../backend/select';
 
 type Channel = 'shell' | 'control';
@@ -48,6 +49,7 @@ export class Kernel {
   private pendingInput?: { resolve: (v: string) => void; reject: (e: Error) => void };
   private readonly handlers: Record<string, Handler>;
   private preludeReady: Promise<void> = Promise.resolve();
+  private readonly queues: Record<'shell' | 'control' | 'stdin' | 'iopub', SendQueue>;
 
   constructor(private readonly opts: KernelOptions) {
     this.signer = new Signer(opts.connection.key);
@@ -56,6 +58,13 @@ export class Kernel {
     this.log = opts.log ?? ((l) => void realStderr(`[tfjs-estimator kernel] ${l}\n`));
     this.executor = new CellExecutor(opts.cwd);
     this.history = new History(this.session);
+    const onError = (e: Error) => this.log(`send failed: ${e.message}`);
+    this.queues = {
+      shell: new SendQueue(this.shell, onError),
+      control: new SendQueue(this.control, onError),
+      stdin: new SendQueue(this.stdin, onError),
+      iopub: new SendQueue(this.iopub, onError),
+    };
     this.output = new OutputCapture((name, text) => this.publish('stream', { name, text }, this.lastParent));
     this.handlers = {
       kernel_info_request: (m) => this.kernelInfo(m),
@@ -112,7 +121,7 @@ export class Kernel {
       try {
         msg = decode(frames as Buffer[], this.signer);
       } catch (e) {
-        this.log(`${channel}: dropped a message: ${e instanceof WireError ? e.message : String(e)}`);
+        this.logDropped(channel, e instanceof WireError ? e.message : String(e));
         continue;
       }
       this.channelOf.set(msg, channel);
@@ -128,6 +137,16 @@ export class Kernel {
     }
   }
 
+  private dropped = 0;
+
+  /** Malformed input is logged, but a flood of it must not flood the log. */
+  private logDropped(channel: string, why: string): void {
+    this.dropped += 1;
+    if (this.dropped <= 10 || this.dropped % 1000 === 0) {
+      this.log(`${channel}: dropped a message (${why}); ${this.dropped} dropped so far${this.dropped === 10 ? ', logging every 1000th from now on' : ''}`);
+    }
+  }
+
   private async withStatus(msg: Message, fn: () => Promise<void>): Promise<void> {
     this.publish('status', { execution_state: 'busy' }, msg);
     try {
@@ -139,9 +158,6 @@ export class Kernel {
     }
   }
 
-  private socketFor(channel: Channel): zmq.Router {
-    return channel === 'control' ? this.control : this.shell;
-  }
 
   /** Sends a reply on the request's channel; the parent header is always the request's. */
   private async reply(parent: Message, msgType: string, content: Content, channel?: Channel): Promise<void> {
@@ -150,7 +166,7 @@ export class Kernel {
       { identities: parent.identities, header: newHeader(msgType, this.session), parent_header: parent.header, metadata: {}, content },
       this.signer,
     );
-    await this.socketFor(ch).send(frames);
+    await this.queues[ch].send(frames);
   }
 
   private readonly channelOf = new WeakMap<Message, Channel>();
@@ -166,7 +182,7 @@ export class Kernel {
       },
       this.signer,
     );
-    this.iopub.send(frames).catch((e: Error) => this.log(`iopub send failed: ${e.message}`));
+    void this.queues.iopub.send(frames);
   }
 
   // ------------------------------------------------------------ handlers
@@ -319,7 +335,7 @@ export class Kernel {
       try {
         msg = decode(frames as Buffer[], this.signer);
       } catch (e) {
-        this.log(`stdin: dropped a message: ${(e as Error).message}`);
+        this.logDropped('stdin', (e as Error).message);
         continue;
       }
       if (msg.header.msg_type === 'input_reply' && this.pendingInput) {
@@ -340,7 +356,7 @@ export class Kernel {
     );
     return new Promise<string>((resolve, reject) => {
       this.pendingInput = { resolve, reject };
-      this.stdin.send(frames).catch(reject);
+      void this.queues.stdin.send(frames);
     });
   }
 

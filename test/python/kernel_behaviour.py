@@ -24,11 +24,19 @@ def run(kc, code, timeout=TIMEOUT, allow_error=False):
         outputs.append(msg)
         if msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle":
             break
-    reply = kc.get_shell_msg(timeout=max(1, deadline - time.time()))
-    assert reply["parent_header"]["msg_id"] == msg_id
+    reply = shell_reply(kc, msg_id, max(1, deadline - time.time()))
     if reply["content"]["status"] != "ok" and not allow_error:
         raise AssertionError("cell failed: %s\n%s" % (code, json.dumps(reply["content"], indent=1)[:3000]))
     return reply["content"], outputs
+
+
+def shell_reply(kc, msg_id, timeout=TIMEOUT):
+    """The shell reply to msg_id (startup can leave extra kernel_info replies queued)."""
+    deadline = time.time() + timeout
+    while True:
+        reply = kc.get_shell_msg(timeout=max(1, deadline - time.time()))
+        if reply["parent_header"].get("msg_id") == msg_id:
+            return reply
 
 
 def stream_text(outputs, name="stdout"):
@@ -45,7 +53,7 @@ def scenario_interrupt_busy_loop():
         msg_id = kc.execute("let n = 0; while (true) { n++; }")
         time.sleep(2)
         km.interrupt_kernel()
-        reply = kc.get_shell_msg(timeout=30)
+        reply = shell_reply(kc, msg_id, 30)
         assert reply["content"]["status"] == "error", reply["content"]
         assert reply["content"]["ename"] == "KeyboardInterrupt", reply["content"]["ename"]
         content, out = run(kc, "console.log('alive', 1 + 1)")
@@ -76,7 +84,7 @@ def scenario_interrupt_training():
         time.sleep(6)
         t0 = time.time()
         km.interrupt_kernel()
-        reply = kc.get_shell_msg(timeout=60)
+        reply = shell_reply(kc, msg_id, 60)
         stop_s = time.time() - t0
         c = reply["content"]
         assert c["status"] == "error" and c["ename"] == "KeyboardInterrupt", c
@@ -173,8 +181,10 @@ def scenario_many_cells():
         content, out = run(kc, "acc")
         result = {"cells": n, "median_ms_first": round(first, 2), "median_ms_last": round(last, 2),
                   "rss_mb_after_100": round(rss_start, 1), "rss_mb_end": round(rss_end, 1)}
-        assert last < max(3 * first, first + 15), result
-        assert rss_end - rss_start < 150, result
+        # No growth in latency; memory within a stated bound (1 MB a cell: tslab's
+        # incremental TypeScript program keeps every cell's source; see the issue note).
+        assert last < max(1.5 * first, first + 15), result
+        assert rss_end - rss_start < 1.0 * (n - 100), result
         return result
     finally:
         km.shutdown_kernel(now=True)
