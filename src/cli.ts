@@ -90,8 +90,10 @@ function run(args: string[]): void {
   const out = path.resolve(flagValue(args, '--out') ?? path.join(path.dirname(nb), 'executed'));
   const timeout = flagValue(args, '--timeout') ?? '1800';
   fs.mkdirSync(out, { recursive: true });
+  const source = path.resolve(nb);
   const target = path.join(out, path.basename(nb));
-  const exec = spawnSync(PY, ['-m', 'nbconvert', '--to', 'notebook', '--execute', `--ExecutePreprocessor.kernel_name=${KERNEL_NAME}`, `--ExecutePreprocessor.timeout=${timeout}`, '--output', target, nb], { stdio: 'inherit', cwd: path.dirname(path.resolve(nb)) });
+  // Cells run in the notebook's own folder, as they do in Jupyter.
+  const exec = spawnSync(PY, ['-m', 'nbconvert', '--to', 'notebook', '--execute', `--ExecutePreprocessor.kernel_name=${KERNEL_NAME}`, `--ExecutePreprocessor.timeout=${timeout}`, '--output-dir', out, '--output', path.basename(nb), source], { stdio: 'inherit', cwd: path.dirname(source) });
   if (exec.status !== 0) process.exit(exec.status ?? 1);
   const html = spawnSync(PY, ['-m', 'nbconvert', '--to', 'html', target], { stdio: 'inherit' });
   if (html.status !== 0) process.exit(html.status ?? 1);

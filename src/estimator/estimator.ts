@@ -12,7 +12,7 @@ import { VariableStore } from './variables';
 import { GLOBAL_STEP_NAME, TrainStepContext, describeValue } from './train-ops';
 import { EstimatorSpec, ModeKey, ModeKeys, Predictions, validateSpec } from './spec';
 import { RunConfig, RunConfigOptions } from './run-config';
-import { InputBatch, InputFn, TensorOrDict, disposeBatch, openInput } from './input';
+import { InputBatch, InputFn, InputStream, TensorOrDict, disposeBatch, openInput } from './input';
 import {
   CheckpointError,
   checkpointCandidates,
@@ -142,6 +142,26 @@ export class Estimator<F extends TensorOrDict = tf.Tensor, L extends TensorOrDic
     if (opts.warmStartFrom !== undefined) {
       this.warmStartFrom = typeof opts.warmStartFrom === 'string' ? { ckptToInitializeFrom: opts.warmStartFrom } : opts.warmStartFrom;
     }
+  }
+
+  /** A short description (what a notebook shows after `await estimator.train(...)`). */
+  toString(): string {
+    const ckpt = (() => {
+      try {
+        return this.latestCheckpoint();
+      } catch {
+        return undefined;
+      }
+    })();
+    return `Estimator(modelDir: ${this.modelDir}, latest checkpoint: ${ckpt ? path.basename(ckpt) : 'none'})`;
+  }
+
+  _toMimeBundle(): Record<string, string> {
+    return { 'text/plain': this.toString() };
+  }
+
+  [Symbol.for('nodejs.util.inspect.custom')](): string {
+    return this.toString();
   }
 
   /** Directory of evaluation summaries: modelDir/eval or modelDir/eval_<name>. */
@@ -280,19 +300,16 @@ export class Estimator<F extends TensorOrDict = tf.Tensor, L extends TensorOrDic
   /** One training step: batch, forward under the tape, train ops, update ops, fetches. */
   private async trainStep(
     store: VariableStore,
-    iterator: AsyncIterator<InputBatch>,
+    iterator: InputStream,
     globalStep: number,
     args: RunArgs[],
   ): Promise<{ globalStep: number; values: Record<string, FetchedValue>; specHooks: SessionRunHook[] } | undefined> {
-    const engine = tf.engine();
     const tape = new StepTape();
-    let batch: InputBatch | undefined;
     let graph: GraphContext | undefined;
-    engine.startScope('estimator_train_step');
+    const step = await openStepScope(iterator, 'estimator_train_step');
+    if (!step) return undefined;
+    const { batch } = step;
     try {
-      const next = await iterator.next();
-      if (next.done) return undefined;
-      batch = next.value;
       const features = batch.features as F;
       const labels = batch.labels as L | undefined;
       graph = new GraphContext(store, 'train', this.config, globalStep);
@@ -332,8 +349,7 @@ export class Estimator<F extends TensorOrDict = tf.Tensor, L extends TensorOrDic
     } finally {
       if (graph) for (const op of graph.getCollection<UpdateOp>(GraphKeys.UPDATE_OPS)) op.discard();
       tape.dispose();
-      engine.endScope();
-      if (batch) disposeBatch(batch);
+      closeStepScope(iterator, batch);
     }
   }
 
@@ -460,18 +476,15 @@ export class Estimator<F extends TensorOrDict = tf.Tensor, L extends TensorOrDic
   /** Runs modelFn in EVAL or PREDICT mode on the next batch; `use` reads what it needs as plain values. */
   private async inferenceStep<T>(
     store: VariableStore,
-    iterator: AsyncIterator<InputBatch>,
+    iterator: InputStream,
     mode: ModeKey,
     globalStep: number,
     use: (spec: EstimatorSpec) => T,
   ): Promise<{ value: T } | undefined> {
-    const engine = tf.engine();
-    let batch: InputBatch | undefined;
-    engine.startScope(`estimator_${mode}_step`);
+    const step = await openStepScope(iterator, `estimator_${mode}_step`);
+    if (!step) return undefined;
+    const { batch } = step;
     try {
-      const next = await iterator.next();
-      if (next.done) return undefined;
-      batch = next.value;
       const graph = new GraphContext(store, mode as 'eval' | 'infer', this.config, globalStep);
       const features = batch.features as F;
       const labels = mode === ModeKeys.PREDICT ? undefined : (batch.labels as L | undefined);
@@ -483,8 +496,7 @@ export class Estimator<F extends TensorOrDict = tf.Tensor, L extends TensorOrDic
       }
       return { value: use(validateSpec(raw, mode)) };
     } finally {
-      engine.endScope();
-      if (batch) disposeBatch(batch);
+      closeStepScope(iterator, batch);
     }
   }
 
@@ -564,6 +576,39 @@ export class Estimator<F extends TensorOrDict = tf.Tensor, L extends TensorOrDic
 }
 
 // ------------------------------------------------------------------ loop helpers
+
+/**
+ * Fetches the next batch and opens the step's engine scope (everything the step allocates is
+ * freed when it closes). tf.data keeps buffers across steps (shuffle, prefetch), so its batch
+ * is fetched before the scope opens and disposed on its own; a user's iterable is read inside
+ * the scope, so tensors a generator makes are freed while tensors the user holds are not.
+ */
+async function openStepScope(iterator: InputStream, name: string): Promise<{ batch: InputBatch } | undefined> {
+  const engine = tf.engine();
+  if (iterator.ownsBatches) {
+    const next = await iterator.next();
+    if (next.done) return undefined;
+    engine.startScope(name);
+    return { batch: next.value };
+  }
+  engine.startScope(name);
+  try {
+    const next = await iterator.next();
+    if (next.done) {
+      engine.endScope();
+      return undefined;
+    }
+    return { batch: next.value };
+  } catch (e) {
+    engine.endScope();
+    throw e;
+  }
+}
+
+function closeStepScope(iterator: InputStream, batch: InputBatch): void {
+  tf.engine().endScope();
+  if (iterator.ownsBatches) disposeBatch(batch);
+}
 
 class LoopContext implements RunContext {
   private stop = false;

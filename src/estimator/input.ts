@@ -54,8 +54,15 @@ function toBatch(el: Element, mode: ModeKey): InputBatch {
   );
 }
 
+/** Batches plus whether they are ours to dispose: tf.data hands out fresh tensors per element;
+ *  tensors from a user's own array or iterable stay theirs (ones created while the step runs
+ *  are freed with the step's engine scope either way). */
+export interface InputStream extends AsyncIterator<InputBatch> {
+  readonly ownsBatches: boolean;
+}
+
 /** Calls inputFn and returns an async iterator over its batches (closed by return()). */
-export async function openInput(inputFn: InputFn, mode: ModeKey): Promise<AsyncIterator<InputBatch>> {
+export async function openInput(inputFn: InputFn, mode: ModeKey): Promise<InputStream> {
   if (typeof inputFn !== 'function') {
     throw new Error(`inputFn must be a function returning a tf.data.Dataset or an (async) iterable, got ${describeValue(inputFn)}.`);
   }
@@ -78,6 +85,7 @@ export async function openInput(inputFn: InputFn, mode: ModeKey): Promise<AsyncI
     );
   }
   return {
+    ownsBatches: source instanceof tf.data.Dataset,
     async next(): Promise<IteratorResult<InputBatch>> {
       const r = await inner.next();
       if (r.done) return { done: true, value: undefined };

@@ -15,7 +15,8 @@ export type ModeKey = (typeof ModeKeys)[keyof typeof ModeKeys];
 export type Predictions = tf.Tensor | Record<string, tf.Tensor>;
 
 export interface EstimatorSpecOptions {
-  mode: ModeKey;
+  /** The mode modelFn received (checked at run time, so `mode: string` in a modelFn works). */
+  mode: ModeKey | string;
   predictions?: Predictions;
   loss?: tf.Tensor;
   trainOp?: TrainOp;
@@ -57,7 +58,7 @@ export class EstimatorSpec {
       throw new Error(`EstimatorSpec: trainOp must come from optimizer.minimize(...) or train.group(...), got ${describeValue(opts.trainOp)}.`);
     }
     if (opts.predictions !== undefined) checkPredictions(opts.predictions);
-    this.mode = opts.mode;
+    this.mode = opts.mode as ModeKey;
     this.predictions = opts.predictions;
     this.loss = opts.loss;
     this.trainOp = opts.trainOp;

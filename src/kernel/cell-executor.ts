@@ -43,6 +43,8 @@ export class CellExecutor {
   private readonly sideOutputs = new Map<string, string>();
   private readonly sideModules = new Map<string, Module>();
   private cancel?: (e: Error) => void;
+  /** The prelude's import lines: tslab prunes imports a cell does not use, these must stay. */
+  private persistentDecl: string[] = [];
 
   constructor(readonly rootDir: string) {
     this.converter = createConverter();
@@ -80,6 +82,23 @@ export class CellExecutor {
     return Object.assign(req, { resolve: base.resolve, cache: base.cache, main: base.main, extensions: base.extensions });
   }
 
+  /** Runs the prelude; its import declarations stay visible to every later cell. */
+  async runPrelude(src: string): Promise<CellOutcome> {
+    const r = await this.execute(src, '<prelude>');
+    if (r.ok) this.persistentDecl = this.prevDecl.split('\n').filter((l) => l.startsWith('import '));
+    return r;
+  }
+
+  private withPersistent(decl: string): string {
+    const missing = this.persistentDecl.filter((line) => {
+      if (decl.includes(line)) return false;
+      const name = /^import (?:\* as )?(\w+)/.exec(line)?.[1];
+      // A name the user declared themselves wins over the prelude's.
+      return !(name && new RegExp(`\\b(const|let|var|function|class|namespace|enum|type|interface|import)\\s+${name}\\b`).test(decl));
+    });
+    return missing.length ? `${missing.join('\n')}\n${decl}` : decl;
+  }
+
   /** Interrupts a cell that is awaiting: its await rejects with CellInterrupted. */
   interrupt(): void {
     this.cancel?.(new CellInterrupted());
@@ -93,7 +112,7 @@ export class CellExecutor {
     }
     if (converted.diagnostics.length > 0) return { ok: false, error: compileError(converted.diagnostics, cellName, src) };
     if (!converted.output) {
-      this.prevDecl = converted.declOutput ?? '';
+      this.prevDecl = this.withPersistent(converted.declOutput ?? '');
       return { ok: true, hasValue: false };
     }
     // The wrapper sits on its own first line; lineOffset -1 keeps stack lines = cell lines.
@@ -111,7 +130,7 @@ export class CellExecutor {
     } finally {
       this.cancel = undefined;
     }
-    this.prevDecl = converted.declOutput ?? '';
+    this.prevDecl = this.withPersistent(converted.declOutput ?? '');
     const key = converted.lastExpressionVar;
     if (key && key in this.exports) {
       const value = this.exports[key];

@@ -3,6 +3,8 @@
 import * as path from 'path';
 import { backendReport } from '../backend/select';
 
+const TYPE_NAMES = ['ModeKey', 'ModelFn', 'Params', 'InputFn', 'Prediction', 'EvalResults', 'TrainOptions', 'EvaluateOptions', 'PredictOptions', 'MetricOp', 'TensorOrDict'];
+
 export function preludeSource(): string {
   // dist/src/index (compiled JS with .d.ts beside it), found from wherever the kernel runs.
   const lib = path.join(__dirname, '..', 'index').replace(/\\/g, '/');
@@ -15,6 +17,8 @@ export function preludeSource(): string {
     `import { input } from ${JSON.stringify(stdin)};`,
     // Import aliases carry both meanings: tf.zeros(...) as a value and tf.Tensor as a type.
     ...names.map((n) => `import ${n} = tfjsEstimator.${n};`),
+    // The main types too, so cells can annotate with them.
+    ...TYPE_NAMES.map((n) => `type ${n} = tfjsEstimator.${n};`),
     'const prompt = input;',
   ].join('\n');
 }

@@ -99,7 +99,7 @@ export class Kernel {
     // The backend, then the prelude (library + display as typed globals), before the first cell.
     this.preludeReady = initBackend()
       .then((r) => this.log(r.summary))
-      .then(() => this.executor.execute(preludeSource(), '<prelude>'))
+      .then(() => this.executor.runPrelude(preludeSource()))
       .then((r) => {
         if (!r.ok) this.log(`prelude failed: ${r.error.evalue}`);
       });
