@@ -13,6 +13,7 @@ import { History } from './history';
 import { OutputCapture } from './output';
 import * as util from 'util';
 import { toMimeBundle } from '../display/rich';
+import { isAlreadyDisplayed } from '../display/bundle';
 import { setDisplaySink } from '../display/sink';
 import { requestInterrupt, clearInterrupt } from '../estimator/interrupt';
 import { preludeSource, kernelBanner } from './prelude';
@@ -239,7 +240,8 @@ export class Kernel {
     this.output.flush();
     if (store) this.history.add(n, code);
     if (outcome.ok) {
-      if (outcome.hasValue && !silent) {
+      // `display.image(x)` as a last line was already shown: don't repeat it as the result.
+      if (outcome.hasValue && !silent && !isAlreadyDisplayed(outcome.value)) {
         const bundle = richBundle(outcome.value);
         this.publish('execute_result', { execution_count: n, data: bundle, metadata: {} }, m);
       }
