@@ -7,8 +7,9 @@ import * as losses from './estimator/losses';
 import * as metrics from './estimator/metrics';
 import * as data from './data';
 import * as hooks from './estimator/hooks';
+import * as summary from './estimator/summary';
 
-export { tf, layers, train, losses, metrics, data, hooks };
+export { tf, layers, train, losses, metrics, data, hooks, summary };
 export { display } from './display';
 export { datasets } from './data';
 export { trainAndEvaluate } from './estimator/train-and-evaluate';

@@ -11,3 +11,4 @@ export {
 export type { CheckpointSaverListener, CheckpointSaverOptions, LoggingTensorHookOptions } from './basic-hooks';
 export { ProgressHook } from './progress-hook';
 export type { SessionRunHook, RunContext, RunArgs, RunValues, SessionInfo, TensorRequest, FetchedValue } from './hook';
+export { SummarySaverHook, StepCounterHook } from '../summary/hooks';
