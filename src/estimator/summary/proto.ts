@@ -3,43 +3,28 @@
 // numbers follow the .proto files; fields this project never writes are left out.
 import * as protobuf from 'protobufjs';
 
-const root = new protobuf.Root();
-root.add(
-  new protobuf.Type('HistogramProto')
-    .add(new protobuf.Field('min', 1, 'double'))
-    .add(new protobuf.Field('max', 2, 'double'))
-    .add(new protobuf.Field('num', 3, 'double'))
-    .add(new protobuf.Field('sum', 4, 'double'))
-    .add(new protobuf.Field('sumSquares', 5, 'double'))
-    .add(new protobuf.Field('bucketLimit', 6, 'double', 'repeated', undefined, { packed: true }))
-    .add(new protobuf.Field('bucket', 7, 'double', 'repeated', undefined, { packed: true })),
-);
-root.add(
-  new protobuf.Type('Image')
-    .add(new protobuf.Field('height', 1, 'int32'))
-    .add(new protobuf.Field('width', 2, 'int32'))
-    .add(new protobuf.Field('colorspace', 3, 'int32'))
-    .add(new protobuf.Field('encodedImageString', 4, 'bytes')),
-);
-root.add(new protobuf.Type('PluginData').add(new protobuf.Field('pluginName', 1, 'string')).add(new protobuf.Field('content', 2, 'bytes')));
-root.add(new protobuf.Type('SummaryMetadata').add(new protobuf.Field('pluginData', 1, 'PluginData')).add(new protobuf.Field('displayName', 2, 'string')));
-root.add(
-  new protobuf.Type('Value')
-    .add(new protobuf.Field('tag', 1, 'string'))
-    .add(new protobuf.Field('simpleValue', 2, 'float'))
-    .add(new protobuf.Field('image', 4, 'Image'))
-    .add(new protobuf.Field('histo', 5, 'HistogramProto'))
-    .add(new protobuf.Field('nodeName', 7, 'string'))
-    .add(new protobuf.Field('metadata', 9, 'SummaryMetadata')),
-);
-root.add(new protobuf.Type('Summary').add(new protobuf.Field('value', 1, 'Value', 'repeated')));
-root.add(
-  new protobuf.Type('Event')
-    .add(new protobuf.Field('wallTime', 1, 'double'))
-    .add(new protobuf.Field('step', 2, 'int64'))
-    .add(new protobuf.Field('fileVersion', 3, 'string'))
-    .add(new protobuf.Field('summary', 5, 'Summary')),
-);
+// proto3, as TensorFlow's files: repeated scalars (histogram buckets) are packed.
+const SCHEMA = `
+syntax = "proto3";
+message HistogramProto {
+  double min = 1; double max = 2; double num = 3; double sum = 4; double sum_squares = 5;
+  repeated double bucket_limit = 6 [packed = true]; repeated double bucket = 7 [packed = true];
+}
+message Image { int32 height = 1; int32 width = 2; int32 colorspace = 3; bytes encoded_image_string = 4; }
+message PluginData { string plugin_name = 1; bytes content = 2; }
+message SummaryMetadata { PluginData plugin_data = 1; string display_name = 2; string summary_description = 3; }
+message Value {
+  string node_name = 7; string tag = 1; SummaryMetadata metadata = 9;
+  oneof value { float simple_value = 2; bytes obsolete_old_style_histogram = 3; Image image = 4; HistogramProto histo = 5; }
+}
+message Summary { repeated Value value = 1; }
+message Event {
+  double wall_time = 1; int64 step = 2;
+  oneof what { string file_version = 3; bytes graph_def = 4; Summary summary = 5; }
+}
+`;
+// resolveAll() applies proto3 defaults (packed encoding) before the first encode.
+const root = protobuf.parse(SCHEMA, { keepCase: false }).root.resolveAll();
 
 export const EventType = root.lookupType('Event');
 
