@@ -75,3 +75,22 @@ test('restoreAndRun runs layer code against the latest checkpoint, outside the E
   out.dispose();
   assert.equal(tf.memory().numTensors, before);
 });
+
+test('early stopping stops at the expected step on a synthetic eval metric sequence', async () => {
+  const { stopIfNoDecrease, stopIfNoIncrease } = await import('../src/estimator/hooks/early-stopping');
+  const { EventFileWriter } = await import('../src/estimator/summary/writer');
+  const dir = tmpDir();
+  const est = new Estimator(modelFn(1), dir);
+  // eval loss by step: best (0.5) at step 20, worse afterwards.
+  const w = new EventFileWriter(est.evalDir());
+  for (const [step, loss, acc] of [[10, 0.9, 0.5], [20, 0.5, 0.7], [30, 0.6, 0.8], [40, 0.7, 0.75]]) w.addScalars(step, { loss, accuracy: acc });
+  w.close();
+  const hook = stopIfNoDecrease(est, 'loss', 25, { runEveryNSteps: 1 });
+  await est.train(() => linearDataset(64).repeat(), { steps: 100, hooks: [hook] });
+  // best at 20: stop at the first check with step - 20 > 25, i.e. step 46.
+  assert.equal(hook.stoppedAt, 46);
+  assert.ok(est.latestCheckpoint()!.endsWith('model.ckpt-46'));
+  const inc = stopIfNoIncrease(est, 'accuracy', 20, { runEveryNSteps: 1 });
+  await est.train(() => linearDataset(64).repeat(), { steps: 100, hooks: [inc] });
+  assert.equal(inc.stoppedAt, 51, 'best accuracy at 30; the next train starts at 46 and stops at 51');
+});

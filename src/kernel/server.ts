@@ -93,7 +93,6 @@ export class Kernel {
       this.hb.bind(endpoint(c, c.hb_port)),
     ]);
     this.output.install();
-    this.installDisplaySink();
     setStdinProvider((prompt, password) => this.requestInput(prompt, password));
     process.on('SIGINT', () => this.interrupt());
     this.publish('status', { execution_state: 'starting' });
@@ -226,6 +225,8 @@ export class Kernel {
     const n = this.executionCount;
     if (!silent) this.publish('execute_input', { code, execution_count: n }, m);
     this.lastParent = m;
+    // A sink per execution: "already displayed" means displayed by this cell.
+    this.installDisplaySink();
     this.allowStdin = c.allow_stdin === true;
     this.output.silent = silent;
     clearInterrupt();

@@ -12,3 +12,5 @@ export type { CheckpointSaverListener, CheckpointSaverOptions, LoggingTensorHook
 export { ProgressHook } from './progress-hook';
 export type { SessionRunHook, RunContext, RunArgs, RunValues, SessionInfo, TensorRequest, FetchedValue } from './hook';
 export { SummarySaverHook, StepCounterHook } from '../summary/hooks';
+export { EarlyStoppingHook, stopIfNoDecrease, stopIfNoIncrease } from './early-stopping';
+export type { EarlyStoppingOptions } from './early-stopping';
