@@ -48,7 +48,11 @@ test('SIGKILL at random moments during training and checkpointing always leaves 
     child.kill('SIGKILL');
     await new Promise((r) => child.once('exit', r));
     const latest = latestCheckpoint(dir);
-    assert.ok(latest, `trial ${done}: no checkpoint found`);
+    // Killed before its first save ever completed: nothing to restore yet, and that is all.
+    if (!latest) {
+      assert.equal(lastStep, 0, `trial ${done}: the checkpoint of step ${lastStep} disappeared`);
+      continue;
+    }
     const loaded = loadCheckpoint(latest!); // throws on a partial or corrupt checkpoint
     const step = stepOfCheckpoint(latest!)!;
     assert.equal(loaded.meta.globalStep, step);
