@@ -302,3 +302,36 @@ describe('interrupt', () => {
     assert.ok(est.latestCheckpoint()!.endsWith('model.ckpt-9'));
   });
 });
+
+describe('logging and NaN', () => {
+  test('loss and global_step/sec are logged every logStepCountSteps', async () => {
+    const { setLogSink, setQuiet: q } = await import('../src/estimator/log');
+    const lines: string[] = [];
+    setLogSink((l) => void lines.push(l));
+    q(false);
+    try {
+      await new Estimator(linearModel(), tmpDir(), { config: { logStepCountSteps: 5 } }).train(() => linearDataset(64).repeat(), { steps: 12 });
+    } finally {
+      q(true);
+    }
+    assert.deepEqual(lines.filter((l) => l.startsWith('loss = ')).map((l) => /step = (\d+)/.exec(l)![1]), ['1', '6', '11']);
+    assert.equal(lines.filter((l) => /^global_step\/sec: [\d.]+/.test(l)).length, 2);
+  });
+
+  test('a NaN loss stops training with a clear error and writes no checkpoint containing NaN', async () => {
+    const dir = tmpDir();
+    const modelFn = (x: tf.Tensor, y: tf.Tensor | undefined, mode: ModeKey) => {
+      const pred = layers.dense(x, 1);
+      // The loss turns NaN from step 3 on (log of a negative number).
+      const step = train.getOrCreateGlobalStep();
+      const bad = tf.tidy(() => tf.greaterEqual(step, 2).dataSync()[0] === 1);
+      const loss = tf.add(tf.mean(tf.square(tf.sub(pred, y!))), bad ? tf.log(tf.scalar(-1)) : tf.scalar(0)) as tf.Scalar;
+      return new EstimatorSpec({ mode, loss, trainOp: train.sgd(0.1).minimize(loss, { globalStep: step }) });
+    };
+    const est = new Estimator(modelFn, dir, { config: { saveCheckpointsSteps: 1 } });
+    await assert.rejects(est.train(() => linearDataset(64).repeat(), { steps: 10 }), /NaN loss during training at global step 3.*No checkpoint containing NaN was written/s);
+    assert.ok(est.latestCheckpoint()!.endsWith('model.ckpt-2'), `latest: ${est.latestCheckpoint()}`);
+    const k = est.getVariableValue('dense/kernel');
+    assert.ok(Array.from(k.dataSync()).every(Number.isFinite));
+  });
+});

@@ -30,6 +30,7 @@ import {
   NanTensorHook,
   StopAfterNEvalsHook,
   StopAtStepHook,
+  StepRateLogHook,
 } from './hooks/basic-hooks';
 import { ProgressHook } from './hooks/progress-hook';
 import { clearInterrupt, isInterruptRequested, KeyboardInterrupt } from './interrupt';
@@ -235,7 +236,10 @@ export class Estimator<F extends TensorOrDict = tf.Tensor, L extends TensorOrDic
       ...(Number.isFinite(lastStep) ? [new StopAtStepHook({ lastStep })] : []),
       ...(this.config.checkNan ? [new NanTensorHook()] : []),
       ...(this.config.logStepCountSteps > 0
-        ? [new LoggingTensorHook({ tensors: { loss: 'loss', step: 'global_step' }, everyNIter: this.config.logStepCountSteps })]
+        ? [
+            new LoggingTensorHook({ tensors: { loss: 'loss', step: 'global_step' }, everyNIter: this.config.logStepCountSteps }),
+            new StepRateLogHook(this.config.logStepCountSteps),
+          ]
         : []),
       ...addSummaryHooks(this.modelDir, this.config),
       ...(opts.hooks ?? []),

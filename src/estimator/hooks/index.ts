@@ -7,6 +7,7 @@ export {
   NanLossDuringTrainingError,
   StopAfterNEvalsHook,
   StepTimer,
+  StepRateLogHook,
 } from './basic-hooks';
 export type { CheckpointSaverListener, CheckpointSaverOptions, LoggingTensorHookOptions } from './basic-hooks';
 export { ProgressHook } from './progress-hook';
