@@ -12,7 +12,10 @@ type Inputs = Record<string, tf.TensorInfo>;
 type KernelArgs = { inputs: Inputs; backend: Backend; attrs?: tf.NamedAttrMap };
 
 function f32(b: Backend, t: tf.TensorInfo): Float32Array {
-  return b.data.get(t.dataId).values as Float32Array;
+  const v = b.data.get(t.dataId).values;
+  // The cpu backend may keep a float32 tensor in another typed array (a cast from int32 does):
+  // native code needs real float32 storage.
+  return v instanceof Float32Array ? v : Float32Array.from(v as ArrayLike<number>);
 }
 
 function isF32(...ts: Array<tf.TensorInfo | undefined>): boolean {
