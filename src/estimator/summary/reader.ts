@@ -3,7 +3,7 @@
 // is kept.
 import * as fs from 'fs';
 import * as path from 'path';
-import { decodeEvent, TfEvent } from './proto';
+import { decodeEvent, HistogramValue, TfEvent } from './proto';
 import { unframe } from './tfrecord';
 
 export type { TfEvent };
@@ -58,17 +58,7 @@ export async function readScalars(dir: string): Promise<Map<string, ScalarPoint[
   return out;
 }
 
-export interface HistogramPoint {
-  step: number;
-  wallTime: number;
-  min: number;
-  max: number;
-  num: number;
-  sum: number;
-  sumSquares: number;
-  bucketLimit: number[];
-  bucket: number[];
-}
+export type HistogramPoint = { step: number; wallTime: number } & HistogramValue;
 
 export async function readHistograms(dir: string): Promise<Map<string, HistogramPoint[]>> {
   const out = new Map<string, HistogramPoint[]>();
