@@ -14,14 +14,15 @@ test("the article's CNN learns MNIST in a few hundred steps, resumes in a new Es
   const dir = tmpDir('mnist-');
   const counts: Record<number, number> = {};
   const probe: SessionRunHook = { afterRun: (ctx) => void ([100, 300].includes(ctx.globalStep) && (counts[ctx.globalStep] = tf.memory().numTensors)) };
-  const est = new Estimator(articleModelFn, dir, { config: { randomSeed: 1, backend: 'native' }, params: { learningRate: 2e-3 } });
+  const est = new Estimator(articleModelFn, dir, { config: { randomSeed: 1, backend: 'native' }, params: { learningRate: 2e-3, bnMomentum: 0.9 } });
   await est.train(mnistInputFn(ModeKeys.TRAIN, 64, 1), { steps: 300, hooks: [probe] });
   assert.equal(counts[300], counts[100], 'tf.memory().numTensors is flat from step 100 to 300');
   const m = await est.evaluate(mnistInputFn(ModeKeys.EVAL, 1000));
   assert.equal(m.globalStep, 300);
-  // Batch-norm moving averages (momentum 0.99) lag early in training; still far above chance (0.1).
+  console.log(`# MNIST test accuracy after 300 steps: ${m.accuracy}`);
+  // Momentum 0.9: the moving averages have converged by step 300 (0.99 needs ~1,000 steps).
   assert.ok(m.accuracy > 0.6 && m.accuracy <= 1, `test accuracy ${m.accuracy}`);
-  const resumed = new Estimator(articleModelFn, dir, { config: { backend: 'native' } });
+  const resumed = new Estimator(articleModelFn, dir, { config: { backend: 'native' }, params: { bnMomentum: 0.9 } });
   await resumed.train(mnistInputFn(ModeKeys.TRAIN, 64, 2), { steps: 20 });
   const m2 = await resumed.evaluate(mnistInputFn(ModeKeys.EVAL, 1000), { steps: 2 });
   assert.equal(m2.globalStep, 320);
