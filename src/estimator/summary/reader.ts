@@ -3,7 +3,7 @@
 // is kept.
 import * as fs from 'fs';
 import * as path from 'path';
-import { decodeEvent, HistogramValue, TfEvent } from './proto';
+import { decodeEvent, HistogramValue, SummaryValue, TfEvent } from './proto';
 import { unframe } from './tfrecord';
 
 export type { TfEvent };
@@ -39,58 +39,35 @@ export async function readEventsDir(dir: string): Promise<{ events: TfEvent[]; e
   return { events, errors };
 }
 
-export interface ScalarPoint {
-  step: number;
-  wallTime: number;
-  value: number;
-}
-
-export async function readScalars(dir: string): Promise<Map<string, ScalarPoint[]>> {
-  const out = new Map<string, ScalarPoint[]>();
+/** Every value of every event in dir that `pick` accepts, grouped by tag, in step order. */
+async function collectByTag<T extends object>(dir: string, pick: (v: SummaryValue) => T | undefined): Promise<Map<string, Array<{ step: number; wallTime: number } & T>>> {
+  const out = new Map<string, Array<{ step: number; wallTime: number } & T>>();
   for (const e of (await readEventsDir(dir)).events) {
     for (const v of e.summary?.value ?? []) {
-      if (v.simpleValue === undefined) continue;
+      const picked = pick(v);
+      if (!picked) continue;
       const list = out.get(v.tag) ?? [];
-      list.push({ step: e.step, wallTime: e.wallTime, value: v.simpleValue });
+      list.push({ step: e.step, wallTime: e.wallTime, ...picked });
       out.set(v.tag, list);
     }
   }
   return out;
 }
 
+export type ScalarPoint = { step: number; wallTime: number; value: number };
 export type HistogramPoint = { step: number; wallTime: number } & HistogramValue;
+export type ImagePoint = { step: number; wallTime: number; width: number; height: number; png: Uint8Array };
 
-export async function readHistograms(dir: string): Promise<Map<string, HistogramPoint[]>> {
-  const out = new Map<string, HistogramPoint[]>();
-  for (const e of (await readEventsDir(dir)).events) {
-    for (const v of e.summary?.value ?? []) {
-      if (!v.histo) continue;
-      const h = v.histo;
-      const list = out.get(v.tag) ?? [];
-      list.push({ step: e.step, wallTime: e.wallTime, min: h.min ?? 0, max: h.max ?? 0, num: h.num ?? 0, sum: h.sum ?? 0, sumSquares: h.sumSquares ?? 0, bucketLimit: h.bucketLimit ?? [], bucket: h.bucket ?? [] });
-      out.set(v.tag, list);
-    }
-  }
-  return out;
+export function readScalars(dir: string): Promise<Map<string, ScalarPoint[]>> {
+  return collectByTag(dir, (v) => (v.simpleValue === undefined ? undefined : { value: v.simpleValue }));
 }
 
-export interface ImagePoint {
-  step: number;
-  wallTime: number;
-  width: number;
-  height: number;
-  png: Uint8Array;
+export function readHistograms(dir: string): Promise<Map<string, HistogramPoint[]>> {
+  return collectByTag(dir, ({ histo: h }) =>
+    h ? { min: h.min ?? 0, max: h.max ?? 0, num: h.num ?? 0, sum: h.sum ?? 0, sumSquares: h.sumSquares ?? 0, bucketLimit: h.bucketLimit ?? [], bucket: h.bucket ?? [] } : undefined,
+  );
 }
 
-export async function readImages(dir: string): Promise<Map<string, ImagePoint[]>> {
-  const out = new Map<string, ImagePoint[]>();
-  for (const e of (await readEventsDir(dir)).events) {
-    for (const v of e.summary?.value ?? []) {
-      if (!v.image) continue;
-      const list = out.get(v.tag) ?? [];
-      list.push({ step: e.step, wallTime: e.wallTime, width: v.image.width, height: v.image.height, png: v.image.encodedImageString });
-      out.set(v.tag, list);
-    }
-  }
-  return out;
+export function readImages(dir: string): Promise<Map<string, ImagePoint[]>> {
+  return collectByTag(dir, ({ image: i }) => (i ? { width: i.width, height: i.height, png: i.encodedImageString } : undefined));
 }
