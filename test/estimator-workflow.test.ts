@@ -94,3 +94,26 @@ test('early stopping stops at the expected step on a synthetic eval metric seque
   await est.train(() => linearDataset(64).repeat(), { steps: 100, hooks: [inc] });
   assert.equal(inc.stoppedAt, 51, 'best accuracy at 30; the next train starts at 46 and stops at 51');
 });
+
+test('predict selects predictKeys, yields single examples by default or whole batches, and names a missing key', async () => {
+  const est = new Estimator((x: tf.Tensor, y: tf.Tensor | undefined, mode: ModeKey) => {
+    const logits = layers.dense(x, 3);
+    const predictions = { classes: tf.argMax(logits, -1), probabilities: tf.softmax(logits), logits };
+    if (mode === ModeKeys.PREDICT) return new EstimatorSpec({ mode, predictions });
+    const loss = tf.mean(tf.square(tf.sub(tf.mean(logits, -1, true), y!))) as tf.Scalar;
+    return new EstimatorSpec({ mode, loss, trainOp: train.sgd(0.1).minimize(loss, { globalStep: train.getOrCreateGlobalStep() }) });
+  }, tmpDir());
+  await est.train(() => linearDataset(16), { steps: 2 });
+  const singles: Array<Record<string, unknown>> = [];
+  for await (const p of est.predict(() => linearDataset(10, 4), { predictKeys: ['classes', 'probabilities'] })) singles.push(p as Record<string, unknown>);
+  assert.equal(singles.length, 10);
+  assert.deepEqual(Object.keys(singles[0]).sort(), ['classes', 'probabilities']);
+  assert.equal(typeof singles[0].classes, 'number');
+  assert.ok(singles[0].probabilities instanceof Float32Array && (singles[0].probabilities as Float32Array).length === 3);
+  const batches: Array<Record<string, unknown>> = [];
+  for await (const p of est.predict(() => linearDataset(10, 4), { predictKeys: 'classes', yieldSingleExamples: false })) batches.push(p as Record<string, unknown>);
+  assert.deepEqual(batches.map((b) => (b.classes as Int32Array).length), [4, 4, 2]);
+  await assert.rejects(async () => {
+    for await (const _ of est.predict(() => linearDataset(4), { predictKeys: 'nope' })) void _;
+  }, /predictKeys asks for 'nope', but predictions only have: classes, probabilities, logits/);
+});
