@@ -95,6 +95,15 @@ export class Kernel {
     this.output.install();
     setStdinProvider((prompt, password) => this.requestInput(prompt, password));
     process.on('SIGINT', () => this.interrupt());
+    // A throw from a timer or a forgotten rejection is the user's bug (or a library's): report
+    // it in the cell that was running and keep the kernel alive, as ipykernel does.
+    const report = (kind: string) => (e: unknown) => {
+      const err = e instanceof Error ? e : new Error(String(e));
+      this.log(`${kind}: ${err.stack ?? err.message}`);
+      this.publish('error', { ename: err.name || 'Error', evalue: err.message, traceback: [`${kind}: ${err.name}: ${err.message}`, ...(err.stack ?? '').split('\n').slice(1, 8)] }, this.lastParent);
+    };
+    process.on('uncaughtException', report('Uncaught exception'));
+    process.on('unhandledRejection', report('Unhandled promise rejection'));
     this.publish('status', { execution_state: 'starting' });
     // The backend, then the prelude (library + display as typed globals), before the first cell.
     this.preludeReady = initBackend()
