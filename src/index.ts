@@ -38,3 +38,5 @@ export { getVariable, variableScope, initializers } from './estimator/variables'
 export { KeyboardInterrupt, requestInterrupt } from './estimator/interrupt';
 export { CheckpointError, latestCheckpoint } from './estimator/checkpoint';
 export { restoreAndRun } from './estimator/restore';
+export { exportSavedModel, buildRawServingInputReceiverFn, LatestExporter, BestExporter, FinalExporter, UnsupportedKernelError } from './estimator/export';
+export type { ServingInputFn, ServingInputReceiver, ExportSavedModelOptions, LatestExporterOptions, BestExporterOptions, CompareFn } from './estimator/export';

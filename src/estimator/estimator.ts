@@ -38,6 +38,7 @@ import { info, log } from './log';
 import { prepareBackend } from './backend-init';
 import type { MetricOp } from './metrics';
 import { addSummaryHooks, collectorScalars, writeEvalResults } from './summary-wiring';
+import { exportSavedModel, ExportSavedModelOptions, ServingInputFn } from './export';
 
 export type Params = Record<string, unknown>;
 
@@ -163,6 +164,12 @@ export class Estimator<F extends TensorOrDict = tf.Tensor, L extends TensorOrDic
 
   [Symbol.for('nodejs.util.inspect.custom')](): string {
     return this.toString();
+  }
+
+  /** Exports the latest checkpoint (or opts.checkpointPath) for serving as a TensorFlow.js graph model in
+   *  exportDirBase/<unix seconds>/, loadable with plain @tensorflow/tfjs; returns that directory. */
+  exportSavedModel(exportDirBase: string, servingInputFn: ServingInputFn, opts: ExportSavedModelOptions = {}): Promise<string> {
+    return exportSavedModel(this, exportDirBase, servingInputFn, opts);
   }
 
   /** Directory of evaluation summaries: modelDir/eval or modelDir/eval_<name>. */
