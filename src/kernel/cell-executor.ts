@@ -99,8 +99,17 @@ export class CellExecutor {
     return missing.length ? `${missing.join('\n')}\n${decl}` : decl;
   }
 
+  private runs = 0;
+  private running?: number;
+
+  /** An id for the cell running now (undefined when idle), so a late interrupt can't hit the next cell. */
+  get runningCell(): number | undefined {
+    return this.running;
+  }
+
   /** Interrupts a cell that is awaiting: its await rejects with CellInterrupted. */
-  interrupt(): void {
+  interrupt(onlyCell?: number): void {
+    if (onlyCell !== undefined && onlyCell !== this.running) return;
     this.cancel?.(new CellInterrupted());
   }
 
@@ -118,6 +127,7 @@ export class CellExecutor {
     // The wrapper sits on its own first line; lineOffset -1 keeps stack lines = cell lines.
     const prefix = converted.hasToplevelAwait ? '(async function(exports, require) {\n' : '(function(exports, require) {\n';
     const wrapped = `${prefix}${converted.output}\n})(${RUNTIME_GLOBAL}.exports, ${RUNTIME_GLOBAL}.require)`;
+    this.running = ++this.runs;
     try {
       const ret = vm.runInThisContext(wrapped, { filename: cellName, lineOffset: -1, breakOnSigint: true });
       if (converted.hasToplevelAwait) {
@@ -129,6 +139,7 @@ export class CellExecutor {
       return { ok: false, error: runtimeError(e, cellName) };
     } finally {
       this.cancel = undefined;
+      this.running = undefined;
     }
     this.prevDecl = this.withPersistent(converted.declOutput ?? '');
     const key = converted.lastExpressionVar;

@@ -43,7 +43,9 @@ export class Kernel {
   private readonly output: OutputCapture;
   private executionCount = 0;
   private lastParent?: Message;
+  /** Kernel-clock time of the last failed cell: shell requests that arrived before it are aborted. */
   private abortQueueUntil?: number;
+  private readonly receivedAt = new WeakMap<Message, number>();
   private shellQueue: Promise<void> = Promise.resolve();
   private stopping = false;
   private readonly log: (line: string) => void;
@@ -134,6 +136,7 @@ export class Kernel {
         continue;
       }
       this.channelOf.set(msg, channel);
+      this.receivedAt.set(msg, performance.now());
       const handler = this.handlers[msg.header.msg_type];
       if (!handler) {
         this.log(`${channel}: ignoring unknown message type '${String(msg.header.msg_type).slice(0, 80)}'`);
@@ -221,7 +224,9 @@ export class Kernel {
     const silent = c.silent === true;
     const store = c.store_history !== false && !silent;
     // After an error with stop_on_error, requests queued before it are aborted.
-    if (this.abortQueueUntil !== undefined && Date.parse(m.header.date) <= this.abortQueueUntil) {
+    // Arrival is timed on our own monotonic clock: the client's header date can't be compared
+    // to ours at millisecond resolution (a request sent right after the error reply may share its ms).
+    if (this.abortQueueUntil !== undefined && (this.receivedAt.get(m) ?? Infinity) < this.abortQueueUntil) {
       await this.reply(m, 'execute_reply', { status: 'aborted', execution_count: this.executionCount });
       return;
     }
@@ -260,7 +265,7 @@ export class Kernel {
       await this.reply(m, 'execute_reply', { status: 'ok', execution_count: n, payload: [], user_expressions: userExpressions });
     } else {
       this.publish('error', { ...outcome.error }, m);
-      if (c.stop_on_error !== false) this.abortQueueUntil = Date.now();
+      if (c.stop_on_error !== false) this.abortQueueUntil = performance.now();
       await this.reply(m, 'execute_reply', { status: 'error', execution_count: n, ...outcome.error, user_expressions: {} });
     }
   }
@@ -325,7 +330,9 @@ export class Kernel {
     // Training loops stop at their next step boundary and save; other awaits are abandoned.
     requestInterrupt();
     this.pendingInput?.reject(new Error('Interrupted while waiting for input'));
-    setTimeout(() => this.executor.interrupt(), 2000).unref();
+    // Give a training loop 2 s to stop cleanly, then abandon the cell's await; only that cell's.
+    const cell = this.executor.runningCell;
+    if (cell !== undefined) setTimeout(() => this.executor.interrupt(cell), 2000).unref();
   }
 
   private async shutdown(m: Message, channel: Channel): Promise<void> {
