@@ -2,12 +2,20 @@
   "targets": [
     {
       "target_name": "tfjs_estimator_native",
-      "sources": ["src/backend/native/addon.cc"],
+      "sources": [
+        "src/backend/native/addon.cc",
+        "src/backend/native/conv.cc",
+        "src/backend/native/pool.cc",
+        "src/backend/native/norm.cc",
+        "src/backend/native/elementwise.cc",
+        "src/backend/native/matmul.cc",
+        "src/backend/native/binary.cc"
+      ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_CPP_EXCEPTIONS", "NAPI_VERSION=8"],
       "cflags!": ["-fno-exceptions"],
       "cflags_cc!": ["-fno-exceptions", "-fno-rtti"],
-      "cflags_cc": ["-O3", "-std=c++17", "-fexceptions", "-fopenmp"],
+      "cflags_cc": ["-O3", "-std=c++17", "-fexceptions", "-fopenmp", "-Wno-psabi"],
       "ldflags": ["-fopenmp"],
       "libraries": ["-ldnnl"]
     }

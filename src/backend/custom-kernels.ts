@@ -1,7 +1,14 @@
-// Kernels of our own, with their gradients: batch normalisation in training mode as one
-// forward and one backward kernel (tfjs composes its gradient from a dozen element-wise ops),
-// and Adam's update as one kernel. Backends that implement them get called; elsewhere the
-// layer and optimizer fall back to plain tfjs ops.
+// Kernels of our own, with their gradients, for the parts of a training step that tfjs
+// composes from many small ops or computes eagerly:
+//  - batch normalisation in training mode: one forward and one backward kernel (tfjs's
+//    gradient of tf.moments + tf.batchNorm is a dozen element-wise ops and broadcasts);
+//  - convolution + bias + relu whose gradient computes only what the tape asks for (tfjs's
+//    fused conv2d computes the input gradient even for the first layer, where nobody uses it);
+//  - sparse softmax cross-entropy as one kernel each way;
+//  - Adam's update as one kernel per variable;
+//  - lighter gradients for Relu and Mean.
+// Backends that register these kernels get called (see hasKernel); elsewhere the helpers
+// below fall back to plain tfjs ops with the same results.
 import * as tf from '@tensorflow/tfjs';
 
 export const BN_TRAIN = 'TfjsEstimatorBatchNormTrain';
@@ -9,10 +16,15 @@ export const BN_TRAIN_GRAD = 'TfjsEstimatorBatchNormTrainGrad';
 export const ADAM_UPDATE = 'TfjsEstimatorAdamUpdate';
 export const RELU_GRAD = 'TfjsEstimatorReluGrad';
 export const MEAN_GRAD = 'TfjsEstimatorMeanGrad';
+export const CONV2D = 'TfjsEstimatorConv2D';
+export const SPARSE_XENT = 'TfjsEstimatorSparseSoftmaxXent';
+export const SPARSE_XENT_GRAD = 'TfjsEstimatorSparseSoftmaxXentGrad';
+
+type Grad = tf.Tensor | tf.Tensor[];
+const first = (dy: Grad): tf.Tensor => (Array.isArray(dy) ? dy[0] : dy);
 
 let gradientRegistered = false;
 
-/** The gradient of BN_TRAIN: one BN_TRAIN_GRAD kernel from x, dy and the saved statistics. */
 export function registerCustomGradients(): void {
   if (gradientRegistered) return;
   gradientRegistered = true;
@@ -20,11 +32,42 @@ export function registerCustomGradients(): void {
     kernelName: BN_TRAIN,
     inputsToSave: ['x', 'scale'],
     outputsToSave: [false, true, true],
-    gradFunc: (dys: tf.Tensor | tf.Tensor[], saved: tf.Tensor[], attrs: tf.NamedAttrMap) => {
-      const dy = (Array.isArray(dys) ? dys[0] : dys) as tf.Tensor;
+    gradFunc: (dys: Grad, saved: tf.Tensor[], attrs: tf.NamedAttrMap) => {
       const [x, scale, mean, variance] = saved;
-      const [dx, dscale, doffset] = tf.engine().runKernel(BN_TRAIN_GRAD, { x, dy, mean, variance, scale }, attrs) as tf.Tensor[];
+      const [dx, dscale, doffset] = tf.engine().runKernel(BN_TRAIN_GRAD, { x, dy: first(dys), mean, variance, scale }, attrs) as tf.Tensor[];
       return { x: () => dx, scale: () => dscale, offset: () => doffset };
+    },
+  });
+  tf.registerGradient({
+    kernelName: CONV2D,
+    inputsToSave: ['x', 'filter'],
+    outputsToSave: [true],
+    gradFunc: (dys: Grad, saved: tf.Tensor[], attrs: tf.NamedAttrMap) => {
+      const [x, filter, y] = saved;
+      const a = attrs as unknown as ConvAttrs;
+      // y > 0 exactly where the pre-activation is, so relu's gradient can use the output.
+      const dy = a.activation === 'relu' ? (tf.engine().runKernel(RELU_GRAD, { dy: first(dys), x: y }) as tf.Tensor) : first(dys);
+      const common = { strides: a.strides, pad: a.pad, dataFormat: 'NHWC', dimRoundingMode: a.dimRoundingMode };
+      // Lazy: the tape asks only for the inputs on a path from the variables (not for the
+      // images of a first layer). oneDNN's bias gradient inside the filter's pass was measured
+      // slower than a separate sum for one input channel, so the bias gets its own kernel.
+      return {
+        x: () => tf.engine().runKernel('Conv2DBackpropInput', { dy, filter }, { ...common, inputShape: x.shape } as unknown as tf.NamedAttrMap) as tf.Tensor,
+        filter: () => tf.engine().runKernel('Conv2DBackpropFilter', { x, dy }, { ...common, filterShape: filter.shape } as unknown as tf.NamedAttrMap) as tf.Tensor,
+        bias: () => tf.sum(dy, [0, 1, 2]),
+      };
+    },
+  });
+  tf.registerGradient({
+    kernelName: SPARSE_XENT,
+    inputsToSave: ['labels'],
+    outputsToSave: [false, true],
+    gradFunc: (dys: Grad, saved: tf.Tensor[]) => {
+      const [labels, softmax] = saved;
+      return {
+        logits: () => tf.engine().runKernel(SPARSE_XENT_GRAD, { softmax, labels, dloss: first(dys) }) as tf.Tensor,
+        labels: () => tf.zerosLike(labels),
+      };
     },
   });
   // Mean's stock gradient multiplies by a tensor of ones and divides, both broadcasting:
@@ -32,8 +75,8 @@ export function registerCustomGradients(): void {
   tf.registerGradient({
     kernelName: 'Mean',
     inputsToSave: ['x'],
-    gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[], attrs: tf.NamedAttrMap) => {
-      const d = (Array.isArray(dy) ? dy[0] : dy) as tf.Tensor;
+    gradFunc: (dy: Grad, saved: tf.Tensor[], attrs: tf.NamedAttrMap) => {
+      const d = first(dy);
       const [x] = saved;
       const axes = tf.util.parseAxisParam(attrs.axis as number | number[], x.shape);
       const reduceSize = axes.reduce((p, a) => p * x.shape[a], 1);
@@ -52,8 +95,8 @@ export function registerCustomGradients(): void {
   tf.registerGradient({
     kernelName: 'Relu',
     inputsToSave: ['x'],
-    gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
-      const d = (Array.isArray(dy) ? dy[0] : dy) as tf.Tensor;
+    gradFunc: (dy: Grad, saved: tf.Tensor[]) => {
+      const d = first(dy);
       const [x] = saved;
       return {
         x: () =>
@@ -65,6 +108,7 @@ export function registerCustomGradients(): void {
   });
 }
 
+/** Whether the active backend implements this kernel. */
 export function hasKernel(name: string): boolean {
   return tf.getKernel(name, tf.getBackend()) !== undefined;
 }
@@ -81,4 +125,63 @@ export function batchNormTraining(x: tf.Tensor, scale: tf.Tensor, offset: tf.Ten
 /** One Adam step for one variable: returns [newVar, newM, newV]. Only where hasKernel(ADAM_UPDATE). */
 export function adamUpdate(v: tf.Tensor, m: tf.Tensor, s: tf.Tensor, g: tf.Tensor, lr: number, beta1: number, beta2: number, epsilon: number): tf.Tensor[] {
   return tf.engine().runKernel(ADAM_UPDATE, { v, m, s, g }, { lr, beta1, beta2, epsilon }) as unknown as tf.Tensor[];
+}
+
+export interface ConvAttrs {
+  strides: [number, number];
+  pad: 'valid' | 'same' | number;
+  dilations: [number, number];
+  activation: 'linear' | 'relu';
+  dimRoundingMode?: 'floor' | 'round' | 'ceil';
+}
+
+export interface Conv2dArgs {
+  x: tf.Tensor4D;
+  filter: tf.Tensor4D;
+  bias?: tf.Tensor;
+  strides?: number | [number, number];
+  pad?: 'valid' | 'same' | number;
+  dilations?: number | [number, number];
+  activation?: 'linear' | 'relu';
+  dimRoundingMode?: 'floor' | 'round' | 'ceil';
+}
+
+const pair = (v: number | [number, number] | undefined): [number, number] => (v === undefined ? [1, 1] : typeof v === 'number' ? [v, v] : v);
+
+/**
+ * NHWC convolution + optional bias + optional relu, like tf.fused.conv2d, but its gradient
+ * computes only the inputs the tape needs. Falls back to tf.fused.conv2d where the backend
+ * lacks the kernel, and for dilations (tfjs has no dilated conv gradient either).
+ */
+export function conv2d(args: Conv2dArgs): tf.Tensor4D {
+  const strides = pair(args.strides);
+  const dilations = pair(args.dilations);
+  const activation = args.activation ?? 'linear';
+  const biasPerChannel = !args.bias || args.bias.size === args.filter.shape[3];
+  if (!hasKernel(CONV2D) || dilations[0] !== 1 || dilations[1] !== 1 || args.x.dtype !== 'float32' || args.x.rank !== 4 || args.x.size === 0 || !biasPerChannel) {
+    return tf.fused.conv2d({ ...args, strides, dilations, activation, pad: args.pad ?? 'valid' });
+  }
+  registerCustomGradients();
+  const inputs: tf.NamedTensorMap = { x: args.x, filter: args.filter };
+  if (args.bias) inputs.bias = args.bias;
+  const attrs: ConvAttrs = { strides, pad: args.pad ?? 'valid', dilations, activation, dimRoundingMode: args.dimRoundingMode };
+  return tf.engine().runKernel(CONV2D, inputs, attrs as unknown as tf.NamedAttrMap) as tf.Tensor4D;
+}
+
+/**
+ * Per-example sparse softmax cross-entropy: -log softmax(logits)[label], shape [batch], for
+ * logits [batch, classes] and integer labels [batch]. One kernel each way where the backend
+ * has it; otherwise tfjs's logSoftmax and a one-hot product.
+ */
+export function sparseSoftmaxCrossEntropyPerExample(labels: tf.Tensor, logits: tf.Tensor): tf.Tensor1D {
+  const k = logits.shape[logits.rank - 1];
+  if (hasKernel(SPARSE_XENT) && logits.rank === 2 && labels.rank === 1 && logits.dtype === 'float32') {
+    registerCustomGradients();
+    return tf.tidy(() => {
+      const ids = labels.dtype === 'int32' ? labels : tf.cast(labels, 'int32');
+      const [loss] = tf.engine().runKernel(SPARSE_XENT, { logits, labels: ids }) as tf.Tensor[];
+      return loss as tf.Tensor1D;
+    });
+  }
+  return tf.tidy(() => tf.neg(tf.sum(tf.mul(tf.oneHot(tf.cast(labels, 'int32'), k), tf.logSoftmax(logits)), -1)) as tf.Tensor1D);
 }

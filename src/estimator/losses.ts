@@ -1,6 +1,7 @@
 // TF1's tf.losses: scalar losses with optional weights, reduced as SUM_BY_NONZERO_WEIGHTS
 // (a plain mean for unit weights). All are differentiable and numerically stable.
 import * as tf from '@tensorflow/tfjs';
+import { sparseSoftmaxCrossEntropyPerExample } from '../backend/custom-kernels';
 
 export interface LossOptions {
   /** Per-example (or broadcastable) weights; examples with weight 0 do not count. */
@@ -35,8 +36,9 @@ export function sparseSoftmaxCrossEntropy(labels: tf.Tensor, logits: tf.Tensor, 
         'labels must be class ids of shape [batch] for logits [batch, classes] (one-hot labels go to softmaxCrossEntropy).');
     }
     const numClasses = logits.shape[logits.rank - 1];
-    const onehot = tf.oneHot(tf.cast(lab, 'int32').flatten(), numClasses).reshape(logits.shape);
-    const perExample = tf.neg(tf.sum(tf.mul(onehot, tf.logSoftmax(logits)), -1));
+    // One fused kernel (and gradient) where the backend has it, over [examples, classes].
+    const flat = sparseSoftmaxCrossEntropyPerExample(tf.reshape(lab, [-1]), tf.reshape(logits, [-1, numClasses]));
+    const perExample = tf.reshape(flat, lab.shape);
     return reduceWeighted(perExample, opts.weights);
   });
 }

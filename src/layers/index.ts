@@ -4,7 +4,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { activeGraph, GraphKeys, requireGraph, UpdateOp } from '../estimator/graph';
 import { getVariable, initializers, Initializer, variableScope, VariableScopeOptions } from '../estimator/variables';
-import { BN_TRAIN, batchNormTraining, hasKernel } from '../backend/custom-kernels';
+import { BN_TRAIN, batchNormTraining, conv2d as fusedConv2d, hasKernel } from '../backend/custom-kernels';
 
 export { getVariable, variableScope, initializers };
 export type { Initializer, VariableScopeOptions };
@@ -78,9 +78,9 @@ export function conv2d(x: tf.Tensor, filters: number, kernelSize: number | [numb
     const kernel = getVariable('kernel', [kh, kw, inChannels, filters], { initializer: opts.kernelInitializer, trainable: opts.trainable });
     const bias = opts.useBias === false ? undefined : getVariable('bias', [filters], { initializer: opts.biasInitializer ?? initializers.zeros(), trainable: opts.trainable });
     const act = opts.activation;
-    // Fused conv + bias + relu lets a backend run it as one primitive.
+    // Fused conv + bias + relu runs as one primitive where the backend has it (else tf.fused.conv2d).
     if (act === undefined || act === 'linear' || act === 'relu') {
-      return tf.fused.conv2d({
+      return fusedConv2d({
         x: x as tf.Tensor4D,
         filter: kernel as tf.Tensor4D,
         strides,

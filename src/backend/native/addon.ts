@@ -3,21 +3,34 @@ import * as fs from 'fs';
 import * as path from 'path';
 
 export interface NativeAddon {
-  conv2dForward(shape: Int32Array, x: Float32Array, w: Float32Array, bias: Float32Array | null, relu: boolean, out: Float32Array): void;
+  /** shape: n, ih, iw, ic, oh, ow, oc, kh, kw, sh, sw, dh, dw, pt, pl, pb, pr, groups. activation: see ACTIVATIONS in kernels.ts. */
+  conv2dForward(shape: Int32Array, x: Float32Array, w: Float32Array, bias: Float32Array | null, activation: number, alpha: number, out: Float32Array): void;
   conv2dBackpropInput(shape: Int32Array, dy: Float32Array, w: Float32Array, dx: Float32Array): void;
   conv2dBackpropFilter(shape: Int32Array, x: Float32Array, dy: Float32Array, dw: Float32Array): void;
-  /** mode: 0 max, 1 average over valid inputs, 2 average over the whole window. */
-  poolForward(shape: Int32Array, mode: number, x: Float32Array, y: Float32Array): void;
-  poolBackward(shape: Int32Array, mode: number, x: Float32Array, dy: Float32Array, dx: Float32Array, scratchY: Float32Array): void;
-  bnForwardTraining(rows: number, c: number, eps: number, x: Float32Array, gamma: Float32Array, beta: Float32Array, y: Float32Array, mean: Float32Array, variance: Float32Array): void;
-  bnBackward(rows: number, c: number, eps: number, x: Float32Array, dy: Float32Array, mean: Float32Array, variance: Float32Array, gamma: Float32Array, dx: Float32Array, dgamma: Float32Array, dbeta: Float32Array): void;
-  adamUpdate(v: Float32Array, m: Float32Array, s: Float32Array, g: Float32Array, lr: number, beta1: number, beta2: number, eps: number): void;
-  reduceSum(outer: number, reduce: number, inner: number, x: Float32Array, out: Float32Array): void;
-  relu(x: Float32Array, y: Float32Array): void;
-  broadcastMiddle(outer: number, reduce: number, inner: number, scale: number, src: Float32Array, out: Float32Array): void;
-  reluGrad(dy: Float32Array, x: Float32Array, dx: Float32Array): void;
   convImpl(shape: Int32Array): string;
-  info(): { onednn: string; cpuRuntime: string; cachedConvolutions: number };
+  /** shape: n, ih, iw, c, oh, ow, kh, kw, sh, sw, pt, pl, pb, pr. mode: 0 max, 1 average over valid inputs, 2 average over the whole window. */
+  poolForward(shape: Int32Array, mode: number, x: Float32Array, y: Float32Array): void;
+  avgPoolBackward(shape: Int32Array, mode: number, dy: Float32Array, dx: Float32Array): void;
+  maxPoolBackward(shape: Int32Array, x: Float32Array, dy: Float32Array, dx: Float32Array): void;
+  bnTrainForward(rows: number, c: number, eps: number, x: Float32Array, gamma: Float32Array, beta: Float32Array, y: Float32Array, mean: Float32Array, variance: Float32Array): void;
+  bnTrainBackward(rows: number, c: number, eps: number, x: Float32Array, dy: Float32Array, mean: Float32Array, variance: Float32Array, gamma: Float32Array, dx: Float32Array, dgamma: Float32Array, dbeta: Float32Array): void;
+  bnInference(rows: number, c: number, eps: number, x: Float32Array, mean: Float32Array, variance: Float32Array, offset: Float32Array | null, scale: Float32Array | null, y: Float32Array): void;
+  relu(x: Float32Array, y: Float32Array): void;
+  reluGrad(dy: Float32Array, x: Float32Array, dx: Float32Array): void;
+  reduceSum(outer: number, reduce: number, inner: number, scale: number, x: Float32Array, out: Float32Array): void;
+  broadcastMiddle(outer: number, reduce: number, inner: number, scale: number, src: Float32Array, out: Float32Array): void;
+  sparseSoftmaxXent(rows: number, classes: number, logits: Float32Array, labels: Int32Array, loss: Float32Array, softmax: Float32Array): void;
+  sparseSoftmaxXentGrad(rows: number, classes: number, softmax: Float32Array, labels: Int32Array, dloss: Float32Array, dlogits: Float32Array): void;
+  adamUpdate(v: Float32Array, m: Float32Array, s: Float32Array, g: Float32Array, newV: Float32Array, newM: Float32Array, newS: Float32Array, lr: number, beta1: number, beta2: number, eps: number): void;
+  /** shape: batchA, batchB, M, K, N, transposeA, transposeB. */
+  matmul(shape: Int32Array, a: Float32Array, b: Float32Array, bias: Float32Array | null, activation: number, alpha: number, out: Float32Array): void;
+  /** op: see BINARY_OPS in kernels.ts; strides in elements, 0 along broadcast dimensions. */
+  binary(op: number, shape: Int32Array, aStrides: Int32Array, bStrides: Int32Array, a: Float32Array, b: Float32Array, out: Float32Array): void;
+  /** op: see UNARY_OPS in kernels.ts. */
+  unary(op: number, x: Float32Array, out: Float32Array): void;
+  tile(inShape: Int32Array, reps: Int32Array, x: Float32Array, out: Float32Array): void;
+  setThreads(n: number): number;
+  info(): { onednn: string; cpuRuntime: string; threads: number; cachedConvolutions: number };
 }
 
 /** The package root: the folder above whichever dist/ or src/ this file runs from. */
@@ -31,6 +44,16 @@ export function packageRoot(): string {
   throw new Error('tfjs-estimator: cannot find the package root');
 }
 
+/** Functions this version of the TypeScript side calls (an addon built from older sources lacks some). */
+const REQUIRED: Array<keyof NativeAddon> = [
+  'conv2dForward', 'conv2dBackpropInput', 'conv2dBackpropFilter', 'poolForward', 'avgPoolBackward', 'maxPoolBackward',
+  'bnTrainForward', 'bnTrainBackward', 'bnInference', 'relu', 'reluGrad', 'reduceSum', 'broadcastMiddle',
+  'sparseSoftmaxXent', 'sparseSoftmaxXentGrad', 'adamUpdate', 'matmul', 'binary', 'unary', 'tile', 'setThreads', 'info',
+];
+
+/** See loadAddon. */
+const DEFAULT_SPIN_COUNT = 10000;
+
 let cached: { addon?: NativeAddon; error?: string } | undefined;
 
 /** The addon, or why it is unavailable (for the backend report). */
@@ -41,9 +64,21 @@ export function loadAddon(): { addon?: NativeAddon; error?: string } {
     cached = { error: `addon not built (${file} missing: apt-get install libdnnl-dev, then npm rebuild)` };
     return cached;
   }
+  // OpenMP threads that wait for work spin 300,000 times by default before sleeping. When
+  // another process wants the cores, the spinning steals its time slices and every parallel
+  // region waits for a descheduled thread: a training step ran 7-15x slower than with one
+  // thread. A short spin keeps the idle-machine speed and loses far less under load. libgomp
+  // reads this when the addon loads it; a user's own setting wins.
+  if (process.env.GOMP_SPINCOUNT === undefined && process.env.OMP_WAIT_POLICY === undefined) {
+    process.env.GOMP_SPINCOUNT = String(DEFAULT_SPIN_COUNT);
+  }
   try {
     // eslint-disable-next-line @typescript-eslint/no-var-requires
-    cached = { addon: require(file) as NativeAddon };
+    const addon = require(file) as NativeAddon;
+    const missing = REQUIRED.filter((f) => typeof (addon as unknown as Record<string, unknown>)[f] !== 'function');
+    cached = missing.length
+      ? { error: `addon ${file} is out of date (no ${missing.join(', ')}): run npm rebuild` }
+      : { addon };
   } catch (e) {
     cached = { error: `addon failed to load: ${(e as Error).message.split('\n')[0]}` };
   }

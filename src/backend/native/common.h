@@ -1,0 +1,85 @@
+// Shared helpers of the addon: the oneDNN engine and stream, argument readers, registration.
+#pragma once
+#include <napi.h>
+#include <oneapi/dnnl/dnnl.hpp>
+
+#include <cstdint>
+#include <string>
+
+// Hot loops of our own are compiled for several instruction sets and picked at load time
+// (the addon is built without -march=native so that the binary also runs on other CPUs).
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define TFE_VECTOR_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define TFE_VECTOR_CLONES
+#endif
+
+namespace tfe {
+
+// Splits [0, n) into one contiguous range per OpenMP thread.
+struct Range {
+  int64_t begin, end;
+};
+Range ThreadRange(int64_t n);
+
+// Below this many elements a thread team costs more than it saves.
+constexpr int64_t kParallelMin = 32768;
+
+// Calls f(begin, end) on one contiguous part of [0, n) per thread (or once, when n is small).
+template <typename F>
+void ParallelSpans(int64_t n, int64_t work, F f) {
+  if (work <= kParallelMin) {
+    if (n > 0) f(int64_t{0}, n);
+    return;
+  }
+#pragma omp parallel
+  {
+    const Range r = ThreadRange(n);
+    if (r.end > r.begin) f(r.begin, r.end);
+  }
+}
+
+dnnl::engine& Eng();
+dnnl::stream& Strm();
+
+// Wraps a caller's buffer without copying (oneDNN reads and writes the JS memory in place).
+inline dnnl::memory Wrap(const dnnl::memory::desc& md, void* ptr) { return dnnl::memory(md, Eng(), ptr); }
+
+// Typed-array arguments are checked: reading an Int32Array as floats would give garbage.
+inline float* F32(const Napi::Value& v) {
+  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array) {
+    throw Napi::TypeError::New(v.Env(), "expected a Float32Array");
+  }
+  return v.As<Napi::Float32Array>().Data();
+}
+inline int32_t* I32s(const Napi::Value& v) {
+  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_int32_array) {
+    throw Napi::TypeError::New(v.Env(), "expected an Int32Array");
+  }
+  return v.As<Napi::Int32Array>().Data();
+}
+inline float* F32OrNull(const Napi::Value& v) { return v.IsNull() || v.IsUndefined() ? nullptr : F32(v); }
+inline size_t Len(const Napi::Value& v) { return v.As<Napi::TypedArray>().ElementLength(); }
+inline int64_t I64(const Napi::Value& v) { return v.As<Napi::Number>().Int64Value(); }
+inline int I32(const Napi::Value& v) { return v.As<Napi::Number>().Int32Value(); }
+inline float Flt(const Napi::Value& v) { return v.As<Napi::Number>().FloatValue(); }
+
+// An Int32Array of exactly n parameters (shapes, strides, paddings).
+const int32_t* Params(const Napi::Value& v, size_t n, const char* what);
+
+// Post-op activations shared by convolution and matmul, numbered as in kernels.ts.
+enum Activation { kLinear = 0, kRelu = 1, kRelu6 = 2, kElu = 3, kLeakyRelu = 4, kSigmoid = 5 };
+dnnl::primitive_attr ActivationAttr(int act, float alpha);
+
+using Fn = Napi::Value (*)(const Napi::CallbackInfo&);
+void Export(Napi::Env env, Napi::Object exports, const char* name, Fn fn);
+
+void InitConv(Napi::Env env, Napi::Object exports);
+void InitPool(Napi::Env env, Napi::Object exports);
+void InitNorm(Napi::Env env, Napi::Object exports);
+void InitElementwise(Napi::Env env, Napi::Object exports);
+void InitMatmul(Napi::Env env, Napi::Object exports);
+void InitBinary(Napi::Env env, Napi::Object exports);
+size_t CachedConvolutions();
+
+}  // namespace tfe

@@ -1,0 +1,177 @@
+// Batch normalisation over the last axis of an NHWC tensor seen as [rows, C]: training forward
+// (batch statistics), its gradient, and inference with given statistics. Memory-bound loops:
+// each pass streams the tensor once; oneDNN's own batch norm picks a slow reference
+// implementation for plain NHWC here.
+#include <omp.h>
+
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include "common.h"
+
+namespace tfe {
+namespace {
+
+constexpr int64_t kChunk = 64;  // rows summed in float before adding into double
+
+// a[j] += x[r, j] - k[j] ; b[j] += (x[r, j] - k[j])^2 over rows [r0, r1)
+TFE_VECTOR_CLONES void ShiftedSums(const float* __restrict x, const float* __restrict k, int64_t r0, int64_t r1, int c,
+                                   float* __restrict a, float* __restrict b) {
+  for (int64_t r = r0; r < r1; r++) {
+    const float* xr = x + r * c;
+    for (int j = 0; j < c; j++) {
+      const float d = xr[j] - k[j];
+      a[j] += d;
+      b[j] += d * d;
+    }
+  }
+}
+
+// a[j] += dy[r, j] ; b[j] += dy[r, j] (x[r, j] - mean[j]) over rows [r0, r1)
+TFE_VECTOR_CLONES void GradSums(const float* __restrict x, const float* __restrict dy, const float* __restrict mean,
+                                int64_t r0, int64_t r1, int c, float* __restrict a, float* __restrict b) {
+  for (int64_t r = r0; r < r1; r++) {
+    const float* xr = x + r * c;
+    const float* dr = dy + r * c;
+    for (int j = 0; j < c; j++) {
+      a[j] += dr[j];
+      b[j] += dr[j] * (xr[j] - mean[j]);
+    }
+  }
+}
+
+// y[r, j] = x[r, j] * scale[j] + shift[j]
+TFE_VECTOR_CLONES void AffineRows(const float* __restrict x, const float* __restrict scale, const float* __restrict shift,
+                                  int64_t r0, int64_t r1, int c, float* __restrict y) {
+  for (int64_t r = r0; r < r1; r++)
+    for (int j = 0; j < c; j++) y[r * c + j] = x[r * c + j] * scale[j] + shift[j];
+}
+
+// dx[r, j] = k1[j] dy[r, j] + k0[j] - (x[r, j] - mean[j]) k3[j]
+TFE_VECTOR_CLONES void GradRows(const float* __restrict x, const float* __restrict dy, const float* __restrict mean,
+                                const float* __restrict k1, const float* __restrict k0, const float* __restrict k3, int64_t r0,
+                                int64_t r1, int c, float* __restrict dx) {
+  for (int64_t r = r0; r < r1; r++)
+    for (int j = 0; j < c; j++) dx[r * c + j] = k1[j] * dy[r * c + j] + k0[j] - (x[r * c + j] - mean[j]) * k3[j];
+}
+
+// Per-channel double sums s0, s1 from sums(r0, r1, a, b), which adds rows [r0, r1) into float a, b.
+template <typename Sums>
+void ChannelSums(int64_t rows, int c, Sums sums, std::vector<double>& s0, std::vector<double>& s1) {
+  s0.assign(c, 0.0);
+  s1.assign(c, 0.0);
+  ParallelSpans(rows, rows * c, [&](int64_t begin, int64_t end) {
+    std::vector<float> a(c), b(c);
+    std::vector<double> da(c, 0.0), db(c, 0.0);
+    for (int64_t r0 = begin; r0 < end; r0 += kChunk) {
+      std::fill(a.begin(), a.end(), 0.f);
+      std::fill(b.begin(), b.end(), 0.f);
+      sums(r0, std::min(end, r0 + kChunk), a.data(), b.data());
+      for (int j = 0; j < c; j++) {
+        da[j] += a[j];
+        db[j] += b[j];
+      }
+    }
+#pragma omp critical
+    for (int j = 0; j < c; j++) {
+      s0[j] += da[j];
+      s1[j] += db[j];
+    }
+  });
+}
+
+void Affine(int64_t rows, int c, const float* x, const float* scale, const float* shift, float* y) {
+  ParallelSpans(rows, rows * c, [&](int64_t b, int64_t e) { AffineRows(x, scale, shift, b, e, c, y); });
+}
+
+// bnTrainForward(rows, c, eps, x, gamma, beta, y, mean, variance): batch statistics with the
+// biased variance (as tf.moments); sums are shifted by the first row for accuracy.
+Napi::Value TrainForward(const Napi::CallbackInfo& info) {
+  const int64_t rows = I64(info[0]);
+  const int c = I32(info[1]);
+  const float eps = Flt(info[2]);
+  const float* x = F32(info[3]);
+  const float* gamma = F32(info[4]);
+  const float* beta = F32(info[5]);
+  float* y = F32(info[6]);
+  float* mean = F32(info[7]);
+  float* var = F32(info[8]);
+  std::vector<float> k(x, x + c);
+  std::vector<double> s, q;
+  ChannelSums(
+      rows, c, [&](int64_t r0, int64_t r1, float* a, float* b) { ShiftedSums(x, k.data(), r0, r1, c, a, b); }, s, q);
+  std::vector<float> scale(c), shift(c);
+  for (int j = 0; j < c; j++) {
+    const double m = s[j] / rows;
+    const double v = std::max(0.0, q[j] / rows - m * m);
+    mean[j] = static_cast<float>(k[j] + m);
+    var[j] = static_cast<float>(v);
+    scale[j] = static_cast<float>(gamma[j] / std::sqrt(v + eps));
+    shift[j] = static_cast<float>(beta[j] - (k[j] + m) * static_cast<double>(scale[j]));
+  }
+  Affine(rows, c, x, scale.data(), shift.data(), y);
+  return info.Env().Undefined();
+}
+
+// bnTrainBackward(rows, c, eps, x, dy, mean, variance, gamma, dx, dgamma, dbeta)
+Napi::Value TrainBackward(const Napi::CallbackInfo& info) {
+  const int64_t rows = I64(info[0]);
+  const int c = I32(info[1]);
+  const float eps = Flt(info[2]);
+  const float* x = F32(info[3]);
+  const float* dy = F32(info[4]);
+  const float* mean = F32(info[5]);
+  const float* var = F32(info[6]);
+  const float* gamma = F32(info[7]);
+  float* dx = F32(info[8]);
+  float* dgamma = F32(info[9]);
+  float* dbeta = F32(info[10]);
+  std::vector<double> sdy, sdyx;
+  ChannelSums(
+      rows, c, [&](int64_t r0, int64_t r1, float* a, float* b) { GradSums(x, dy, mean, r0, r1, c, a, b); }, sdy, sdyx);
+  // dx = gamma inv / N (N dy - sum(dy) - xhat sum(dy xhat)) = k1 dy + k0 - (x - mean) k3
+  std::vector<float> k1(c), k0(c), k3(c);
+  for (int j = 0; j < c; j++) {
+    const double inv = 1.0 / std::sqrt(static_cast<double>(var[j]) + eps);
+    dbeta[j] = static_cast<float>(sdy[j]);
+    dgamma[j] = static_cast<float>(sdyx[j] * inv);
+    const double g = gamma[j] * inv;
+    k1[j] = static_cast<float>(g);
+    k0[j] = static_cast<float>(-g * sdy[j] / rows);
+    k3[j] = static_cast<float>(g * sdyx[j] * inv * inv / rows);
+  }
+  ParallelSpans(rows, rows * c, [&](int64_t b, int64_t e) { GradRows(x, dy, mean, k1.data(), k0.data(), k3.data(), b, e, c, dx); });
+  return info.Env().Undefined();
+}
+
+// bnInference(rows, c, eps, x, mean, variance, offset|null, scale|null, y): each of mean,
+// variance, offset, scale has c elements or one.
+Napi::Value Inference(const Napi::CallbackInfo& info) {
+  const int64_t rows = I64(info[0]);
+  const int c = I32(info[1]);
+  const float eps = Flt(info[2]);
+  const float* x = F32(info[3]);
+  auto at = [](const Napi::Value& v, int j, float dflt) -> float {
+    if (v.IsNull() || v.IsUndefined()) return dflt;
+    return F32(v)[Len(v) == 1 ? 0 : j];
+  };
+  std::vector<float> scale(c), shift(c);
+  for (int j = 0; j < c; j++) {
+    const double s = at(info[7], j, 1.f) / std::sqrt(static_cast<double>(at(info[5], j, 0.f)) + eps);
+    scale[j] = static_cast<float>(s);
+    shift[j] = static_cast<float>(at(info[6], j, 0.f) - at(info[4], j, 0.f) * s);
+  }
+  Affine(rows, c, x, scale.data(), shift.data(), F32(info[8]));
+  return info.Env().Undefined();
+}
+
+}  // namespace
+
+void InitNorm(Napi::Env env, Napi::Object exports) {
+  Export(env, exports, "bnTrainForward", TrainForward);
+  Export(env, exports, "bnTrainBackward", TrainBackward);
+  Export(env, exports, "bnInference", Inference);
+}
+
+}  // namespace tfe

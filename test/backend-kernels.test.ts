@@ -1,0 +1,359 @@
+// Every kernel of the native backend against tfjs's cpu backend on the same inputs: odd sizes,
+// strides 1 and 2, same/valid/explicit padding, dilations, batch 1 and 64, each fused
+// activation, and the gradients, to 1e-4 relative to the largest value. The addon must be
+// built: without it these tests fail and say how to build it.
+import { test, describe, before } from 'node:test';
+import assert from 'node:assert/strict';
+import * as tf from '@tensorflow/tfjs';
+import { registerNativeBackend } from '../src/backend/native';
+import { nativeFallbacks } from '../src/backend/native/kernels';
+import { adamUpdate, batchNormTraining, conv2d, sparseSoftmaxCrossEntropyPerExample } from '../src/backend/custom-kernels';
+
+type Spec = { shape: number[]; dtype?: 'float32' | 'int32'; lo?: number; hi?: number };
+type Outputs = tf.Tensor | tf.Tensor[];
+
+/** Deterministic values in [lo, hi) (mulberry32), the same on both backends. */
+function values(n: number, seed: number, lo: number, hi: number): Float32Array {
+  const out = new Float32Array(n);
+  let a = seed >>> 0;
+  for (let i = 0; i < n; i++) {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    out[i] = lo + (hi - lo) * (((t ^ (t >>> 14)) >>> 0) / 4294967296);
+  }
+  return out;
+}
+
+let seed = 1;
+
+/** Runs fn on cpu and on native with the same inputs; every output within tol of cpu's. */
+async function same(name: string, specs: Spec[], fn: (...xs: tf.Tensor[]) => Outputs, tol = 1e-4): Promise<void> {
+  const data = specs.map((s) => {
+    const n = s.shape.reduce((a, b) => a * b, 1);
+    const v = values(n, seed++, s.lo ?? -1, s.hi ?? 1);
+    return s.dtype === 'int32' ? Int32Array.from(v, Math.floor) : v;
+  });
+  const run = async (backend: string) => {
+    await tf.setBackend(backend);
+    return tf.tidy(() => {
+      const xs = specs.map((s, i) => tf.tensor(data[i], s.shape, s.dtype ?? 'float32'));
+      const r = fn(...xs);
+      return (Array.isArray(r) ? r : [r]).map((t) => ({ shape: t.shape, data: t.dataSync().slice() }));
+    });
+  };
+  const want = await run('cpu');
+  const got = await run('native');
+  assert.equal(got.length, want.length, `${name}: number of outputs`);
+  got.forEach((g, k) => {
+    assert.deepEqual(g.shape, want[k].shape, `${name}: output ${k} shape`);
+    let scale = 1e-6;
+    for (const v of want[k].data) scale = Math.max(scale, Math.abs(v));
+    let worst = 0;
+    g.data.forEach((v, i) => (worst = Math.max(worst, Math.abs(v - want[k].data[i]) / scale)));
+    assert.ok(worst <= tol, `${name}: output ${k} differs from cpu by ${worst.toExponential(2)} of max |value| ${scale.toPrecision(3)}`);
+  });
+}
+
+/** Asserts the named native kernels handled every call since the last reset (no cpu fallback). */
+function noFallbacks(label: string, names?: string[]): void {
+  const fb = nativeFallbacks(true);
+  const hit = Object.entries(fb).filter(([n]) => !names || names.includes(n));
+  assert.deepEqual(hit, [], `${label}: native kernels fell back to cpu: ${JSON.stringify(fb)}`);
+}
+
+/** sum(f(...) * r) for a fixed random r, so the gradient seen by f is not all ones. */
+function weighted(t: tf.Tensor): tf.Scalar {
+  const r = tf.tensor(values(t.size, 999, -1, 1), t.shape);
+  return tf.sum(tf.mul(t, r));
+}
+
+before(async () => {
+  const r = registerNativeBackend();
+  assert.ok(r.addon, `the native addon is not available (${r.error}). Build it: apt-get install libdnnl-dev && npm rebuild (or node scripts/build-native.js)`);
+  await tf.setBackend('native');
+  nativeFallbacks(true);
+});
+
+const ACTS = ['linear', 'relu', 'relu6', 'elu', 'leakyrelu', 'sigmoid'] as const;
+
+describe('convolution', () => {
+  type Case = { n: number; h: number; w: number; ci: number; co: number; k: [number, number]; s: [number, number]; pad: 'same' | 'valid' | tf.backend_util.ExplicitPadding; d: [number, number] };
+  const cases: Case[] = [
+    { n: 1, h: 7, w: 9, ci: 3, co: 5, k: [3, 3], s: [1, 1], pad: 'same', d: [1, 1] },
+    { n: 64, h: 10, w: 10, ci: 4, co: 8, k: [3, 3], s: [1, 1], pad: 'valid', d: [1, 1] },
+    { n: 2, h: 11, w: 8, ci: 4, co: 6, k: [3, 2], s: [2, 2], pad: 'same', d: [1, 1] },
+    { n: 3, h: 13, w: 13, ci: 2, co: 3, k: [3, 3], s: [2, 1], pad: 'valid', d: [1, 1] },
+    { n: 4, h: 15, w: 15, ci: 5, co: 7, k: [5, 5], s: [2, 2], pad: 'valid', d: [1, 1] },
+    { n: 2, h: 9, w: 9, ci: 1, co: 32, k: [3, 3], s: [1, 1], pad: 'valid', d: [1, 1] },
+    { n: 2, h: 8, w: 7, ci: 3, co: 4, k: [3, 3], s: [1, 1], pad: [[0, 0], [1, 2], [0, 1], [0, 0]], d: [1, 1] },
+    { n: 2, h: 12, w: 12, ci: 3, co: 4, k: [3, 3], s: [1, 1], pad: 'same', d: [2, 2] },
+    { n: 1, h: 11, w: 10, ci: 2, co: 3, k: [2, 3], s: [1, 1], pad: 'valid', d: [3, 2] },
+  ];
+  for (const c of cases) {
+    const label = `n${c.n} ${c.h}x${c.w}x${c.ci}->${c.co} k${c.k} s${c.s} ${JSON.stringify(c.pad)} d${c.d}`;
+    const x: Spec = { shape: [c.n, c.h, c.w, c.ci] };
+    const f: Spec = { shape: [...c.k, c.ci, c.co] };
+    const b: Spec = { shape: [c.co] };
+    const dilated = c.d[0] > 1 || c.d[1] > 1;
+    test(`conv2d forward and fused bias + each activation: ${label}`, async () => {
+      await same(`conv2d ${label}`, [x, f], (xx, ff) => tf.conv2d(xx as tf.Tensor4D, ff as tf.Tensor4D, c.s, c.pad, 'NHWC', c.d));
+      for (const activation of ACTS) {
+        await same(`fused ${activation} ${label}`, [x, f, b], (xx, ff, bb) =>
+          tf.fused.conv2d({ x: xx as tf.Tensor4D, filter: ff as tf.Tensor4D, strides: c.s, pad: c.pad, dilations: c.d, bias: bb, activation, leakyreluAlpha: 0.1 }));
+      }
+      noFallbacks(label);
+    });
+    if (dilated) continue; // tfjs has no gradient for dilated convolutions
+    test(`conv2d gradients (input and filter, plain and fused relu): ${label}`, async () => {
+      await same(`grads ${label}`, [x, f], (xx, ff) => tf.grads((a: tf.Tensor, w: tf.Tensor) => weighted(tf.conv2d(a as tf.Tensor4D, w as tf.Tensor4D, c.s, c.pad)))([xx, ff]));
+      await same(`fused grads ${label}`, [x, f, b], (xx, ff, bb) =>
+        tf.grads((a: tf.Tensor, w: tf.Tensor, bias: tf.Tensor) => weighted(tf.fused.conv2d({ x: a as tf.Tensor4D, filter: w as tf.Tensor4D, strides: c.s, pad: c.pad, bias, activation: 'relu' })))([xx, ff, bb]));
+      noFallbacks(label);
+    });
+  }
+
+  test('the conv2d helper equals tf.fused.conv2d, with gradients, and skips the input gradient nobody asked for', async () => {
+    const specs: Spec[] = [{ shape: [3, 10, 9, 2] }, { shape: [3, 3, 2, 5] }, { shape: [5] }];
+    for (const activation of ['linear', 'relu'] as const) {
+      for (const pad of ['same', 'valid'] as const) {
+        await same(`helper ${activation} ${pad}`, specs, (xx, ff, bb) => [
+          conv2d({ x: xx as tf.Tensor4D, filter: ff as tf.Tensor4D, bias: bb, strides: 2, pad, activation }),
+          ...tf.grads((a: tf.Tensor, w: tf.Tensor, bias: tf.Tensor) => weighted(conv2d({ x: a as tf.Tensor4D, filter: w as tf.Tensor4D, bias, strides: 2, pad, activation })))([xx, ff, bb]),
+        ]);
+      }
+    }
+    // Only the filter and bias are variables: Conv2DBackpropInput must not run.
+    await tf.setBackend('native');
+    const calls: string[] = [];
+    const kc = tf.getKernel('Conv2DBackpropInput', 'native')!;
+    tf.unregisterKernel('Conv2DBackpropInput', 'native');
+    tf.registerKernel({ ...kc, kernelFunc: ((a: Parameters<tf.KernelFunc>[0]) => (calls.push('dx'), kc.kernelFunc(a))) as tf.KernelFunc });
+    try {
+      tf.tidy(() => {
+        const img = tf.randomUniform([2, 8, 8, 1]) as tf.Tensor4D;
+        const w = tf.variable(tf.randomUniform([3, 3, 1, 4]));
+        const { grads } = tf.variableGrads(() => tf.sum(conv2d({ x: img, filter: w as unknown as tf.Tensor4D, activation: 'relu' })), [w]);
+        assert.deepEqual(grads[w.name].shape, [3, 3, 1, 4]);
+        w.dispose();
+      });
+    } finally {
+      tf.unregisterKernel('Conv2DBackpropInput', 'native');
+      tf.registerKernel(kc);
+    }
+    assert.deepEqual(calls, []);
+    // A constant bias: its gradient (computed with the filter's) is disposed, not leaked.
+    const w = tf.variable(tf.randomUniform([3, 3, 2, 4]));
+    const img = tf.randomUniform([2, 6, 6, 2]) as tf.Tensor4D;
+    const bias = tf.randomUniform([4]);
+    const count = tf.memory().numTensors;
+    for (let i = 0; i < 3; i++) {
+      const { value, grads } = tf.variableGrads(() => tf.sum(conv2d({ x: img, filter: w as unknown as tf.Tensor4D, bias })), [w]);
+      tf.dispose([value, ...Object.values(grads)]);
+    }
+    assert.equal(tf.memory().numTensors, count);
+    tf.dispose([w, img, bias]);
+    noFallbacks('conv2d helper');
+  });
+});
+
+describe('depthwise convolution', () => {
+  type Case = { n: number; h: number; w: number; ci: number; m: number; k: [number, number]; s: [number, number]; pad: 'same' | 'valid'; d: [number, number] };
+  const cases: Case[] = [
+    { n: 2, h: 9, w: 9, ci: 3, m: 2, k: [3, 3], s: [1, 1], pad: 'same', d: [1, 1] },
+    { n: 64, h: 8, w: 8, ci: 4, m: 1, k: [3, 3], s: [2, 2], pad: 'valid', d: [1, 1] },
+    { n: 1, h: 7, w: 10, ci: 5, m: 3, k: [2, 3], s: [1, 1], pad: 'valid', d: [1, 1] },
+    { n: 1, h: 10, w: 7, ci: 5, m: 3, k: [3, 3], s: [1, 1], pad: 'same', d: [2, 2] },
+  ];
+  for (const c of cases) {
+    const label = `n${c.n} ${c.h}x${c.w}x${c.ci} x${c.m} k${c.k} s${c.s} ${c.pad} d${c.d}`;
+    const x: Spec = { shape: [c.n, c.h, c.w, c.ci] };
+    const f: Spec = { shape: [...c.k, c.ci, c.m] };
+    const b: Spec = { shape: [c.ci * c.m] };
+    test(`depthwise forward, fused bias + relu, and gradients: ${label}`, async () => {
+      await same(`depthwise ${label}`, [x, f], (xx, ff) => tf.depthwiseConv2d(xx as tf.Tensor4D, ff as tf.Tensor4D, c.s, c.pad, 'NHWC', c.d));
+      await same(`fused depthwise ${label}`, [x, f, b], (xx, ff, bb) =>
+        tf.fused.depthwiseConv2d({ x: xx as tf.Tensor4D, filter: ff as tf.Tensor4D, strides: c.s, pad: c.pad, dilations: c.d, bias: bb, activation: 'relu' }));
+      if (c.d[0] === 1) {
+        await same(`depthwise grads ${label}`, [x, f], (xx, ff) =>
+          tf.grads((a: tf.Tensor, w: tf.Tensor) => weighted(tf.depthwiseConv2d(a as tf.Tensor4D, w as tf.Tensor4D, c.s, c.pad)))([xx, ff]));
+      }
+      noFallbacks(label);
+    });
+  }
+});
+
+describe('pooling', () => {
+  const cases: Array<{ size: [number, number]; stride: [number, number]; pad: 'same' | 'valid' }> = [
+    { size: [3, 3], stride: [2, 2], pad: 'valid' },
+    { size: [2, 2], stride: [2, 2], pad: 'same' },
+    { size: [3, 3], stride: [1, 1], pad: 'same' },
+    { size: [3, 2], stride: [2, 1], pad: 'valid' },
+  ];
+  for (const c of cases) {
+    test(`max and average pooling with gradients: ${c.size} stride ${c.stride} ${c.pad}, batch 1 and 64`, async () => {
+      for (const n of [1, 64]) {
+        const x: Spec = { shape: [n, 11, 10, n === 1 ? 19 : 4] };
+        for (const op of [tf.maxPool, tf.avgPool]) {
+          const label = `${op === tf.maxPool ? 'max' : 'avg'} n${n}`;
+          await same(label, [x], (xx) => op(xx as tf.Tensor4D, c.size, c.stride, c.pad));
+          await same(`${label} grad`, [x], (xx) => tf.grad((a: tf.Tensor) => weighted(op(a as tf.Tensor4D, c.size, c.stride, c.pad)))(xx));
+        }
+      }
+      noFallbacks(`pool ${c.size}`);
+    });
+  }
+});
+
+describe('matrix products', () => {
+  const cases: Array<{ a: number[]; b: number[]; ta: boolean; tb: boolean }> = [
+    { a: [5, 7], b: [7, 3], ta: false, tb: false },
+    { a: [7, 5], b: [7, 3], ta: true, tb: false },
+    { a: [5, 7], b: [3, 7], ta: false, tb: true },
+    { a: [7, 5], b: [3, 7], ta: true, tb: true },
+    { a: [4, 5, 7], b: [4, 7, 3], ta: false, tb: false },
+    { a: [4, 5, 7], b: [7, 3], ta: false, tb: false },
+    { a: [1, 7, 5], b: [4, 3, 7], ta: true, tb: true },
+    { a: [2, 3, 5, 7], b: [2, 3, 7, 4], ta: false, tb: false },
+    { a: [64, 64], b: [64, 10], ta: false, tb: false },
+    // Large enough for oneDNN's matmul (small products run a plain loop).
+    { a: [2, 70, 300], b: [2, 300, 130], ta: false, tb: false },
+    { a: [300, 70], b: [130, 300], ta: true, tb: true },
+    { a: [3, 70, 300], b: [300, 130], ta: false, tb: false },
+  ];
+  for (const c of cases) {
+    const label = `[${c.a}]${c.ta ? 'ᵀ' : ''} x [${c.b}]${c.tb ? 'ᵀ' : ''}`;
+    test(`matMul, fused matMul with bias and activations, and gradients: ${label}`, async () => {
+      const n = c.tb ? c.b[c.b.length - 2] : c.b[c.b.length - 1];
+      await same(`matMul ${label}`, [{ shape: c.a }, { shape: c.b }], (a, b) => tf.matMul(a, b, c.ta, c.tb));
+      for (const activation of ACTS) {
+        await same(`fused ${activation} ${label}`, [{ shape: c.a }, { shape: c.b }, { shape: [n] }], (a, b, bias) =>
+          tf.fused.matMul({ a, b, transposeA: c.ta, transposeB: c.tb, bias, activation, leakyreluAlpha: 0.1 }));
+      }
+      // tfjs's BatchMatMul gradient does not reduce broadcast batch dimensions: only equal ones.
+      if (tf.util.arraysEqual(c.a.slice(0, -2), c.b.slice(0, -2))) {
+        await same(`matMul grads ${label}`, [{ shape: c.a }, { shape: c.b }], (a, b) => tf.grads((x: tf.Tensor, y: tf.Tensor) => weighted(tf.matMul(x, y, c.ta, c.tb)))([a, b]));
+      }
+      noFallbacks(label);
+    });
+  }
+});
+
+describe('broadcasting arithmetic and tile', () => {
+  const pairs: Array<[number[], number[]]> = [
+    [[16, 9, 9, 8], [16, 9, 9, 8]],
+    [[16, 9, 9, 8], [8]],
+    [[16, 9, 9, 8], [16, 9, 9, 1]],
+    [[2, 1, 30, 8], [5, 1, 8]],
+    [[], [64, 70]],
+    [[70, 1], [1, 64]],
+  ];
+  const ops = [tf.add, tf.sub, tf.mul, tf.div, tf.squaredDifference, tf.maximum, tf.minimum] as const;
+  for (const [a, b] of pairs) {
+    test(`add, sub, mul, div, squaredDifference, maximum, minimum with gradients: [${a}] and [${b}]`, async () => {
+      await same(`ops [${a}] [${b}]`, [{ shape: a }, { shape: b, lo: 0.5, hi: 2 }], (x, y) => ops.map((op) => op(x, y)));
+      await same(`grads [${a}] [${b}]`, [{ shape: a }, { shape: b, lo: 0.5, hi: 2 }], (x, y) =>
+        // (tfjs's SquaredDifference/Maximum gradients do not reduce broadcast dimensions: left out.)
+        tf.grads((p: tf.Tensor, q: tf.Tensor) => weighted(tf.sub(tf.add(tf.mul(p, q), tf.div(p, q)), q)))([x, y]));
+      noFallbacks(`[${a}] [${b}]`);
+    });
+  }
+
+  test('unary maths: square, sqrt, rsqrt, neg, abs, exp, log, sigmoid, tanh, with gradients', async () => {
+    const x: Spec = { shape: [16, 9, 9, 8], lo: 0.1, hi: 3 };
+    const fns = [tf.square, tf.sqrt, tf.rsqrt, tf.neg, tf.abs, tf.exp, tf.log, tf.sigmoid, tf.tanh];
+    await same('unary', [x], (a) => fns.map((f) => f(a)));
+    await same('unary grads', [x], (a) => tf.grad((t: tf.Tensor) => weighted(tf.add(tf.mul(tf.square(t), tf.sqrt(t)), tf.exp(tf.neg(t)))))(a));
+    noFallbacks('unary');
+  });
+
+  test('maximum and minimum propagate NaN like Math.max', async () => {
+    await tf.setBackend('native');
+    const a = tf.fill([64, 80], NaN);
+    const b = tf.ones([64, 80]);
+    for (const r of [tf.maximum(a, b), tf.minimum(b, a)]) assert.ok(r.dataSync().every(Number.isNaN));
+    tf.dispose([a, b]);
+  });
+
+  test('tile over each axis', async () => {
+    await same('tile', [{ shape: [5, 7, 3] }], (x) => [tf.tile(x, [40, 1, 1]), tf.tile(x, [2, 30, 3]), tf.tile(x, [1, 1, 200])]);
+    noFallbacks('tile');
+  });
+});
+
+describe('normalisation, reductions, element-wise', () => {
+  test('batch norm with given statistics (inference), rank 4 and 2, with and without scale/offset', async () => {
+    for (const shape of [[3, 5, 4, 6], [7, 6]]) {
+      const c: Spec = { shape: [6] };
+      const v: Spec = { shape: [6], lo: 0.1, hi: 2 };
+      await same(`batchNorm ${shape}`, [{ shape }, c, v, c, c], (x, m, va, off, sc) => tf.batchNorm(x, m, va, off, sc, 1e-3));
+      await same(`batchNorm no scale ${shape}`, [{ shape }, c, v], (x, m, va) => tf.batchNorm(x, m, va, undefined, undefined, 1e-3));
+    }
+    noFallbacks('batchNorm', ['FusedBatchNorm']);
+  });
+
+  test('training batch norm kernel: output, statistics and gradients equal tf.moments + tf.batchNorm', async () => {
+    for (const shape of [[8, 5, 5, 6], [16, 13, 13, 32]]) {
+      const ch = shape[3];
+      const specs: Spec[] = [{ shape, lo: 2, hi: 4 }, { shape: [ch] }, { shape: [ch] }];
+      const reference = (x: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => {
+        const { mean, variance } = tf.moments(x, [0, 1, 2]);
+        return [tf.batchNorm(x, mean, variance, b, g, 1e-3), mean, variance];
+      };
+      // cpu runs tfjs's composite ops; native runs the fused kernel.
+      await same(`bn ${shape}`, specs, (x, g, b) => (tf.getBackend() === 'cpu' ? reference(x, g, b) : batchNormTraining(x, g, b, 1e-3)));
+      await same(`bn grads ${shape}`, specs, (x, g, b) =>
+        tf.grads((xx: tf.Tensor, gg: tf.Tensor, bb: tf.Tensor) => weighted(tf.getBackend() === 'cpu' ? reference(xx, gg, bb)[0] : batchNormTraining(xx, gg, bb, 1e-3)[0]))([x, g, b]));
+    }
+  });
+
+  test('sum and mean over contiguous and scattered axes, with gradients', async () => {
+    const x: Spec = { shape: [4, 5, 6, 7] };
+    for (const axis of [[0, 1, 2], [1, 2], [3], [0], [0, 2], [0, 1, 3], [3, 1], [], undefined]) {
+      await same(`sum ${axis}`, [x], (a) => tf.sum(a, axis));
+      await same(`mean keepDims ${axis}`, [x], (a) => tf.mean(a, axis, true));
+      await same(`mean grad ${axis}`, [x], (a) => tf.grad((t: tf.Tensor) => weighted(tf.mean(t, axis)))(a));
+    }
+    noFallbacks('sum/mean');
+  });
+
+  test('relu and its gradient, large and small', async () => {
+    for (const shape of [[8, 26, 26, 32], [3, 5]]) {
+      await same(`relu ${shape}`, [{ shape }], (a) => [tf.relu(a), tf.grad((t: tf.Tensor) => weighted(tf.relu(t)))(a)]);
+    }
+    noFallbacks('relu');
+  });
+
+  test('sparse softmax cross-entropy kernel equals logSoftmax with one-hot labels, with gradient', async () => {
+    const specs: Spec[] = [{ shape: [64, 10], lo: -5, hi: 5 }, { shape: [64], dtype: 'int32', lo: 0, hi: 10 }];
+    const reference = (l: tf.Tensor, y: tf.Tensor) => tf.neg(tf.sum(tf.mul(tf.oneHot(y as tf.Tensor1D, 10), tf.logSoftmax(l)), -1));
+    const f = (l: tf.Tensor, y: tf.Tensor) => (tf.getBackend() === 'cpu' ? reference(l, y) : sparseSoftmaxCrossEntropyPerExample(y, l));
+    await same('xent', specs, (l, y) => [f(l, y), tf.grad((t: tf.Tensor) => weighted(f(t, y)))(l)]);
+  });
+
+  test('float32 tensors that hold integer arrays (casts from int32 and bool) are read as numbers', async () => {
+    const ints: Spec = { shape: [2, 6, 6, 3], dtype: 'int32', lo: -5, hi: 5 };
+    const asFloat = (t: tf.Tensor) => tf.cast(t, 'float32');
+    await same('cast sum/mean/relu', [ints], (a) => [tf.sum(asFloat(a)), tf.mean(asFloat(a), [1, 2]), tf.relu(asFloat(a)), tf.sum(tf.cast(tf.greater(a, 0), 'float32'))]);
+    await same('cast conv/pool/matmul', [ints, { shape: [3, 3, 3, 4], dtype: 'int32', lo: -3, hi: 3 }], (a, f) => [
+      tf.conv2d(asFloat(a) as tf.Tensor4D, asFloat(f) as tf.Tensor4D, 1, 'same'),
+      tf.maxPool(asFloat(a) as tf.Tensor4D, 2, 2, 'valid'),
+      tf.matMul(tf.reshape(asFloat(a), [12, 18]), tf.reshape(asFloat(f), [18, 6])),
+    ]);
+    const labels: Spec = { shape: [8], dtype: 'int32', lo: 0, hi: 5 };
+    await same('float labels', [{ shape: [8, 5] }, labels], (l, y) =>
+      tf.getBackend() === 'cpu' ? tf.neg(tf.sum(tf.mul(tf.oneHot(y as tf.Tensor1D, 5), tf.logSoftmax(l)), -1)) : sparseSoftmaxCrossEntropyPerExample(tf.cast(y, 'float32'), l));
+    noFallbacks('casts', ['Sum', 'Relu', 'Conv2D', 'MaxPool', 'BatchMatMul']);
+  });
+
+  test('Adam update kernel equals the composed TF1 update', async () => {
+    const specs: Spec[] = [{ shape: [300] }, { shape: [300] }, { shape: [300], lo: 0, hi: 1 }, { shape: [300] }];
+    await same('adam', specs, (v, m, s, g) => {
+      if (tf.getBackend() === 'native') return adamUpdate(v, m, s, g, 0.01, 0.9, 0.999, 1e-8);
+      const nm = tf.add(tf.mul(m, 0.9), tf.mul(g, 0.1));
+      const ns = tf.add(tf.mul(s, 0.999), tf.mul(tf.square(g), 0.001));
+      return [tf.sub(v, tf.div(tf.mul(nm, 0.01), tf.add(tf.sqrt(ns), 1e-8))), nm, ns];
+    });
+  });
+});
