@@ -126,6 +126,39 @@ describe('layers', () => {
   });
 });
 
+describe('batch norm without scale or offset', () => {
+  test('trains on the cpu backend and on the native one, to the same weights', async () => {
+    const weights: Record<string, Record<string, number[]>> = {};
+    try {
+      for (const backend of ['cpu', 'native']) {
+        for (const opts of [{ scale: false }, { center: false }, { scale: false, center: false }]) {
+          const modelFn = (x: tf.Tensor, y: tf.Tensor | undefined, mode: ModeKey) => {
+            const h = layers.batchNormalization(layers.dense(x, 3, { name: 'in' }), { training: mode === ModeKeys.TRAIN, ...opts });
+            const loss = tf.mean(tf.square(tf.sub(layers.dense(h, 1, { name: 'out' }), y!))) as tf.Scalar;
+            return new EstimatorSpec({ mode, loss, trainOp: train.sgd(0.1).minimize(loss, { globalStep: train.getOrCreateGlobalStep() }) });
+          };
+          const est = new Estimator(modelFn, tmpDir(), { config: { backend, randomSeed: 7 } });
+          await est.train(() => linearDataset(16).repeat(), { steps: 3 });
+          weights[`${backend} ${JSON.stringify(opts)}`] = values(est);
+          const names = est.getVariableNames();
+          assert.equal(names.includes('batch_normalization/gamma'), opts.scale !== false);
+          assert.equal(names.includes('batch_normalization/beta'), opts.center !== false);
+        }
+      }
+    } finally {
+      const { initBackend } = await import('../src/backend/select');
+      await initBackend('native');
+    }
+    for (const key of Object.keys(weights).filter((k) => k.startsWith('cpu'))) {
+      const cpu = weights[key];
+      const native = weights[key.replace('cpu', 'native')];
+      for (const [name, v] of Object.entries(cpu)) {
+        v.forEach((x, i) => assert.ok(Math.abs(x - native[name][i]) < 1e-4 * Math.max(1, Math.abs(x)), `${key} ${name}[${i}]: ${x} vs ${native[name][i]}`));
+      }
+    }
+  });
+});
+
 describe('train semantics', () => {
   test('steps is relative, maxSteps absolute and a no-op once reached', async () => {
     const dir = tmpDir();

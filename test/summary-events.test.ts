@@ -1,159 +1,121 @@
+// A real Estimator training run writes TensorBoard event files: decoded here with the
+// independent decoder (summary-decoder.ts), not the library's reader.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import * as fs from 'fs';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
 import { decode as decodePng } from 'fast-png';
-import { crc32c } from '@aws-crypto/crc32c';
 import { Estimator } from '../src/estimator/estimator';
 import { EstimatorSpec, ModeKey } from '../src/estimator/spec';
 import * as train from '../src/estimator/train-api';
 import * as layers from '../src/layers';
 import * as summary from '../src/estimator/summary';
+import type { SessionRunHook } from '../src/estimator/hooks/hook';
 import { setQuiet } from '../src/estimator/log';
+import { decodeEventFile, DecodedEvent, eventFilesIn } from './summary-decoder';
 import { linearDataset, tmpDir } from './helpers/tmp';
 
 setQuiet(true);
 
-// ---- an independent decoder, from event.proto / summary.proto field numbers --------------
-type Field = { no: number; wire: number; value: bigint | Buffer };
-function fields(buf: Buffer): Field[] {
-  const out: Field[] = [];
-  let i = 0;
-  const varint = (): bigint => {
-    let r = 0n, shift = 0n;
-    for (;;) {
-      const b = buf[i++];
-      r |= BigInt(b & 0x7f) << shift;
-      if (!(b & 0x80)) return r;
-      shift += 7n;
-    }
-  };
-  while (i < buf.length) {
-    const key = Number(varint());
-    const no = key >> 3, wire = key & 7;
-    if (wire === 0) out.push({ no, wire, value: varint() });
-    else if (wire === 1) { out.push({ no, wire, value: buf.subarray(i, i + 8) }); i += 8; }
-    else if (wire === 5) { out.push({ no, wire, value: buf.subarray(i, i + 4) }); i += 4; }
-    else if (wire === 2) { const len = Number(varint()); out.push({ no, wire, value: buf.subarray(i, i + len) }); i += len; }
-    else throw new Error(`wire type ${wire}`);
-  }
-  return out;
-}
-const masked = (b: Buffer) => { const c = crc32c(b) >>> 0; return ((((c >>> 15) | (c << 17)) >>> 0) + 0xa282ead8) >>> 0; };
-function records(file: string): Buffer[] {
-  const buf = fs.readFileSync(file);
-  const out: Buffer[] = [];
-  for (let off = 0; off < buf.length;) {
-    const len = Number(buf.readBigUInt64LE(off));
-    assert.equal(buf.readUInt32LE(off + 8), masked(buf.subarray(off, off + 8)), 'length crc');
-    const data = buf.subarray(off + 12, off + 12 + len);
-    assert.equal(buf.readUInt32LE(off + 12 + len), masked(data), 'data crc');
-    out.push(data);
-    off += 16 + len;
-  }
-  return out;
-}
-interface Decoded { step: number; fileVersion?: string; values: Array<{ tag: string; simple?: number; image?: { h: number; w: number; c: number; png: Buffer }; histo?: Record<string, number | number[]> }> }
-const f64 = (b: Buffer) => b.readDoubleLE(0);
-const packedDoubles = (b: Buffer) => Array.from({ length: b.length / 8 }, (_, k) => b.readDoubleLE(k * 8));
-function decodeEvent(buf: Buffer): Decoded {
-  const e: Decoded = { step: 0, values: [] };
-  for (const f of fields(buf)) {
-    if (f.no === 2) e.step = Number(f.value);
-    if (f.no === 3) e.fileVersion = (f.value as Buffer).toString();
-    if (f.no === 5) {
-      for (const v of fields(f.value as Buffer).filter((x) => x.no === 1)) {
-        const val: Decoded['values'][number] = { tag: '' };
-        for (const g of fields(v.value as Buffer)) {
-          if (g.no === 1) val.tag = (g.value as Buffer).toString();
-          if (g.no === 2) val.simple = (g.value as Buffer).readFloatLE(0);
-          if (g.no === 4) {
-            const img = { h: 0, w: 0, c: 0, png: Buffer.alloc(0) };
-            for (const h of fields(g.value as Buffer)) {
-              if (h.no === 1) img.h = Number(h.value);
-              if (h.no === 2) img.w = Number(h.value);
-              if (h.no === 3) img.c = Number(h.value);
-              if (h.no === 4) img.png = h.value as Buffer;
-            }
-            val.image = img;
-          }
-          if (g.no === 5) {
-            const h: Record<string, number | number[]> = {};
-            const names = ['', 'min', 'max', 'num', 'sum', 'sumSquares'];
-            for (const x of fields(g.value as Buffer)) {
-              if (x.no <= 5) h[names[x.no]] = f64(x.value as Buffer);
-              if (x.no === 6) h.bucketLimit = packedDoubles(x.value as Buffer);
-              if (x.no === 7) h.bucket = packedDoubles(x.value as Buffer);
-            }
-            val.histo = h;
-          }
-        }
-        e.values.push(val);
-      }
-    }
-  }
-  return e;
-}
-
 const modelFn = (x: tf.Tensor, y: tf.Tensor | undefined, mode: ModeKey) => {
-  const h = layers.dense(x, 4, { activation: 'relu' });
-  const pred = layers.dense(h, 1);
-  summary.histogram('hidden', h);
+  const hidden = layers.dense(x, 4, { activation: 'relu' });
+  const pred = layers.dense(hidden, 1);
+  summary.histogram('hidden', hidden);
   summary.image('inputs', tf.reshape(tf.sigmoid(x), [-1, 1, 3, 1]), { maxOutputs: 2 });
   summary.scalar('pred_mean', tf.mean(pred));
   const loss = tf.mean(tf.square(tf.sub(pred, y!))) as tf.Scalar;
-  if (mode === 'eval') return new EstimatorSpec({ mode, loss });
-  return new EstimatorSpec({ mode, loss, trainOp: train.adam(0.01).minimize(loss, { globalStep: train.getOrCreateGlobalStep() }) });
+  if (mode === 'eval') return new EstimatorSpec({ mode, loss, predictions: { hidden } });
+  return new EstimatorSpec({ mode, loss, predictions: { hidden }, trainOp: train.adam(0.01).minimize(loss, { globalStep: train.getOrCreateGlobalStep() }) });
 };
 
-test('training writes TensorBoard event files: loss at every summary step, PNG images, histograms, global_step/sec', async () => {
+/** Remembers, for every step, the loss, the hidden activations and summary.scalar('pred_mean') the step produced. */
+function recorder(): SessionRunHook & { seen: Map<number, { loss: number; hidden: number[][]; predMean: number }> } {
+  const seen = new Map<number, { loss: number; hidden: number[][]; predMean: number }>();
+  return {
+    seen,
+    // summary.scalar values are fetchable by name at steps where summaries are recorded (the
+    // built-in SummarySaverHook's beforeRun, which runs before user hooks, opened a collector).
+    beforeRun: () => ({ fetches: { loss: 'loss', hidden: 'hidden', ...(summary.activeCollector() ? { predMean: 'pred_mean' } : {}) } }),
+    afterRun: (ctx, v) => void seen.set(ctx.globalStep, { loss: v.results.loss as number, hidden: v.results.hidden as number[][], predMean: v.results.predMean as number }),
+  };
+}
+
+const value = (e: DecodedEvent, tag: string): number | undefined => e.values.find((v) => v.tag === tag)?.simpleValue;
+const close = (a: number, b: number, tol: number): boolean => Math.abs(a - b) <= tol * (1 + Math.abs(b));
+
+function onlyFile(dir: string): DecodedEvent[] {
+  const files = eventFilesIn(dir);
+  assert.equal(files.length, 1, `one event file in ${dir}: ${files.join(', ')}`);
+  return decodeEventFile(files[0]);
+}
+
+test('training writes TensorBoard event files: loss and summaries at every summary step, PNG images, histograms of the logged values, global_step/sec', async () => {
   const dir = tmpDir('events-');
-  const est = new Estimator(modelFn, dir, { config: { saveSummarySteps: 5 } });
-  const lossAt: Record<number, number> = {};
-  await est.train(() => linearDataset(64).repeat(), { steps: 20, hooks: [{ beforeRun: () => ({ fetches: { loss: 'loss' } }), afterRun: (c, v) => void (lossAt[c.globalStep] = v.results.loss as number) }] });
-  const files = fs.readdirSync(dir).filter((n) => n.startsWith('events.out.tfevents.'));
-  assert.equal(files.length, 1);
-  const events = records(path.join(dir, files[0])).map(decodeEvent);
+  const est = new Estimator(modelFn, dir, { config: { saveSummarySteps: 5, logStepCountSteps: 5 } });
+  const rec = recorder();
+  await est.train(() => linearDataset(64).repeat(), { steps: 20, hooks: [rec] });
+  const events = onlyFile(dir);
   assert.equal(events[0].fileVersion, 'brain.Event:2');
-  const lossSteps = events.filter((e) => e.values.some((v) => v.tag === 'loss'));
+  assert.deepEqual(events.filter((e) => e.sessionLogStatus === 1).map((e) => e.step), [1], 'SessionLog START at the first step');
+  const lossSteps = events.filter((e) => value(e, 'loss') !== undefined);
   assert.deepEqual(lossSteps.map((e) => e.step), [1, 6, 11, 16]);
+  const rows = (linearDataset(64, 64).take(1) as unknown as tf.data.Dataset<{ xs: tf.Tensor }>);
+  const xs = (await rows.toArray())[0].xs.arraySync() as number[][];
   for (const e of lossSteps) {
-    assert.ok(Math.abs(e.values.find((v) => v.tag === 'loss')!.simple! - lossAt[e.step]) < 1e-5);
+    const seen = rec.seen.get(e.step)!;
+    assert.equal(value(e, 'loss'), Math.fround(seen.loss));
+    assert.equal(value(e, 'pred_mean'), Math.fround(seen.predMean));
+    // Two images of the step's first two examples: 3 pixels each, sigmoid of the features.
     const imgs = e.values.filter((v) => v.image);
     assert.deepEqual(imgs.map((v) => v.tag), ['inputs/image/0', 'inputs/image/1']);
-    for (const v of imgs) {
+    const batch = ((e.step - 1) % 8) * 8; // batches of 8 over 64 rows, repeated
+    imgs.forEach((v, i) => {
       const png = decodePng(v.image!.png);
-      assert.deepEqual([png.width, png.height, v.image!.w, v.image!.h], [3, 1, 3, 1]);
-    }
-    const histo = e.values.find((v) => v.tag === 'hidden')!.histo!;
-    const bucket = histo.bucket as number[];
-    assert.equal(bucket.reduce((a, b) => a + b, 0), histo.num);
-    assert.equal(histo.num, 8 * 4);
-    assert.ok((histo.min as number) >= 0, 'relu outputs');
-    assert.ok((histo.sumSquares as number) >= ((histo.sum as number) ** 2) / (histo.num as number) - 1e-6);
+      assert.deepEqual([png.width, png.height, png.channels, v.image!.width, v.image!.height, v.image!.colorspace], [3, 1, 1, 3, 1, 1]);
+      const expected = xs[batch + i].map((x) => Math.floor((1 / (1 + Math.exp(-x))) * 255.5));
+      Array.from(png.data).forEach((p, k) => assert.ok(Math.abs(p - expected[k]) <= 1, `pixel ${k} of image ${i} at step ${e.step}: ${p} vs ${expected[k]}`));
+    });
+    // The histogram describes exactly the hidden activations of that step.
+    const h = e.values.find((v) => v.tag === 'hidden')!.histo!;
+    const flat = seen.hidden.flat();
+    assert.equal(h.num, 8 * 4);
+    assert.equal(h.min, Math.min(...flat));
+    assert.equal(h.max, Math.max(...flat));
+    assert.ok(close(h.sum, flat.reduce((a, b) => a + b, 0), 1e-6));
+    assert.ok(close(h.sumSquares, flat.reduce((a, b) => a + b * b, 0), 1e-6));
+    assert.equal(h.bucket.reduce((a, b) => a + b, 0), h.num);
+    assert.ok(h.min >= 0, 'relu outputs');
   }
-  assert.ok(events.some((e) => e.values.some((v) => v.tag === 'global_step/sec' && v.simple! > 0)));
-  // evaluate() writes its metrics at the evaluated step into modelDir/eval.
-  await est.evaluate(() => linearDataset(16), { name: 'holdout' });
-  const evalFile = fs.readdirSync(path.join(dir, 'eval_holdout'))[0];
-  const evalEvents = records(path.join(dir, 'eval_holdout', evalFile)).map(decodeEvent);
-  assert.deepEqual(evalEvents.filter((e) => e.values.length).map((e) => [e.step, e.values.map((v) => v.tag).sort()]), [[20, ['loss']]]);
+  const rates = events.filter((e) => value(e, 'global_step/sec') !== undefined);
+  assert.ok(rates.length >= 1 && rates.every((e) => value(e, 'global_step/sec')! > 0));
+
+  // A second train() call (a new Estimator on the same directory) continues the same file.
+  await new Estimator(modelFn, dir, { config: { saveSummarySteps: 5, logStepCountSteps: 5 } }).train(() => linearDataset(64).repeat(), { steps: 10 });
+  const all = onlyFile(dir);
+  assert.deepEqual(all.filter((e) => e.sessionLogStatus === 1).map((e) => e.step), [1, 21]);
+  assert.deepEqual(all.filter((e) => value(e, 'loss') !== undefined).map((e) => e.step), [1, 6, 11, 16, 21, 26]);
   const scalars = await summary.readScalars(dir);
-  assert.deepEqual(scalars.get('loss')!.map((p) => p.step), [1, 6, 11, 16]);
+  assert.deepEqual(scalars.get('loss')!.map((p) => p.step), [1, 6, 11, 16, 21, 26]);
 });
 
-test('a corrupt last record: the reader returns every earlier event and a clear error naming the file', async () => {
-  const dir = tmpDir('events-corrupt-');
-  const w = new summary.EventFileWriter(dir);
-  for (let s = 1; s <= 5; s++) w.addScalars(s, { loss: 1 / s });
-  w.close();
-  const bytes = fs.readFileSync(w.file);
-  bytes[bytes.length - 3] ^= 0xff;
-  fs.writeFileSync(w.file, bytes);
-  const r = await summary.readEventFile(w.file);
-  assert.equal(r.events.length, 5, 'file_version + 4 intact scalar events');
-  assert.match(r.error!.message, new RegExp(`${w.file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: corrupt record at byte \\d+ \\(data checksum mismatch\\)`));
-  fs.truncateSync(w.file, bytes.length - 10);
-  assert.match((await summary.readEventFile(w.file)).error!.message, /truncated record/);
+test('evaluate writes its metrics at the evaluated global step into eval_<name>', async () => {
+  const dir = tmpDir('events-eval-');
+  const est = new Estimator(modelFn, dir, { config: { saveSummarySteps: 5 } });
+  await est.train(() => linearDataset(64).repeat(), { steps: 7 });
+  const m = await est.evaluate(() => linearDataset(16), { name: 'holdout' });
+  const saved = onlyFile(path.join(dir, 'eval_holdout')).filter((e) => e.values.length);
+  assert.equal(saved.length, 1);
+  assert.equal(saved[0].step, 7);
+  assert.equal(value(saved[0], 'loss'), Math.fround(m.loss));
+  await est.evaluate(() => linearDataset(16));
+  assert.equal(onlyFile(path.join(dir, 'eval')).filter((e) => value(e, 'loss') !== undefined).length, 1);
+});
+
+test('evaluate also writes the summaries modelFn records on the first eval batch', async () => {
+  const dir = tmpDir('events-eval-');
+  const est = new Estimator(modelFn, dir, { config: { saveSummarySteps: 5 } });
+  await est.train(() => linearDataset(64).repeat(), { steps: 3 });
+  await est.evaluate(() => linearDataset(16));
+  const saved = onlyFile(path.join(dir, 'eval')).filter((e) => e.values.length);
+  assert.deepEqual(saved.map((e) => e.values.map((v) => v.tag).sort()), [['hidden', 'inputs/image/0', 'inputs/image/1', 'loss', 'pred_mean']]);
 });

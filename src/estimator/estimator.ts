@@ -30,14 +30,13 @@ import {
   NanTensorHook,
   StopAfterNEvalsHook,
   StopAtStepHook,
-  StepRateLogHook,
 } from './hooks/basic-hooks';
 import { ProgressHook } from './hooks/progress-hook';
 import { clearInterrupt, isInterruptRequested, KeyboardInterrupt } from './interrupt';
 import { info, log } from './log';
 import { prepareBackend } from './backend-init';
 import type { MetricOp } from './metrics';
-import { addSummaryHooks, collectorScalars, writeEvalResults } from './summary-wiring';
+import { abandonFailedStepSummaries, builtInTrainHooks, collectorScalars, evalSummaryHook, writeEvalResults } from './summary-wiring';
 import { exportSavedModel, ExportSavedModelOptions, ServingInputFn } from './export';
 
 export type Params = Record<string, unknown>;
@@ -239,16 +238,14 @@ export class Estimator<F extends TensorOrDict = tf.Tensor, L extends TensorOrDic
       listeners: opts.savingListeners,
     });
     const progress = new ProgressHook('Training', Number.isFinite(lastStep) ? lastStep : undefined);
+    const builtInHooks = builtInTrainHooks(this.modelDir, this.config);
     const hooks: SessionRunHook[] = [
       ...(Number.isFinite(lastStep) ? [new StopAtStepHook({ lastStep })] : []),
       ...(this.config.checkNan ? [new NanTensorHook()] : []),
       ...(this.config.logStepCountSteps > 0
-        ? [
-            new LoggingTensorHook({ tensors: { loss: 'loss', step: 'global_step' }, everyNIter: this.config.logStepCountSteps }),
-            new StepRateLogHook(this.config.logStepCountSteps),
-          ]
+        ? [new LoggingTensorHook({ tensors: { loss: 'loss', step: 'global_step' }, everyNIter: this.config.logStepCountSteps })]
         : []),
-      ...addSummaryHooks(this.modelDir, this.config),
+      ...builtInHooks,
       ...(opts.hooks ?? []),
       progress,
       // Last, so a final save sees what the other hooks did at this step.
@@ -291,6 +288,9 @@ export class Estimator<F extends TensorOrDict = tf.Tensor, L extends TensorOrDic
       }
     } catch (e) {
       progress.fail(e);
+      // Nothing more is written; release the summary writers so the event files are closed.
+      abandonFailedStepSummaries();
+      for (const h of builtInHooks) await Promise.resolve(h.end?.(sessionInfo())).catch(() => undefined);
       throw e;
     } finally {
       await iterator.return?.();
@@ -387,7 +387,8 @@ export class Estimator<F extends TensorOrDict = tf.Tensor, L extends TensorOrDic
     const store = new VariableStore(this.config.randomSeed, restored.tensors);
     const globalStep = restored.globalStep;
     const progress = new ProgressHook(`Evaluating${opts.name ? ` (${opts.name})` : ''}`, opts.steps);
-    const hooks: SessionRunHook[] = [...(opts.steps != null ? [new StopAfterNEvalsHook(opts.steps)] : []), ...(opts.hooks ?? []), progress];
+    const summaries = evalSummaryHook();
+    const hooks: SessionRunHook[] = [...(opts.steps != null ? [new StopAfterNEvalsHook(opts.steps)] : []), summaries, ...(opts.hooks ?? []), progress];
     const sessionInfo: SessionInfo = { mode: 'eval', modelDir: this.modelDir, globalStep };
     const metrics: Record<string, MetricOp> = {};
     let lossSum = 0;
@@ -428,6 +429,7 @@ export class Estimator<F extends TensorOrDict = tf.Tensor, L extends TensorOrDic
       for (const h of hooks) await h.end?.(sessionInfo);
     } catch (e) {
       progress.fail(e);
+      abandonFailedStepSummaries();
       throw e;
     } finally {
       await iterator.return?.();
@@ -437,7 +439,7 @@ export class Estimator<F extends TensorOrDict = tf.Tensor, L extends TensorOrDic
     for (const [k, op] of Object.entries(metrics)) results[k] = op.result();
     results.loss = lossSum / batches;
     results.globalStep = globalStep;
-    await writeEvalResults(this.modelDir, opts.name, globalStep, results);
+    writeEvalResults(this.modelDir, opts.name, globalStep, results, summaries);
     info(`Saving dict for global step ${globalStep}: ${Object.entries(results).map(([k, v]) => `${k} = ${fmt(v)}`).join(', ')}`);
     return results as EvalResults;
   }

@@ -1,18 +1,31 @@
-// Connects the Estimator's loops to the summary machinery: the built-in summary hooks of
-// train(), summary scalars as fetchable tensors, and evaluate()'s summaries.
-import * as path from 'path';
+// Connects the Estimator's loops to the summary machinery: the built-in hooks of train() (as
+// tf.estimator adds them from RunConfig), summary scalars as fetchable tensors, and evaluate()'s
+// summaries.
 import * as tf from '@tensorflow/tfjs';
 import type { RunConfig } from './run-config';
 import type { SessionRunHook } from './hooks/hook';
-import { SummarySaverHook, StepCounterHook, writeEvalSummary } from './summary/hooks';
-import { activeCollector } from './summary/collect';
+import { SummarySaverHook } from './hooks/summary-saver-hook';
+import { StepCounterHook } from './hooks/step-counter-hook';
+import { abandonStepCollector, activeCollector } from './summary/collect';
+import { EvalSummaryHook, writeEvalSummary } from './summary/eval-summary';
 
-export function addSummaryHooks(modelDir: string, config: RunConfig): SessionRunHook[] {
-  if (!(config.saveSummarySteps > 0)) return [];
+/**
+ * tf.estimator's defaults: summaries (and the loss) every saveSummarySteps into modelDir, and
+ * global_step/sec every logStepCountSteps, logged and (when summaries are on) written too.
+ */
+export function builtInTrainHooks(modelDir: string, config: RunConfig): SessionRunHook[] {
+  const summariesOn = config.saveSummarySteps > 0;
   return [
-    new SummarySaverHook({ saveSteps: config.saveSummarySteps, outputDir: modelDir }),
-    new StepCounterHook({ everyNSteps: config.saveSummarySteps, outputDir: modelDir }),
+    ...(summariesOn ? [new SummarySaverHook({ saveSteps: config.saveSummarySteps, outputDir: modelDir })] : []),
+    ...(config.logStepCountSteps > 0
+      ? [new StepCounterHook({ everyNSteps: config.logStepCountSteps, outputDir: summariesOn ? modelDir : undefined })]
+      : []),
   ];
+}
+
+/** A step that threw leaves its summary collector open; drop it so the next run starts clean. */
+export function abandonFailedStepSummaries(): void {
+  abandonStepCollector();
 }
 
 /** Scalars recorded by summary.scalar during this step, for hooks that fetch them by name. */
@@ -22,6 +35,12 @@ export function collectorScalars(): Record<string, tf.Tensor> {
   return Object.fromEntries([...c.scalars].map(([k, v]) => [k, tf.scalar(v)]));
 }
 
-export async function writeEvalResults(modelDir: string, name: string | undefined, step: number, results: Record<string, number>): Promise<void> {
-  writeEvalSummary(path.join(modelDir, name ? `eval_${name}` : 'eval'), step, results, undefined);
+/** Records the first evaluation batch's summaries for writeEvalResults. */
+export function evalSummaryHook(): EvalSummaryHook {
+  return new EvalSummaryHook();
+}
+
+/** evaluate()'s metrics, plus the summaries of its first batch, into modelDir/eval[_name]. */
+export function writeEvalResults(modelDir: string, name: string | undefined, step: number, results: Record<string, number>, hook: EvalSummaryHook): void {
+  writeEvalSummary(modelDir, name, step, results, hook.collected);
 }

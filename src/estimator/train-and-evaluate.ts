@@ -68,6 +68,17 @@ export async function trainAndEvaluate<F extends TensorOrDict, L extends TensorO
   let lastCheckpoint: string | undefined;
   const est = estimator as unknown as Estimator<TensorOrDict, TensorOrDict, object>;
 
+  let lastExportWasFinal = false;
+  const runExporters = async (checkpointPath: string, metrics: EvalResults, isFinal: boolean): Promise<void> => {
+    exportResults = [];
+    lastExportWasFinal = isFinal;
+    for (const exporter of evalSpec.exporters ?? []) {
+      const exportPath = path.join(estimator.modelDir, 'export', exporter.name);
+      const written = await exporter.export(est, exportPath, checkpointPath, metrics, isFinal);
+      if (written) exportResults.push(written);
+    }
+  };
+
   const evaluateAt = async (step: number, checkpointPath: string, isFinal: boolean): Promise<void> => {
     const metrics = await estimator.evaluate(evalSpec.inputFn, {
       steps: evalSpec.steps,
@@ -77,13 +88,11 @@ export async function trainAndEvaluate<F extends TensorOrDict, L extends TensorO
     });
     lastEvalTime = Date.now();
     lastEvalStep = step;
+    lastCheckpoint = checkpointPath;
     history.push(metrics);
-    exportResults = [];
-    for (const exporter of evalSpec.exporters ?? []) {
-      const exportPath = path.join(estimator.modelDir, 'export', exporter.name);
-      const written = await exporter.export(est, exportPath, checkpointPath, metrics, isFinal);
-      if (written) exportResults.push(written);
-    }
+    // As tf.estimator: an evaluation at (or past) maxSteps is the final one, whoever triggered it.
+    const reachedMax = trainSpec.maxSteps !== undefined && step >= trainSpec.maxSteps;
+    await runExporters(checkpointPath, metrics, isFinal || reachedMax);
   };
 
   const listener: CheckpointSaverListener = {
@@ -94,6 +103,9 @@ export async function trainAndEvaluate<F extends TensorOrDict, L extends TensorO
     end: async (step) => {
       const ckpt = estimator.latestCheckpoint() ?? lastCheckpoint;
       if (ckpt && lastEvalStep !== step) await evaluateAt(step, ckpt, true);
+      // Already evaluated at this step (its save triggered it) but not as the final export:
+      // the exporters still get their final call, with those metrics.
+      else if (ckpt && !lastExportWasFinal && history.length > 0) await runExporters(ckpt, history[history.length - 1], true);
     },
   };
 

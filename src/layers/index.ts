@@ -162,12 +162,16 @@ export function batchNormalization(x: tf.Tensor, opts: BatchNormOptions = {}): t
       return tf.batchNorm(x, movingMean, movingVar, beta, gamma, epsilon);
     }
     let y: tf.Tensor, mean: tf.Tensor, variance: tf.Tensor;
+    // Explicit unit scale / zero offset when a variable is off: tfjs's batchNorm gradient
+    // cannot differentiate through a missing scale.
+    const scale = gamma ?? tf.onesLike(movingVar);
+    const offset = beta ?? tf.zerosLike(movingMean);
     if (hasKernel(BN_TRAIN) && x.dtype === 'float32') {
       // One fused kernel forward and one backward, instead of tfjs's composite gradient.
-      [y, mean, variance] = batchNormTraining(x, gamma ?? tf.onesLike(movingVar), beta ?? tf.zerosLike(movingMean), epsilon);
+      [y, mean, variance] = batchNormTraining(x, scale, offset, epsilon);
     } else {
       ({ mean, variance } = tf.moments(x, [...Array(x.rank - 1).keys()]));
-      y = tf.batchNorm(x, mean, variance, beta, gamma, epsilon);
+      y = tf.batchNorm(x, mean, variance, offset, scale, epsilon);
     }
     if (ctx.mode === 'train') {
       const n = x.size / channels;

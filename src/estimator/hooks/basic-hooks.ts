@@ -158,26 +158,6 @@ export class LoggingTensorHook implements SessionRunHook {
   }
 }
 
-/** Logs global_step/sec every N steps, as tf.estimator's training loop does. */
-export class StepRateLogHook implements SessionRunHook {
-  private readonly timer: StepTimer;
-  readonly rates: number[] = [];
-  constructor(everyNSteps: number) {
-    this.timer = new StepTimer(everyNSteps);
-  }
-  afterCreateSession(info: SessionInfo): void {
-    this.timer.update(info.globalStep);
-  }
-  afterRun(ctx: RunContext): void {
-    if (!this.timer.shouldTrigger(ctx.globalStep)) return;
-    const e = this.timer.update(ctx.globalStep);
-    if (e && e.secs > 0) {
-      this.rates.push(e.steps / e.secs);
-      log(`global_step/sec: ${(e.steps / e.secs).toPrecision(4)}`);
-    }
-  }
-}
-
 export class NanLossDuringTrainingError extends Error {
   constructor(step: number) {
     super(

@@ -7,11 +7,13 @@ export {
   NanLossDuringTrainingError,
   StopAfterNEvalsHook,
   StepTimer,
-  StepRateLogHook,
 } from './basic-hooks';
 export type { CheckpointSaverListener, CheckpointSaverOptions, LoggingTensorHookOptions } from './basic-hooks';
 export { ProgressHook } from './progress-hook';
 export type { SessionRunHook, RunContext, RunArgs, RunValues, SessionInfo, TensorRequest, FetchedValue } from './hook';
-export { SummarySaverHook, StepCounterHook } from '../summary/hooks';
+export { SummarySaverHook } from './summary-saver-hook';
+export type { SummarySaverHookOptions } from './summary-saver-hook';
+export { StepCounterHook } from './step-counter-hook';
+export type { StepCounterHookOptions } from './step-counter-hook';
 export { EarlyStoppingHook, stopIfNoDecrease, stopIfNoIncrease } from './early-stopping';
 export type { EarlyStoppingOptions } from './early-stopping';

@@ -1,18 +1,43 @@
-// summary.scalar / image / histogram, callable anywhere in modelFn or inputFn. They record
-// into the collector of the running step when a summary is due at that step (the
-// SummarySaverHook opens one), and cost nothing otherwise. Values are read at once, so no
-// tensor outlives the step.
+// summary.scalar / image / histogram, callable anywhere in modelFn or inputFn, in any mode.
+// They record into the active SummaryCollector (the SummarySaverHook opens one for each step
+// at which a summary is due) and do nothing otherwise — not even read the tensor. Values are
+// read at once (dataSync), so no tensor outlives the step.
 import * as tf from '@tensorflow/tfjs';
-import { encode } from 'fast-png';
-import type { HistogramValue, SummaryValue } from './proto';
+import { info } from '../log';
+import { histogramOf } from './histogram';
+import { imageValues, ImageOptions } from './image';
+import type { SummaryValue } from './proto';
 
+// Older imports took histogramOf from here.
+export { histogramOf };
+
+/** The summaries recorded during one step (or one evaluation batch). */
 export class SummaryCollector {
-  readonly values: SummaryValue[] = [];
+  private readonly byTag = new Map<string, SummaryValue>();
+  /** summary.scalar values by tag, for hooks that fetch them by name. */
   readonly scalars = new Map<string, number>();
+
+  /** A tag recorded twice in one step keeps its first position and its last value (a
+   *  summary in a per-example dataset map fn would otherwise add one tag per example). */
+  add(value: SummaryValue): void {
+    this.byTag.set(value.tag, value);
+    if (value.simpleValue !== undefined) this.scalars.set(value.tag, value.simpleValue);
+    else this.scalars.delete(value.tag);
+  }
+
+  /** Everything recorded, in first-recorded order. */
+  get values(): SummaryValue[] {
+    return [...this.byTag.values()];
+  }
+
+  get size(): number {
+    return this.byTag.size;
+  }
 }
 
 let active: SummaryCollector | undefined;
 
+/** Make `c` receive the summaries recorded from now on (undefined: record nothing). */
 export function setActiveCollector(c: SummaryCollector | undefined): void {
   active = c;
 }
@@ -21,97 +46,113 @@ export function activeCollector(): SummaryCollector | undefined {
   return active;
 }
 
-function checkName(fn: string, name: unknown): string {
-  if (typeof name !== 'string' || !name) throw new Error(`summary.${fn}(name, ...): name must be a non-empty string.`);
-  return name;
+/** Runs fn with `c` active, restoring the previous collector afterwards (also on error). */
+export function withCollector<T>(c: SummaryCollector, fn: () => T): T {
+  const previous = active;
+  active = c;
+  let result: T;
+  try {
+    result = fn();
+  } catch (e) {
+    active = previous;
+    throw e;
+  }
+  if (result instanceof Promise) {
+    return result.finally(() => {
+      active = previous;
+    }) as T;
+  }
+  active = previous;
+  return result;
 }
 
-/** A scalar (a number or a tensor holding one value). */
+/** The collector of the step now running, shared by every hook that wants this step's summaries. */
+let stepSession: { step: number; collector: SummaryCollector; holders: number } | undefined;
+
+/**
+ * Called by a hook's beforeRun when it wants the summaries of the step about to run (global
+ * step `step` before it runs): opens that step's collector and makes it active, or joins it
+ * when another hook already opened it. Pair with leaveStepCollector in afterRun.
+ */
+export function joinStepCollector(step: number): SummaryCollector {
+  if (stepSession && stepSession.step === step && active === stepSession.collector) {
+    stepSession.holders += 1;
+    return stepSession.collector;
+  }
+  stepSession = { step, collector: new SummaryCollector(), holders: 1 };
+  active = stepSession.collector;
+  return stepSession.collector;
+}
+
+/** The last hook to leave a step's collector deactivates it. */
+export function leaveStepCollector(c: SummaryCollector): void {
+  if (!stepSession || stepSession.collector !== c) {
+    if (active === c) active = undefined;
+    return;
+  }
+  stepSession.holders -= 1;
+  if (stepSession.holders <= 0) {
+    stepSession = undefined;
+    if (active === c) active = undefined;
+  }
+}
+
+/** Drops a collector left open by a step that failed (hooks call it in begin, before any step). */
+export function abandonStepCollector(): void {
+  if (stepSession && active === stepSession.collector) active = undefined;
+  stepSession = undefined;
+}
+
+const warnedNames = new Set<string>();
+
+function checkName(fn: string, name: unknown): void {
+  if (typeof name !== 'string' || !name) throw new Error(`summary.${fn}(name, ...): name must be a non-empty string, got ${String(name)}.`);
+}
+
+/** TF's clean_tag: characters other than letters, digits, _ - . / become _, leading / dropped. */
+function tagOf(fn: string, name: string): string {
+  const clean = name.replace(/[^-/\p{L}\p{N}_.]/gu, '_').replace(/^\/+/, '');
+  if (clean !== name && !warnedNames.has(name)) {
+    warnedNames.add(name);
+    info(`Summary name ${name} is illegal; using ${clean} instead.`);
+  }
+  if (!clean) throw new Error(`summary.${fn}('${name}'): the name has no usable characters (letters, digits, _ - . /).`);
+  return clean;
+}
+
+/** A scalar: a number, or a tensor holding exactly one value. */
 export function scalar(name: string, value: tf.Tensor | number): void {
   checkName('scalar', name);
   if (!active) return;
+  const tag = tagOf('scalar', name);
   let v: number;
   if (typeof value === 'number') v = value;
-  else {
+  else if (value instanceof tf.Tensor) {
     if (value.size !== 1) throw new Error(`summary.scalar('${name}'): needs one value, got shape [${value.shape}]; reduce it first (tf.mean).`);
-    v = value.dataSync()[0];
-  }
-  active.scalars.set(name, v);
-  active.values.push({ tag: name, simpleValue: v });
+    if (value.dtype === 'string' || value.dtype === 'complex64') throw new Error(`summary.scalar('${name}'): needs a numeric tensor, got ${value.dtype}.`);
+    v = value.dataSync()[0] as number;
+  } else throw new Error(`summary.scalar('${name}', value): value must be a number or a tf.Tensor, got ${typeof value}.`);
+  active.add({ tag, simpleValue: v });
 }
 
-/** Up to maxOutputs images of an NHWC batch (1, 3 or 4 channels, float in [0,1] or 0..255 integers). */
-export function image(name: string, images: tf.Tensor, opts: { maxOutputs?: number } = {}): void {
+/** Up to maxOutputs (default 3) images of an NHWC batch: 1, 3 or 4 channels, float32 in [0, 1] or int32 in 0..255. */
+export function image(name: string, images: tf.Tensor, opts: ImageOptions = {}): void {
   checkName('image', name);
   if (!active) return;
-  const x = images.rank === 3 ? images.expandDims(-1) : images;
-  if (x.rank !== 4 || ![1, 3, 4].includes(x.shape[3] as number)) {
-    if (x !== images) x.dispose();
-    throw new Error(`summary.image('${name}'): images must be NHWC with 1, 3 or 4 channels, got shape [${images.shape}].`);
-  }
-  const [n, h, w, c] = x.shape as [number, number, number, number];
-  const count = Math.min(n, opts.maxOutputs ?? 3);
-  const data = x.dataSync();
-  const isFloat = x.dtype === 'float32';
-  for (let i = 0; i < count; i++) {
-    const px = new Uint8Array(h * w * c);
-    for (let j = 0; j < px.length; j++) {
-      const v = data[i * px.length + j] * (isFloat ? 255 : 1);
-      px[j] = v < 0 ? 0 : v > 255 ? 255 : Math.round(v);
-    }
-    const png = encode({ width: w, height: h, data: px, channels: c, depth: 8 });
-    // TF1's naming: name/image for a single image, name/image/0.. for several.
-    const tag = count === 1 ? `${name}/image` : `${name}/image/${i}`;
-    active.values.push({ tag, image: { height: h, width: w, colorspace: c, encodedImageString: png } });
-  }
-  if (x !== images) x.dispose();
+  const tag = tagOf('image', name);
+  for (const v of imageValues(tag, images, opts)) active.add(v);
 }
 
-/** TF's default histogram bucket edges: ±1e-12 * 1.1^k up to 1e20, and 0. */
-let defaultLimits: number[] | undefined;
-function bucketLimits(): number[] {
-  if (defaultLimits) return defaultLimits;
-  const pos: number[] = [];
-  for (let v = 1e-12; v < 1e20; v *= 1.1) pos.push(v);
-  defaultLimits = [...pos.map((v) => -v).reverse(), 0, ...pos, Number.MAX_VALUE];
-  return defaultLimits;
-}
-
-export function histogramOf(values: ArrayLike<number>): HistogramValue {
-  const limits = bucketLimits();
-  const counts = new Float64Array(limits.length);
-  let min = Infinity, max = -Infinity, sum = 0, sumSquares = 0;
-  for (let i = 0; i < values.length; i++) {
-    const v = values[i];
-    if (v < min) min = v;
-    if (v > max) max = v;
-    sum += v;
-    sumSquares += v * v;
-    // First limit >= v (binary search): bucket i holds (limit[i-1], limit[i]].
-    let lo = 0, hi = limits.length - 1;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if (limits[mid] < v) lo = mid + 1;
-      else hi = mid;
-    }
-    counts[lo] += 1;
-  }
-  // As TF's EncodeToProto: drop empty buckets, but keep one empty bucket after a non-empty one,
-  // so each bucket's left edge stays the previous limit.
-  const bucketLimit: number[] = [];
-  const bucket: number[] = [];
-  for (let i = 0; i < limits.length; i++) {
-    if (counts[i] > 0 || (i > 0 && counts[i - 1] > 0)) {
-      bucketLimit.push(limits[i]);
-      bucket.push(counts[i]);
-    }
-  }
-  return { min: values.length ? min : 0, max: values.length ? max : 0, num: values.length, sum, sumSquares, bucketLimit, bucket };
-}
-
+/** The distribution of all values of a tensor (or array), with TF's default exponential buckets. */
 export function histogram(name: string, values: tf.Tensor | ArrayLike<number>): void {
   checkName('histogram', name);
   if (!active) return;
-  const v = values instanceof tf.Tensor ? values.dataSync() : values;
-  active.values.push({ tag: name, histo: histogramOf(v as ArrayLike<number>) });
+  const tag = tagOf('histogram', name);
+  let data: ArrayLike<number>;
+  if (values instanceof tf.Tensor) {
+    if (values.dtype === 'string' || values.dtype === 'complex64') throw new Error(`summary.histogram('${name}'): needs a numeric tensor, got ${values.dtype}.`);
+    data = values.dataSync() as ArrayLike<number>;
+  } else if (values != null && typeof (values as ArrayLike<number>).length === 'number') data = values;
+  else throw new Error(`summary.histogram('${name}', values): values must be a tf.Tensor or an array of numbers.`);
+  active.add({ tag, histo: histogramOf(data, tag) });
 }

@@ -1,6 +1,7 @@
-// TensorFlow's Event and Summary messages (tensorflow/core/util/event.proto and
-// tensorflow/core/framework/summary.proto), declared with protobufjs's reflection API. Field
-// numbers follow the .proto files; fields this project never writes are left out.
+// TensorFlow's Event and Summary messages (tensorflow/core/util/event.proto,
+// tensorflow/core/framework/summary.proto, tensor.proto), declared with protobufjs from a
+// .proto text parsed once at load. Field numbers follow TensorFlow's files; fields this
+// project never writes or reads are left out (protobuf skips unknown fields when decoding).
 import * as protobuf from 'protobufjs';
 
 // proto3, as TensorFlow's files: repeated scalars (histogram buckets) are packed.
@@ -10,23 +11,31 @@ message HistogramProto {
   double min = 1; double max = 2; double num = 3; double sum = 4; double sum_squares = 5;
   repeated double bucket_limit = 6 [packed = true]; repeated double bucket = 7 [packed = true];
 }
+message TensorShapeProto { message Dim { int64 size = 1; string name = 2; } repeated Dim dim = 2; bool unknown_rank = 3; }
+message TensorProto {
+  int32 dtype = 1; TensorShapeProto tensor_shape = 2; bytes tensor_content = 4;
+  repeated float float_val = 5 [packed = true]; repeated double double_val = 6 [packed = true];
+}
 message Image { int32 height = 1; int32 width = 2; int32 colorspace = 3; bytes encoded_image_string = 4; }
 message PluginData { string plugin_name = 1; bytes content = 2; }
 message SummaryMetadata { PluginData plugin_data = 1; string display_name = 2; string summary_description = 3; }
 message Value {
   string node_name = 7; string tag = 1; SummaryMetadata metadata = 9;
-  oneof value { float simple_value = 2; bytes obsolete_old_style_histogram = 3; Image image = 4; HistogramProto histo = 5; }
+  oneof value { float simple_value = 2; bytes obsolete_old_style_histogram = 3; Image image = 4; HistogramProto histo = 5; TensorProto tensor = 8; }
 }
 message Summary { repeated Value value = 1; }
+message SessionLog { int32 status = 1; string checkpoint_path = 2; string msg = 3; }
 message Event {
   double wall_time = 1; int64 step = 2;
-  oneof what { string file_version = 3; bytes graph_def = 4; Summary summary = 5; }
+  oneof what { string file_version = 3; bytes graph_def = 4; Summary summary = 5; SessionLog session_log = 7; }
 }
 `;
 // resolveAll() applies proto3 defaults (packed encoding) before the first encode.
 const root = protobuf.parse(SCHEMA, { keepCase: false }).root.resolveAll();
+const EventType = root.lookupType('Event');
 
-export const EventType = root.lookupType('Event');
+/** SessionLog.SessionStatus (event.proto). */
+export const SessionStatus = { START: 1, STOP: 2, CHECKPOINT: 3 } as const;
 
 export interface HistogramValue {
   min: number;
@@ -34,6 +43,7 @@ export interface HistogramValue {
   num: number;
   sum: number;
   sumSquares: number;
+  /** Right edge of each bucket; bucket i spans [bucketLimit[i-1], bucketLimit[i]) (-DBL_MAX for i = 0). */
   bucketLimit: number[];
   bucket: number[];
 }
@@ -41,8 +51,18 @@ export interface HistogramValue {
 export interface ImageValue {
   height: number;
   width: number;
+  /** 1 grey, 2 grey + alpha, 3 RGB, 4 RGBA. */
   colorspace: number;
+  /** PNG bytes. */
   encodedImageString: Uint8Array;
+}
+
+/** A scalar written TF2-style, as a rank-0 tensor (float or double) — read, never written. */
+export interface TensorValue {
+  dtype: number;
+  tensorContent?: Uint8Array;
+  floatVal?: number[];
+  doubleVal?: number[];
 }
 
 export interface SummaryValue {
@@ -50,20 +70,35 @@ export interface SummaryValue {
   simpleValue?: number;
   image?: ImageValue;
   histo?: HistogramValue;
+  tensor?: TensorValue;
+  metadata?: { pluginData?: { pluginName?: string } };
+}
+
+export interface SessionLogValue {
+  status: number;
+  checkpointPath?: string;
+  msg?: string;
 }
 
 export interface TfEvent {
+  /** Seconds since the epoch. */
   wallTime: number;
   step: number;
   fileVersion?: string;
   summary?: { value: SummaryValue[] };
+  sessionLog?: SessionLogValue;
 }
 
 export function encodeEvent(e: TfEvent): Uint8Array {
   return EventType.encode(EventType.fromObject(e)).finish();
 }
 
+/** Decodes one Event; proto3 leaves zero-valued fields out, so wallTime and step default to 0. */
 export function decodeEvent(bytes: Uint8Array): TfEvent {
   const msg = EventType.decode(bytes);
-  return EventType.toObject(msg, { longs: Number, bytes: Uint8Array as unknown as typeof Buffer, defaults: false }) as TfEvent;
+  const o = EventType.toObject(msg, { longs: Number, bytes: Uint8Array as unknown as typeof Buffer, defaults: false, oneofs: false }) as Partial<TfEvent>;
+  const e: TfEvent = { ...o, wallTime: o.wallTime ?? 0, step: o.step ?? 0 };
+  if (e.summary) e.summary = { value: (e.summary.value ?? []).map((v) => ({ ...v, tag: v.tag ?? '' })) };
+  if (e.sessionLog) e.sessionLog = { ...e.sessionLog, status: e.sessionLog.status ?? 0 };
+  return e;
 }

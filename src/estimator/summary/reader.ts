@@ -1,38 +1,67 @@
-// Reads TensorBoard event files back: for display.scalars/histograms and for tests. A corrupt
-// or truncated record ends the file with an error naming it and the offset; what came before
-// is kept.
+// Reads TensorBoard event files back, for display.scalars/histograms and for tests. A damaged
+// record (bad checksum, truncated, undecodable) ends its file with an Error naming the file and
+// the byte offset; the events before it are kept. Reading never throws for damaged files.
 import * as fs from 'fs';
 import * as path from 'path';
-import { decodeEvent, HistogramValue, SummaryValue, TfEvent } from './proto';
+import { decodeEvent, HistogramValue, SessionStatus, SummaryValue, TensorValue, TfEvent } from './proto';
 import { unframe } from './tfrecord';
 
-export type { TfEvent };
+export type { TfEvent, SummaryValue, HistogramValue };
 
 export async function readEventFile(file: string): Promise<{ events: TfEvent[]; error?: Error }> {
-  const buf = await fs.promises.readFile(file);
-  const { records, error } = unframe(buf);
+  let buf: Buffer;
+  try {
+    buf = await fs.promises.readFile(file);
+  } catch (e) {
+    return { events: [], error: new Error(`${file}: cannot read the event file: ${(e as Error).message}`) };
+  }
+  const { records, offsets, error } = unframe(buf);
   const events: TfEvent[] = [];
-  for (const r of records) {
+  for (let i = 0; i < records.length; i++) {
     try {
-      events.push(decodeEvent(r));
+      events.push(decodeEvent(records[i]));
     } catch (e) {
-      return { events, error: new Error(`${file}: undecodable event after ${events.length} events: ${(e as Error).message}`) };
+      return { events, error: new Error(`${file}: undecodable Event in the record at byte ${offsets[i]} (${(e as Error).message}); the ${events.length} events before it were read.`) };
     }
   }
-  return { events, error: error ? new Error(`${file}: corrupt record at byte ${error.offset} (${error.reason}); ${events.length} earlier events were read.`) : undefined };
+  if (!error) return { events };
+  return {
+    events,
+    error: new Error(`${file}: corrupt record at byte ${error.offset} of ${buf.length} (${error.reason}); the ${events.length} events before it were read, the rest of the file was skipped.`),
+  };
 }
 
+/** The event files directly in dir, oldest first (by the timestamp in their names). */
 export function eventFiles(dir: string): string[] {
-  if (!fs.existsSync(dir)) return [];
-  return fs.readdirSync(dir).filter((n) => n.startsWith('events.out.tfevents.')).sort().map((n) => path.join(dir, n));
+  let names: string[];
+  try {
+    names = fs.readdirSync(dir);
+  } catch {
+    return [];
+  }
+  const stamp = (n: string): number => Number(/tfevents\.(\d+)/.exec(n)?.[1] ?? 0);
+  return names
+    .filter((n) => n.startsWith('events.out.tfevents.'))
+    .sort((a, b) => stamp(a) - stamp(b) || (a < b ? -1 : a > b ? 1 : 0))
+    .map((n) => path.join(dir, n));
 }
 
-export async function readEventsDir(dir: string): Promise<{ events: TfEvent[]; errors: Error[] }> {
-  const events: TfEvent[] = [];
+export interface ReadEventsOptions {
+  /** As TensorBoard: a SessionLog START at step s (a run resumed from a checkpoint) drops the
+   *  events written earlier at steps >= s, which a crashed run wrote and the new run redoes. Default true. */
+  purgeOrphaned?: boolean;
+}
+
+/** Every event of every event file directly in dir, in step order (wall time within a step). */
+export async function readEventsDir(dir: string, opts: ReadEventsOptions = {}): Promise<{ events: TfEvent[]; errors: Error[] }> {
+  let events: TfEvent[] = [];
   const errors: Error[] = [];
   for (const f of eventFiles(dir)) {
     const r = await readEventFile(f);
-    events.push(...r.events);
+    for (const e of r.events) {
+      if ((opts.purgeOrphaned ?? true) && e.sessionLog?.status === SessionStatus.START) events = events.filter((x) => x.step < e.step);
+      events.push(e);
+    }
     if (r.error) errors.push(r.error);
   }
   events.sort((a, b) => a.step - b.step || a.wallTime - b.wallTime);
@@ -56,10 +85,32 @@ async function collectByTag<T extends object>(dir: string, pick: (v: SummaryValu
 
 export type ScalarPoint = { step: number; wallTime: number; value: number };
 export type HistogramPoint = { step: number; wallTime: number } & HistogramValue;
-export type ImagePoint = { step: number; wallTime: number; width: number; height: number; png: Uint8Array };
+export type ImagePoint = { step: number; wallTime: number; width: number; height: number; colorspace: number; png: Uint8Array };
 
+const DT_FLOAT = 1;
+const DT_DOUBLE = 2;
+
+/** A TF2-style scalar: a one-element float or double tensor (tf.summary.scalar in TF 2). */
+function tensorScalar(t: TensorValue): number | undefined {
+  if (t.dtype === DT_FLOAT) {
+    if (t.floatVal?.length === 1) return t.floatVal[0];
+    if (t.tensorContent?.length === 4) return Buffer.from(t.tensorContent).readFloatLE(0);
+  }
+  if (t.dtype === DT_DOUBLE) {
+    if (t.doubleVal?.length === 1) return t.doubleVal[0];
+    if (t.tensorContent?.length === 8) return Buffer.from(t.tensorContent).readDoubleLE(0);
+  }
+  return undefined;
+}
+
+/** Scalars by tag: simple_value summaries, and TF 2's one-element float tensors. */
 export function readScalars(dir: string): Promise<Map<string, ScalarPoint[]>> {
-  return collectByTag(dir, (v) => (v.simpleValue === undefined ? undefined : { value: v.simpleValue }));
+  return collectByTag(dir, (v) => {
+    if (v.simpleValue !== undefined) return { value: v.simpleValue };
+    const plugin = v.metadata?.pluginData?.pluginName;
+    const value = v.tensor && (plugin === undefined || plugin === 'scalars') ? tensorScalar(v.tensor) : undefined;
+    return value === undefined ? undefined : { value };
+  });
 }
 
 export function readHistograms(dir: string): Promise<Map<string, HistogramPoint[]>> {
@@ -68,6 +119,9 @@ export function readHistograms(dir: string): Promise<Map<string, HistogramPoint[
   );
 }
 
+/** Images by tag (tf.summary.image names them <name>/image or <name>/image/<i>), PNG bytes. */
 export function readImages(dir: string): Promise<Map<string, ImagePoint[]>> {
-  return collectByTag(dir, ({ image: i }) => (i ? { width: i.width, height: i.height, png: i.encodedImageString } : undefined));
+  return collectByTag(dir, ({ image: i }) =>
+    i ? { width: i.width ?? 0, height: i.height ?? 0, colorspace: i.colorspace ?? 0, png: i.encodedImageString ?? new Uint8Array(0) } : undefined,
+  );
 }

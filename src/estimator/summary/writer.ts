@@ -1,9 +1,10 @@
-// An events.out.tfevents.<secs>.<host> file in TensorBoard's format. Records are appended as
-// they come and fsynced every 2 seconds and on close, so a crash loses at most ~2 s.
+// An events.out.tfevents.<secs>.<host> file in TensorBoard's format. Each event is appended
+// with one write() as soon as it is added (so a killed process loses nothing already added),
+// and fsynced every flushSecs and on flush/close (so a machine crash loses at most that).
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { encodeEvent, SummaryValue, TfEvent } from './proto';
+import { encodeEvent, SessionStatus, SummaryValue, TfEvent } from './proto';
 import { frame } from './tfrecord';
 
 export class EventFileWriter {
@@ -12,31 +13,42 @@ export class EventFileWriter {
   private dirty = false;
   private readonly timer: NodeJS.Timeout;
 
-  constructor(readonly logdir: string, flushSecs = 2) {
+  constructor(readonly logdir: string, opts: { flushSecs?: number } = {}) {
     fs.mkdirSync(logdir, { recursive: true });
-    const base = `events.out.tfevents.${Math.floor(Date.now() / 1000)}.${os.hostname()}`;
-    let file = path.join(logdir, base);
-    for (let i = 1; fs.existsSync(file); i++) file = path.join(logdir, `${base}.${i}`);
-    this.file = file;
-    this.fd = fs.openSync(file, 'a');
+    const base = `events.out.tfevents.${String(Math.floor(Date.now() / 1000)).padStart(10, '0')}.${os.hostname()}`;
+    const opened = openUnique(path.join(logdir, base));
+    this.file = opened.file;
+    this.fd = opened.fd;
     this.write({ wallTime: Date.now() / 1000, step: 0, fileVersion: 'brain.Event:2' });
     this.flush();
-    this.timer = setInterval(() => this.flush(), flushSecs * 1000);
+    this.timer = setInterval(() => this.flush(), (opts.flushSecs ?? 2) * 1000);
     this.timer.unref();
   }
 
+  get closed(): boolean {
+    return this.fd === undefined;
+  }
+
+  /** Appends one event (wallTime in seconds). */
   write(event: TfEvent): void {
-    if (this.fd === undefined) throw new Error(`EventFileWriter for ${this.file} is closed.`);
+    if (this.fd === undefined) throw new Error(`EventFileWriter for ${this.file} is closed; create a new one (or use acquireWriter(logdir)).`);
     fs.writeSync(this.fd, frame(encodeEvent(event)));
     this.dirty = true;
   }
 
-  addSummary(step: number, values: SummaryValue[]): void {
-    if (values.length) this.write({ wallTime: Date.now() / 1000, step, summary: { value: values } });
+  /** One event holding all `values` at `step` (nothing is written for an empty list). */
+  addSummary(step: number, values: SummaryValue[], wallTime = Date.now() / 1000): void {
+    if (values.length) this.write({ wallTime, step, summary: { value: values } });
   }
 
-  addScalars(step: number, scalars: Record<string, number>): void {
-    this.addSummary(step, Object.entries(scalars).map(([tag, simpleValue]) => ({ tag, simpleValue })));
+  addScalars(step: number, scalars: Record<string, number>, wallTime = Date.now() / 1000): void {
+    this.addSummary(step, Object.entries(scalars).map(([tag, simpleValue]) => ({ tag, simpleValue })), wallTime);
+  }
+
+  /** SessionLog START at the first step of a run: TensorBoard then drops events an earlier,
+   *  crashed run wrote at this step or later (they belong to steps that were redone). */
+  addSessionStart(step: number): void {
+    this.write({ wallTime: Date.now() / 1000, step, sessionLog: { status: SessionStatus.START } });
   }
 
   flush(): void {
@@ -51,5 +63,17 @@ export class EventFileWriter {
     this.flush();
     fs.closeSync(this.fd);
     this.fd = undefined;
+  }
+}
+
+/** Opens `base`, or base.1, base.2, ... if taken (two writers started in the same second). */
+function openUnique(base: string): { file: string; fd: number } {
+  for (let i = 0; ; i++) {
+    const file = i === 0 ? base : `${base}.${i}`;
+    try {
+      return { file, fd: fs.openSync(file, 'wx') };
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+    }
   }
 }
