@@ -1,28 +1,34 @@
 // The `data` and `datasets` namespaces of the public API.
-import * as path from 'path';
-import * as tf from '@tensorflow/tfjs';
-import { loadSplit, mnist, fashionMnist, batchDataset, Example, BatchOptions } from './mnist';
-export { readIdx, parseIdx } from './idx';
-export type { IdxArray } from './idx';
-export { addNoise, randomShift, randomFlipLeftRight } from './augment';
-export type { Example, BatchOptions };
+import { ImageDataset, batchSplit } from './image-dataset';
+import type { Batch, BatchOptions } from './image-dataset';
+import { loadSplit } from './split';
+import { mnist, fashionMnist } from './mnist';
+import type * as tf from '@tensorflow/tfjs';
 
-/** A dataset of {image, label} from any pair of uint8 IDX files (MNIST layout). */
-export function fromIdx(imagesFile: string, labelsFile: string): tf.data.Dataset<Example> {
-  const split = loadSplit(path.resolve(imagesFile), path.resolve(labelsFile));
-  return tf.data.generator(function* () {
-    const [, rows, cols] = split.images.shape;
-    const px = rows * cols;
-    for (let i = 0; i < split.count; i++) {
-      const img = Float32Array.from(split.images.data.subarray(i * px, (i + 1) * px), (v) => v / 255);
-      yield { image: tf.tensor2d(img, [rows, cols]), label: tf.scalar(split.labels.data[i], 'int32') };
-    }
-  }) as unknown as tf.data.Dataset<Example>;
+export { readIdx, readIdxAs, parseIdx, IDX_IMAGES_MAGIC, IDX_LABELS_MAGIC } from './idx';
+export type { IdxArray } from './idx';
+export { ImageDataset } from './image-dataset';
+export type { Example, Batch, BatchOptions } from './image-dataset';
+export { loadSplit, clearSplitCache } from './split';
+export type { Split } from './split';
+export { addNoise, randomShift, randomFlipLeftRight } from './augment';
+export type { AugmentOptions, NoiseOptions, ShiftOptions } from './augment';
+export { resetSeeds } from './random';
+export type { Seed } from './random';
+export type { ImageSource, SplitName } from './mnist';
+export { FASHION_MNIST_DIR } from './mnist';
+
+/**
+ * A dataset of {image: [rows, cols] float32 in [0, 1], label: int32} from any pair of uint8
+ * IDX files in MNIST's layout (plain or .gz). Files are validated and read once per process.
+ */
+export function fromIdx(imagesPath: string, labelsPath: string): ImageDataset {
+  return ImageDataset.of(loadSplit(imagesPath, labelsPath));
 }
 
-/** Pre-batched {image: [B, H, W], label: [B]} from a pair of IDX files. */
-export function batchesFromIdx(imagesFile: string, labelsFile: string, batchSize: number, opts: BatchOptions = {}) {
-  return batchDataset(loadSplit(path.resolve(imagesFile), path.resolve(labelsFile)), batchSize, opts);
+/** Batches {image: [B, rows, cols], label: [B]} from a pair of IDX files. */
+export function batchesFromIdx(imagesPath: string, labelsPath: string, batchSize: number, opts: BatchOptions = {}): tf.data.Dataset<Batch> {
+  return batchSplit(loadSplit(imagesPath, labelsPath), batchSize, opts);
 }
 
 export const datasets = { mnist, fashionMnist };
