@@ -1,0 +1,184 @@
+// The tutorial as a user sees it: the classic Notebook server (Debian's jupyter-notebook) runs
+// notebooks/01-estimator-basics.ipynb on our kernel in headless Chromium (Run All, like a user
+// would), then the saved notebook is exported with `jupyter nbconvert --to html` and opened
+// too. In both, every image must be visible with a non-zero size, every plotly chart must have
+// drawn its SVG with its traces, and nothing may log an error. Screenshots go to test-artifacts/.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { chromium, Browser, Page } from 'playwright-core';
+import { installKernelForTests } from './helpers/jupyter';
+
+const CHROMIUM = '/usr/bin/chromium';
+const NBCONVERT = '/usr/bin/jupyter-nbconvert';
+const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'];
+const ARTIFACTS = path.join(__dirname, '..', '..', 'test-artifacts');
+const NOTEBOOK = path.join(__dirname, '..', '..', 'notebooks', '01-estimator-basics.ipynb');
+const STEPS = process.env.BROWSER_TUTORIAL_STEPS ?? '200';
+
+function unavailable(): string | false {
+  if (!fs.existsSync(CHROMIUM)) return `${CHROMIUM} is not installed (apt-get install chromium)`;
+  if (!fs.existsSync(NBCONVERT)) return `${NBCONVERT} is not installed (apt-get install jupyter-nbconvert)`;
+  if (spawnSync('/usr/bin/python3', ['-c', 'import notebook'], { stdio: 'ignore' }).status !== 0) return 'the classic Notebook is not installed (apt-get install jupyter-notebook)';
+  return false;
+}
+const skip = unavailable();
+
+let browser: Browser | undefined;
+let server: ChildProcess | undefined;
+let serverLog = '';
+let workDir = '';
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as net.AddressInfo).port;
+      s.close(() => resolve(port));
+    });
+    s.on('error', reject);
+  });
+}
+
+async function waitForServer(url: string, ms: number): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    try {
+      if ((await fetch(url)).ok) return;
+    } catch {
+      // not listening yet
+    }
+    if (server?.exitCode != null) throw new Error(`the Notebook server exited (${server.exitCode}):\n${serverLog.slice(-2000)}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(`the Notebook server did not answer ${url} within ${ms} ms:\n${serverLog.slice(-2000)}`);
+}
+
+interface PageCheck {
+  images: { width: number; height: number; natural: number }[];
+  plots: { traces: number; svgs: number; drawn: number }[];
+}
+
+/** What the page shows: every output image's rendered size and every chart's SVG content. */
+async function inspectOutputs(page: Page, root: string): Promise<PageCheck> {
+  // Browser-side code as text: the project compiles without the DOM typings.
+  return page.evaluate<PageCheck>(`(() => {
+    const root = document.querySelector(${JSON.stringify(root)}) || document;
+    const images = Array.from(root.querySelectorAll('img')).map((img) => {
+      img.scrollIntoView();
+      const r = img.getBoundingClientRect();
+      return { width: r.width, height: r.height, natural: img.complete ? img.naturalWidth : 0 };
+    });
+    const plots = Array.from(root.querySelectorAll('.js-plotly-plot')).map((el) => ({
+      traces: el.data ? el.data.length : 0,
+      svgs: el.querySelectorAll('svg.main-svg').length,
+      drawn: el.querySelectorAll('.scatterlayer .trace, .barlayer .trace, .heatmaplayer image, .hm image').length,
+    }));
+    return { images, plots };
+  })()`);
+}
+
+function assertVisible(check: PageCheck, where: string, minImages: number): void {
+  assert.ok(check.images.length >= minImages, `${where}: ${check.images.length} images, expected at least ${minImages}`);
+  for (const [i, img] of check.images.entries()) {
+    assert.ok(img.width > 0 && img.height > 0 && img.natural > 0, `${where}: image ${i} not visible: ${JSON.stringify(img)}`);
+  }
+  for (const [i, p] of check.plots.entries()) {
+    assert.ok(p.svgs >= 1 && p.traces >= 1 && p.drawn >= 1, `${where}: chart ${i} did not draw: ${JSON.stringify(p)}`);
+  }
+}
+
+async function openPage(url: string): Promise<{ page: Page; errors: string[] }> {
+  assert.ok(browser);
+  const page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
+  const errors: string[] = [];
+  page.on('console', (m) => {
+    if (m.type() === 'error') errors.push(`${m.text()} (${m.location().url})`);
+  });
+  page.on('pageerror', (e) => errors.push(String(e)));
+  await page.goto(url);
+  return { page, errors };
+}
+
+before(async () => {
+  if (skip) return;
+  workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tfe-browser-nb-'));
+  fs.copyFileSync(NOTEBOOK, path.join(workDir, path.basename(NOTEBOOK)));
+  fs.mkdirSync(ARTIFACTS, { recursive: true });
+  browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS });
+});
+
+after(async () => {
+  await browser?.close();
+  if (server && server.exitCode == null) {
+    server.kill('SIGTERM');
+    await new Promise((r) => setTimeout(r, 500));
+    if (server.exitCode == null) server.kill('SIGKILL');
+  }
+});
+
+test('the tutorial runs in the classic Notebook in Chromium, and its nbconvert HTML export shows the same outputs', { skip, timeout: 600_000 }, async () => {
+  const port = await freePort();
+  const token = `t${process.pid}${Date.now()}`;
+  const env = {
+    ...installKernelForTests(),
+    TUTORIAL_STEPS: STEPS,
+    TUTORIAL_MODEL_DIR: path.join(workDir, 'model'),
+  };
+  server = spawn(
+    '/usr/bin/python3',
+    ['-m', 'notebook', '--no-browser', '--allow-root', `--port=${port}`, '--ip=127.0.0.1', `--NotebookApp.token=${token}`, `--notebook-dir=${workDir}`],
+    { env, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  server.stdout?.on('data', (d: Buffer) => (serverLog += d.toString()));
+  server.stderr?.on('data', (d: Buffer) => (serverLog += d.toString()));
+  await waitForServer(`http://127.0.0.1:${port}/api/status?token=${token}`, 60_000);
+
+  const { page, errors } = await openPage(`http://127.0.0.1:${port}/notebooks/${path.basename(NOTEBOOK)}?token=${token}`);
+  await page.waitForFunction(
+    `window.Jupyter && Jupyter.notebook && Jupyter.notebook.kernel && Jupyter.notebook.kernel.is_connected() && Jupyter.notebook.kernel.name === 'tfjs-estimator'`,
+    undefined,
+    { timeout: 90_000 },
+  );
+  const started = Date.now();
+  await page.evaluate(`(() => { Jupyter.notebook.clear_all_output(); Jupyter.notebook.execute_all_cells(); })()`);
+  // Done when every code cell has a number in its prompt (a running or queued one shows '*').
+  await page.waitForFunction(
+    `Jupyter.notebook.get_cells().filter((c) => c.cell_type === 'code').every((c) => typeof c.input_prompt_number === 'number')`,
+    undefined,
+    { timeout: 480_000, polling: 1000 },
+  );
+  const cellErrors = await page.evaluate<string[]>(`Jupyter.notebook.get_cells().flatMap((c) => (c.output_area ? c.output_area.outputs : [])
+    .filter((o) => o.output_type === 'error').map((o) => o.ename + ': ' + o.evalue))`);
+  assert.deepEqual(cellErrors, [], 'no cell failed');
+  console.log(`# the tutorial ran in the browser in ${((Date.now() - started) / 1000).toFixed(1)} s (${STEPS} steps)`);
+
+  const live = await inspectOutputs(page, '#notebook-container');
+  // Inline predictions (24 digits) and the shifted digits; each helper draws one <img> per output.
+  assertVisible(live, 'live notebook', 2);
+  await page.screenshot({ path: path.join(ARTIFACTS, 'tutorial-classic-notebook.png'), fullPage: true });
+  await page.evaluate(`Jupyter.notebook.save_notebook()`);
+  await page.waitForFunction(`!Jupyter.notebook.dirty`, undefined, { timeout: 30_000 });
+  assert.deepEqual(errors, [], 'no console errors in the Notebook page');
+  await page.close();
+
+  // The notebook as saved by the browser, exported the way a user shares it.
+  const saved = path.join(workDir, path.basename(NOTEBOOK));
+  const r = spawnSync(NBCONVERT, ['--to', 'html', saved], { encoding: 'utf8', env });
+  assert.equal(r.status, 0, r.stderr);
+  const html = saved.replace(/\.ipynb$/, '.html');
+  fs.copyFileSync(html, path.join(ARTIFACTS, 'tutorial-nbconvert.html'));
+  const exported = await openPage(`file://${html}`);
+  await exported.page.waitForLoadState('load');
+  const inHtml = await inspectOutputs(exported.page, 'body');
+  assertVisible(inHtml, 'nbconvert HTML', live.images.length);
+  assert.equal(inHtml.plots.length, live.plots.length, 'the export draws every chart the notebook drew');
+  await exported.page.screenshot({ path: path.join(ARTIFACTS, 'tutorial-nbconvert.png'), fullPage: true });
+  assert.deepEqual(exported.errors, [], 'no console errors in the exported page');
+  console.log(`# ${live.images.length} images and ${live.plots.length} charts visible live and in the export`);
+  await exported.page.close();
+});
