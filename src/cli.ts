@@ -79,8 +79,15 @@ async function kernel(args: string[]): Promise<void> {
   const file = flagValue(args, '--connection-file') ?? args.find((a) => a.endsWith('.json'));
   if (!file) usage(2);
   const { readConnectionFile } = await import('./kernel/connection');
+  const connection = readConnectionFile(file);
+  // The compiler thread first: TypeScript starts up while the library and zeromq load.
+  const { CompilerClient } = await import('./kernel/compiler-client');
+  // Bound now: once the kernel runs, process.stderr.write is captured into cells.
+  const stderr = process.stderr.write.bind(process.stderr);
+  const log = (l: string): void => void stderr(`[tfjs-estimator kernel] ${l}\n`);
+  const compiler = new CompilerClient(log);
   const { Kernel } = await import('./kernel/server');
-  const k = new Kernel({ connection: readConnectionFile(file), cwd: process.cwd() });
+  const k = new Kernel({ connection, cwd: process.cwd(), compiler, log });
   await k.start();
 }
 
