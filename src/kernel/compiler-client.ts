@@ -15,6 +15,7 @@ export type CompilerRequest = { id: number } & (
 export type CompilerEvent =
   | { type: 'log'; line: string }
   | { type: 'prelude'; result: ConvertResult }
+  | { type: 'ready' }
   | { type: 'failed'; error: string }
   | { type: 'response'; id: number; ok: true; value: unknown }
   | { type: 'response'; id: number; ok: false; error: string };
@@ -27,6 +28,8 @@ export class CompilerClient {
   private readonly pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
   /** Resolves with the converted prelude. */
   readonly prelude: Promise<ConvertResult>;
+  /** Resolves once the compiler has warmed up (and written its caches). */
+  readonly ready: Promise<void>;
 
   constructor(log: (line: string) => void) {
     // stdout/stderr go to the kernel log: TypeScript's own messages must not reach a cell.
@@ -38,14 +41,20 @@ export class CompilerClient {
     let failed!: (e: Error) => void;
     this.prelude = new Promise((resolve, reject) => ((preludeReady = resolve), (failed = reject)));
     this.prelude.catch(() => undefined);
+    let warm!: () => void;
+    let warmFailed!: (e: Error) => void;
+    this.ready = new Promise((resolve, reject) => ((warm = resolve), (warmFailed = reject)));
+    this.ready.catch(() => undefined);
     const failAll = (e: Error): void => {
       failed(e);
+      warmFailed(e);
       for (const p of this.pending.values()) p.reject(e);
       this.pending.clear();
     };
     this.worker.on('message', (e: CompilerEvent) => {
       if (e.type === 'log') log(e.line);
       else if (e.type === 'prelude') preludeReady(e.result);
+      else if (e.type === 'ready') warm();
       else if (e.type === 'failed') failAll(new Error(`The TypeScript compiler failed to start: ${e.error}`));
       else {
         const p = this.pending.get(e.id);

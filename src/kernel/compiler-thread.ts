@@ -20,14 +20,24 @@ const port = parentPort!;
 const post = (e: CompilerEvent): void => port.postMessage(e);
 const log = (line: string): void => post({ type: 'log', line });
 
-// Every conversion builds a new TypeScript program, mostly shared with the last one; V8 lets
-// such a heap grow far past its live size before a full collection. Collecting once the kernel
-// has been idle for a moment keeps the process small at no cost to a cell.
+// Every conversion builds a new TypeScript program and checker (a few MB that outlive the
+// cell, so they reach the old generation); V8 lets such a heap grow to several times its live
+// size before a full collection. Collecting when the kernel has been idle for a moment, or at
+// once when a run of cells has grown the heap by GROWTH_MB, keeps the process small and flat.
 v8.setFlagsFromString('--expose-gc');
-const collect = vm.runInNewContext('gc') as () => void;
+const gc = vm.runInNewContext('gc') as () => void;
+const GROWTH_MB = 48;
+let liveAfterCollect = 0;
 let idleTimer: NodeJS.Timeout | undefined;
+function collect(): void {
+  clearTimeout(idleTimer);
+  gc();
+  liveAfterCollect = process.memoryUsage().heapUsed;
+}
+/** After a request has been answered. */
 function collectWhenIdle(): void {
   clearTimeout(idleTimer);
+  if (process.memoryUsage().heapUsed - liveAfterCollect > GROWTH_MB * 1e6) return collect();
   idleTimer = setTimeout(collect, 500);
   idleTimer.unref();
 }
@@ -80,8 +90,11 @@ function start(): Compiler | undefined {
     compiler.convert(prelude.declOutput ?? '', '0');
     const t3 = performance.now();
     tsModule.save();
+    // Until the first collection, the heap's size now is the baseline growth is measured from.
+    liveAfterCollect = process.memoryUsage().heapUsed;
     collectWhenIdle();
     const ms = (a: number, b: number): number => Math.round(b - a);
+    post({ type: 'ready' });
     log(`compiler ready: set-up ${ms(t0, t1)} ms, compiler ${ms(t1, t2)} ms, ${cached.result ? 'cached prelude, ' : 'prelude and '}warm-up ${ms(t2, t3)} ms`);
     return compiler;
   } catch (e) {
