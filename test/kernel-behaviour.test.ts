@@ -44,3 +44,7 @@ test('a badly signed message is never executed; garbage frames on every channel 
 test('1,000 cells in a row: latency and memory stay flat', () => {
   scenario('many_cells', { CELLS: process.env.KERNEL_CELLS ?? '1000' });
 });
+
+test('library types as a user sees them: hover with docs, completion, type errors at cell line and column, nothing of the type bundle', () => {
+  scenario('library_types');
+});

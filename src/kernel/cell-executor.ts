@@ -1,11 +1,13 @@
-// Runs TypeScript cells. tslab's converter does the TypeScript work (type-checking against the
-// declarations of earlier cells, transpiling, completion, hover info); running the result,
-// capturing the last expression, and turning failures into Jupyter errors that point at the
-// user's cell is ours, so errors are structured rather than printed.
+// Runs TypeScript cells. tslab's converter, in the compiler thread (compiler-client.ts), does
+// the TypeScript work (type-checking against the declarations of earlier cells, transpiling,
+// completion, hover info); running the result, capturing the last expression, and turning
+// failures into Jupyter errors that point at the user's cell is ours, so errors are structured
+// rather than printed.
 import * as path from 'path';
 import * as vm from 'vm';
 import Module from 'module';
-import { createConverter, isCompleteCode, Converter, Diagnostic } from 'tslab/dist/converter';
+import type { Diagnostic } from 'tslab/dist/converter';
+import { CompilerClient, ConvertResult, CompletionResult, CompletenessStatus } from './compiler-client';
 
 export interface CellError {
   ename: string;
@@ -15,11 +17,7 @@ export interface CellError {
 
 export type CellOutcome = { ok: true; hasValue: boolean; value?: unknown } | { ok: false; error: CellError };
 
-export interface CompletionResult {
-  matches: string[];
-  cursorStart: number;
-  cursorEnd: number;
-}
+export type { CompletionResult };
 
 interface Runtime {
   exports: Record<string, unknown>;
@@ -38,7 +36,6 @@ export class CellInterrupted extends Error {
 
 export class CellExecutor {
   private prevDecl = '';
-  private readonly converter: Converter;
   private readonly exports: Record<string, unknown>;
   private readonly sideOutputs = new Map<string, string>();
   private readonly sideModules = new Map<string, Module>();
@@ -46,8 +43,7 @@ export class CellExecutor {
   /** The prelude's import lines: tslab prunes imports a cell does not use, these must stay. */
   private persistentDecl: string[] = [];
 
-  constructor(readonly rootDir: string) {
-    this.converter = createConverter();
+  constructor(readonly rootDir: string, private readonly compiler: CompilerClient) {
     const store: Record<string, unknown> = {};
     // TypeScript emits Object.defineProperty(exports, ...) for imports: keep them writable.
     this.exports = new Proxy(store, {
@@ -82,9 +78,9 @@ export class CellExecutor {
     return Object.assign(req, { resolve: base.resolve, cache: base.cache, main: base.main, extensions: base.extensions });
   }
 
-  /** Runs the prelude; its import declarations stay visible to every later cell. */
-  async runPrelude(src: string): Promise<CellOutcome> {
-    const r = await this.execute(src, '<prelude>');
+  /** Runs the prelude the compiler thread converted; its imports stay visible to every later cell. */
+  async runPrelude(): Promise<CellOutcome> {
+    const r = await this.run(await this.compiler.prelude, '<prelude>', '');
     if (r.ok) this.persistentDecl = this.prevDecl.split('\n').filter((l) => l.startsWith('import '));
     return r;
   }
@@ -114,7 +110,10 @@ export class CellExecutor {
   }
 
   async execute(src: string, cellName: string): Promise<CellOutcome> {
-    const converted = this.converter.convert(this.prevDecl, src);
+    return this.run(await this.compiler.convert(this.prevDecl, src), cellName, src);
+  }
+
+  private async run(converted: ConvertResult, cellName: string, src: string): Promise<CellOutcome> {
     for (const out of converted.sideOutputs ?? []) {
       this.sideModules.delete(out.path);
       this.sideOutputs.set(out.path, out.data);
@@ -151,39 +150,22 @@ export class CellExecutor {
     return { ok: true, hasValue: false };
   }
 
-  complete(src: string, pos: number): CompletionResult {
-    const info = this.converter.complete(this.prevDecl, src, pos);
-    // The language service lists every member; keep those matching what was typed.
-    const typed = src.slice(info.start, pos);
-    const matches = info.candidates.filter((c) => c.startsWith(typed));
-    return { matches, cursorStart: info.start, cursorEnd: info.end };
+  complete(src: string, pos: number): Promise<CompletionResult> {
+    return this.compiler.complete(this.prevDecl, src, pos);
   }
 
   /** Hover text for the symbol at pos (type signature and documentation), or undefined. */
-  inspect(src: string, pos: number): string | undefined {
-    const info = this.converter.inspect(this.prevDecl, src, pos);
-    if (!info) return undefined;
-    const sig = (info.displayParts ?? []).map((p) => p.text).join('');
-    const doc = (info.documentation ?? []).map((p) => p.text).join('');
-    return doc ? `${sig}\n\n${doc}` : sig;
+  inspect(src: string, pos: number): Promise<string | undefined> {
+    return this.compiler.inspect(this.prevDecl, src, pos);
   }
 
-  isComplete(src: string): { status: 'complete' | 'incomplete' | 'invalid'; indent?: string } {
-    const r = isCompleteCode(src);
-    if (!r.completed) return { status: 'incomplete', indent: r.indent ?? '' };
-    return hasSyntaxError(src) ? { status: 'invalid' } : { status: 'complete' };
+  isComplete(src: string): Promise<CompletenessStatus> {
+    return this.compiler.isComplete(src);
   }
 
   close(): void {
-    this.converter.close();
+    this.compiler.close();
   }
-}
-
-function hasSyntaxError(src: string): boolean {
-  // eslint-disable-next-line @typescript-eslint/no-var-requires
-  const ts = require('@tslab/typescript-for-tslab') as typeof import('typescript');
-  const sf = ts.createSourceFile('cell.ts', src, ts.ScriptTarget.Latest, false, ts.ScriptKind.TS);
-  return ((sf as unknown as { parseDiagnostics?: unknown[] }).parseDiagnostics ?? []).length > 0;
 }
 
 function compileError(diags: Diagnostic[], cellName: string, src: string): CellError {

@@ -1,29 +1,29 @@
-// What every cell sees: the library and the display helpers as typed globals. It runs as the
-// kernel's first (hidden) cell, so its declarations take part in type-checking and completion.
+// What every cell sees: the library and the display helpers as typed globals. The prelude is
+// the kernel's first (hidden) cell, so its declarations take part in type-checking and
+// completion of every later cell. It imports the library through its type bundle (see
+// type-bundle.ts), whose .js twin is the library itself.
+//
+// preludeSource is called in the compiler thread: this module must not import the library.
 import * as path from 'path';
-import { backendReport } from '../backend/select';
+import type { TypeBundle } from './type-bundle';
 
-const TYPE_NAMES = ['ModeKey', 'ModelFn', 'Params', 'InputFn', 'Prediction', 'EvalResults', 'TrainOptions', 'EvaluateOptions', 'PredictOptions', 'MetricOp', 'TensorOrDict'];
+const stdinModule = path.join(__dirname, 'stdin').replace(/\\/g, '/');
 
-export function preludeSource(): string {
-  // dist/src/index (compiled JS with .d.ts beside it), found from wherever the kernel runs.
-  const lib = path.join(__dirname, '..', 'index').replace(/\\/g, '/');
-  const stdin = path.join(__dirname, 'stdin').replace(/\\/g, '/');
-  // Every value the library exports becomes a global of the same name (types included).
-  // eslint-disable-next-line @typescript-eslint/no-var-requires
-  const names = Object.keys(require(lib) as object).filter((n) => /^[A-Za-z_$][\w$]*$/.test(n) && n !== 'default');
+export function preludeSource(bundle: TypeBundle): string {
+  const lib = bundle.modulePath.replace(/\\/g, '/');
   return [
     `import * as tfjsEstimator from ${JSON.stringify(lib)};`,
-    `import { input } from ${JSON.stringify(stdin)};`,
-    // Import aliases carry both meanings: tf.zeros(...) as a value and tf.Tensor as a type.
-    ...names.map((n) => `import ${n} = tfjsEstimator.${n};`),
-    // The main types too, so cells can annotate with them.
-    ...TYPE_NAMES.map((n) => `type ${n} = tfjsEstimator.${n};`),
+    `import { input } from ${JSON.stringify(stdinModule)};`,
+    // Import aliases carry both meanings: tf.zeros(...) as a value and tf.Tensor as a type;
+    // type-only exports (ModelFn, InputFn, ...) become type names the same way.
+    ...bundle.exportNames.filter((n) => /^[A-Za-z_$][\w$]*$/.test(n)).map((n) => `import ${n} = tfjsEstimator.${n};`),
     'const prompt = input;',
   ].join('\n');
 }
 
 export function kernelBanner(): string {
+  // eslint-disable-next-line @typescript-eslint/no-var-requires
+  const { backendReport } = require('../backend/select') as typeof import('../backend/select');
   const r = backendReport();
   return [
     'TypeScript (tfjs-estimator): tf.estimator on TensorFlow.js, with inline display.',

@@ -9,6 +9,7 @@ import * as zmq from 'zeromq';
 import { ConnectionInfo, endpoint } from './connection';
 import { Content, decode, encode, Header, Message, newHeader, Signer, WireError, PROTOCOL_VERSION } from './wire';
 import { CellExecutor } from './cell-executor';
+import { CompilerClient } from './compiler-client';
 import { History } from './history';
 import { OutputCapture } from './output';
 import * as util from 'util';
@@ -16,7 +17,7 @@ import { toMimeBundle } from '../display/rich';
 import { isAlreadyDisplayed } from '../display/bundle';
 import { setDisplaySink } from '../display/sink';
 import { requestInterrupt, clearInterrupt } from '../estimator/interrupt';
-import { preludeSource, kernelBanner } from './prelude';
+import { kernelBanner } from './prelude';
 import { setStdinProvider } from './stdin';
 import { SendQueue } from './send-queue';
 import { initBackend } from '../backend/select';
@@ -28,6 +29,14 @@ export interface KernelOptions {
   connection: ConnectionInfo;
   cwd: string;
   log?: (line: string) => void;
+  /** The compiler thread, when the caller started it early (it warms up while modules load). */
+  compiler?: CompilerClient;
+}
+
+/** The kernel's log line format (its real stderr, which Jupyter shows in its terminal). */
+export function kernelLogger(): (line: string) => void {
+  const realStderr = process.stderr.write.bind(process.stderr);
+  return (l) => void realStderr(`[tfjs-estimator kernel] ${l}\n`);
 }
 
 export class Kernel {
@@ -57,9 +66,8 @@ export class Kernel {
   constructor(private readonly opts: KernelOptions) {
     this.signer = new Signer(opts.connection.key);
     // The kernel's own log goes to its real stderr (Jupyter's terminal), never into a cell.
-    const realStderr = process.stderr.write.bind(process.stderr);
-    this.log = opts.log ?? ((l) => void realStderr(`[tfjs-estimator kernel] ${l}\n`));
-    this.executor = new CellExecutor(opts.cwd);
+    this.log = opts.log ?? kernelLogger();
+    this.executor = new CellExecutor(opts.cwd, opts.compiler ?? new CompilerClient(this.log));
     this.history = new History(this.session);
     const onError = (e: Error) => this.log(`send failed: ${e.message}`);
     this.queues = {
@@ -110,7 +118,7 @@ export class Kernel {
     // The backend, then the prelude (library + display as typed globals), before the first cell.
     this.preludeReady = initBackend()
       .then((r) => this.log(r.summary))
-      .then(() => this.executor.runPrelude(preludeSource()))
+      .then(() => this.executor.runPrelude())
       .then((r) => {
         if (!r.ok) this.log(`prelude failed: ${r.error.evalue}`);
       });
@@ -247,11 +255,12 @@ export class Kernel {
 
     const pager = /^\s*([\w.$]+)\?\s*$/.exec(code);
     if (pager) {
-      const text = this.executor.inspect(pager[1], pager[1].length) ?? `No information for ${pager[1]}`;
+      const text = (await this.executor.inspect(pager[1], pager[1].length).catch(() => undefined)) ?? `No information for ${pager[1]}`;
       await this.reply(m, 'execute_reply', { status: 'ok', execution_count: n, payload: [{ source: 'page', data: { 'text/plain': text }, start: 0 }], user_expressions: {} });
       return;
     }
     const outcome = await this.executor.execute(code, `<cell ${n}>`);
+    if (process.env.TFE_DEBUG && n % 50 === 0) { const v8 = require('v8') as typeof import('v8'); const h = v8.getHeapStatistics(); this.log(`main: rss ${(process.memoryUsage().rss/1e6).toFixed(0)} heap used ${(h.used_heap_size/1e6).toFixed(0)} total ${(h.total_heap_size/1e6).toFixed(0)} ext ${(process.memoryUsage().external/1e6).toFixed(0)}`); }
     this.output.flush();
     if (store) this.history.add(n, code);
     if (outcome.ok) {
@@ -283,7 +292,7 @@ export class Kernel {
     await this.preludeReady;
     let r = { matches: [] as string[], cursorStart: pos, cursorEnd: pos };
     try {
-      r = this.executor.complete(code, pos);
+      r = await this.executor.complete(code, pos);
     } catch (e) {
       this.log(`completion failed: ${(e as Error).message}`);
     }
@@ -298,7 +307,7 @@ export class Kernel {
     let text: string | undefined;
     try {
       // Hover info is keyed to the start of the identifier; look one back from the cursor.
-      text = this.executor.inspect(code, Math.max(0, pos - 1)) ?? this.executor.inspect(code, pos);
+      text = (await this.executor.inspect(code, Math.max(0, pos - 1))) ?? (await this.executor.inspect(code, pos));
     } catch (e) {
       this.log(`inspect failed: ${(e as Error).message}`);
     }
@@ -306,8 +315,14 @@ export class Kernel {
   }
 
   private async isComplete(m: Message): Promise<void> {
-    const r = this.executor.isComplete(String((m.content as { code?: string }).code ?? ''));
-    await this.reply(m, 'is_complete_reply', r.status === 'incomplete' ? { status: r.status, indent: r.indent ?? '' } : { status: r.status });
+    let content: Content = { status: 'unknown' };
+    try {
+      const r = await this.executor.isComplete(String((m.content as { code?: string }).code ?? ''));
+      content = r.status === 'incomplete' ? { status: r.status, indent: r.indent } : { status: r.status };
+    } catch (e) {
+      this.log(`is_complete failed: ${(e as Error).message}`);
+    }
+    await this.reply(m, 'is_complete_reply', content);
   }
 
   private async historyRequest(m: Message): Promise<void> {
@@ -422,8 +437,9 @@ function kernelVersion(): string {
 
 function tsVersion(): string {
   try {
+    // The package's metadata, not the compiler: TypeScript itself lives in the compiler thread.
     // eslint-disable-next-line @typescript-eslint/no-var-requires
-    return (require('@tslab/typescript-for-tslab') as { version: string }).version;
+    return (require('@tslab/typescript-for-tslab/package.json') as { version: string }).version;
   } catch {
     return '5';
   }

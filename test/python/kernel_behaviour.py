@@ -154,6 +154,37 @@ def scenario_bad_messages():
         km.shutdown_kernel(now=True)
 
 
+def scenario_library_types():
+    """The library's declarations are served to TypeScript as one bundled file: what a user sees
+    (hover, completion, type errors, error positions) must name nothing of that bundle."""
+    km, kc = start()
+    try:
+        # The very first request is a cell with a type error on its second line.
+        content, out = run(kc, "const ok = 1;\nconst bad: string = tf.zeros([2]);", allow_error=True)
+        assert content["status"] == "error" and content["ename"] == "TypeScriptError", content
+        assert content["evalue"].startswith("<cell 1>:2:7"), content["evalue"]
+        assert "Tensor<Rank>" in content["evalue"] and "__m" not in content["evalue"], content["evalue"]
+        content, out = run(kc, "const x = 1;\nfunction f(): number { throw new RangeError('deep'); }\nf()", allow_error=True)
+        assert content["ename"] == "RangeError", content
+        assert any("<cell 2>:" in line for line in content["traceback"]), content["traceback"]
+        msg_id = kc.inspect("tf.zeros", 8)
+        reply = shell_reply(kc, msg_id)["content"]
+        text = reply["data"].get("text/plain", "")
+        assert reply["found"] and "zeros<R extends Rank>" in text and "__m" not in text, text
+        assert "Creates a" in text, "the library's documentation is shown: %s" % text
+        msg_id = kc.complete("tf.zer", 6)
+        matches = shell_reply(kc, msg_id)["content"]["matches"]
+        assert "zeros" in matches and "zerosLike" in matches, matches
+        msg_id = kc.complete("ModeKeys.TR", 11)
+        assert shell_reply(kc, msg_id)["content"]["matches"] == ["TRAIN"]
+        content, out = run(kc, "const spec: ModelFn = (f, l, mode) => new EstimatorSpec({ mode, predictions: f as tf.Tensor });\ntypeof spec")
+        content, out = run(kc, "console.log(process.version.startsWith('v'), [1, 2].includes(2))")
+        assert "true true" in stream_text(out), stream_text(out)
+        return {"checked": 7}
+    finally:
+        km.shutdown_kernel(now=True)
+
+
 def rss_of(km):
     pid = km.provisioner.process.pid if km.provisioner else km.kernel.pid
     with open("/proc/%d/status" % pid) as f:

@@ -1,0 +1,67 @@
+// The TypeScript side of a cell: tslab's converter type-checks it against the declarations of
+// the prelude and earlier cells, transpiles it, and answers completion and hover questions.
+// It runs in its own thread (compiler-thread.ts): the kernel's event loop stays free while
+// TypeScript works, and the compiler starts up while the library loads.
+import { createConverter, isCompleteCode, Converter, ConvertResult } from 'tslab/dist/converter';
+import type * as TS from 'typescript';
+
+export type { ConvertResult };
+
+export interface CompletionResult {
+  matches: string[];
+  cursorStart: number;
+  cursorEnd: number;
+}
+
+export type CompletenessStatus = { status: 'complete' | 'invalid' } | { status: 'incomplete'; indent: string };
+
+/** The type bundle's internal namespaces (type-bundle.ts) mean nothing to a user: drop them. */
+export function withoutBundleNames(text: string): string {
+  return text.replace(/\b__(?:m|ext)\d+\./g, '');
+}
+
+export class Compiler {
+  private readonly converter: Converter;
+
+  constructor(private readonly ts: typeof TS) {
+    this.converter = createConverter();
+  }
+
+  convert(prevDecl: string, src: string): ConvertResult {
+    const r = this.converter.convert(prevDecl, src);
+    for (const d of r.diagnostics) d.messageText = withoutBundleNames(d.messageText);
+    return r;
+  }
+
+  complete(prevDecl: string, src: string, pos: number): CompletionResult {
+    const info = this.converter.complete(prevDecl, src, pos);
+    // The language service lists every member; keep those matching what was typed.
+    const typed = src.slice(info.start, pos);
+    return { matches: info.candidates.filter((c) => c.startsWith(typed) && !/^__(m|ext)\d+$/.test(c)), cursorStart: info.start, cursorEnd: info.end };
+  }
+
+  /** Hover text for the symbol at pos (signature, then documentation), or undefined. */
+  inspect(prevDecl: string, src: string, pos: number): string | undefined {
+    const info = this.converter.inspect(prevDecl, src, pos) as TS.QuickInfo | undefined;
+    if (!info) return undefined;
+    // The prelude's globals are import aliases into the bundle: their second line is the alias.
+    const sig = withoutBundleNames((info.displayParts ?? []).map((p) => p.text).join(''))
+      .split('\n')
+      .filter((l) => !/^import \w+ = /.test(l))
+      .join('\n');
+    const doc = (info.documentation ?? []).map((p) => p.text).join('');
+    return doc ? `${sig}\n\n${doc}` : sig;
+  }
+
+  isComplete(src: string): CompletenessStatus {
+    const r = isCompleteCode(src);
+    if (!r.completed) return { status: 'incomplete', indent: r.indent ?? '' };
+    const sf = this.ts.createSourceFile('cell.ts', src, this.ts.ScriptTarget.Latest, false, this.ts.ScriptKind.TS);
+    const syntaxErrors = (sf as unknown as { parseDiagnostics?: unknown[] }).parseDiagnostics ?? [];
+    return syntaxErrors.length > 0 ? { status: 'invalid' } : { status: 'complete' };
+  }
+
+  close(): void {
+    this.converter.close();
+  }
+}
