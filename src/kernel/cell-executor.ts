@@ -5,6 +5,7 @@
 // rather than printed.
 import * as path from 'path';
 import * as vm from 'vm';
+import { LineMap } from './line-map';
 import Module from 'module';
 import type { Diagnostic } from 'tslab/dist/converter';
 import { CompilerClient, ConvertResult, CompletionResult, CompletenessStatus } from './compiler-client';
@@ -123,7 +124,8 @@ export class CellExecutor {
       this.prevDecl = this.withPersistent(converted.declOutput ?? '');
       return { ok: true, hasValue: false };
     }
-    // The wrapper sits on its own first line; lineOffset -1 keeps stack lines = cell lines.
+    this.rememberSource(cellName, src, converted.output);
+    // The wrapper sits on its own first line; lineOffset -1 keeps stack lines = output lines.
     const prefix = converted.hasToplevelAwait ? '(async function(exports, require) {\n' : '(function(exports, require) {\n';
     const wrapped = `${prefix}${converted.output}\n})(${RUNTIME_GLOBAL}.exports, ${RUNTIME_GLOBAL}.require)`;
     this.running = ++this.runs;
@@ -135,7 +137,7 @@ export class CellExecutor {
         await Promise.race([ret as Promise<unknown>, interrupted]);
       }
     } catch (e) {
-      return { ok: false, error: runtimeError(e, cellName) };
+      return { ok: false, error: runtimeError(e, cellName, (t) => this.mapCellPositions(t)) };
     } finally {
       this.cancel = undefined;
       this.running = undefined;
@@ -148,6 +150,30 @@ export class CellExecutor {
       return { ok: true, hasValue: value !== undefined, value };
     }
     return { ok: true, hasValue: false };
+  }
+
+  /** What each cell was and became, to map stack positions back (functions outlive their cell). */
+  private readonly sources = new Map<string, { src: string; out: string; map?: LineMap }>();
+
+  private rememberSource(cellName: string, src: string, out: string): void {
+    this.sources.delete(cellName);
+    this.sources.set(cellName, { src, out });
+    // Enough for any traceback a session shows; the oldest go first.
+    if (this.sources.size > 1000) this.sources.delete(this.sources.keys().next().value as string);
+  }
+
+  /**
+   * Rewrites `<cell N>:line:col` positions of the compiled JavaScript (which tslab emits without
+   * a source map) into positions in the TypeScript the user wrote.
+   */
+  mapCellPositions(text: string): string {
+    return text.replace(/(<cell \d+>|<prelude>):(\d+):(\d+)/g, (all, cell: string, line: string, col: string) => {
+      const entry = this.sources.get(cell);
+      if (!entry) return all;
+      entry.map ??= new LineMap(entry.src, entry.out);
+      const p = entry.map.map(Number(line), Number(col));
+      return `${cell}:${p.line}:${p.column}`;
+    });
   }
 
   complete(src: string, pos: number): Promise<CompletionResult> {
@@ -188,11 +214,11 @@ function compileError(diags: Diagnostic[], cellName: string, src: string): CellE
   };
 }
 
-function runtimeError(e: unknown, cellName: string): CellError {
+function runtimeError(e: unknown, cellName: string, mapPositions: (text: string) => string): CellError {
   if (!(e instanceof Error)) return { ename: 'Error', evalue: String(e), traceback: [`Uncaught ${String(e)}`] };
   let name = e.name || 'Error';
   if (/Script execution (was )?interrupted/.test(e.message)) name = 'KeyboardInterrupt';
-  const stack = (e.stack ?? `${name}: ${e.message}`).split('\n');
+  const stack = mapPositions(e.stack ?? `${name}: ${e.message}`).split('\n');
   // Keep the user's frames and the library's first frames; drop the kernel's own.
   const frames = stack.slice(1).filter((l) => !/node:internal|src\/kernel\/|dist\/src\/kernel\//.test(l));
   const header = `\x1b[31m${name}\x1b[0m: ${e.message}`;

@@ -110,7 +110,8 @@ export class Kernel {
     const report = (kind: string) => (e: unknown) => {
       const err = e instanceof Error ? e : new Error(String(e));
       this.log(`${kind}: ${err.stack ?? err.message}`);
-      this.publish('error', { ename: err.name || 'Error', evalue: err.message, traceback: [`${kind}: ${err.name}: ${err.message}`, ...(err.stack ?? '').split('\n').slice(1, 8)] }, this.lastParent);
+      const frames = this.executor.mapCellPositions(err.stack ?? '').split('\n').slice(1, 8);
+      this.publish('error', { ename: err.name || 'Error', evalue: err.message, traceback: [`${kind}: ${err.name}: ${err.message}`, ...frames] }, this.lastParent);
     };
     process.on('uncaughtException', report('Uncaught exception'));
     process.on('unhandledRejection', report('Unhandled promise rejection'));

@@ -166,7 +166,13 @@ def scenario_library_types():
         assert "Tensor<Rank>" in content["evalue"] and "__m" not in content["evalue"], content["evalue"]
         content, out = run(kc, "const x = 1;\nfunction f(): number { throw new RangeError('deep'); }\nf()", allow_error=True)
         assert content["ename"] == "RangeError", content
-        assert any("<cell 2>:" in line for line in content["traceback"]), content["traceback"]
+        # Positions are the TypeScript the user wrote, not the compiled JavaScript: line 2, at `throw`.
+        assert any("<cell 2>:2:30" in line for line in content["traceback"]), content["traceback"]
+        # A function from an earlier cell, with types and a blank line, failing when a later cell calls it.
+        run(kc, "interface P { n: number }\n\nfunction scale(p: P, k: number): number {\n  const q: P = { n: p.n * k };\n  if (q.n > 10) throw new Error('too big: ' + q.n);\n  return q.n;\n}")
+        content, out = run(kc, "let total: number = 0;\ntotal += scale({ n: 3 }, 2);\ntotal += scale({ n: 6 }, 2);", allow_error=True)
+        tb = "\n".join(content["traceback"])
+        assert "<cell 3>:5:23" in tb and "<cell 4>:3:10" in tb, tb
         msg_id = kc.inspect("tf.zeros", 8)
         reply = shell_reply(kc, msg_id)["content"]
         text = reply["data"].get("text/plain", "")
