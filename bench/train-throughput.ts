@@ -39,6 +39,7 @@ async function main(): Promise<void> {
   const secs = Number(process.hrtime.bigint() - t0) / 1e9; // includes the final checkpoint save
   const ours = (stepsDone * BATCH) / secs;
 
+  if (process.env.BENCH_NO_TORCH) { console.log(`tfjs-estimator (${report.name}, ${report.threads} threads): ${ours.toFixed(0)}`); return; }
   const shipped = torch(false, report.threads);
   const tuned = torch(true, report.threads);
   console.log('\n== training images/s (article CNN, MNIST, batch 64) ==');
