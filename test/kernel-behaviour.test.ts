@@ -48,3 +48,7 @@ test('1,000 cells in a row: latency and memory stay flat', () => {
 test('library types as a user sees them: hover with docs, completion, type errors at cell line and column, nothing of the type bundle', () => {
   scenario('library_types');
 });
+
+test('timer throws and forgotten rejections reported in their cell; listens only on the connection file\'s ports; never prints its key; process.exit() ends it cleanly and it restarts', () => {
+  scenario('faults_and_security');
+});

@@ -191,6 +191,86 @@ def scenario_library_types():
         km.shutdown_kernel(now=True)
 
 
+def listening_addresses(pid):
+    """(ip, port) of every TCP socket the process listens on, from /proc (no extra packages)."""
+    inodes = set()
+    for fd in os.listdir("/proc/%d/fd" % pid):
+        try:
+            target = os.readlink("/proc/%d/fd/%s" % (pid, fd))
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            inodes.add(target[8:-1])
+    found = []
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with open(table) as f:
+            next(f)
+            for row in f:
+                cols = row.split()
+                if cols[3] != "0A" or cols[9] not in inodes:  # 0A: LISTEN
+                    continue
+                hex_ip, hex_port = cols[1].split(":")
+                ip = ".".join(str(int(hex_ip[i:i + 2], 16)) for i in (6, 4, 2, 0)) if len(hex_ip) == 8 else hex_ip
+                found.append((ip, int(hex_port, 16)))
+    return found
+
+
+def scenario_faults_and_security():
+    """Errors from timers and forgotten promises are reported in the cell that caused them and the
+    kernel keeps running; it listens only where the connection file says and never prints its key;
+    process.exit() in a cell ends the kernel cleanly and Jupyter can restart it."""
+    import subprocess
+    from jupyter_client.manager import KernelManager
+
+    log_path = os.path.join(tempfile.mkdtemp(prefix="tfe-kernel-log-"), "kernel.log")
+    log = open(log_path, "wb")
+    km = KernelManager(kernel_name="tfjs-estimator")
+    km.start_kernel(stdout=log, stderr=subprocess.STDOUT)
+    kc = km.client()
+    kc.start_channels()
+    try:
+        kc.wait_for_ready(timeout=60)
+        checked = {}
+        content, out = run(kc, "setTimeout(() => { throw new Error('thrown from a timer'); }, 50);\nawait new Promise((r) => setTimeout(r, 400));")
+        errors = [m["content"] for m in out if m["msg_type"] == "error"]
+        assert any("thrown from a timer" in e["evalue"] for e in errors), out
+        content, out = run(kc, "Promise.reject(new RangeError('nobody awaited me'));\nawait new Promise((r) => setTimeout(r, 400));")
+        errors = [m["content"] for m in out if m["msg_type"] == "error"]
+        assert any(e["ename"] == "RangeError" and "nobody awaited me" in e["evalue"] for e in errors), out
+        content, out = run(kc, "console.log('alive', 6 * 7)")
+        assert "alive 42" in stream_text(out)
+        checked["errors_reported"] = 2
+
+        pid = km.provisioner.process.pid
+        ports = {km.shell_port, km.iopub_port, km.stdin_port, km.control_port, km.hb_port}
+        listening = listening_addresses(pid)
+        assert listening, "no listening sockets found for the kernel"
+        assert {p for _, p in listening} <= ports, (listening, ports)
+        assert all(ip == km.ip for ip, _ in listening), (listening, km.ip)
+        checked["listening"] = len(listening)
+
+        msg_id = kc.execute("process.exit(3)")
+        deadline = time.time() + 20
+        while km.is_alive() and time.time() < deadline:
+            time.sleep(0.1)
+        assert not km.is_alive(), "process.exit() did not end the kernel"
+        km.restart_kernel(now=True)
+        kc.wait_for_ready(timeout=60)
+        content, out = run(kc, "console.log('back', 1 + 1)")
+        assert "back 2" in stream_text(out)
+        checked["restarted"] = 1
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)
+    log.close()
+    with open(log_path, "rb") as f:
+        text = f.read()
+    assert b"backend:" in text, "the kernel's own log was captured: %r" % text[:500]
+    assert km.session.key not in text, "the connection key appeared in the kernel's output"
+    checked["log_bytes"] = len(text)
+    return checked
+
+
 def rss_of(km):
     pid = km.provisioner.process.pid if km.provisioner else km.kernel.pid
     with open("/proc/%d/status" % pid) as f:
