@@ -160,6 +160,7 @@ test('the tutorial runs in the classic Notebook in Chromium, and its nbconvert H
   const live = await inspectOutputs(page, '#notebook-container');
   // Inline predictions (24 digits) and the shifted digits; each helper draws one <img> per output.
   assertVisible(live, 'live notebook', 2);
+  assert.ok(live.plots.length >= 1, 'the training curves chart');
   await page.screenshot({ path: path.join(ARTIFACTS, 'tutorial-classic-notebook.png'), fullPage: true });
   await page.evaluate(`Jupyter.notebook.save_notebook()`);
   await page.waitForFunction(`!Jupyter.notebook.dirty`, undefined, { timeout: 30_000 });

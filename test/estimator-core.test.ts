@@ -83,7 +83,10 @@ describe('layers', () => {
       const d = (t: tf.Tensor) => variableScope('discriminator', () => layers.dense(t, 1), { reuse: 'auto' });
       const out = tf.add(d(g), d(tf.mul(g, 2)));
       const loss = tf.mean(tf.square(tf.sub(out, y!))) as tf.Scalar;
-      assert.equal(getCollection(GraphKeys.TRAINABLE_VARIABLES).length, calls === 1 ? 10 : 0);
+      // Every call lists the variables it uses (created on the first, reused after), also by scope.
+      assert.equal(getCollection(GraphKeys.TRAINABLE_VARIABLES).length, 10);
+      assert.equal(getCollection(GraphKeys.TRAINABLE_VARIABLES, 'discriminator').length, 2);
+      assert.equal(getCollection(GraphKeys.GLOBAL_VARIABLES, 'generator/dense/(kernel|bias)').length, 2);
       return new EstimatorSpec({ mode, loss, trainOp: train.sgd(0.01).minimize(loss, { globalStep: train.getOrCreateGlobalStep() }) });
     };
     const est = new Estimator(modelFn, dir);

@@ -35,10 +35,48 @@ test('01-estimator-basics runs top to bottom on the kernel: images, live progres
   assert.deepEqual(r.errors, []);
   assert.ok((r.mimes['image/png'] ?? 0) >= 3, `images shown: ${JSON.stringify(r.mimes)}`);
   assert.ok((r.mimes['text/html'] ?? 0) >= 4, 'progress bars and the prediction gallery');
+  assert.ok((r.mimes['application/vnd.plotly.v1+json'] ?? 0) >= 1, `the training curves: ${JSON.stringify(r.mimes)}`);
   assert.ok(fs.existsSync(path.join(modelDir, 'model.ckpt-1200')) || process.env.TUTORIAL_STEPS, 'trained to the last step');
   const nb = JSON.parse(fs.readFileSync(r.file, 'utf8')) as { cells: Array<{ outputs?: Array<{ data?: Record<string, unknown> }> }> };
   const evalText = nb.cells.flatMap((c) => c.outputs ?? []).map((o) => String(o.data?.['text/plain'] ?? '')).find((t) => t.includes('accuracy'));
   const accuracy = Number(/accuracy: ([\d.e+-]+)/.exec(evalText ?? '')?.[1]);
   assert.ok(accuracy > 0.5 && accuracy <= 1, `evaluate() reported accuracy ${accuracy}`);
   console.log(`# notebook 01: accuracy ${accuracy} after ${process.env.TUTORIAL_STEPS ?? 1200} steps; size ${fs.statSync(r.file).size} bytes`);
+});
+
+const PLOTLY = 'application/vnd.plotly.v1+json';
+const short = (steps: string, prefix: string): NodeJS.ProcessEnv => ({ TUTORIAL_STEPS: steps, TUTORIAL_MODEL_DIR: fs.mkdtempSync(path.join(os.tmpdir(), prefix)) });
+
+test('02-intermediate: augmented inputs, summaries drawn from the event files, hooks and trainAndEvaluate', () => {
+  const env02 = short('300', 'tfe-nb02-model-');
+  const r = execute('02-intermediate.ipynb', env02);
+  assert.deepEqual(r.errors, []);
+  assert.ok((r.mimes['image/png'] ?? 0) >= 1, `the augmented batch: ${JSON.stringify(r.mimes)}`);
+  assert.ok((r.mimes[PLOTLY] ?? 0) >= 2, `scalars and histograms charts: ${JSON.stringify(r.mimes)}`);
+  assert.match(r.stdout, /inputs\/image\/0 at step \d+: \d+ images recorded/);
+  assert.ok(fs.readdirSync(path.join(env02.TUTORIAL_MODEL_DIR!, 'eval')).some((f) => f.startsWith('events.out.tfevents.')), 'evaluations written to modelDir/eval');
+});
+
+test('03-two-train-ops: a GAN with two optimizers, generated digits after each of three train calls', () => {
+  const r = execute('03-two-train-ops.ipynb', short('300', 'tfe-nb03-model-'));
+  assert.deepEqual(r.errors, []);
+  assert.ok((r.mimes['image/png'] ?? 0) >= 3, `three sample grids: ${JSON.stringify(r.mimes)}`);
+  assert.ok((r.mimes[PLOTLY] ?? 0) >= 1, 'both losses over training');
+  for (const step of [100, 200, 300]) assert.ok(r.stdout.includes(`generated at step ${step}`), `samples at step ${step}`);
+  const nb = JSON.parse(fs.readFileSync(r.file, 'utf8')) as { cells: Array<{ outputs?: Array<{ data?: Record<string, unknown> }> }> };
+  const names = String(nb.cells.flatMap((c) => c.outputs ?? []).map((o) => o.data?.['text/plain']).filter(Boolean).pop());
+  assert.match(names, /generator\/dense\/kernel\/Adam_1\/m/, 'each network has its own optimizer slots');
+  assert.match(names, /discriminator\/dense\/kernel\/Adam\/m/);
+});
+
+test('04-serving: export, an HTTP server on the export answering predictions, bad requests refused', () => {
+  const r = execute('04-serving.ipynb', short('200', 'tfe-nb04-model-'));
+  assert.deepEqual(r.errors, []);
+  assert.match(r.stdout, /HTTP 200: 8 predictions/);
+  assert.match(r.stdout, /not JSON: HTTP 400/);
+  assert.match(r.stdout, /wrong size: HTTP 400/);
+  assert.match(r.stdout, /over 1 MB: HTTP 413/);
+  assert.match(r.stdout, /still serving: HTTP 200/);
+  assert.match(r.stdout, /server stopped/);
+  assert.ok((r.mimes['image/png'] ?? 0) >= 1 && (r.mimes['text/markdown'] ?? 0) >= 1, `the gallery and the server's source: ${JSON.stringify(r.mimes)}`);
 });

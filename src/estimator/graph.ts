@@ -41,7 +41,7 @@ export interface ScopeFrame {
 
 export class GraphContext {
   private readonly counters = new Map<string, number>();
-  private readonly collections = new Map<string, unknown[]>();
+  private readonly collections = new Map<string, Array<{ value: unknown; name?: string }>>();
   readonly scopes: ScopeFrame[] = [{ prefix: '', reuse: false }];
   /** Full names of variables requested during this call (to catch accidental sharing). */
   readonly usedVariables = new Set<string>();
@@ -73,14 +73,19 @@ export class GraphContext {
     }
   }
 
-  addToCollection(key: string, value: unknown): void {
+  /** Adds value to a collection; `name` (a variable's full name) lets getCollection filter by scope. */
+  addToCollection(key: string, value: unknown, name?: string): void {
     const list = this.collections.get(key) ?? [];
-    list.push(value);
+    list.push({ value, name });
     this.collections.set(key, list);
   }
 
-  getCollection<T = unknown>(key: string): T[] {
-    return [...((this.collections.get(key) ?? []) as T[])];
+  /** The collection's items in insertion order; with `scope`, only those whose name matches it
+   *  from the start (a regular expression, as tf.get_collection's scope). */
+  getCollection<T = unknown>(key: string, scope?: string): T[] {
+    const items = this.collections.get(key) ?? [];
+    const re = scope === undefined ? undefined : new RegExp(`^(?:${scope})`);
+    return items.filter((i) => !re || (i.name !== undefined && re.test(i.name))).map((i) => i.value as T);
   }
 
   /** A seed for the n-th random op of this step, derived from the run's seed (or undefined). */
@@ -132,7 +137,7 @@ export function hashSeed(seed: number, name: string): number {
   return (h >>> 1) % 2147483647;
 }
 
-/** Collections of the modelFn call in progress (tf.get_collection). */
-export function getCollection<T = unknown>(key: string): T[] {
-  return requireGraph('getCollection').getCollection<T>(key);
+/** Collections of the modelFn call in progress (tf.get_collection), optionally by scope regex. */
+export function getCollection<T = unknown>(key: string, scope?: string): T[] {
+  return requireGraph('getCollection').getCollection<T>(key, scope);
 }

@@ -107,11 +107,6 @@ export class VariableStore {
     initial.dispose();
     tf.keep(variable);
     this.vars.set(name, { name, variable, trainable });
-    const ctx = activeGraph();
-    if (ctx) {
-      ctx.addToCollection(GraphKeys.GLOBAL_VARIABLES, variable);
-      if (trainable) ctx.addToCollection(GraphKeys.TRAINABLE_VARIABLES, variable);
-    }
     return variable;
   }
 
@@ -194,6 +189,14 @@ export function getVariable(name: string, shape: number[], opts: GetVariableOpti
         `(call the layer once without reuse) or use reuse: 'auto'.`,
     );
   }
+  const firstUse = !ctx.usedVariables.has(full);
   ctx.usedVariables.add(full);
-  return ctx.store.getOrCreate(full, shape, opts);
+  const variable = ctx.store.getOrCreate(full, shape, opts);
+  // TF builds the graph once and its collections hold every variable; modelFn runs on every
+  // step here, so each call lists the variables it used, whether created now or restored.
+  if (firstUse) {
+    ctx.addToCollection(GraphKeys.GLOBAL_VARIABLES, variable, full);
+    if (ctx.store.get(full)?.trainable) ctx.addToCollection(GraphKeys.TRAINABLE_VARIABLES, variable, full);
+  }
+  return variable;
 }
