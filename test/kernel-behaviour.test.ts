@@ -52,3 +52,8 @@ test('library types as a user sees them: hover with docs, completion, type error
 test('timer throws and forgotten rejections reported in their cell; listens only on the connection file\'s ports; never prints its key; process.exit() ends it cleanly and it restarts', () => {
   scenario('faults_and_security');
 });
+
+test('thousands of display updates a second are coalesced to a few, ending on the last value', () => {
+  const r = scenario('display_flood');
+  assert.ok(r.updates_sent < r.updates_made / 50, `${r.updates_sent} of ${r.updates_made} updates sent`);
+});

@@ -78,5 +78,8 @@ test('04-serving: export, an HTTP server on the export answering predictions, ba
   assert.match(r.stdout, /over 1 MB: HTTP 413/);
   assert.match(r.stdout, /still serving: HTTP 200/);
   assert.match(r.stdout, /server stopped/);
+  const nb = JSON.parse(fs.readFileSync(r.file, 'utf8')) as { cells: Array<{ outputs?: Array<{ data?: Record<string, unknown> }> }> };
+  const texts = nb.cells.flatMap((c) => c.outputs ?? []).map((o) => String(o.data?.['text/plain'] ?? ''));
+  assert.ok(texts.some((t) => /^'http:\/\/127\.0\.0\.1:\d+\/predict'$/.test(t.trim())), `the server listens on localhost only: ${texts.join(' | ').slice(0, 500)}`);
   assert.ok((r.mimes['image/png'] ?? 0) >= 1 && (r.mimes['text/markdown'] ?? 0) >= 1, `the gallery and the server's source: ${JSON.stringify(r.mimes)}`);
 });

@@ -110,8 +110,21 @@ export class CellExecutor {
     this.cancel?.(new CellInterrupted());
   }
 
+  private interruptedWhileCompiling = false;
+
+  /** An interrupt that arrives before the cell's code starts (it is still compiling) cancels it. */
+  interruptBeforeRun(): void {
+    if (this.running === undefined) this.interruptedWhileCompiling = true;
+  }
+
   async execute(src: string, cellName: string): Promise<CellOutcome> {
-    return this.run(await this.compiler.convert(this.prevDecl, src), cellName, src);
+    this.interruptedWhileCompiling = false;
+    const converted = await this.compiler.convert(this.prevDecl, src);
+    if (this.interruptedWhileCompiling) {
+      this.interruptedWhileCompiling = false;
+      return { ok: false, error: runtimeError(new CellInterrupted(), cellName, (t) => t) };
+    }
+    return this.run(converted, cellName, src);
   }
 
   private async run(converted: ConvertResult, cellName: string, src: string): Promise<CellOutcome> {

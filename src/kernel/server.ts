@@ -19,6 +19,7 @@ import { setDisplaySink } from '../display/sink';
 import { requestInterrupt, clearInterrupt } from '../estimator/interrupt';
 import { kernelBanner } from './prelude';
 import { setStdinProvider } from './stdin';
+import { UpdateThrottle } from './update-throttle';
 import { SendQueue } from './send-queue';
 import { initBackend } from '../backend/select';
 
@@ -262,6 +263,7 @@ export class Kernel {
     }
     const outcome = await this.executor.execute(code, `<cell ${n}>`);
     if (process.env.TFE_DEBUG && n % 50 === 0) { const v8 = require('v8') as typeof import('v8'); const h = v8.getHeapStatistics(); this.log(`main: rss ${(process.memoryUsage().rss/1e6).toFixed(0)} heap used ${(h.used_heap_size/1e6).toFixed(0)} total ${(h.total_heap_size/1e6).toFixed(0)} ext ${(process.memoryUsage().external/1e6).toFixed(0)}`); }
+    this.updates.flush();
     this.output.flush();
     if (store) this.history.add(n, code);
     if (outcome.ok) {
@@ -346,6 +348,7 @@ export class Kernel {
     // Training loops stop at their next step boundary and save; other awaits are abandoned.
     requestInterrupt();
     this.pendingInput?.reject(new Error('Interrupted while waiting for input'));
+    this.executor.interruptBeforeRun();
     // Give a training loop 2 s to stop cleanly, then abandon the cell's await; only that cell's.
     const cell = this.executor.runningCell;
     if (cell !== undefined) setTimeout(() => this.executor.interrupt(cell), 2000).unref();
@@ -395,16 +398,21 @@ export class Kernel {
     });
   }
 
+  /** At most 10 updates a second per display reach the frontend; the last one always does. */
+  private readonly updates = new UpdateThrottle(100, (displayId, data, metadata) =>
+    this.publish('update_display_data', { data, metadata: metadata ?? {}, transient: { display_id: displayId } }, this.lastParent),
+  );
+
   private installDisplaySink(): void {
     setDisplaySink({
       display: (data, opts) => {
+        this.updates.flush();
         this.output.flush();
         this.publish('display_data', { data, metadata: opts?.metadata ?? {}, transient: opts?.displayId ? { display_id: opts.displayId } : {} }, this.lastParent);
       },
-      update: (data, displayId, metadata) => {
-        this.publish('update_display_data', { data, metadata: metadata ?? {}, transient: { display_id: displayId } }, this.lastParent);
-      },
+      update: (data, displayId, metadata) => this.updates.push(displayId, data, metadata),
       clearOutput: (wait) => {
+        this.updates.flush();
         this.output.flush();
         this.publish('clear_output', { wait }, this.lastParent);
       },

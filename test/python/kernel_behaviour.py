@@ -135,12 +135,18 @@ def scenario_bad_messages():
             [b"<IDS|MSG>", b"sig", b"{", b"{}", b"{}", b"{}"],
             [b"<IDS|MSG>", b"", b"[]", b"null", b"1", b"\xff\xfe"],
             [os.urandom(64) for _ in range(7)],
-            [b"<IDS|MSG>"] + [os.urandom(2 ** 20)] * 5,
+            [b"<IDS|MSG>", b"0" * 64, b'{"msg_type": "execute_request"', b"{}", b"{}", b'{"code": 1}'],
         ]
+        huge = [b"<IDS|MSG>"] + [os.urandom(2 ** 20)] * 5
         sent = 0
         for channel in (kc.shell_channel, kc.control_channel, kc.stdin_channel):
-            for frames in garbage * 50:
+            for frames in garbage * 200 + [huge] * 5:
                 channel.socket.send_multipart(frames)
+                sent += 1
+            # Random frames of random sizes, and valid-looking messages with a frame missing.
+            for i in range(500):
+                n = 1 + i % 8
+                channel.socket.send_multipart([os.urandom(i % 300) for _ in range(n)])
                 sent += 1
         # Unknown but correctly signed message types are ignored.
         bogus = session.msg("no_such_request", {})
@@ -269,6 +275,29 @@ def scenario_faults_and_security():
     assert km.session.key not in text, "the connection key appeared in the kernel's output"
     checked["log_bytes"] = len(text)
     return checked
+
+
+def scenario_display_flood():
+    """Thousands of display updates a second reach the frontend as a few, ending on the last value."""
+    km, kc = start()
+    try:
+        code = ("display.html('<b>0</b>', { displayId: 'flood' });\n"
+                "for (let i = 1; i <= 5000; i++) display.update({ 'text/html': `<b>${i}</b>`, 'text/plain': String(i) }, 'flood');\n"
+                "for (let i = 1; i <= 100; i++) { display.update({ 'text/plain': `async ${i}` }, 'flood'); await new Promise((r) => setTimeout(r, 10)); }\n"
+                "display.update({ 'text/plain': 'final' }, 'flood');")
+        t0 = time.time()
+        content, out = run(kc, code)
+        seconds = time.time() - t0
+        updates = [m["content"] for m in out if m["msg_type"] == "update_display_data"]
+        assert updates and all(u["transient"]["display_id"] == "flood" for u in updates), updates[:3]
+        assert updates[-1]["data"]["text/plain"] == "final", updates[-1]
+        # 5,101 updates in about 1-2 s: at most 10 a second (plus the first and the last) get through.
+        assert len(updates) <= 10 * seconds + 3, (len(updates), seconds)
+        content, out = run(kc, "console.log('alive')")
+        assert "alive" in stream_text(out)
+        return {"updates_sent": len(updates), "updates_made": 5101, "seconds": round(seconds, 2)}
+    finally:
+        km.shutdown_kernel(now=True)
 
 
 def rss_of(km):
