@@ -7,66 +7,17 @@ import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { registerNativeBackend } from '../src/backend/native';
 import { nativeFallbacks } from '../src/backend/native/kernels';
+import { Spec, Outputs, sameAsCpu, values, weighted } from './helpers/backend-compare';
 import { adamUpdate, batchNormTraining, conv2d, sparseSoftmaxCrossEntropyPerExample } from '../src/backend/custom-kernels';
 
-type Spec = { shape: number[]; dtype?: 'float32' | 'int32'; lo?: number; hi?: number };
-type Outputs = tf.Tensor | tf.Tensor[];
-
-/** Deterministic values in [lo, hi) (mulberry32), the same on both backends. */
-function values(n: number, seed: number, lo: number, hi: number): Float32Array {
-  const out = new Float32Array(n);
-  let a = seed >>> 0;
-  for (let i = 0; i < n; i++) {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    out[i] = lo + (hi - lo) * (((t ^ (t >>> 14)) >>> 0) / 4294967296);
-  }
-  return out;
-}
-
-let seed = 1;
-
 /** Runs fn on cpu and on native with the same inputs; every output within tol of cpu's. */
-async function same(name: string, specs: Spec[], fn: (...xs: tf.Tensor[]) => Outputs, tol = 1e-4): Promise<void> {
-  const data = specs.map((s) => {
-    const n = s.shape.reduce((a, b) => a * b, 1);
-    const v = values(n, seed++, s.lo ?? -1, s.hi ?? 1);
-    return s.dtype === 'int32' ? Int32Array.from(v, Math.floor) : v;
-  });
-  const run = async (backend: string) => {
-    await tf.setBackend(backend);
-    return tf.tidy(() => {
-      const xs = specs.map((s, i) => tf.tensor(data[i], s.shape, s.dtype ?? 'float32'));
-      const r = fn(...xs);
-      return (Array.isArray(r) ? r : [r]).map((t) => ({ shape: t.shape, data: t.dataSync().slice() }));
-    });
-  };
-  const want = await run('cpu');
-  const got = await run('native');
-  assert.equal(got.length, want.length, `${name}: number of outputs`);
-  got.forEach((g, k) => {
-    assert.deepEqual(g.shape, want[k].shape, `${name}: output ${k} shape`);
-    let scale = 1e-6;
-    for (const v of want[k].data) scale = Math.max(scale, Math.abs(v));
-    let worst = 0;
-    g.data.forEach((v, i) => (worst = Math.max(worst, Math.abs(v - want[k].data[i]) / scale)));
-    assert.ok(worst <= tol, `${name}: output ${k} differs from cpu by ${worst.toExponential(2)} of max |value| ${scale.toPrecision(3)}`);
-  });
-}
+const same = (name: string, specs: Spec[], fn: (...xs: tf.Tensor[]) => Outputs, tol = 1e-4): Promise<void> => sameAsCpu('native', name, specs, fn, tol);
 
 /** Asserts the named native kernels handled every call since the last reset (no cpu fallback). */
 function noFallbacks(label: string, names?: string[]): void {
   const fb = nativeFallbacks(true);
   const hit = Object.entries(fb).filter(([n]) => !names || names.includes(n));
   assert.deepEqual(hit, [], `${label}: native kernels fell back to cpu: ${JSON.stringify(fb)}`);
-}
-
-/** sum(f(...) * r) for a fixed random r, so the gradient seen by f is not all ones. */
-function weighted(t: tf.Tensor): tf.Scalar {
-  const r = tf.tensor(values(t.size, 999, -1, 1), t.shape);
-  return tf.sum(tf.mul(t, r));
 }
 
 before(async () => {
