@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { registerNativeBackend, NativeBackend } from '../src/backend/native';
 import { BufferPool } from '../src/backend/native/buffer-pool';
+import { cnnLosses } from './helpers/backend-compare';
 import { makeCnn, disposeCnn, trainStep, syntheticBatch } from '../bench/cnn-step';
 
 before(async () => {
@@ -13,22 +14,10 @@ before(async () => {
   assert.ok(r.addon, `the native addon is not available (${r.error}). Build it: apt-get install libdnnl-dev && npm rebuild (or node scripts/build-native.js)`);
 });
 
-async function losses(backend: string, steps: number, batch: number): Promise<number[]> {
-  await tf.setBackend(backend);
-  const model = makeCnn(3);
-  const out: number[] = [];
-  // One batch again and again: the model memorises it, so the loss must fall.
-  const { images, labels } = syntheticBatch(batch, 100);
-  for (let i = 0; i < steps; i++) out.push(trainStep(model, images, labels, { learningRate: 0.01 }));
-  tf.dispose([images, labels]);
-  disposeCnn(model);
-  return out;
-}
-
 test('the CNN trains to the same losses on native as on cpu from the same seed', async () => {
   // Batch 4 keeps the cpu backend's naive Conv2DBackpropFilter affordable.
-  const cpu = await losses('cpu', 3, 4);
-  const native = await losses('native', 3, 4);
+  const cpu = await cnnLosses('cpu', 3, 4);
+  const native = await cnnLosses('native', 3, 4);
   cpu.forEach((l, i) => assert.ok(Math.abs(native[i] - l) <= 1e-3 * Math.max(1, Math.abs(l)), `step ${i + 1}: native loss ${native[i]} vs cpu ${l}`));
   assert.ok(cpu[2] < cpu[0], `the loss falls (${cpu})`);
 });

@@ -14,7 +14,7 @@ import { ModeKeys } from '../src/estimator/spec';
 import { setQuiet } from '../src/estimator/log';
 import { makeCnn, disposeCnn, trainStep, syntheticBatch } from '../bench/cnn-step';
 import { articleModelFn, mnistInputFn } from '../bench/article-cnn';
-import { Spec, Outputs, sameAsCpu, weighted } from './helpers/backend-compare';
+import { Spec, Outputs, cnnLosses, sameAsCpu, weighted } from './helpers/backend-compare';
 
 const same = (name: string, specs: Spec[], fn: (...xs: tf.Tensor[]) => Outputs, tol = 1e-4): Promise<void> => sameAsCpu('wasm', name, specs, fn, tol);
 
@@ -63,20 +63,9 @@ test('Tile and MaxPoolGrad (ties after a ReLU) on wasm equal cpu\'s', async () =
   }
 });
 
-async function losses(backend: string, steps: number, batch: number): Promise<number[]> {
-  await tf.setBackend(backend);
-  const model = makeCnn(3);
-  const { images, labels } = syntheticBatch(batch, 100);
-  const out: number[] = [];
-  for (let i = 0; i < steps; i++) out.push(trainStep(model, images, labels, { learningRate: 0.01 }));
-  tf.dispose([images, labels]);
-  disposeCnn(model);
-  return out;
-}
-
 test('the article\'s CNN trains to the same losses on wasm as on cpu from the same seed', async () => {
-  const cpu = await losses('cpu', 3, 4);
-  const wasm = await losses('wasm', 3, 4);
+  const cpu = await cnnLosses('cpu', 3, 4);
+  const wasm = await cnnLosses('wasm', 3, 4);
   cpu.forEach((l, i) => assert.ok(Math.abs(wasm[i] - l) <= 1e-3 * Math.max(1, Math.abs(l)), `step ${i + 1}: wasm loss ${wasm[i]} vs cpu ${l}`));
   assert.ok(cpu[2] < cpu[0], `the loss falls (${cpu})`);
 });

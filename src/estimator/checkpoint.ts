@@ -37,7 +37,8 @@ export class CheckpointError extends Error {
   }
 }
 
-function fsyncPath(p: string): void {
+/** fsyncs a file or directory; where a directory can't be, the rename that follows is still atomic. */
+export function fsyncPath(p: string): void {
   let fd: number | undefined;
   try {
     fd = fs.openSync(p, 'r');
@@ -49,7 +50,8 @@ function fsyncPath(p: string): void {
   }
 }
 
-function writeFileDurable(file: string, data: Buffer | string): void {
+/** Writes and fsyncs a file (no rename: for files inside a temporary directory). */
+export function writeFileDurable(file: string, data: Buffer | string): void {
   const fd = fs.openSync(file, 'w');
   try {
     fs.writeSync(fd, typeof data === 'string' ? Buffer.from(data) : data);

@@ -3,6 +3,7 @@
 // largest value. Shared by the native and wasm kernel tests.
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
+import { makeCnn, disposeCnn, trainStep, syntheticBatch } from '../../bench/cnn-step';
 
 export type Spec = { shape: number[]; dtype?: 'float32' | 'int32'; lo?: number; hi?: number };
 export type Outputs = tf.Tensor | tf.Tensor[];
@@ -55,4 +56,17 @@ export async function sameAsCpu(backend: string, name: string, specs: Spec[], fn
 export function weighted(t: tf.Tensor): tf.Scalar {
   const r = tf.tensor(values(t.size, 999, -1, 1), t.shape);
   return tf.sum(tf.mul(t, r));
+}
+
+/** The article's CNN trained on one synthetic batch for `steps` steps on `backend`: the losses. */
+export async function cnnLosses(backend: string, steps: number, batch: number): Promise<number[]> {
+  await tf.setBackend(backend);
+  const model = makeCnn(3);
+  // One batch again and again: the model memorises it, so the loss must fall.
+  const { images, labels } = syntheticBatch(batch, 100);
+  const out: number[] = [];
+  for (let i = 0; i < steps; i++) out.push(trainStep(model, images, labels, { learningRate: 0.01 }));
+  tf.dispose([images, labels]);
+  disposeCnn(model);
+  return out;
 }

@@ -4,31 +4,9 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import * as crypto from 'crypto';
-import { processAlive } from '../checkpoint';
+import { fsyncPath, processAlive, writeFileDurable } from '../checkpoint';
 
 const TEMP_PREFIX = 'temp-';
-
-function writeDurable(file: string, data: Buffer | string): void {
-  const fd = fs.openSync(file, 'w');
-  try {
-    fs.writeSync(fd, typeof data === 'string' ? Buffer.from(data) : data);
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
-  }
-}
-
-function fsyncDir(dir: string): void {
-  let fd: number | undefined;
-  try {
-    fd = fs.openSync(dir, 'r');
-    fs.fsyncSync(fd);
-  } catch {
-    // Not every platform can fsync a directory; the rename is atomic regardless.
-  } finally {
-    if (fd !== undefined) fs.closeSync(fd);
-  }
-}
 
 /** Timestamped export directories in exportDirBase, oldest first. */
 export function listExports(exportDirBase: string): string[] {
@@ -49,14 +27,14 @@ export function writeTimestampedDir(exportDirBase: string, files: Record<string,
   const tmp = path.join(exportDirBase, `${TEMP_PREFIX}${stamp}-${process.pid}-${crypto.randomBytes(4).toString('hex')}`);
   try {
     fs.mkdirSync(tmp);
-    for (const [name, data] of Object.entries(files)) writeDurable(path.join(tmp, name), data);
-    fsyncDir(tmp);
+    for (const [name, data] of Object.entries(files)) writeFileDurable(path.join(tmp, name), data);
+    fsyncPath(tmp);
     for (;;) {
       const target = path.join(exportDirBase, String(stamp));
       if (!fs.existsSync(target)) {
         try {
           fs.renameSync(tmp, target);
-          fsyncDir(exportDirBase);
+          fsyncPath(exportDirBase);
           return target;
         } catch (e) {
           const code = (e as NodeJS.ErrnoException).code;
