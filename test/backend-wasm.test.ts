@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import { spawnSync } from 'child_process';
 import * as tf from '@tensorflow/tfjs';
 import { registerWasmBackend } from '../src/backend/wasm';
 import { CPU_BRIDGED_KERNELS } from '../src/backend/wasm/kernels';
@@ -14,7 +15,7 @@ import { ModeKeys } from '../src/estimator/spec';
 import { setQuiet } from '../src/estimator/log';
 import { makeCnn, disposeCnn, trainStep, syntheticBatch } from '../bench/cnn-step';
 import { articleModelFn, mnistInputFn } from '../bench/article-cnn';
-import { Spec, Outputs, cnnLosses, sameAsCpu, weighted } from './helpers/backend-compare';
+import { Spec, Outputs, assertCnnTrainsAsOnCpu, assertSameLosses, sameAsCpu, weighted } from './helpers/backend-compare';
 
 const same = (name: string, specs: Spec[], fn: (...xs: tf.Tensor[]) => Outputs, tol = 1e-4): Promise<void> => sameAsCpu('wasm', name, specs, fn, tol);
 
@@ -64,10 +65,7 @@ test('Tile and MaxPoolGrad (ties after a ReLU) on wasm equal cpu\'s', async () =
 });
 
 test('the article\'s CNN trains to the same losses on wasm as on cpu from the same seed', async () => {
-  const cpu = await cnnLosses('cpu', 3, 4);
-  const wasm = await cnnLosses('wasm', 3, 4);
-  cpu.forEach((l, i) => assert.ok(Math.abs(wasm[i] - l) <= 1e-3 * Math.max(1, Math.abs(l)), `step ${i + 1}: wasm loss ${wasm[i]} vs cpu ${l}`));
-  assert.ok(cpu[2] < cpu[0], `the loss falls (${cpu})`);
+  await assertCnnTrainsAsOnCpu('wasm');
 });
 
 test('training on wasm leaks no tensors and no wasm memory', async () => {
@@ -98,4 +96,25 @@ test('Estimator.train runs on wasm (RunConfig.backend) with real MNIST', async (
     setQuiet(false);
     fs.rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('with OMP_NUM_THREADS=2 the threaded wasm build runs the CNN on two threads, gets the same losses, and lets the process exit', () => {
+  const script = `
+    const tf = require('@tensorflow/tfjs');
+    const { registerWasmBackend, wasmThreads } = require(${JSON.stringify(path.join(__dirname, '..', 'src', 'backend', 'wasm'))});
+    const { cnnLosses } = require(${JSON.stringify(path.join(__dirname, 'helpers', 'backend-compare'))});
+    (async () => {
+      const why = await registerWasmBackend();
+      const wasm = await cnnLosses('wasm', 3, 4);
+      const cpu = await cnnLosses('cpu', 3, 4);
+      console.log(JSON.stringify({ why: why ?? null, threads: wasmThreads(), wasm, cpu }));
+    })();`;
+  const started = Date.now();
+  const r = spawnSync(process.execPath, ['-e', script], { cwd: path.join(__dirname, '..', '..'), env: { ...process.env, OMP_NUM_THREADS: '2' }, encoding: 'utf8', timeout: 120_000 });
+  assert.equal(r.status, 0, `the process ended by itself (signal ${r.signal}): ${r.stderr.slice(-500)}`);
+  const out = JSON.parse(r.stdout.trim().split('\n').pop()!) as { why: string | null; threads: number; wasm: number[]; cpu: number[] };
+  assert.equal(out.why, null);
+  assert.equal(out.threads, 2, 'two threads in the pool');
+  assertSameLosses('threaded wasm', out.wasm, out.cpu);
+  assert.ok(Date.now() - started < 120_000);
 });

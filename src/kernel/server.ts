@@ -262,7 +262,6 @@ export class Kernel {
       return;
     }
     const outcome = await this.executor.execute(code, `<cell ${n}>`);
-    if (process.env.TFE_DEBUG && n % 50 === 0) { const v8 = require('v8') as typeof import('v8'); const h = v8.getHeapStatistics(); this.log(`main: rss ${(process.memoryUsage().rss/1e6).toFixed(0)} heap used ${(h.used_heap_size/1e6).toFixed(0)} total ${(h.total_heap_size/1e6).toFixed(0)} ext ${(process.memoryUsage().external/1e6).toFixed(0)}`); }
     this.updates.flush();
     this.output.flush();
     if (store) this.history.add(n, code);

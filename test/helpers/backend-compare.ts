@@ -70,3 +70,16 @@ export async function cnnLosses(backend: string, steps: number, batch: number): 
   disposeCnn(model);
   return out;
 }
+
+/** Three steps of the CNN on cpu and on `backend` from the same seed: the same losses to 1e-3. */
+export async function assertCnnTrainsAsOnCpu(backend: string): Promise<void> {
+  // Batch 4 keeps the cpu backend's naive Conv2DBackpropFilter affordable.
+  const cpu = await cnnLosses('cpu', 3, 4);
+  const other = await cnnLosses(backend, 3, 4);
+  assertSameLosses(backend, other, cpu);
+  assert.ok(cpu[2] < cpu[0], `the loss falls (${cpu})`);
+}
+
+export function assertSameLosses(backend: string, got: number[], cpu: number[]): void {
+  cpu.forEach((l, i) => assert.ok(Math.abs(got[i] - l) <= 1e-3 * Math.max(1, Math.abs(l)), `step ${i + 1}: ${backend} loss ${got[i]} vs cpu ${l}`));
+}

@@ -1,6 +1,6 @@
 // The portable fallback backend: tfjs-backend-wasm plus the kernels training needs that it
 // lacks (see ./kernels). select.ts loads this module only when the native backend can't run.
-import { startWasm } from './setup';
+import { startWasm, wasmThreadsInUse } from './setup';
 import { registerWasmTrainingKernels } from './kernels';
 
 /** Starts wasm and adds the missing kernels; undefined on success, else why wasm can't be used. */
@@ -12,5 +12,5 @@ export async function registerWasmBackend(): Promise<string | undefined> {
 }
 
 export function wasmThreads(): number {
-  return 1;
+  return wasmThreadsInUse();
 }
