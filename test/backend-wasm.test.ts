@@ -118,3 +118,21 @@ test('with OMP_NUM_THREADS=2 the threaded wasm build runs the CNN on two threads
   assertSameLosses('threaded wasm', out.wasm, out.cpu);
   assert.ok(Date.now() - started < 120_000);
 });
+
+test('when the threaded build cannot start, the single-threaded one runs and the process still exits', () => {
+  // The first WebAssembly.instantiate (the threaded build's) fails, as on a platform without it.
+  const script = `
+    const instantiate = WebAssembly.instantiate;
+    let first = true;
+    WebAssembly.instantiate = function (...a) { if (first) { first = false; return Promise.reject(new Error('no threads here')); } return instantiate.apply(this, a); };
+    const tf = require('@tensorflow/tfjs');
+    const { registerWasmBackend, wasmThreads } = require(${JSON.stringify(path.join(__dirname, '..', 'src', 'backend', 'wasm'))});
+    (async () => {
+      const why = await registerWasmBackend();
+      const y = tf.conv2d(tf.ones([1, 5, 5, 1]), tf.ones([3, 3, 1, 1]), 1, 'valid');
+      console.log(JSON.stringify({ why: why ?? null, threads: wasmThreads(), backend: tf.getBackend(), sum: y.sum().dataSync()[0] }));
+    })();`;
+  const r = spawnSync(process.execPath, ['-e', script], { cwd: path.join(__dirname, '..', '..'), env: { ...process.env, OMP_NUM_THREADS: '2' }, encoding: 'utf8', timeout: 60_000 });
+  assert.equal(r.status, 0, `the process ended by itself (signal ${r.signal}): ${r.stderr.slice(-500)}`);
+  assert.deepEqual(JSON.parse(r.stdout.trim().split('\n').pop()!), { why: null, threads: 1, backend: 'wasm', sum: 81 });
+});

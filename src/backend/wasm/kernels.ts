@@ -72,7 +72,7 @@ function conv2dBackpropFilter({ inputs, backend, attrs }: KernelArgs): TensorInf
  * in/out channels swapped: dx[n,i,j,c] = sum dy[n, i+top-kh, j+left-kw, k] * W[kh,kw,c,k].
  * Other strides keep wasm's own kernel (its dy would need zeros inserted between rows).
  */
-function conv2dBackpropInputViaForward(stock: tf.KernelFunc) {
+function conv2dBackpropInputViaForward(stock: tf.KernelFunc): tf.KernelFunc {
   return ({ inputs, backend, attrs }: KernelArgs): TensorInfo => {
     const b = backend as WasmBackend;
     const { dy, filter } = inputs as { dy: TensorInfo; filter: TensorInfo };
@@ -145,7 +145,7 @@ export function registerWasmTrainingKernels(): void {
   if (!tf.getKernel('Conv2DBackpropFilter', 'wasm')) {
     tf.registerKernel({ kernelName: 'Conv2DBackpropFilter', backendName: 'wasm', kernelFunc: conv2dBackpropFilter as tf.KernelFunc });
   }
-  replace('Conv2DBackpropInput', (stock) => conv2dBackpropInputViaForward(stock) as tf.KernelFunc);
+  replace('Conv2DBackpropInput', conv2dBackpropInputViaForward);
   replace('Tile', () => tileKernel as tf.KernelFunc);
   replace('MaxPoolGrad', () => maxPoolGradKernel as tf.KernelFunc);
   for (const name of CPU_BRIDGED_KERNELS) {

@@ -18,7 +18,7 @@ type WasmPackage = typeof import('@tensorflow/tfjs-backend-wasm');
 
 interface EmscriptenModule {
   cwrap(name: string, ret: string | null, args: string[]): (...a: number[]) => number;
-  PThread?: { unusedWorkers: Array<{ unref?: () => void }>; runningWorkers: Array<{ unref?: () => void }> };
+  PThread?: { unusedWorkers: Array<{ unref?: () => void }>; runningWorkers: Array<{ unref?: () => void }>; terminateAllThreads?: () => void };
   tfjs?: Record<string, (...a: number[]) => number>;
 }
 // Node has WebAssembly, but this project compiles without the DOM library that types it.
@@ -27,6 +27,7 @@ const webAssembly = (globalThis as unknown as { WebAssembly: { instantiate(binar
 type Factory = ((config: Record<string, unknown>) => Promise<EmscriptenModule>) & { toString(): string };
 
 let threadsInUse = 1;
+const THREADED_START_MS = 30_000;
 
 /**
  * Threads for wasm: OMP_NUM_THREADS as for the native backend, else half the cores. Only the
@@ -67,20 +68,35 @@ async function startThreaded(wasm: WasmPackage, threads: number): Promise<void> 
   const factory = require(path.join(outDir, 'tfjs-backend-wasm-threaded-simd.js')) as Factory;
   const scripts = writeWorkerScripts(outDir, factory);
   const binary = fs.readFileSync(path.join(outDir, 'tfjs-backend-wasm-threaded-simd.wasm'));
-  let failure: unknown;
-  const module = await factory({
+  // Emscripten's ready promise never settles when instantiation fails or a worker cannot load
+  // its scripts: such failures (and a start that takes too long) reject here instead, so the
+  // caller falls back to the single-threaded build rather than waiting forever.
+  let fail!: (e: unknown) => void;
+  const failed = new Promise<never>((_, reject) => (fail = (e) => reject(e instanceof Error ? e : new Error(String(e)))));
+  const timer = setTimeout(() => fail(new Error(`the threaded wasm build did not start within ${THREADED_START_MS / 1000} s`)), THREADED_START_MS);
+  // Emscripten fills in this object as the module (its PThread pool included) as it starts.
+  const config: Record<string, unknown> & Partial<EmscriptenModule> = {
     locateFile: (file: string, prefix: string) => (file.endsWith('.worker.js') ? scripts.worker : prefix + file),
     mainScriptUrlOrBlob: scripts.main,
     instantiateWasm: (info: { env: Record<string, unknown> }, receive: (instance: object, module: object) => void) => {
       info.env.emscripten_num_logical_cores = () => 2 * threads;
-      webAssembly.instantiate(binary, info).then((r) => receive(r.instance, r.module), (e: unknown) => (failure = e));
+      webAssembly.instantiate(binary, info).then((r) => receive(r.instance, r.module), fail);
       return {};
     },
-    onAbort: (what: unknown) => (failure = what),
+    onAbort: fail,
     print: () => undefined,
     printErr: () => undefined,
-  });
-  if (failure) throw failure instanceof Error ? failure : new Error(String(failure));
+  };
+  let module: EmscriptenModule;
+  try {
+    module = await Promise.race([factory(config), failed]);
+  } catch (e) {
+    // Its pool's workers were started before the failure: they must not keep the process alive.
+    config.PThread?.terminateAllThreads?.();
+    throw e;
+  } finally {
+    clearTimeout(timer);
+  }
   // The same entry points the package's own start-up wraps.
   module.tfjs = {
     init: module.cwrap('init', null, []),
