@@ -1,4 +1,4 @@
-// Runs TypeScript cells. tslab's converter, in the compiler thread (compiler-client.ts), does
+// Runs TypeScript cells. The cell converter, in the compiler thread (compiler-client.ts), does
 // the TypeScript work (type-checking against the declarations of earlier cells, transpiling,
 // completion, hover info); running the result, capturing the last expression, and turning
 // failures into Jupyter errors that point at the user's cell is ours, so errors are structured
@@ -7,7 +7,7 @@ import * as path from 'path';
 import * as vm from 'vm';
 import { LineMap } from './line-map';
 import Module from 'module';
-import type { Diagnostic } from 'tslab/dist/converter';
+import type { CellDiagnostic } from './cell-converter';
 import { CompilerClient, ConvertResult, CompletionResult, CompletenessStatus } from './compiler-client';
 
 export interface CellError {
@@ -41,8 +41,6 @@ export class CellExecutor {
   private readonly sideOutputs = new Map<string, string>();
   private readonly sideModules = new Map<string, Module>();
   private cancel?: (e: Error) => void;
-  /** The prelude's import lines: tslab prunes imports a cell does not use, these must stay. */
-  private persistentDecl: string[] = [];
 
   constructor(readonly rootDir: string, private readonly compiler: CompilerClient) {
     const store: Record<string, unknown> = {};
@@ -79,21 +77,9 @@ export class CellExecutor {
     return Object.assign(req, { resolve: base.resolve, cache: base.cache, main: base.main, extensions: base.extensions });
   }
 
-  /** Runs the prelude the compiler thread converted; its imports stay visible to every later cell. */
-  async runPrelude(): Promise<CellOutcome> {
-    const r = await this.run(await this.compiler.prelude, '<prelude>', '');
-    if (r.ok) this.persistentDecl = this.prevDecl.split('\n').filter((l) => l.startsWith('import '));
-    return r;
-  }
-
-  private withPersistent(decl: string): string {
-    const missing = this.persistentDecl.filter((line) => {
-      if (decl.includes(line)) return false;
-      const name = /^import (?:\* as )?(\w+)/.exec(line)?.[1];
-      // A name the user declared themselves wins over the prelude's.
-      return !(name && new RegExp(`\\b(const|let|var|function|class|namespace|enum|type|interface|import)\\s+${name}\\b`).test(decl));
-    });
-    return missing.length ? `${missing.join('\n')}\n${decl}` : decl;
+  /** Runs the prelude the compiler thread converted; its declarations are every later cell's. */
+  runPrelude(): Promise<CellOutcome> {
+    return this.compiler.prelude.then((p) => this.run(p, '<prelude>', ''));
   }
 
   private runs = 0;
@@ -134,7 +120,7 @@ export class CellExecutor {
     }
     if (converted.diagnostics.length > 0) return { ok: false, error: compileError(converted.diagnostics, cellName, src) };
     if (!converted.output) {
-      this.prevDecl = this.withPersistent(converted.declOutput ?? '');
+      this.prevDecl = converted.declOutput ?? '';
       return { ok: true, hasValue: false };
     }
     this.rememberSource(cellName, src, converted.output);
@@ -155,7 +141,7 @@ export class CellExecutor {
       this.cancel = undefined;
       this.running = undefined;
     }
-    this.prevDecl = this.withPersistent(converted.declOutput ?? '');
+    this.prevDecl = converted.declOutput ?? '';
     const key = converted.lastExpressionVar;
     if (key && key in this.exports) {
       const value = this.exports[key];
@@ -207,7 +193,7 @@ export class CellExecutor {
   }
 }
 
-function compileError(diags: Diagnostic[], cellName: string, src: string): CellError {
+function compileError(diags: CellDiagnostic[], cellName: string, src: string): CellError {
   const lines = src.split('\n');
   const traceback: string[] = [];
   for (const d of diags) {

@@ -42,11 +42,14 @@ function collectWhenIdle(): void {
   idleTimer.unref();
 }
 
+/** Bumped whenever the cell converter's output changes, so cached preludes are made again. */
+const CONVERTER_VERSION = 2;
+
 /** The prelude's conversion depends only on its source and the compiler: convert it once. */
 function cachedPrelude(cacheDir: string, ts: typeof TS, src: string): { file: string; result?: ConvertResult } {
   // eslint-disable-next-line @typescript-eslint/no-var-requires
   const tslab = (require('tslab/package.json') as { version: string }).version;
-  const key = crypto.createHash('sha256').update(`ts${ts.version} tslab${tslab}\n${src}`).digest('hex').slice(0, 16);
+  const key = crypto.createHash('sha256').update(`ts${ts.version} tslab${tslab} converter${CONVERTER_VERSION}\n${src}`).digest('hex').slice(0, 16);
   const file = path.join(cacheDir, `prelude-${key}.json`);
   try {
     return { file, result: JSON.parse(fs.readFileSync(file, 'utf8')) as ConvertResult };

@@ -1,9 +1,10 @@
-// The TypeScript side of a cell: tslab's converter type-checks it against the declarations of
-// the prelude and earlier cells, transpiles it, and answers completion and hover questions.
-// It runs in its own thread (compiler-thread.ts): the kernel's event loop stays free while
-// TypeScript works, and the compiler starts up while the library loads.
-import { createConverter, isCompleteCode, Converter, ConvertResult } from 'tslab/dist/converter';
+// The TypeScript side of a cell: the cell converter (cell-converter.ts) type-checks it against
+// the declarations of the prelude and earlier cells, transpiles it, and answers completion and
+// hover questions. It runs in its own thread (compiler-thread.ts): the kernel's event loop stays
+// free while TypeScript works, and the compiler starts up while the library loads.
+import { isCompleteCode } from 'tslab/dist/converter';
 import type * as TS from 'typescript';
+import { CellConverter, ConvertResult } from './cell-converter';
 
 export type { ConvertResult };
 
@@ -21,10 +22,10 @@ export function withoutBundleNames(text: string): string {
 }
 
 export class Compiler {
-  private readonly converter: Converter;
+  private readonly converter: CellConverter;
 
   constructor(private readonly ts: typeof TS) {
-    this.converter = createConverter();
+    this.converter = new CellConverter(ts);
   }
 
   convert(prevDecl: string, src: string): ConvertResult {
@@ -42,7 +43,7 @@ export class Compiler {
 
   /** Hover text for the symbol at pos (signature, then documentation), or undefined. */
   inspect(prevDecl: string, src: string, pos: number): string | undefined {
-    const info = this.converter.inspect(prevDecl, src, pos) as TS.QuickInfo | undefined;
+    const info = this.converter.inspect(prevDecl, src, pos);
     if (!info) return undefined;
     // The prelude's globals are import aliases into the bundle: their second line is the alias.
     const sig = withoutBundleNames((info.displayParts ?? []).map((p) => p.text).join(''))
@@ -59,9 +60,5 @@ export class Compiler {
     const sf = this.ts.createSourceFile('cell.ts', src, this.ts.ScriptTarget.Latest, false, this.ts.ScriptKind.TS);
     const syntaxErrors = (sf as unknown as { parseDiagnostics?: unknown[] }).parseDiagnostics ?? [];
     return syntaxErrors.length > 0 ? { status: 'invalid' } : { status: 'complete' };
-  }
-
-  close(): void {
-    this.converter.close();
   }
 }

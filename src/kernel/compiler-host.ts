@@ -1,0 +1,74 @@
+// The file system as the cell compiler sees it. Every cell is checked in a new TypeScript
+// program; what makes that cheap is handing each program the same parsed (and bound) files:
+// TypeScript's libs and everything under node_modules are parsed once per kernel, the
+// notebook's own .ts/.js files again only when they change on disk, and the two in-memory
+// files (the cell and the declarations of earlier cells) are supplied by the converter.
+// Module resolutions are remembered once they succeed (a package installed later is still found).
+import * as fs from 'fs';
+import * as path from 'path';
+import type * as TS from 'typescript';
+
+interface CachedFile {
+  sf: TS.SourceFile;
+  /** mtime and size for files that may change; undefined for files read once. */
+  stamp?: string;
+}
+
+export class CellCompilerHost {
+  readonly host: TS.CompilerHost;
+  private readonly memory = new Map<string, (lang: TS.ScriptTarget | TS.CreateSourceFileOptions) => TS.SourceFile>();
+  private readonly files = new Map<string, CachedFile>();
+  private readonly resolutions = new Map<string, TS.ResolvedModuleWithFailedLookupLocations>();
+
+  constructor(private readonly ts: typeof TS, options: TS.CompilerOptions) {
+    const base = ts.createCompilerHost(options);
+    const libDir = path.dirname(ts.getDefaultLibFilePath(options));
+    const stampOf = (file: string): string | undefined => {
+      try {
+        const st = fs.statSync(file);
+        return `${st.mtimeMs}:${st.size}`;
+      } catch {
+        return undefined;
+      }
+    };
+    const getSourceFile = (file: string, lang: TS.ScriptTarget | TS.CreateSourceFileOptions, onError?: (m: string) => void): TS.SourceFile | undefined => {
+      const inMemory = this.memory.get(file);
+      if (inMemory) return inMemory(lang);
+      const lasting = file.includes('/node_modules/') || file.startsWith(libDir);
+      const stamp = lasting ? undefined : stampOf(file);
+      const cached = this.files.get(file);
+      if (cached && cached.stamp === stamp) return cached.sf;
+      const sf = base.getSourceFile(file, lang, onError);
+      if (sf) this.files.set(file, { sf, stamp });
+      return sf;
+    };
+    const resolveModuleNameLiterals = (names: readonly TS.StringLiteralLike[], containingFile: string, redirect: TS.ResolvedProjectReference | undefined, opts: TS.CompilerOptions): TS.ResolvedModuleWithFailedLookupLocations[] =>
+      names.map((lit) => {
+        const key = `${path.dirname(containingFile)}\0${lit.text}`;
+        const known = this.resolutions.get(key);
+        if (known) return known;
+        const r = ts.resolveModuleName(lit.text, containingFile, opts, this.host, undefined, redirect);
+        if (r.resolvedModule) this.resolutions.set(key, r);
+        return r;
+      });
+    this.host = Object.assign(Object.create(base) as TS.CompilerHost, {
+      getSourceFile,
+      fileExists: (file: string) => this.memory.has(file) || base.fileExists(file),
+      readFile: (file: string) => (this.memory.has(file) ? this.memory.get(file)!(ts.ScriptTarget.ES2022).text : base.readFile(file)),
+      writeFile: () => {
+        throw new Error('the cell compiler writes nothing to disk');
+      },
+      resolveModuleNameLiterals,
+    });
+  }
+
+  /** Serves a file from memory: `make` is called whenever a program asks for it. */
+  setInMemory(file: string, make: (lang: TS.ScriptTarget | TS.CreateSourceFileOptions) => TS.SourceFile): void {
+    this.memory.set(file, make);
+  }
+
+  /** Which version of a file on disk programs are given now (to emit changed local modules once). */
+  versionOf(file: string): string | undefined {
+    return this.files.get(file)?.stamp;
+  }
+}
