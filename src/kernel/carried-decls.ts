@@ -42,7 +42,8 @@ export function cellMeanings(ts: typeof TS, checker: TS.TypeChecker, cell: TS.So
 export function carriedDeclarations(ts: typeof TS, checker: TS.TypeChecker, declFile: TS.SourceFile, redeclared: ReadonlyMap<string, number>): string {
   const text = declFile.text;
   const out: string[] = [];
-  const kept = (d: DeclaredName): boolean => !(meaningOf(ts, checker, d) & (redeclared.get(d.name) ?? 0));
+  // Most names are not redeclared: only those need the checker (imports resolve their target).
+  const kept = (d: DeclaredName): boolean => !redeclared.get(d.name) || !(meaningOf(ts, checker, d) & redeclared.get(d.name)!);
   for (const s of declFile.statements) {
     // The `export {}` that makes the file a module.
     if (ts.isExportDeclaration(s)) continue;
@@ -72,9 +73,9 @@ export function carriedDeclarations(ts: typeof TS, checker: TS.TypeChecker, decl
     }
     // A value whose declaration is dropped only for its type still exists at run time.
     for (const d of names) {
-      const m = meaningOf(ts, checker, d);
       const hidden = redeclared.get(d.name) ?? 0;
-      if (hidden && m & hidden && m & VALUE && !(hidden & VALUE)) out.push(`declare let ${d.name}: any;`);
+      const m = hidden ? meaningOf(ts, checker, d) : 0;
+      if (m & hidden && m & VALUE && !(hidden & VALUE)) out.push(`declare let ${d.name}: any;`);
     }
   }
   return out.join('\n');

@@ -102,7 +102,7 @@ export class CellConverter {
       // tslab's TypeScript: report `await` outside functions (1308) so a cell can be wrapped.
       disableTopLevelAwait: true,
     };
-    this.files = new CellCompilerHost(ts, this.options);
+    this.files = new CellCompilerHost(ts, this.options, rootDir);
     this.files.setInMemory(this.cellPath, (lang) => ts.createSourceFile(this.cellPath, this.cellText, lang, false, ts.ScriptKind.TS));
     this.files.setInMemory(this.declPath, (lang) => (this.declFile!.sf ??= ts.createSourceFile(this.declPath, this.declFile!.text, lang, false, ts.ScriptKind.TS)));
     const problems = this.programFor('', '').program.getOptionsDiagnostics();

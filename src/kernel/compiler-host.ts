@@ -19,8 +19,12 @@ export class CellCompilerHost {
   private readonly memory = new Map<string, (lang: TS.ScriptTarget | TS.CreateSourceFileOptions) => TS.SourceFile>();
   private readonly files = new Map<string, CachedFile>();
   private readonly resolutions = new Map<string, TS.ResolvedModuleWithFailedLookupLocations>();
+  private readonly typeResolutions = new Map<string, TS.ResolvedTypeReferenceDirectiveWithFailedLookupLocations>();
+  private readonly directories = new Map<string, string[]>();
+  private readonly texts = new Map<string, string | undefined>();
 
-  constructor(private readonly ts: typeof TS, options: TS.CompilerOptions) {
+  /** rootDir: the notebook's folder; declaration files outside it (libraries') are read once. */
+  constructor(private readonly ts: typeof TS, options: TS.CompilerOptions, rootDir: string) {
     const base = ts.createCompilerHost(options);
     const libDir = path.dirname(ts.getDefaultLibFilePath(options));
     const stampOf = (file: string): string | undefined => {
@@ -31,10 +35,11 @@ export class CellCompilerHost {
         return undefined;
       }
     };
+    const isLasting = (file: string): boolean => file.includes('/node_modules/') || file.startsWith(libDir) || (file.endsWith('.d.ts') && !file.startsWith(rootDir + path.sep));
     const getSourceFile = (file: string, lang: TS.ScriptTarget | TS.CreateSourceFileOptions, onError?: (m: string) => void): TS.SourceFile | undefined => {
       const inMemory = this.memory.get(file);
       if (inMemory) return inMemory(lang);
-      const lasting = file.includes('/node_modules/') || file.startsWith(libDir);
+      const lasting = isLasting(file);
       const stamp = lasting ? undefined : stampOf(file);
       const cached = this.files.get(file);
       if (cached && cached.stamp === stamp) return cached.sf;
@@ -51,10 +56,35 @@ export class CellCompilerHost {
         if (r.resolvedModule) this.resolutions.set(key, r);
         return r;
       });
+    // Every program looks for @types packages and resolves them again: once is enough.
+    const resolveTypeReferenceDirectiveReferences = <T extends TS.FileReference | string>(refs: readonly T[], containingFile: string, redirect: TS.ResolvedProjectReference | undefined, opts: TS.CompilerOptions): TS.ResolvedTypeReferenceDirectiveWithFailedLookupLocations[] =>
+      refs.map((ref) => {
+        const name = typeof ref === 'string' ? ref : ref.fileName.toLowerCase();
+        const key = `${path.dirname(containingFile)}\0${name}`;
+        const known = this.typeResolutions.get(key);
+        if (known) return known;
+        const r = ts.resolveTypeReferenceDirective(name, containingFile, opts, this.host, redirect);
+        if (r.resolvedTypeReferenceDirective) this.typeResolutions.set(key, r);
+        return r;
+      });
+    const getDirectories = (dir: string): string[] => {
+      let list = this.directories.get(dir);
+      if (!list) this.directories.set(dir, (list = base.getDirectories?.(dir) ?? []));
+      return list;
+    };
     this.host = Object.assign(Object.create(base) as TS.CompilerHost, {
+      resolveTypeReferenceDirectiveReferences,
+      getDirectories,
       getSourceFile,
-      fileExists: (file: string) => this.memory.has(file) || base.fileExists(file),
-      readFile: (file: string) => (this.memory.has(file) ? this.memory.get(file)!(ts.ScriptTarget.ES2022).text : base.readFile(file)),
+      fileExists: (file: string) => this.memory.has(file) || (isLasting(file) && this.texts.get(file) !== undefined) || base.fileExists(file),
+      readFile: (file: string) => {
+        if (this.memory.has(file)) return this.memory.get(file)!(ts.ScriptTarget.ES2022).text;
+        if (!isLasting(file)) return base.readFile(file);
+        // package.json files of installed packages, read by every program's @types lookup.
+        if (!this.texts.has(file)) this.texts.set(file, base.readFile(file));
+        return this.texts.get(file);
+      },
+      directoryExists: (dir: string) => (dir.includes('/node_modules/') && this.directories.has(dir)) || (base.directoryExists?.(dir) ?? true),
       writeFile: () => {
         throw new Error('the cell compiler writes nothing to disk');
       },
