@@ -116,6 +116,7 @@ export class CellConverter {
       const declText = `export {};\n${prevDecl}`;
       if (this.declFile?.text !== declText) this.declFile = { text: declText };
       this.cellText = cell;
+      this.files.newProgram();
       const program = this.ts.createProgram({ rootNames: [this.declPath, this.cellPath], options: this.options, host: this.files.host, oldProgram: this.last?.program });
       this.last = { program, decl: prevDecl, cell };
     }

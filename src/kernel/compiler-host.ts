@@ -3,8 +3,11 @@
 // TypeScript's libs and everything under node_modules are parsed once per kernel, the
 // notebook's own .ts/.js files again only when they change on disk, and the two in-memory
 // files (the cell and the declarations of earlier cells) are supplied by the converter.
-// Module resolutions are remembered once they succeed (a package installed later is still found).
+// Module resolutions are remembered once they succeed; failures only while one program is built
+// (Node's types name `node:stream` and friends from every file, and each failed lookup probes
+// every node_modules folder up to the root), so a package installed later is still found.
 import * as fs from 'fs';
+import { isBuiltin } from 'module';
 import * as path from 'path';
 import type * as TS from 'typescript';
 
@@ -19,6 +22,7 @@ export class CellCompilerHost {
   private readonly memory = new Map<string, (lang: TS.ScriptTarget | TS.CreateSourceFileOptions) => TS.SourceFile>();
   private readonly files = new Map<string, CachedFile>();
   private readonly resolutions = new Map<string, TS.ResolvedModuleWithFailedLookupLocations>();
+  private failedResolutions = new Map<string, TS.ResolvedModuleWithFailedLookupLocations>();
   private readonly typeResolutions = new Map<string, TS.ResolvedTypeReferenceDirectiveWithFailedLookupLocations>();
   private readonly directories = new Map<string, string[]>();
   private readonly texts = new Map<string, string | undefined>();
@@ -50,10 +54,12 @@ export class CellCompilerHost {
     const resolveModuleNameLiterals = (names: readonly TS.StringLiteralLike[], containingFile: string, redirect: TS.ResolvedProjectReference | undefined, opts: TS.CompilerOptions): TS.ResolvedModuleWithFailedLookupLocations[] =>
       names.map((lit) => {
         const key = `${path.dirname(containingFile)}\0${lit.text}`;
-        const known = this.resolutions.get(key);
+        const known = this.resolutions.get(key) ?? this.failedResolutions.get(key);
         if (known) return known;
+        // Node's own modules are never files: their types are `declare module` blocks in @types/node.
+        if (isBuiltin(lit.text)) return { resolvedModule: undefined } as unknown as TS.ResolvedModuleWithFailedLookupLocations;
         const r = ts.resolveModuleName(lit.text, containingFile, opts, this.host, undefined, redirect);
-        if (r.resolvedModule) this.resolutions.set(key, r);
+        (r.resolvedModule ? this.resolutions : this.failedResolutions).set(key, r);
         return r;
       });
     // Every program looks for @types packages and resolves them again: once is enough.
@@ -72,7 +78,11 @@ export class CellCompilerHost {
       if (!list) this.directories.set(dir, (list = base.getDirectories?.(dir) ?? []));
       return list;
     };
+    // TypeScript looks for a package overriding each of its ~50 lib files (`@typescript/lib-*`)
+    // in every node_modules folder up to the root; through this cache it does so once.
+    const libOverrideLookups = ts.createModuleResolutionCache(rootDir, (f) => f, options);
     this.host = Object.assign(Object.create(base) as TS.CompilerHost, {
+      getModuleResolutionCache: () => libOverrideLookups,
       resolveTypeReferenceDirectiveReferences,
       getDirectories,
       getSourceFile,
@@ -90,6 +100,11 @@ export class CellCompilerHost {
       },
       resolveModuleNameLiterals,
     });
+  }
+
+  /** Called before each program: modules not found before are looked for again. */
+  newProgram(): void {
+    this.failedResolutions = new Map();
   }
 
   /** Serves a file from memory: `make` is called whenever a program asks for it. */
