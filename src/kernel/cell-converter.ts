@@ -225,10 +225,32 @@ export class CellConverter {
     return { start, end, candidates: entries.map((e) => e.name) };
   }
 
+  /** The declarations of what the name at pos refers to (through imports). */
+  declarationsAt(prevDecl: string, src: string, pos: number): readonly TS.Declaration[] {
+    const { program, cellSf } = this.programFor(prevDecl, src);
+    const checker = program.getTypeChecker();
+    const id = identifierAt(this.ts, cellSf, pos);
+    let sym = id && checker.getSymbolAtLocation(id);
+    if (sym && sym.flags & this.ts.SymbolFlags.Alias) sym = checker.getAliasedSymbol(sym);
+    return sym?.declarations ?? [];
+  }
+
   inspect(prevDecl: string, src: string, pos: number): TS.QuickInfo | undefined {
     const { program, cellSf } = this.programFor(prevDecl, src);
     return (this.ts as unknown as TslabTypeScript).getQuickInfoAtPosition(cellSf, program.getTypeChecker(), neverCancelled, pos);
   }
+}
+
+/** The identifier at (or just before) pos. */
+function identifierAt(ts: typeof TS, sf: TS.SourceFile, pos: number): TS.Identifier | undefined {
+  let found: TS.Identifier | undefined;
+  const visit = (n: TS.Node): void => {
+    if (pos < n.getStart(sf) || pos > n.end) return;
+    if (ts.isIdentifier(n)) found = n;
+    else ts.forEachChild(n, visit);
+  };
+  ts.forEachChild(sf, visit);
+  return found;
 }
 
 function relativeName(rootDir: string, file: string): string {

@@ -74,7 +74,8 @@ function start(): Compiler | undefined {
     const t1 = performance.now();
     // eslint-disable-next-line @typescript-eslint/no-var-requires
     const { Compiler } = require('./compiler') as typeof import('./compiler');
-    const compiler = new Compiler(ts);
+    const { BundleDocs } = require('./bundle-docs') as typeof import('./bundle-docs');
+    const compiler = new Compiler(ts, new BundleDocs(ts, bundle.dtsPath, bundle.docsPath));
     const t2 = performance.now();
     let prelude = cached.result;
     if (!prelude) {

@@ -5,6 +5,7 @@
 import { isCompleteCode } from 'tslab/dist/converter';
 import type * as TS from 'typescript';
 import { CellConverter, ConvertResult } from './cell-converter';
+import type { BundleDocs } from './bundle-docs';
 
 export type { ConvertResult };
 
@@ -24,7 +25,8 @@ export function withoutBundleNames(text: string): string {
 export class Compiler {
   private readonly converter: CellConverter;
 
-  constructor(private readonly ts: typeof TS) {
+  /** docs: documentation the library's blanked-out declarations lack (bundle-docs.ts). */
+  constructor(private readonly ts: typeof TS, private readonly docs?: BundleDocs) {
     this.converter = new CellConverter(ts);
   }
 
@@ -50,7 +52,8 @@ export class Compiler {
       .split('\n')
       .filter((l) => !/^import \w+ = /.test(l))
       .join('\n');
-    const doc = (info.documentation ?? []).map((p) => p.text).join('');
+    let doc = (info.documentation ?? []).map((p) => p.text).join('');
+    if (!doc && this.docs) doc = this.docs.documentation(this.converter.declarationsAt(prevDecl, src, pos)) ?? '';
     return doc ? `${sig}\n\n${doc}` : sig;
   }
 

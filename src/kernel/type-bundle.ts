@@ -13,7 +13,7 @@ import type * as TS from 'typescript';
 import { writeAtomic } from './cache-dir';
 
 /** Bumped whenever the generated text would change for the same inputs. */
-const GENERATOR_VERSION = 3;
+const GENERATOR_VERSION = 4;
 
 export interface TypeBundle {
   /** The bundle's declaration file (a module: `import * as x from dtsPath without .d.ts`). */
@@ -22,6 +22,12 @@ export interface TypeBundle {
   modulePath: string;
   /** Every name the library exports, values and types. */
   exportNames: string[];
+  /**
+   * The same declarations with their documentation comments, at the same positions: the file
+   * TypeScript reads has them blanked out (parsing them was a sixth of the kernel's start-up),
+   * and hover text takes them from here (bundle-docs.ts).
+   */
+  docsPath: string;
 }
 
 interface Meta {
@@ -77,17 +83,35 @@ export function ensureTypeBundle(ts: typeof TS, cacheDir: string, log: (line: st
   const dir = path.join(cacheDir, 'library-types');
   const key = cacheKey(ts);
   let meta = readMeta(dir);
-  if (meta?.key !== key || !fs.existsSync(path.join(dir, 'index.d.ts'))) {
+  if (meta?.key !== key || !fs.existsSync(path.join(dir, 'index.d.ts')) || !fs.existsSync(path.join(dir, 'docs.d.ts'))) {
     const t0 = Date.now();
     const generated = generateTypeBundle(ts, `${libraryEntry}.d.ts`);
     meta = { key, exportNames: generated.exportNames, generatedMs: Date.now() - t0 };
-    writeAtomic(path.join(dir, 'index.d.ts'), generated.text);
+    writeAtomic(path.join(dir, 'index.d.ts'), withoutDocComments(ts, generated.text));
+    writeAtomic(path.join(dir, 'docs.d.ts'), generated.text);
     // At run time the bundle's module is the library itself.
     writeAtomic(path.join(dir, 'index.js'), `module.exports = require(${JSON.stringify(libraryEntry)});\n`);
     writeAtomic(path.join(dir, 'meta.json'), JSON.stringify(meta));
     log(`generated the library's type bundle in ${meta.generatedMs} ms: ${dir}`);
   }
-  return { dtsPath: path.join(dir, 'index.d.ts'), modulePath: path.join(dir, 'index'), exportNames: meta.exportNames };
+  return { dtsPath: path.join(dir, 'index.d.ts'), modulePath: path.join(dir, 'index'), exportNames: meta.exportNames, docsPath: path.join(dir, 'docs.d.ts') };
+}
+
+/** The text with every `/** ... *\/` comment turned into spaces (line breaks kept, so every position stays). */
+export function withoutDocComments(ts: typeof TS, text: string): string {
+  const scanner = ts.createScanner(ts.ScriptTarget.ES2022, false, ts.LanguageVariant.Standard, text);
+  const out: string[] = [];
+  let copied = 0;
+  for (let t = scanner.scan(); t !== ts.SyntaxKind.EndOfFileToken; t = scanner.scan()) {
+    if (t !== ts.SyntaxKind.MultiLineCommentTrivia) continue;
+    const start = scanner.getTokenPos();
+    const end = scanner.getTextPos();
+    if (!text.startsWith('/**', start) || end - start < 5) continue;
+    out.push(text.slice(copied, start), text.slice(start, end).replace(/[^\r\n]/g, ' '));
+    copied = end;
+  }
+  out.push(text.slice(copied));
+  return out.join('');
 }
 
 // ---------------------------------------------------------------------------------- generator
