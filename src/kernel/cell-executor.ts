@@ -162,7 +162,7 @@ export class CellExecutor {
   }
 
   /**
-   * Rewrites `<cell N>:line:col` positions of the compiled JavaScript (which tslab emits without
+   * Rewrites `<cell N>:line:col` positions of the compiled JavaScript (emitted without
    * a source map) into positions in the TypeScript the user wrote.
    */
   mapCellPositions(text: string): string {

@@ -1,5 +1,5 @@
 // Maps positions in the JavaScript a cell became back to the TypeScript the user wrote, for
-// tracebacks. tslab's converter emits no source map, and its output differs from the source
+// tracebacks. The cell converter emits no source map, and its output differs from the source
 // only in predictable ways: type annotations gone, declarations followed by `exports.x = x;`,
 // the last expression assigned to a variable, statements reformatted. So the two are aligned
 // line by line (an LCS-like alignment where a line matches when, without whitespace, one is a
