@@ -11,6 +11,7 @@ import type * as TS from 'typescript';
 import { kernelCacheDir, writeAtomic } from './cache-dir';
 import { requireWithCodeCache } from './code-cache';
 import { serveLeanNodeTypes } from './node-types';
+import { libDirectory, serveLibsWithoutDocComments } from './doc-comments';
 import { ensureTypeBundle, TypeBundle } from './type-bundle';
 import { preludeSource } from './prelude';
 import type { Compiler, ConvertResult } from './compiler';
@@ -68,14 +69,18 @@ function start(): Compiler | undefined {
     const bundle: TypeBundle = ensureTypeBundle(ts, cacheDir, log);
     const lean = serveLeanNodeTypes(ts, cacheDir);
     if (lean) log(lean);
+    const libs = serveLibsWithoutDocComments(ts, cacheDir);
+    if (libs) log(libs);
     const src = preludeSource(bundle);
     const cached = cachedPrelude(cacheDir, ts, src);
     if (cached.result) post({ type: 'prelude', result: cached.result });
     const t1 = performance.now();
     // eslint-disable-next-line @typescript-eslint/no-var-requires
     const { Compiler } = require('./compiler') as typeof import('./compiler');
-    const { BundleDocs } = require('./bundle-docs') as typeof import('./bundle-docs');
-    const compiler = new Compiler(ts, new BundleDocs(ts, bundle.dtsPath, bundle.docsPath));
+    // Hover text reads doc comments from the originals: the bundle's twin, the real lib files.
+    const { DeclarationDocs } = require('./declaration-docs') as typeof import('./declaration-docs');
+    const libDir = libDirectory(ts);
+    const compiler = new Compiler(ts, new DeclarationDocs(ts, (f) => (f === bundle.dtsPath ? bundle.docsPath : path.dirname(f) === libDir ? f : undefined)));
     const t2 = performance.now();
     let prelude = cached.result;
     if (!prelude) {

@@ -5,7 +5,7 @@
 import { isCompleteCode } from 'tslab/dist/converter';
 import type * as TS from 'typescript';
 import { CellConverter, ConvertResult } from './cell-converter';
-import type { BundleDocs } from './bundle-docs';
+import type { DeclarationDocs } from './declaration-docs';
 
 export type { ConvertResult };
 
@@ -25,8 +25,8 @@ export function withoutBundleNames(text: string): string {
 export class Compiler {
   private readonly converter: CellConverter;
 
-  /** docs: documentation the library's blanked-out declarations lack (bundle-docs.ts). */
-  constructor(private readonly ts: typeof TS, private readonly docs?: BundleDocs) {
+  /** docs: documentation of declarations TypeScript read without their comments (declaration-docs.ts). */
+  constructor(private readonly ts: typeof TS, private readonly docs?: DeclarationDocs) {
     this.converter = new CellConverter(ts);
   }
 

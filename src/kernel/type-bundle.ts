@@ -11,6 +11,7 @@ import * as path from 'path';
 import * as crypto from 'crypto';
 import type * as TS from 'typescript';
 import { writeAtomic } from './cache-dir';
+import { withoutDocComments } from './doc-comments';
 
 /** Bumped whenever the generated text would change for the same inputs. */
 const GENERATOR_VERSION = 4;
@@ -25,7 +26,7 @@ export interface TypeBundle {
   /**
    * The same declarations with their documentation comments, at the same positions: the file
    * TypeScript reads has them blanked out (parsing them was a sixth of the kernel's start-up),
-   * and hover text takes them from here (bundle-docs.ts).
+   * and hover text takes them from here (declaration-docs.ts).
    */
   docsPath: string;
 }
@@ -95,23 +96,6 @@ export function ensureTypeBundle(ts: typeof TS, cacheDir: string, log: (line: st
     log(`generated the library's type bundle in ${meta.generatedMs} ms: ${dir}`);
   }
   return { dtsPath: path.join(dir, 'index.d.ts'), modulePath: path.join(dir, 'index'), exportNames: meta.exportNames, docsPath: path.join(dir, 'docs.d.ts') };
-}
-
-/** The text with every `/** ... *\/` comment turned into spaces (line breaks kept, so every position stays). */
-export function withoutDocComments(ts: typeof TS, text: string): string {
-  const scanner = ts.createScanner(ts.ScriptTarget.ES2022, false, ts.LanguageVariant.Standard, text);
-  const out: string[] = [];
-  let copied = 0;
-  for (let t = scanner.scan(); t !== ts.SyntaxKind.EndOfFileToken; t = scanner.scan()) {
-    if (t !== ts.SyntaxKind.MultiLineCommentTrivia) continue;
-    const start = scanner.getTokenPos();
-    const end = scanner.getTextPos();
-    if (!text.startsWith('/**', start) || end - start < 5) continue;
-    out.push(text.slice(copied, start), text.slice(start, end).replace(/[^\r\n]/g, ' '));
-    copied = end;
-  }
-  out.push(text.slice(copied));
-  return out.join('');
 }
 
 // ---------------------------------------------------------------------------------- generator
