@@ -32,7 +32,7 @@ class Notebook {
     const req = (id: string): unknown => {
       const file = path.resolve(this.converter.rootDir, id).replace(/\.ts$/, '') + '.js';
       const js = this.side.get(file);
-      if (js === undefined) return require(id);
+      if (js === undefined) return require(id.startsWith('.') ? path.resolve(this.converter.rootDir, id) : id);
       const mod = { exports: {} as Record<string, unknown> };
       new Function('exports', 'require', 'module', js)(mod.exports, req, mod);
       return mod.exports;
@@ -81,6 +81,11 @@ test('redeclaring a name replaces it; other meanings of the name stay', async ()
   assert.equal(await nb.run('const o: Old = 4; new Old().hi() + o'), 'old4');
   await nb.run('let a = "now a string"');
   assert.equal(await nb.run('a.toUpperCase()'), 'NOW A STRING');
+  // A cell may export what it declares itself; later cells see it, and may redeclare it.
+  await nb.run('export const shared = 5; export function triple(n: number) { return 3 * n }');
+  assert.equal(await nb.run('triple(shared)'), 15);
+  await nb.run('const shared = "five"');
+  assert.equal(await nb.run('shared.length'), 4);
 });
 
 test('the last expression is the value; comma, await and for await work; await inside a plain function is an error', async () => {
@@ -108,18 +113,22 @@ test('npm packages and local .ts modules import; a changed module is compiled ag
   assert.equal(r.sideOutputs?.length, 1);
   assert.match(r.sideOutputs![0].data, /hello/);
   assert.equal(nb.convert('greet("x")').sideOutputs, undefined, 'an unchanged module is not emitted again');
+  // Plain JavaScript (ES module syntax) and JSON next to the notebook import too.
+  fs.writeFileSync(path.join(dir, 'util.js'), 'export function add(a, b) { return a + b }\n');
+  fs.writeFileSync(path.join(dir, 'config.json'), '{ "rate": 0.5 }\n');
+  assert.equal(await nb.run('import { add } from "./util"\nimport config from "./config.json"\nadd(config.rate, 1)'), 1.5);
   fs.writeFileSync(path.join(dir, 'helper.ts'), 'export const broken: number = "no"\n');
   assert.deepEqual(nb.errors('import * as h from "./helper"'), ['helper.ts:1:14 TS2322']);
 });
 
-test('the names a cell exports: every top-level declaration and binding, nothing nested, nothing exported already', () => {
+test('the names a cell declares: every top-level declaration and binding (exported or not), nothing nested', () => {
   const cells: Array<[string, string[]]> = [
     ['const a = 1, { b, c: [d, , e] } = f()', ['a', 'b', 'd', 'e']],
     ['var v = 1; for (var i = 0; i < 2; i++) {} if (x) { var w = 2; let notMe = 3 }', ['v']],
     ['function g() { var inner = 1 } class K {} enum E { A } interface I {} type T = 1; namespace N { export const q = 1 }', ['g', 'K', 'E', 'I', 'T', 'N']],
     ['import def, { n1, n2 as n3 } from "m"; import * as ns from "m2"; import eq = ns.x; import "side"', ['def', 'n1', 'n3', 'ns', 'eq']],
     ['declare module "ambient" {} declare global { interface Window {} } label: for (;;) break label', []],
-    ['export const already = 1; let exported = 2; function over(a: string): void; function over(a: number): void; function over(a: unknown) {}', ['exported', 'over']],
+    ['export const already = 1; let exported = 2; function over(a: string): void; function over(a: number): void; function over(a: unknown) {}', ['already', 'exported', 'over']],
   ];
   for (const [src, names] of cells) {
     const sf = ts.createSourceFile('cell.ts', src, ts.ScriptTarget.ES2022);

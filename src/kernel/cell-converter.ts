@@ -131,8 +131,10 @@ export class CellConverter {
   convert(prevDecl: string, src: string): ConvertResult {
     const ts = this.ts;
     // Everything the cell declares is exported, so its declarations file lists it.
-    const names = topLevelNames(ts, ts.createSourceFile(this.cellPath, src, ts.ScriptTarget.ES2022, false, ts.ScriptKind.TS)).map((d) => d.name);
-    const text = names.length ? `${src}\nexport { ${names.join(', ')} };` : src;
+    const declared = topLevelNames(ts, ts.createSourceFile(this.cellPath, src, ts.ScriptTarget.ES2022, false, ts.ScriptKind.TS));
+    const names = declared.map((d) => d.name);
+    const unexported = declared.filter((d) => !d.exported).map((d) => d.name);
+    const text = unexported.length ? `${src}\nexport { ${unexported.join(', ')} };` : src;
     const { program, cellSf, declSf } = this.programFor(prevDecl, text);
 
     let hasToplevelAwait = false;

@@ -10,6 +10,8 @@ export interface DeclaredName {
   node: TS.Identifier;
   /** The top-level statement it belongs to (its kind says what the name means). */
   statement: TS.Statement;
+  /** Declared with `export` (by the user): exported already. */
+  exported: boolean;
 }
 
 /** Names declared at the top level of a file, each once. */
@@ -19,18 +21,17 @@ export function topLevelNames(ts: typeof TS, sf: TS.SourceFile): DeclaredName[] 
   return sf.statements.flatMap((s) => statementNames(ts, s)).filter((d) => !seen.has(d.name) && seen.add(d.name));
 }
 
-/** The top-level names one statement declares (none for a statement the user exported). */
+/** The top-level names one statement declares. */
 export function statementNames(ts: typeof TS, s: TS.Statement): DeclaredName[] {
   const out: DeclaredName[] = [];
+  const exported = (ts.canHaveModifiers(s) ? ts.getModifiers(s) ?? [] : []).some((m) => m.kind === ts.SyntaxKind.ExportKeyword);
   const add = (id: TS.Identifier | undefined): void => {
-    if (id) out.push({ name: id.text, node: id, statement: s });
+    if (id) out.push({ name: id.text, node: id, statement: s, exported });
   };
   const addBinding = (name: TS.BindingName): void => {
     if (ts.isIdentifier(name)) return add(name);
     for (const el of name.elements) if (!ts.isOmittedExpression(el)) addBinding(el.name);
   };
-  // A declaration the user exported is exported already.
-  if ((ts.canHaveModifiers(s) ? ts.getModifiers(s) ?? [] : []).some((m) => m.kind === ts.SyntaxKind.ExportKeyword)) return out;
   if (ts.isVariableStatement(s)) {
     for (const d of s.declarationList.declarations) addBinding(d.name);
   } else if (ts.isFunctionDeclaration(s) || ts.isClassDeclaration(s) || ts.isEnumDeclaration(s) || ts.isInterfaceDeclaration(s) || ts.isTypeAliasDeclaration(s)) {
