@@ -9,6 +9,8 @@ import * as path from 'path';
 import type * as TS from 'typescript';
 import { CellConverter, ConvertResult } from '../src/kernel/cell-converter';
 import { topLevelNames } from '../src/kernel/cell-names';
+import { CellPositions } from '../src/kernel/cell-positions';
+import * as vm from 'vm';
 import * as os from 'os';
 
 // eslint-disable-next-line @typescript-eslint/no-var-requires
@@ -134,4 +136,28 @@ test('the names a cell declares: every top-level declaration and binding (export
     const sf = ts.createSourceFile('cell.ts', src, ts.ScriptTarget.ES2022);
     assert.deepEqual(topLevelNames(ts, sf).map((d) => d.name), names, src);
   }
+});
+
+test('runtime errors map back to the line and column the user wrote, through the source map', () => {
+  const src = [
+    'const xs: number[] = [1, 2]',
+    'function boom(n: number): number {',
+    "  if (n > 1) throw new Error('too big: ' + n)",
+    '  return n',
+    '}',
+    'xs.map(boom)',
+  ].join('\n');
+  const r = new CellConverter(ts, dir).convert('', src);
+  assert.ok(r.sourceMap, 'a source map comes with the output');
+  assert.doesNotMatch(r.output!, /sourceMappingURL/);
+  let stack = '';
+  try {
+    vm.runInThisContext(`(function(exports, require) {\n${r.output}\n})`, { filename: '<cell 1>', lineOffset: -1 })({}, require);
+  } catch (e) {
+    stack = (e as Error).stack ?? '';
+  }
+  const [line, col] = /<cell 1>:(\d+):(\d+)/.exec(stack)!.slice(1).map(Number);
+  assert.deepEqual(new CellPositions(src, r.output!, r.sourceMap).map(line, col), { line: 3, column: 20 }, '`new Error` in boom');
+  const [, callLine, callCol] = /<cell 1>:(\d+):(\d+)[^]*?<cell 1>:(\d+):(\d+)/.exec(stack)!.slice(2).map(Number);
+  assert.equal(new CellPositions(src, r.output!, r.sourceMap).map(callLine, callCol).line, 6, 'the xs.map call');
 });

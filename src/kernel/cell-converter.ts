@@ -42,6 +42,8 @@ export interface ConvertResult {
   sideOutputs?: Array<{ path: string; data: string }>;
   /** Key on `exports` holding the value of the cell's last expression. */
   lastExpressionVar?: string;
+  /** Source map (JSON) from `output` back to the cell's text, for tracebacks. */
+  sourceMap?: string;
 }
 
 export interface CompletionInfo {
@@ -87,6 +89,7 @@ export class CellConverter {
       target: ts.ScriptTarget.ES2022,
       lib: ['lib.es2022.d.ts'],
       declaration: true,
+      sourceMap: true,
       newLine: ts.NewLineKind.LineFeed,
       // Cells run as sloppy-mode functions, as tslab ran them.
       noImplicitUseStrict: true,
@@ -153,13 +156,14 @@ export class CellConverter {
     const sideOutputs: Array<{ path: string; data: string }> = [];
     for (const sf of locals) {
       program.emit(sf, (file, data) => {
-        if (/\.(c|m)?jsx?$/.test(file)) sideOutputs.push({ path: sf.fileName.replace(/\.(c|m)?[jt]sx?$/, '.js'), data });
+        if (/\.(c|m)?jsx?$/.test(file)) sideOutputs.push({ path: sf.fileName.replace(/\.(c|m)?[jt]sx?$/, '.js'), data: data.replace(/\n\/\/# sourceMappingURL=\S*\s*$/, '\n') });
       });
       this.emitted.set(sf.fileName, this.files.versionOf(sf.fileName));
     }
 
     let output = '';
     let dts = '';
+    let sourceMap: string | undefined;
     let lastExpressionVar: string | undefined;
     const checker = program.getTypeChecker();
     const transformers = cellTransformers(ts, { checker, declFile: declSf, cellNames: new Set(names), onLastExpression: (k) => (lastExpressionVar = k) });
@@ -167,7 +171,9 @@ export class CellConverter {
       cellSf,
       (file, data) => {
         if (file.endsWith('.d.ts')) dts = data;
-        else if (file.endsWith('.js')) output = data;
+        else if (file.endsWith('.js.map')) sourceMap = data;
+        // The map travels with the result, not behind a URL comment.
+        else if (file.endsWith('.js')) output = data.replace(/\n\/\/# sourceMappingURL=\S*\s*$/, '\n');
       },
       undefined,
       false,
@@ -184,6 +190,7 @@ export class CellConverter {
       hasToplevelAwait,
       sideOutputs: sideOutputs.length ? sideOutputs.sort((a, b) => a.path.localeCompare(b.path)) : undefined,
       lastExpressionVar,
+      sourceMap,
     };
   }
 

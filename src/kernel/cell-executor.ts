@@ -5,7 +5,7 @@
 // rather than printed.
 import * as path from 'path';
 import * as vm from 'vm';
-import { LineMap } from './line-map';
+import { CellPositions } from './cell-positions';
 import Module from 'module';
 import type { CellDiagnostic } from './cell-converter';
 import { CompilerClient, ConvertResult, CompletionResult, CompletenessStatus } from './compiler-client';
@@ -123,7 +123,7 @@ export class CellExecutor {
       this.prevDecl = converted.declOutput ?? '';
       return { ok: true, hasValue: false };
     }
-    this.rememberSource(cellName, src, converted.output);
+    this.rememberSource(cellName, src, converted.output, converted.sourceMap);
     // The wrapper sits on its own first line; lineOffset -1 keeps stack lines = output lines.
     const prefix = converted.hasToplevelAwait ? '(async function(exports, require) {\n' : '(function(exports, require) {\n';
     const wrapped = `${prefix}${converted.output}\n})(${RUNTIME_GLOBAL}.exports, ${RUNTIME_GLOBAL}.require)`;
@@ -152,25 +152,22 @@ export class CellExecutor {
   }
 
   /** What each cell was and became, to map stack positions back (functions outlive their cell). */
-  private readonly sources = new Map<string, { src: string; out: string; map?: LineMap }>();
+  private readonly sources = new Map<string, { src: string; out: string; sourceMap?: string; positions?: CellPositions }>();
 
-  private rememberSource(cellName: string, src: string, out: string): void {
+  private rememberSource(cellName: string, src: string, out: string, sourceMap?: string): void {
     this.sources.delete(cellName);
-    this.sources.set(cellName, { src, out });
+    this.sources.set(cellName, { src, out, sourceMap });
     // Enough for any traceback a session shows; the oldest go first.
     if (this.sources.size > 1000) this.sources.delete(this.sources.keys().next().value as string);
   }
 
-  /**
-   * Rewrites `<cell N>:line:col` positions of the compiled JavaScript (emitted without
-   * a source map) into positions in the TypeScript the user wrote.
-   */
+  /** Rewrites `<cell N>:line:col` positions of the compiled JavaScript into positions in the TypeScript the user wrote. */
   mapCellPositions(text: string): string {
     return text.replace(/(<cell \d+>|<prelude>):(\d+):(\d+)/g, (all, cell: string, line: string, col: string) => {
       const entry = this.sources.get(cell);
       if (!entry) return all;
-      entry.map ??= new LineMap(entry.src, entry.out);
-      const p = entry.map.map(Number(line), Number(col));
+      entry.positions ??= new CellPositions(entry.src, entry.out, entry.sourceMap);
+      const p = entry.positions.map(Number(line), Number(col));
       return `${cell}:${p.line}:${p.column}`;
     });
   }

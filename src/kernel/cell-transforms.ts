@@ -24,7 +24,8 @@ export function cellTransformers(ts: typeof TS, o: CellTransformOptions): TS.Cus
     earlier ??= new Set(topLevelNames(ts, o.declFile).map((d) => o.checker.getSymbolAtLocation(d.node)).filter((s): s is TS.Symbol => !!s));
     return earlier.has(sym);
   };
-  const onExports = (id: TS.Identifier): TS.Expression => f.createPropertyAccessExpression(f.createIdentifier('exports'), f.createIdentifier(id.text));
+  // Mapped to the identifier it replaces, so tracebacks point at what the user wrote.
+  const onExports = (id: TS.Identifier): TS.Expression => ts.setSourceMapRange(f.createPropertyAccessExpression(f.createIdentifier('exports'), f.createIdentifier(id.text)), id);
   const leftmost = (name: TS.EntityName): TS.Identifier => (ts.isIdentifier(name) ? name : leftmost(name.left));
   const entityToExpression = (name: TS.EntityName): TS.Expression =>
     ts.isIdentifier(name) ? onExports(name) : f.createPropertyAccessExpression(entityToExpression(name.left), f.createIdentifier(name.right.text));

@@ -1,6 +1,6 @@
 // Maps positions in the JavaScript a cell became back to the TypeScript the user wrote, for
-// tracebacks. The cell converter emits no source map, and its output differs from the source
-// only in predictable ways: type annotations gone, declarations followed by `exports.x = x;`,
+// tracebacks, where the source map does not reach (cell-positions.ts): code the compiler added.
+// The output differs from the source only in predictable ways: type annotations gone, declarations followed by `exports.x = x;`,
 // the last expression assigned to a variable, statements reformatted. So the two are aligned
 // line by line (an LCS-like alignment where a line matches when, without whitespace, one is a
 // subsequence of the other, and one source line may give several output lines), and a column
