@@ -44,7 +44,7 @@ function collectWhenIdle(): void {
 }
 
 /** Bumped whenever the cell converter's output changes, so cached preludes are made again. */
-const CONVERTER_VERSION = 2;
+const CONVERTER_VERSION = 3;
 
 /** The prelude's conversion depends only on its source and the compiler: convert it once. */
 function cachedPrelude(cacheDir: string, ts: typeof TS, src: string): { file: string; result?: ConvertResult } {
