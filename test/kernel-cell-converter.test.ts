@@ -95,6 +95,9 @@ test('the last expression is the value; comma, await and for await work; await i
   assert.equal(await nb.run('const later = await Promise.resolve(41); later + 1'), 42);
   assert.equal(await nb.run('let total = 0\nfor await (const v of [1, 2, 3]) total += v\ntotal'), 6);
   assert.equal(await nb.run('const tsLastExpr = 5; tsLastExpr * 2'), 10);
+  // The value's key on exports never clobbers a variable of that name.
+  assert.equal(await nb.run('tsLastExpr + 1'), 6);
+  assert.equal(await nb.run('tsLastExpr'), 5);
   assert.equal(await nb.run('const z = 1;'), undefined);
   assert.deepEqual(nb.errors('function f() {\n  await 1\n}'), ['cell:2:3 TS1308']);
 });

@@ -30,9 +30,11 @@ export function cellTransformers(ts: typeof TS, o: CellTransformOptions): TS.Cus
   const entityToExpression = (name: TS.EntityName): TS.Expression =>
     ts.isIdentifier(name) ? onExports(name) : f.createPropertyAccessExpression(entityToExpression(name.left), f.createIdentifier(name.right.text));
 
+  // A key no cell has declared: the kernel deletes it from exports once it has the value.
   const lastKey = (): string => {
+    const earlierNames = new Set(topLevelNames(ts, o.declFile).map((d) => d.name));
     let key = 'tsLastExpr';
-    for (let i = 0; o.cellNames.has(key); i++) key = `tsLastExpr${i}`;
+    for (let i = 0; o.cellNames.has(key) || earlierNames.has(key); i++) key = `tsLastExpr${i}`;
     return key;
   };
 
