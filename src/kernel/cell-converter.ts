@@ -72,8 +72,6 @@ export class CellConverter {
   private readonly cellPath: string;
   private readonly declPath: string;
   private last?: { program: TS.Program; decl: string; cell: string };
-  private declFile?: { text: string; sf?: TS.SourceFile };
-  private cellText = '';
   /** Version of each local module when its JavaScript was last handed out. */
   private readonly emitted = new Map<string, string | undefined>();
 
@@ -106,8 +104,6 @@ export class CellConverter {
       disableTopLevelAwait: true,
     };
     this.files = new CellCompilerHost(ts, this.options, rootDir);
-    this.files.setInMemory(this.cellPath, (lang) => ts.createSourceFile(this.cellPath, this.cellText, lang, false, ts.ScriptKind.TS));
-    this.files.setInMemory(this.declPath, (lang) => (this.declFile!.sf ??= ts.createSourceFile(this.declPath, this.declFile!.text, lang, false, ts.ScriptKind.TS)));
     const problems = this.programFor('', '').program.getOptionsDiagnostics();
     if (problems.length) throw new Error(`cell compiler options: ${problems.map((d) => ts.flattenDiagnosticMessageText(d.messageText, ' ')).join('; ')}`);
   }
@@ -116,9 +112,8 @@ export class CellConverter {
   private programFor(prevDecl: string, cell: string): { program: TS.Program; cellSf: TS.SourceFile; declSf: TS.SourceFile } {
     if (!this.last || this.last.decl !== prevDecl || this.last.cell !== cell) {
       // `export {}` keeps earlier cells' names out of the global scope.
-      const declText = `export {};\n${prevDecl}`;
-      if (this.declFile?.text !== declText) this.declFile = { text: declText };
-      this.cellText = cell;
+      this.files.setInMemory(this.declPath, `export {};\n${prevDecl}`);
+      this.files.setInMemory(this.cellPath, cell);
       this.files.newProgram();
       const program = this.ts.createProgram({ rootNames: [this.declPath, this.cellPath], options: this.options, host: this.files.host, oldProgram: this.last?.program });
       this.last = { program, decl: prevDecl, cell };

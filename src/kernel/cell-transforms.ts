@@ -3,7 +3,7 @@
 // `exports.name`; the value of a cell's last expression is stored there too, under a fresh
 // name, for the kernel to show. The cell's declarations file keeps only declarations.
 import type * as TS from 'typescript';
-import { topLevelNames } from './cell-names';
+import { topLevelNames, DeclaredName } from './cell-names';
 
 export interface CellTransformOptions {
   checker: TS.TypeChecker;
@@ -17,11 +17,13 @@ export interface CellTransformOptions {
 
 export function cellTransformers(ts: typeof TS, o: CellTransformOptions): TS.CustomTransformers {
   const f = ts.factory;
+  let earlierNames: DeclaredName[] | undefined;
+  const earlierDeclared = (): DeclaredName[] => (earlierNames ??= topLevelNames(ts, o.declFile));
   let earlier: Set<TS.Symbol> | undefined;
   /** Is this identifier a reference to something an earlier cell declared? */
   const isEarlier = (sym: TS.Symbol | undefined): boolean => {
     if (!sym) return false;
-    earlier ??= new Set(topLevelNames(ts, o.declFile).map((d) => o.checker.getSymbolAtLocation(d.node)).filter((s): s is TS.Symbol => !!s));
+    earlier ??= new Set(earlierDeclared().map((d) => o.checker.getSymbolAtLocation(d.node)).filter((s): s is TS.Symbol => !!s));
     return earlier.has(sym);
   };
   // Mapped to the identifier it replaces, so tracebacks point at what the user wrote.
@@ -32,9 +34,9 @@ export function cellTransformers(ts: typeof TS, o: CellTransformOptions): TS.Cus
 
   // A key no cell has declared: the kernel deletes it from exports once it has the value.
   const lastKey = (): string => {
-    const earlierNames = new Set(topLevelNames(ts, o.declFile).map((d) => d.name));
+    const taken = (k: string): boolean => o.cellNames.has(k) || earlierDeclared().some((d) => d.name === k);
     let key = 'tsLastExpr';
-    for (let i = 0; o.cellNames.has(key) || earlierNames.has(key); i++) key = `tsLastExpr${i}`;
+    for (let i = 0; taken(key); i++) key = `tsLastExpr${i}`;
     return key;
   };
 

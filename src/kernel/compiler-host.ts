@@ -19,7 +19,8 @@ interface CachedFile {
 
 export class CellCompilerHost {
   readonly host: TS.CompilerHost;
-  private readonly memory = new Map<string, (lang: TS.ScriptTarget | TS.CreateSourceFileOptions) => TS.SourceFile>();
+  /** In-memory files, each parsed once per text. */
+  private readonly memory = new Map<string, { text: string; sf?: TS.SourceFile }>();
   private readonly files = new Map<string, CachedFile>();
   private readonly resolutions = new Map<string, TS.ResolvedModuleWithFailedLookupLocations>();
   private failedResolutions = new Map<string, TS.ResolvedModuleWithFailedLookupLocations>();
@@ -28,7 +29,7 @@ export class CellCompilerHost {
   private readonly texts = new Map<string, string | undefined>();
 
   /** rootDir: the notebook's folder; declaration files outside it (libraries') are read once. */
-  constructor(private readonly ts: typeof TS, options: TS.CompilerOptions, rootDir: string) {
+  constructor(ts: typeof TS, options: TS.CompilerOptions, rootDir: string) {
     const base = ts.createCompilerHost(options);
     const libDir = path.dirname(ts.getDefaultLibFilePath(options));
     const stampOf = (file: string): string | undefined => {
@@ -42,7 +43,7 @@ export class CellCompilerHost {
     const isLasting = (file: string): boolean => file.includes('/node_modules/') || file.startsWith(libDir) || (file.endsWith('.d.ts') && !file.startsWith(rootDir + path.sep));
     const getSourceFile = (file: string, lang: TS.ScriptTarget | TS.CreateSourceFileOptions, onError?: (m: string) => void): TS.SourceFile | undefined => {
       const inMemory = this.memory.get(file);
-      if (inMemory) return inMemory(lang);
+      if (inMemory) return (inMemory.sf ??= ts.createSourceFile(file, inMemory.text, lang, false, ts.ScriptKind.TS));
       const lasting = isLasting(file);
       const stamp = lasting ? undefined : stampOf(file);
       const cached = this.files.get(file);
@@ -88,7 +89,7 @@ export class CellCompilerHost {
       getSourceFile,
       fileExists: (file: string) => this.memory.has(file) || (isLasting(file) && this.texts.get(file) !== undefined) || base.fileExists(file),
       readFile: (file: string) => {
-        if (this.memory.has(file)) return this.memory.get(file)!(ts.ScriptTarget.ES2022).text;
+        if (this.memory.has(file)) return this.memory.get(file)!.text;
         if (!isLasting(file)) return base.readFile(file);
         // package.json files of installed packages, read by every program's @types lookup.
         if (!this.texts.has(file)) this.texts.set(file, base.readFile(file));
@@ -107,9 +108,9 @@ export class CellCompilerHost {
     this.failedResolutions = new Map();
   }
 
-  /** Serves a file from memory: `make` is called whenever a program asks for it. */
-  setInMemory(file: string, make: (lang: TS.ScriptTarget | TS.CreateSourceFileOptions) => TS.SourceFile): void {
-    this.memory.set(file, make);
+  /** Serves a file from memory; programs share its parse until the text changes. */
+  setInMemory(file: string, text: string): void {
+    if (this.memory.get(file)?.text !== text) this.memory.set(file, { text });
   }
 
   /** Which version of a file on disk programs are given now (to emit changed local modules once). */
