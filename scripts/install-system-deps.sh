@@ -2,7 +2,7 @@
 # Debian packages: oneDNN for the native backend, Jupyter for the kernel and notebooks,
 # Chromium for the browser tests, PyTorch for the side-by-side benchmark. Skips what is present.
 set -euo pipefail
-pkgs=(g++ make python3 libdnnl-dev jupyter-client python3-jupyter-kernel-test jupyter-nbconvert
+pkgs=(g++ make python3 libdnnl-dev libvulkan1 jupyter-client python3-jupyter-kernel-test jupyter-nbconvert
       python3-nbclient jupyter-notebook python3-ipykernel chromium)
 [ "${WITH_TORCH:-0}" = 1 ] && pkgs+=(python3-torch)
 missing=()

@@ -79,11 +79,13 @@ test('without tfjs-node the native backend is chosen and the report says why the
   assert.equal(r.error, undefined);
   assert.equal(r.name, 'native');
   assert.equal(r.tfBackend, 'native');
-  assert.deepEqual(r.skipped, [
+  // webgpu's reason depends on the machine's GPU and Vulkan drivers (test/backend-webgpu checks it).
+  assert.deepEqual(r.skipped!.slice(0, 2), [
     { name: 'tfjs-node-gpu', reason: 'not installed' },
     { name: 'tfjs-node', reason: 'not installed' },
   ]);
-  assert.match(r.summary!, /^backend: native \(oneDNN \d+\.\d+\.\d+, \d+ threads?\); skipped tfjs-node-gpu: not installed, tfjs-node: not installed$/);
+  assert.deepEqual(r.skipped!.map((s) => s.name), ['tfjs-node-gpu', 'tfjs-node', 'webgpu']);
+  assert.match(r.summary!, /^backend: native \(oneDNN \d+\.\d+\.\d+, \d+ threads?\); skipped tfjs-node-gpu: not installed, tfjs-node: not installed, webgpu: .+$/);
 });
 
 test('an installed @tensorflow/tfjs-node is used with no code change', () => {
@@ -123,7 +125,7 @@ test('TFJS_ESTIMATOR_BACKEND overrides the order, and the preferred argument (Ru
   const env = run(REPORT, { TFJS_ESTIMATOR_MODULE_PATHS: dir, TFJS_ESTIMATOR_BACKEND: 'cpu' });
   assert.equal(env.name, 'cpu');
   assert.equal(env.tfBackend, 'cpu');
-  assert.deepEqual(env.skipped!.map((s) => s.name), ['tfjs-node-gpu', 'tfjs-node', 'native', 'wasm']);
+  assert.deepEqual(env.skipped!.map((s) => s.name), ['tfjs-node-gpu', 'tfjs-node', 'webgpu', 'native', 'wasm']);
   assert.ok(env.skipped!.every((s) => s.reason === 'TFJS_ESTIMATOR_BACKEND asks for cpu'));
   const arg = run(`const r = await initBackend('native'); return { ...r, tfBackend: tf.getBackend() };`, { TFJS_ESTIMATOR_MODULE_PATHS: dir, TFJS_ESTIMATOR_BACKEND: 'cpu' });
   assert.equal(arg.name, 'native');
@@ -131,6 +133,7 @@ test('TFJS_ESTIMATOR_BACKEND overrides the order, and the preferred argument (Ru
   assert.deepEqual(arg.skipped, [
     { name: 'tfjs-node-gpu', reason: 'RunConfig.backend asks for native' },
     { name: 'tfjs-node', reason: 'RunConfig.backend asks for native' },
+    { name: 'webgpu', reason: 'RunConfig.backend asks for native' },
   ]);
 });
 
@@ -145,7 +148,7 @@ test('without the addon the native backend is skipped with the reason and wasm r
   const asked = run(`return await initBackend('native');`, { TFJS_ESTIMATOR_NATIVE_ADDON: missing });
   assert.match(asked.error!, /Backend 'native' was requested \(RunConfig.backend=native\) but cannot be used: addon not built/);
   const unknown = run(`return await initBackend('gpu');`);
-  assert.match(unknown.error!, /Unknown backend 'gpu': choose one of tfjs-node-gpu, tfjs-node, native, wasm, cpu/);
+  assert.match(unknown.error!, /Unknown backend 'gpu': choose one of tfjs-node-gpu, tfjs-node, webgpu, native, wasm, cpu/);
 });
 
 test('a second call returns the same report unless another backend is asked for; OMP_NUM_THREADS sets the threads', () => {

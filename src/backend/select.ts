@@ -1,5 +1,5 @@
-// Picks the compute backend once per process: tfjs-node-gpu, then tfjs-node, then the native
-// oneDNN backend, then wasm, then cpu. RunConfig.backend (the `preferred` argument) or
+// Picks the compute backend once per process: tfjs-node-gpu, then tfjs-node, then webgpu (a
+// hardware adapter through Dawn), then the native oneDNN backend, then wasm, then cpu. RunConfig.backend (the `preferred` argument) or
 // TFJS_ESTIMATOR_BACKEND override the order. The report says which one runs and why each
 // one above it was skipped, for the kernel banner and the Estimator's first log line.
 import * as fs from 'fs';
@@ -9,6 +9,7 @@ import * as tf from '@tensorflow/tfjs';
 import { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
 import { registerNativeBackend, NATIVE_BACKEND } from './native';
 import { packageRoot } from './native/addon';
+import { registerWebGPUBackend, webgpuAdapter, WEBGPU_BACKEND } from './webgpu';
 
 export interface BackendReport {
   name: string;
@@ -22,8 +23,8 @@ interface Candidate {
   name: string;
   /** The tfjs backend name it registers. */
   backend: string;
-  /** Registers the backend if it can; returns why not otherwise. */
-  setup(): Promise<string | undefined>;
+  /** Registers the backend if it can; returns why not otherwise. `forced`: asked for by name. */
+  setup(forced: boolean): Promise<string | undefined>;
   /** Words after the name in the summary, e.g. "oneDNN 2.6.3, 2 threads". */
   detail(): { threads: number; text: string };
 }
@@ -119,6 +120,16 @@ const candidates: Candidate[] = [
   tfjsNode('@tensorflow/tfjs-node-gpu'),
   tfjsNode('@tensorflow/tfjs-node'),
   {
+    name: WEBGPU_BACKEND,
+    backend: WEBGPU_BACKEND,
+    setup: (forced) => registerWebGPUBackend(searchPaths(), forced),
+    detail() {
+      const a = webgpuAdapter();
+      const what = [a?.vendor, a?.device || a?.architecture].filter(Boolean).join(' ') || 'unknown adapter';
+      return { threads: 1, text: `Dawn, ${what}${a?.software ? ', software' : ''}` };
+    },
+  },
+  {
     name: NATIVE_BACKEND,
     backend: NATIVE_BACKEND,
     setup: async () => registerNativeBackend().error,
@@ -147,8 +158,8 @@ const candidates: Candidate[] = [
 
 let report: BackendReport | undefined;
 
-async function activate(c: Candidate): Promise<string | undefined> {
-  const why = await c.setup();
+async function activate(c: Candidate, forced = false): Promise<string | undefined> {
+  const why = await c.setup(forced);
   if (why) return why;
   try {
     if (!(await tf.setBackend(c.backend))) return 'failed to initialise';
@@ -183,7 +194,7 @@ export async function initBackend(preferred?: string): Promise<BackendReport> {
   const skipped: BackendReport['skipped'] = [];
   let chosen: Candidate | undefined;
   if (target) {
-    const why = await activate(target);
+    const why = await activate(target, true);
     if (why) throw new Error(`Backend '${target.name}' was requested (${source}=${wanted}) but cannot be used: ${why}. Fix that, or unset ${source} to let the library pick a backend.`);
     chosen = target;
     for (const c of candidates.slice(0, candidates.indexOf(target))) skipped.push({ name: c.name, reason: `${source} asks for ${target.name}` });

@@ -14,7 +14,7 @@ export interface RunConfigOptions {
   saveSummarySteps?: number;
   /** Log loss and global_step/sec every N steps (default 100). */
   logStepCountSteps?: number;
-  /** Force a compute backend ('native', 'cpu', 'wasm', 'tensorflow'); default: the best available. */
+  /** Force a compute backend ('webgpu', 'native', 'wasm', 'cpu', 'tensorflow'); default: the best available. */
   backend?: string;
   /** Check the loss for NaN on every step (default true). */
   checkNan?: boolean;

@@ -1,0 +1,139 @@
+// Starts tfjs's WebGPU backend in Node through Dawn (npm `webgpu`: Vulkan on Linux, Metal on
+// macOS, D3D12 on Windows). tfjs-node-gpu, the design card's GPU path, is pinned to CUDA 11.2
+// and does not load on current drivers; Dawn does. Both packages are optional at run time:
+// every failure becomes a reason string for the backend report, never an exception.
+import * as fs from 'fs';
+import * as path from 'path';
+import { registerWebGPUKernels } from './kernels';
+
+/** What Dawn says about the adapter the backend runs on (for the banner and the report). */
+export interface WebGPUAdapterSummary {
+  vendor: string;
+  architecture: string;
+  device: string;
+  description: string;
+  /** A software adapter (SwiftShader): correct, but slower than the native CPU backend. */
+  software: boolean;
+}
+
+// The few WebGPU shapes used here, declared locally so the library's types do not pull the
+// browser's WebGPU globals (@webgpu/types) into every notebook cell.
+interface AdapterInfo {
+  vendor?: string;
+  architecture?: string;
+  device?: string;
+  description?: string;
+  isFallbackAdapter?: boolean;
+}
+interface Adapter {
+  info: AdapterInfo;
+}
+interface Gpu {
+  requestAdapter(options?: { powerPreference?: 'high-performance' | 'low-power' }): Promise<Adapter | null>;
+}
+interface DawnModule {
+  create(flags: string[]): Gpu;
+  globals: Record<string, unknown>;
+}
+
+let started: { adapter?: WebGPUAdapterSummary; error?: string } | undefined;
+
+/** Where a Vulkan loader looks for installed drivers (ICD files) on Linux. */
+const VULKAN_ICD_DIRS = ['/usr/share/vulkan/icd.d', '/etc/vulkan/icd.d', '/usr/local/share/vulkan/icd.d'];
+
+/**
+ * On Linux, why Vulkan cannot work here, checked before Dawn is loaded: Dawn prints its own
+ * warnings to stderr when it finds no loader or no driver, which every CPU-only user would see.
+ */
+function vulkanMissing(): string | undefined {
+  if (process.platform !== 'linux') return undefined;
+  if (process.env.VK_DRIVER_FILES || process.env.VK_ICD_FILENAMES || process.env.VK_ADD_DRIVER_FILES) return undefined;
+  const dirs = [...VULKAN_ICD_DIRS, path.join(process.env.XDG_DATA_HOME ?? path.join(process.env.HOME ?? '/', '.local', 'share'), 'vulkan', 'icd.d')];
+  const hasDriver = dirs.some((d) => {
+    try {
+      return fs.readdirSync(d).some((f) => f.endsWith('.json'));
+    } catch {
+      return false;
+    }
+  });
+  return hasDriver ? undefined : 'no Vulkan driver installed (no ICD file in /usr/share/vulkan/icd.d or /etc/vulkan/icd.d)';
+}
+
+function loadDawn(searchPaths: string[]): DawnModule | string {
+  let file: string;
+  try {
+    file = require.resolve('webgpu', { paths: searchPaths });
+  } catch {
+    return 'npm package webgpu not installed (npm install webgpu)';
+  }
+  try {
+    // The package is an ES module without top-level await: Node 20.19+ can require() it.
+    // eslint-disable-next-line @typescript-eslint/no-var-requires
+    const m = require(file) as Partial<DawnModule>;
+    if (typeof m.create !== 'function' || !m.globals) return `${file} exports no create()/globals`;
+    return m as DawnModule;
+  } catch (e) {
+    return `webgpu (Dawn) failed to load: ${String((e as Error)?.message ?? e).split('\n')[0]}`;
+  }
+}
+
+function summarize(info: AdapterInfo): WebGPUAdapterSummary {
+  const architecture = info.architecture ?? '';
+  return {
+    vendor: info.vendor ?? '',
+    architecture,
+    device: info.device ?? '',
+    description: info.description ?? '',
+    software: info.isFallbackAdapter === true || /swiftshader|llvmpipe|lavapipe/i.test(`${architecture} ${info.description ?? ''}`),
+  };
+}
+
+/**
+ * Registers the `webgpu` tfjs backend when Dawn finds an adapter; returns why not otherwise.
+ * A software adapter is refused unless `allowSoftware` (the user asked for webgpu by name):
+ * on a CPU it is far slower than the native backend.
+ */
+export async function registerWebGPUBackend(searchPaths: string[], allowSoftware: boolean): Promise<string | undefined> {
+  if (started) return started.error ?? (started.adapter!.software && !allowSoftware ? softwareReason(started.adapter!) : undefined);
+  const missing = vulkanMissing();
+  if (missing) return missing; // not cached: a later forced call may set VK_DRIVER_FILES first
+  const dawn = loadDawn(searchPaths);
+  if (typeof dawn === 'string') return dawn;
+  let gpu: Gpu;
+  let adapter: Adapter | null;
+  try {
+    gpu = dawn.create([]);
+    adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
+  } catch (e) {
+    return `Dawn could not query adapters: ${String((e as Error)?.message ?? e).split('\n')[0]}`;
+  }
+  if (!adapter) return 'Dawn found no GPU adapter (no Vulkan, Metal or D3D12 device)';
+  const summary = summarize(adapter.info);
+  if (summary.software && !allowSoftware) return softwareReason(summary);
+  // tfjs-backend-webgpu looks for navigator.gpu and the GPU* constants as browser globals.
+  for (const [k, v] of Object.entries(dawn.globals)) if (!(k in globalThis)) (globalThis as Record<string, unknown>)[k] = v;
+  const g = globalThis as { navigator?: { gpu?: Gpu } };
+  if (!g.navigator) g.navigator = {};
+  g.navigator.gpu = gpu;
+  try {
+    // Importing it registers the 'webgpu' backend factory (it asks navigator.gpu for the same
+    // high-performance adapter when tf.setBackend('webgpu') first runs).
+    // eslint-disable-next-line @typescript-eslint/no-var-requires
+    require('@tensorflow/tfjs-backend-webgpu');
+    registerWebGPUKernels();
+  } catch (e) {
+    started = { error: `@tensorflow/tfjs-backend-webgpu failed to load: ${String((e as Error)?.message ?? e).split('\n')[0]}` };
+    return started.error;
+  }
+  started = { adapter: summary };
+  return undefined;
+}
+
+function softwareReason(a: WebGPUAdapterSummary): string {
+  return `only a software adapter (${a.description || a.architecture}), slower than the CPU backends; TFJS_ESTIMATOR_BACKEND=webgpu forces it`;
+}
+
+/** The adapter the backend runs on, once registered. */
+export function webgpuAdapter(): WebGPUAdapterSummary | undefined {
+  return started?.adapter;
+}
