@@ -16,7 +16,9 @@ export function packageRoot(): string {
     if (fs.existsSync(pkg) && (JSON.parse(fs.readFileSync(pkg, 'utf8')) as { name?: string }).name === NAME) return (root = dir);
     if (path.dirname(dir) === dir) break;
   }
-  throw new Error(`${NAME}: no package.json named ${NAME} in any folder above ${__dirname}; run the library from its package (or a checkout), not from a copied file`);
+  throw new Error(
+    `${NAME}: no package.json named ${NAME} in any folder above ${__dirname}; run the library from its package (or a checkout), not from a copied file`,
+  );
 }
 
 /** The compiled tree this file runs from: dist/ (src/, test/ and bench/ below it). */

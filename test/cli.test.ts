@@ -89,7 +89,16 @@ test('install --prefix: Jupyter lists the spec with this Node, this cli.js and t
   // What the Notebook and JupyterLab read: the server's kernelspec API, logos as resources.
   const port = await freePort();
   const token = 'cli-test';
-  const args = ['-m', 'notebook', '--no-browser', `--port=${port}`, '--port-retries=0', '--ip=127.0.0.1', `--NotebookApp.token=${token}`, `--notebook-dir=${base}`];
+  const args = [
+    '-m',
+    'notebook',
+    '--no-browser',
+    `--port=${port}`,
+    '--port-retries=0',
+    '--ip=127.0.0.1',
+    `--NotebookApp.token=${token}`,
+    `--notebook-dir=${base}`,
+  ];
   // The Notebook refuses to run as root without this (CI containers often are root).
   if (process.getuid?.() === 0) args.push('--allow-root');
   const server = spawn('/usr/bin/python3', args, { env, stdio: ['ignore', 'ignore', 'pipe'] });
@@ -108,10 +117,18 @@ test('install --prefix: Jupyter lists the spec with this Node, this cli.js and t
     const json = JSON.parse(specs.body.toString()) as { kernelspecs: Record<string, { resources: Record<string, string> }> };
     const resources = json.kernelspecs[NAME]?.resources;
     assert.ok(resources, `no ${NAME} in /api/kernelspecs: ${specs.body.toString().slice(0, 500)}`);
-    assert.deepEqual(Object.keys(resources).filter((k) => k.startsWith('logo-')).sort(), ['logo-32x32', 'logo-64x64', 'logo-svg']);
+    assert.deepEqual(
+      Object.keys(resources)
+        .filter((k) => k.startsWith('logo-'))
+        .sort(),
+      ['logo-32x32', 'logo-64x64', 'logo-svg'],
+    );
     const png = await get(`http://127.0.0.1:${port}${resources['logo-64x64']}?token=${token}`);
     assert.equal(png.status, 200);
-    assert.ok(png.body.equals(fs.readFileSync(path.join(packageRoot(), 'kernel-spec', 'logo-64x64.png'))), 'the server serves the 64 px logo');
+    assert.ok(
+      png.body.equals(fs.readFileSync(path.join(packageRoot(), 'kernel-spec', 'logo-64x64.png'))),
+      'the server serves the 64 px logo',
+    );
   } finally {
     server.kill('SIGTERM');
   }
@@ -148,7 +165,11 @@ test('the jupyter on PATH comes first: install --sys-prefix with a venv Jupyter 
   assert.equal(made.status, 0, made.stderr);
   // The console script pip writes for jupyter_core's `jupyter`.
   const jupyter = path.join(venv, 'bin', 'jupyter');
-  fs.writeFileSync(jupyter, `#!${path.join(venv, 'bin', 'python3')}\nimport sys\nfrom jupyter_core.command import main\nsys.exit(main())\n`, { mode: 0o755 });
+  fs.writeFileSync(
+    jupyter,
+    `#!${path.join(venv, 'bin', 'python3')}\nimport sys\nfrom jupyter_core.command import main\nsys.exit(main())\n`,
+    { mode: 0o755 },
+  );
   const env = isolatedEnv(base, { PATH: `${path.join(venv, 'bin')}${path.delimiter}${process.env.PATH}` });
   // Were the venv passed over, /usr/bin/python3's prefix would get the spec: take that back.
   const system = `/usr/share/jupyter/kernels/${NAME}`;

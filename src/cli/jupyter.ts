@@ -90,7 +90,12 @@ export function findJupyter(env: NodeJS.ProcessEnv = process.env): { jupyter?: J
 }
 
 /** Runs `python -m module args` of this Jupyter; output captured. */
-export function runModule(j: Jupyter, module: string, args: string[], env: NodeJS.ProcessEnv = process.env): { status: number; stdout: string; out: string } {
+export function runModule(
+  j: Jupyter,
+  module: string,
+  args: string[],
+  env: NodeJS.ProcessEnv = process.env,
+): { status: number; stdout: string; out: string } {
   const r = spawnSync(j.python, ['-m', module, ...args], { env, encoding: 'utf8' });
   if (r.error || r.status === null) return { status: 127, stdout: '', out: String(r.error ?? `${j.python} was killed by ${r.signal}`) };
   return { status: r.status, stdout: r.stdout, out: `${r.stdout}${r.stderr}` };
@@ -98,7 +103,8 @@ export function runModule(j: Jupyter, module: string, args: string[], env: NodeJ
 
 /** The folders this Jupyter installs kernel specs under for --user and --sys-prefix (each + /kernels). */
 export function jupyterDirs(j: Jupyter, env: NodeJS.ProcessEnv = process.env): JupyterDirs {
-  const code = 'import json, os, sys\nfrom jupyter_core.paths import jupyter_data_dir\nprint(json.dumps({"user": jupyter_data_dir(), "sysPrefix": os.path.join(sys.prefix, "share", "jupyter")}))';
+  const code =
+    'import json, os, sys\nfrom jupyter_core.paths import jupyter_data_dir\nprint(json.dumps({"user": jupyter_data_dir(), "sysPrefix": os.path.join(sys.prefix, "share", "jupyter")}))';
   const r = spawnSync(j.python, ['-c', code], { env, encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`cannot ask ${j.origin} for its data folders: ${r.stderr || r.error?.message}`);
   return JSON.parse(r.stdout) as JupyterDirs;

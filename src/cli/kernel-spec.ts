@@ -46,7 +46,8 @@ export function writeSpecDir(): string {
   const values: Record<string, string> = { '${NODE}': process.execPath, '${CLI}': path.join(compiledRoot, 'src', 'cli.js') };
   spec.argv = spec.argv.map((a) => {
     if (!a.includes('${')) return a;
-    if (!(a in values)) throw new Error(`kernel-spec/kernel.json: unknown placeholder ${a} in argv (known: ${Object.keys(values).join(', ')})`);
+    if (!(a in values))
+      throw new Error(`kernel-spec/kernel.json: unknown placeholder ${a} in argv (known: ${Object.keys(values).join(', ')})`);
     return values[a];
   });
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tfjs-estimator-spec-'));
@@ -68,7 +69,9 @@ function dataDir(scope: Scope, jupyter: Jupyter | undefined, tried: string[], en
   if (scope.kind === 'prefix') return path.join(scope.dir, 'share', 'jupyter');
   if (jupyter) return jupyterDirs(jupyter, env)[scope.kind === 'user' ? 'user' : 'sysPrefix'];
   if (scope.kind === 'user') return defaultUserDir(env);
-  throw new Error(`--sys-prefix means the environment of a Jupyter, and none was found (${tried.join('; ')}). Install Jupyter, put it on PATH, or use --user or --prefix DIR`);
+  throw new Error(
+    `--sys-prefix means the environment of a Jupyter, and none was found (${tried.join('; ')}). Install Jupyter, put it on PATH, or use --user or --prefix DIR`,
+  );
 }
 
 /** Installs the spec as `scope` says; returns what was done, for the user. */
@@ -112,7 +115,9 @@ export function uninstallSpec(scope: Scope, env: NodeJS.ProcessEnv = process.env
   const target = path.join(dataDir(scope, jupyter, tried, env), 'kernels', KERNEL_NAME);
   if (!fs.existsSync(path.join(target, 'kernel.json'))) {
     const other = installedElsewhere(jupyter, env);
-    const hint = other ? `; Jupyter finds one in ${other}: remove it with the flag it was installed with (--user, --sys-prefix or --prefix DIR)` : '';
+    const hint = other
+      ? `; Jupyter finds one in ${other}: remove it with the flag it was installed with (--user, --sys-prefix or --prefix DIR)`
+      : '';
     throw new Error(`no ${KERNEL_NAME} kernel spec in ${target} (${scopeFlags(scope).join(' ')})${hint}`);
   }
   fs.rmSync(target, { recursive: true, force: true });
