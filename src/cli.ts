@@ -4,7 +4,8 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { spawnSync } from 'child_process';
 import { findJupyter, Jupyter } from './cli/jupyter';
-import { installSpec, KERNEL_NAME, parseScope, uninstallSpec, UsageError } from './cli/kernel-spec';
+import { parseRunArgs, parseScope, UsageError } from './cli/args';
+import { installSpec, KERNEL_NAME, uninstallSpec } from './cli/kernel-spec';
 
 function usage(code = 0): never {
   (code === 0 ? process.stdout : process.stderr).write(
@@ -75,10 +76,7 @@ async function kernel(args: string[]): Promise<void> {
 }
 
 function run(args: string[]): void {
-  const nb = args.find((a) => !a.startsWith('--'));
-  if (!nb) usage(2);
-  const out = path.resolve(flagValue(args, '--out') ?? path.join(path.dirname(nb), 'executed'));
-  const timeout = flagValue(args, '--timeout') ?? '1800';
+  const { notebook: nb, out, timeout } = parseRunArgs(args);
   fs.mkdirSync(out, { recursive: true });
   const source = path.resolve(nb);
   const target = path.join(out, path.basename(nb));
@@ -120,7 +118,11 @@ switch (cmd) {
     });
     break;
   case 'run':
-    run(rest);
+    try {
+      run(rest);
+    } catch (e) {
+      fail(cmd, e);
+    }
     break;
   case '-h':
   case '--help':

@@ -8,6 +8,7 @@ import * as net from 'net';
 import * as path from 'path';
 import { spawn, spawnSync } from 'child_process';
 import { packageRoot } from '../src/package-root';
+import { installKernelForTests } from './helpers/jupyter';
 import { tmpDir } from './helpers/tmp';
 
 const cli = path.join(__dirname, '..', 'src', 'cli.js');
@@ -187,12 +188,16 @@ test('the jupyter on PATH comes first: install --sys-prefix with a venv Jupyter 
   }
 });
 
-test('install and uninstall refuse flags their usage does not document, with the usage', () => {
+test('install, uninstall and run refuse flags their usage does not document, with the usage', () => {
   const env = isolatedEnv(tmpDir('tfe-cli-'));
   const cases: Array<[string[], RegExp]> = [
     [['uninstall', '--bogus'], /unknown argument '--bogus'/],
     [['install', '--prefix'], /--prefix needs a folder/],
     [['uninstall', '--user', '--prefix', '/tmp/x'], /give one of --user, --sys-prefix, --prefix DIR/],
+    [['run', 'a.ipynb', '--out'], /--out needs a value/],
+    [['run', 'a.ipynb', '--timeout', 'soon'], /--timeout takes seconds above 0, not 'soon'/],
+    [['run', 'a.ipynb', 'b.ipynb'], /one notebook at a time/],
+    [['run', '--verbose', 'a.ipynb'], /unknown argument '--verbose'/],
   ];
   for (const [args, message] of cases) {
     const r = runCli(args, env);
@@ -200,4 +205,21 @@ test('install and uninstall refuse flags their usage does not document, with the
     assert.match(r.stderr, message);
     assert.match(r.stderr, /usage: tfjs-estimator <command>/);
   }
+});
+
+test('run --out DIR --timeout SECS NOTEBOOK (flags first) executes the notebook on the installed kernel and writes it and its HTML to DIR', () => {
+  const env = installKernelForTests();
+  const base = tmpDir('tfe-cli-');
+  const notebook = path.join(base, 'sum.ipynb');
+  const cell = { cell_type: 'code', execution_count: null, metadata: {}, outputs: [], source: ['const a: number = 20 + 22;\n', 'a'] };
+  const kernelspec = { name: NAME, display_name: 'TypeScript (tfjs-estimator)', language: 'typescript' };
+  fs.writeFileSync(notebook, JSON.stringify({ nbformat: 4, nbformat_minor: 4, metadata: { kernelspec }, cells: [cell] }));
+  const out = path.join(base, 'out');
+  const stdout = ok(['run', '--out', out, '--timeout', '120', notebook], env);
+  assert.match(stdout, new RegExp(`Executed notebook: ${path.join(out, 'sum.ipynb')}`));
+  const executed = JSON.parse(fs.readFileSync(path.join(out, 'sum.ipynb'), 'utf8')) as {
+    cells: Array<{ outputs: Array<{ data?: Record<string, string[]> }> }>;
+  };
+  assert.deepEqual(executed.cells[0].outputs[0].data?.['text/plain'], ['42']);
+  assert.ok(fs.statSync(path.join(out, 'sum.html')).size > 1000, 'the HTML export is written beside it');
 });

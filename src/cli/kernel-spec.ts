@@ -8,32 +8,10 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { compiledRoot, packageRoot } from '../package-root';
+import { Scope } from './args';
 import { findJupyter, Jupyter, jupyterDirs, runModule } from './jupyter';
 
 export const KERNEL_NAME = 'tfjs-estimator';
-
-/** Where a spec is installed, as install's and uninstall's flags say. */
-export type Scope = { kind: 'user' } | { kind: 'sys-prefix' } | { kind: 'prefix'; dir: string };
-
-/** A command line the usage text does not allow; the CLI prints the usage with it. */
-export class UsageError extends Error {}
-
-/** `[--user | --sys-prefix | --prefix DIR]`; --user when none is given. */
-export function parseScope(args: string[]): Scope {
-  const scopes: Scope[] = [];
-  for (let i = 0; i < args.length; i++) {
-    const a = args[i];
-    if (a === '--user') scopes.push({ kind: 'user' });
-    else if (a === '--sys-prefix') scopes.push({ kind: 'sys-prefix' });
-    else if (a === '--prefix' || a.startsWith('--prefix=')) {
-      const dir = a === '--prefix' ? args[++i] : a.slice('--prefix='.length);
-      if (!dir || dir.startsWith('--')) throw new UsageError('--prefix needs a folder: --prefix DIR');
-      scopes.push({ kind: 'prefix', dir: path.resolve(dir) });
-    } else throw new UsageError(`unknown argument '${a}'`);
-  }
-  if (scopes.length > 1) throw new UsageError('give one of --user, --sys-prefix, --prefix DIR');
-  return scopes[0] ?? { kind: 'user' };
-}
 
 function scopeFlags(scope: Scope): string[] {
   return scope.kind === 'prefix' ? ['--prefix', scope.dir] : [`--${scope.kind}`];
