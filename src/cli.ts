@@ -1,22 +1,21 @@
 #!/usr/bin/env node
 // tfjs-estimator install | uninstall | kernel --connection-file F | run NOTEBOOK
 import * as fs from 'fs';
-import * as os from 'os';
 import * as path from 'path';
 import { spawnSync } from 'child_process';
-
-const KERNEL_NAME = 'tfjs-estimator';
-const root = path.join(__dirname, '..', '..');
-const PY = fs.existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
+import { findJupyter, Jupyter } from './cli/jupyter';
+import { parseRunArgs, parseScope, UsageError } from './cli/args';
+import { installSpec, KERNEL_NAME, uninstallSpec } from './cli/kernel-spec';
 
 function usage(code = 0): never {
-  process.stdout.write(
+  (code === 0 ? process.stdout : process.stderr).write(
     [
       'usage: tfjs-estimator <command>',
       '  install [--user | --sys-prefix | --prefix DIR]   register the Jupyter kernel "TypeScript (tfjs-estimator)"',
-      '  uninstall [--user | --sys-prefix | --prefix DIR] remove it',
+      '  uninstall [--user | --sys-prefix | --prefix DIR] remove it from that place (default --user)',
       '  kernel --connection-file FILE                    run the kernel (what Jupyter starts)',
       '  run NOTEBOOK [--out DIR] [--timeout SECS]        execute a notebook on the kernel, write it and an HTML export',
+      'Jupyter is the one `jupyter` on PATH runs (a conda or venv Jupyter), else python3 on PATH, else /usr/bin/python3.',
       '',
     ].join('\n'),
   );
@@ -28,31 +27,12 @@ function flagValue(args: string[], name: string): string | undefined {
   return i >= 0 ? args[i + 1] : undefined;
 }
 
-function kernelSpecDir(): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tfjs-estimator-spec-'));
-  const spec = {
-    argv: [process.execPath, path.join(__dirname, 'cli.js'), 'kernel', '--connection-file', '{connection_file}'],
-    display_name: 'TypeScript (tfjs-estimator)',
-    language: 'typescript',
-    // SIGINT interrupts both a synchronous busy loop and awaited training.
-    interrupt_mode: 'signal',
-    // Two malloc arenas, not one per thread: the compiler thread's freed memory is reused
-    // instead of piling up in an arena of its own (idle RSS stays flat over many cells).
-    env: { MALLOC_ARENA_MAX: '2' },
-    metadata: { debugger: false },
-  };
-  fs.writeFileSync(path.join(dir, 'kernel.json'), JSON.stringify(spec, null, 1));
-  for (const logo of ['logo-32x32.png', 'logo-64x64.png']) {
-    const src = path.join(root, 'kernel-spec', logo);
-    if (fs.existsSync(src)) fs.copyFileSync(src, path.join(dir, logo));
-  }
-  return dir;
-}
-
-function jupyter(args: string[]): { status: number; out: string } {
-  const r = spawnSync(PY, ['-m', 'jupyter_client.kernelspecapp', ...args], { encoding: 'utf8' });
-  if (r.error || r.status === null) return { status: 127, out: String(r.error ?? 'python3 not found') };
-  return { status: r.status, out: `${r.stdout}${r.stderr}` };
+/** The Jupyter to use, or exit saying where it was looked for. */
+function jupyterOrExit(): Jupyter {
+  const { jupyter, tried } = findJupyter();
+  if (jupyter) return jupyter;
+  process.stderr.write(`tfjs-estimator: no Jupyter found (${tried.join('; ')}). Install Jupyter (pip install jupyter, conda install jupyter, or apt-get install jupyter-notebook) and put it on PATH.\n`);
+  process.exit(1);
 }
 
 /** Builds the kernel's caches (type bundle, lean Node types, compiled TypeScript, prelude) now, so the first start is fast too. */
@@ -70,26 +50,13 @@ async function warmKernelCache(): Promise<void> {
 }
 
 async function install(args: string[]): Promise<void> {
+  const scope = parseScope(args);
   await warmKernelCache();
-  const dir = kernelSpecDir();
-  const scope = args.includes('--sys-prefix') ? ['--sys-prefix'] : flagValue(args, '--prefix') ? ['--prefix', flagValue(args, '--prefix')!] : args.includes('--user') ? ['--user'] : ['--user'];
-  const r = jupyter(['install', dir, '--name', KERNEL_NAME, '--replace', ...scope]);
-  if (r.status === 0) {
-    process.stdout.write(r.out.trim() + '\n');
-    return;
-  }
-  // No jupyter_client: write the spec where Jupyter looks for a user's kernels.
-  const base = scope[0] === '--prefix' ? path.join(scope[1], 'share', 'jupyter') : process.env.JUPYTER_DATA_DIR ?? path.join(os.homedir(), '.local', 'share', 'jupyter');
-  const target = path.join(base, 'kernels', KERNEL_NAME);
-  fs.mkdirSync(target, { recursive: true });
-  for (const f of fs.readdirSync(dir)) fs.copyFileSync(path.join(dir, f), path.join(target, f));
-  process.stdout.write(`Installed kernelspec ${KERNEL_NAME} in ${target} (jupyter_client not found: ${r.out.split('\n')[0]})\n`);
+  process.stdout.write(installSpec(scope) + '\n');
 }
 
 function uninstall(args: string[]): void {
-  const r = jupyter(['remove', '-f', KERNEL_NAME]);
-  process.stdout.write(r.status === 0 ? r.out : `kernelspec ${KERNEL_NAME} not removed: ${r.out}\n`);
-  void args;
+  process.stdout.write(uninstallSpec(parseScope(args)) + '\n');
 }
 
 async function kernel(args: string[]): Promise<void> {
@@ -109,31 +76,40 @@ async function kernel(args: string[]): Promise<void> {
 }
 
 function run(args: string[]): void {
-  const nb = args.find((a) => !a.startsWith('--'));
-  if (!nb) usage(2);
-  const out = path.resolve(flagValue(args, '--out') ?? path.join(path.dirname(nb), 'executed'));
-  const timeout = flagValue(args, '--timeout') ?? '1800';
+  const { notebook: nb, out, timeout } = parseRunArgs(args);
   fs.mkdirSync(out, { recursive: true });
   const source = path.resolve(nb);
   const target = path.join(out, path.basename(nb));
+  const { python } = jupyterOrExit();
   // Cells run in the notebook's own folder, as they do in Jupyter.
-  const exec = spawnSync(PY, ['-m', 'nbconvert', '--to', 'notebook', '--execute', `--ExecutePreprocessor.kernel_name=${KERNEL_NAME}`, `--ExecutePreprocessor.timeout=${timeout}`, '--output-dir', out, '--output', path.basename(nb), source], { stdio: 'inherit', cwd: path.dirname(source) });
+  const exec = spawnSync(python, ['-m', 'nbconvert', '--to', 'notebook', '--execute', `--ExecutePreprocessor.kernel_name=${KERNEL_NAME}`, `--ExecutePreprocessor.timeout=${timeout}`, '--output-dir', out, '--output', path.basename(nb), source], { stdio: 'inherit', cwd: path.dirname(source) });
   if (exec.status !== 0) process.exit(exec.status ?? 1);
-  const html = spawnSync(PY, ['-m', 'nbconvert', '--to', 'html', target], { stdio: 'inherit' });
+  const html = spawnSync(python, ['-m', 'nbconvert', '--to', 'html', target], { stdio: 'inherit' });
   if (html.status !== 0) process.exit(html.status ?? 1);
   process.stdout.write(`Executed notebook: ${target}\nHTML export: ${target.replace(/\.ipynb$/, '.html')}\n`);
+}
+
+/** A usage mistake prints the usage (exit 2); any other failure one line saying what failed (exit 1). */
+function fail(cmd: string, e: unknown): never {
+  if (e instanceof UsageError) {
+    process.stderr.write(`tfjs-estimator ${cmd}: ${e.message}\n`);
+    usage(2);
+  }
+  process.stderr.write(`tfjs-estimator ${cmd} failed: ${(e as Error).message}\n`);
+  process.exit(1);
 }
 
 const [cmd, ...rest] = process.argv.slice(2);
 switch (cmd) {
   case 'install':
-    install(rest).catch((e: Error) => {
-      process.stderr.write(`tfjs-estimator install failed: ${e.message}\n`);
-      process.exit(1);
-    });
+    install(rest).catch((e: unknown) => fail(cmd, e));
     break;
   case 'uninstall':
-    uninstall(rest);
+    try {
+      uninstall(rest);
+    } catch (e) {
+      fail(cmd, e);
+    }
     break;
   case 'kernel':
     kernel(rest).catch((e: Error) => {
@@ -142,7 +118,11 @@ switch (cmd) {
     });
     break;
   case 'run':
-    run(rest);
+    try {
+      run(rest);
+    } catch (e) {
+      fail(cmd, e);
+    }
     break;
   case '-h':
   case '--help':

@@ -8,7 +8,7 @@ import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
 import { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
 import { registerNativeBackend, NATIVE_BACKEND } from './native';
-import { packageRoot } from './native/addon';
+import { packageRoot } from '../package-root';
 import { registerWebGPUBackend, webgpuAdapter, WEBGPU_BACKEND } from './webgpu';
 
 export interface BackendReport {

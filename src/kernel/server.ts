@@ -3,8 +3,6 @@
 // once around each handler, never inside one. Malformed or badly signed messages are logged
 // (never with the key) and dropped; the kernel keeps running.
 import * as crypto from 'crypto';
-import * as fs from 'fs';
-import * as path from 'path';
 import * as zmq from 'zeromq';
 import { ConnectionInfo, endpoint } from './connection';
 import { Content, decode, encode, Header, Message, newHeader, Signer, WireError, PROTOCOL_VERSION } from './wire';
@@ -22,6 +20,7 @@ import { setStdinProvider } from './stdin';
 import { UpdateThrottle } from './update-throttle';
 import { SendQueue } from './send-queue';
 import { initBackend } from '../backend/select';
+import { packageVersion } from '../package-root';
 
 type Channel = 'shell' | 'control';
 type Handler = (msg: Message, channel: Channel) => Promise<void>;
@@ -437,7 +436,7 @@ function richBundle(value: unknown): Record<string, unknown> {
 
 function kernelVersion(): string {
   try {
-    return (JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', '..', 'package.json'), 'utf8')) as { version: string }).version;
+    return packageVersion();
   } catch {
     return '0.0.0';
   }

@@ -12,6 +12,7 @@ import * as crypto from 'crypto';
 import type * as TS from 'typescript';
 import { writeAtomic } from './cache-dir';
 import { withoutDocComments } from './doc-comments';
+import { compiledRoot as distRoot } from '../package-root';
 
 /** Bumped whenever the generated text would change for the same inputs. */
 const GENERATOR_VERSION = 4;
@@ -37,7 +38,6 @@ interface Meta {
   generatedMs: number;
 }
 
-const distRoot = path.join(__dirname, '..', '..');
 /** dist/src/index: the library the kernel preloads. */
 export const libraryEntry = path.join(distRoot, 'src', 'index');
 

@@ -1,6 +1,7 @@
 // Loads the oneDNN addon built at npm install (build/Release/tfjs_estimator_native.node).
 import * as fs from 'fs';
 import * as path from 'path';
+import { packageRoot } from '../../package-root';
 
 export interface NativeAddon {
   /** shape: n, ih, iw, ic, oh, ow, oc, kh, kw, sh, sw, dh, dw, pt, pl, pb, pr, groups. activation: see ACTIVATIONS in kernels.ts. */
@@ -31,17 +32,6 @@ export interface NativeAddon {
   tile(inShape: Int32Array, reps: Int32Array, x: Float32Array, out: Float32Array): void;
   setThreads(n: number): number;
   info(): { onednn: string; cpuRuntime: string; threads: number; cachedConvolutions: number };
-}
-
-/** The package root: the folder above whichever dist/ or src/ this file runs from. */
-export function packageRoot(): string {
-  let dir = __dirname;
-  for (let i = 0; i < 6; i++) {
-    const pkg = path.join(dir, 'package.json');
-    if (fs.existsSync(pkg) && JSON.parse(fs.readFileSync(pkg, 'utf8')).name === 'tfjs-estimator') return dir;
-    dir = path.dirname(dir);
-  }
-  throw new Error('tfjs-estimator: cannot find the package root');
 }
 
 /** Functions this version of the TypeScript side calls (an addon built from older sources lacks some). */
