@@ -42,6 +42,24 @@ class Contender {
   }
 }
 
+test('temporary lock files of a process killed while locking are removed by the next trainer', async () => {
+  const dir = tmpDir('lock-tmp-');
+  const deadPid = spawnSync('true').pid!;
+  const left = [`.train.lock.${deadPid}-00ff.tmp`, `.train.lock.takeover.${deadPid}-00ff.dead`];
+  for (const n of left) fs.writeFileSync(path.join(dir, n), '{}');
+  const c = new Contender();
+  try {
+    assert.equal(await c.next(), 'ready');
+    c.send(`go ${dir} ${Date.now()}`);
+    assert.equal(await c.next(), 'training');
+    c.send('finish');
+    assert.equal(await c.next(), 'done');
+  } finally {
+    c.proc.kill('SIGKILL');
+  }
+  assert.deepEqual(fs.readdirSync(dir).filter((n) => n.startsWith('.train.lock')), []);
+});
+
 test('of several processes calling train() on one modelDir at one instant, exactly one trains (8 rounds, half with a stale lock)', { timeout: 240_000 }, async () => {
   const contenders = Array.from({ length: CONTENDERS }, () => new Contender());
   try {

@@ -35,6 +35,7 @@ export function acquireTrainLock(modelDir: string): ModelDirLock {
   }
   const file = path.join(modelDir, LOCK_FILE);
   const mine: LockInfo = { pid: process.pid, host: os.hostname(), since: Date.now(), nonce: crypto.randomBytes(8).toString('hex') };
+  removeDeadTemporaries(modelDir);
   const tmp = writeTemp(modelDir, mine);
   try {
     for (let attempt = 0; attempt < 50; attempt++) {
@@ -95,6 +96,19 @@ function writeTemp(modelDir: string, info: LockInfo): string {
     if (fd !== undefined) fs.closeSync(fd);
     fs.rmSync(tmp, { force: true });
     throw modelDirError(e, modelDir, 'train', LOCK_FILE);
+  }
+}
+
+/** Temporary lock files of processes killed while locking (ours are removed as we go). */
+function removeDeadTemporaries(modelDir: string): void {
+  for (const n of fs.readdirSync(modelDir)) {
+    const m = /^\.train\.lock(?:\.takeover)?\.(\d+)-[0-9a-f]+\.(?:tmp|dead)$/.exec(n);
+    if (!m || Number(m[1]) === process.pid || processAlive(Number(m[1]))) continue;
+    try {
+      fs.rmSync(path.join(modelDir, n), { force: true });
+    } catch {
+      // A read-only modelDir: the lock's own error says so.
+    }
   }
 }
 
