@@ -117,7 +117,14 @@ function tryLink(from: string, to: string): boolean {
     fs.linkSync(from, to);
     return true;
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST') return false;
+    if (code === 'EPERM' || code === 'ENOTSUP' || code === 'EOPNOTSUPP') {
+      throw new Error(
+        `train: the file system of ${path.dirname(to)} does not support hard links (${code}), which the training lock needs ` +
+          `to be atomic; use a modelDir on a local disk (ext4, xfs, btrfs, tmpfs, NFS all work).`,
+      );
+    }
     throw e;
   }
 }
