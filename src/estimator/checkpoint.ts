@@ -116,14 +116,17 @@ export function listCheckpointDirs(modelDir: string): string[] {
     .sort((a, b) => (stepOfCheckpoint(a) ?? 0) - (stepOfCheckpoint(b) ?? 0));
 }
 
-/** Absolute path of the newest checkpoint, or undefined when modelDir has none. */
+/** Absolute path of the newest checkpoint, or undefined when modelDir has none. A state file
+ *  naming a folder that is there but lacks meta.json is damage, not absence: a CheckpointError
+ *  (silently restoring an older checkpoint would take the global step back). */
 export function latestCheckpoint(modelDir: string): string | undefined {
   const state = readState(modelDir);
   if (state) {
     const p = path.resolve(modelDir, state.modelCheckpointPath);
     if (fs.existsSync(path.join(p, 'meta.json'))) return p;
+    if (fs.existsSync(p)) readMeta(p); // throws, naming the missing file
   }
-  // No (or a stale) state file: the newest complete directory is the truth.
+  // No state file, or one naming a folder since deleted: the newest complete directory is the truth.
   const dirs = listCheckpointDirs(modelDir);
   return dirs.length ? path.join(modelDir, dirs[dirs.length - 1]) : undefined;
 }
@@ -134,7 +137,11 @@ export function readMeta(ckptPath: string): CheckpointMeta {
   try {
     meta = JSON.parse(fs.readFileSync(file, 'utf8')) as CheckpointMeta;
   } catch (e) {
-    throw new CheckpointError(`Checkpoint metadata ${file} is missing or corrupt: ${(e as Error).message}`, file);
+    throw new CheckpointError(
+      `Checkpoint metadata ${file} is missing or corrupt: ${(e as Error).message}. Load an earlier checkpoint with ` +
+        `checkpointPath, or call estimator.train/evaluate with {fallbackToPreviousCheckpoint: true}.`,
+      file,
+    );
   }
   if (meta.format !== FORMAT || typeof meta.globalStep !== 'number') {
     throw new CheckpointError(`${file} is not a tfjs-estimator checkpoint (format ${String(meta.format)}).`, file);
@@ -242,24 +249,42 @@ function updateState(modelDir: string, name: string, timestamp: number, keepMax:
   } catch {
     previous = undefined; // A corrupt state file is replaced by a good one.
   }
-  const paths = (previous?.allModelCheckpointPaths ?? []).filter((p) => p !== name);
-  const stamps = (previous?.allModelCheckpointTimestamps ?? []).filter((_, i) => previous?.allModelCheckpointPaths[i] !== name);
+  // Without a readable state file the complete folders on disk are the history (so keepMax
+  // still keeps the newest ones rather than only this one).
+  const history = previous ?? { allModelCheckpointPaths: listCheckpointDirs(modelDir), allModelCheckpointTimestamps: [] as number[] };
+  const paths = history.allModelCheckpointPaths.filter((p) => p !== name);
+  const stamps = history.allModelCheckpointPaths.map((_, i) => history.allModelCheckpointTimestamps[i] ?? 0).filter((_, i) => history.allModelCheckpointPaths[i] !== name);
   paths.push(name);
   stamps.push(timestamp);
   const keep = keepMax > 0 ? Math.max(1, keepMax) : paths.length;
-  const dropped = paths.slice(0, Math.max(0, paths.length - keep));
   const state: CheckpointState = {
     modelCheckpointPath: name,
     allModelCheckpointPaths: paths.slice(-keep),
     allModelCheckpointTimestamps: stamps.slice(-keep),
   };
   writeFileAtomic(path.join(modelDir, STATE_FILE), JSON.stringify(state, null, 1));
-  // Only after the new state is durable: delete what it no longer lists (never the newest).
-  for (const p of dropped) {
-    if (p === name) continue;
-    fs.rmSync(path.join(modelDir, p), { recursive: true, force: true });
+  // Only after the new state is durable: delete every checkpoint folder it does not keep, not
+  // only the ones it just dropped, so folders orphaned by a kill before an earlier sweep (and
+  // half-deleted ones) go too. With keepCheckpointMax 0 (keep all) nothing is deleted.
+  if (keepMax > 0) {
+    const kept = new Set(state.allModelCheckpointPaths);
+    for (const n of fs.readdirSync(modelDir)) {
+      if (/^model\.ckpt-\d+$/.test(n) && !kept.has(n)) removeCheckpointDir(modelDir, n);
+    }
   }
   removeStaleTemporaries(modelDir);
+}
+
+/** Renames the folder to a temporary name first: a kill mid-delete leaves a temporary that the
+ *  next save sweeps, never a half-deleted folder under a checkpoint's name. */
+function removeCheckpointDir(modelDir: string, name: string): void {
+  const doomed = path.join(modelDir, `.${name}.tmp-${process.pid}-${crypto.randomBytes(4).toString('hex')}.del`);
+  try {
+    fs.renameSync(path.join(modelDir, name), doomed);
+  } catch {
+    return; // Already gone.
+  }
+  fs.rmSync(doomed, { recursive: true, force: true });
 }
 
 /** Temporary directories left by a killed process (not ours, process gone). */
@@ -281,14 +306,15 @@ export function processAlive(pid: number): boolean {
   }
 }
 
-/** Checkpoints to try in order: the newest first, then older complete ones (for fallback). */
+/** Checkpoints to try in order: the newest first (the one the state file names, even when it is
+ *  damaged, so that fallback reports what it skips), then older complete ones (for fallback). */
 export function checkpointCandidates(modelDir: string): string[] {
   const dirs = listCheckpointDirs(modelDir).map((d) => path.join(modelDir, d)).reverse();
   let latest: string | undefined;
   try {
     latest = latestCheckpoint(modelDir);
-  } catch {
-    latest = undefined;
+  } catch (e) {
+    latest = e instanceof CheckpointError && path.basename(e.file) === 'meta.json' ? path.dirname(e.file) : undefined;
   }
   return latest ? [latest, ...dirs.filter((d) => d !== latest)] : dirs;
 }

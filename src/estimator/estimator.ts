@@ -12,7 +12,7 @@ import { VariableStore } from './variables';
 import { GLOBAL_STEP_NAME, TrainStepContext, describeValue } from './train-ops';
 import { EstimatorSpec, ModeKey, ModeKeys, Predictions, validateSpec } from './spec';
 import { RunConfig, RunConfigOptions } from './run-config';
-import { InputBatch, InputFn, InputStream, TensorOrDict, disposeBatch, openInput } from './input';
+import { InputBatch, InputFn, TensorOrDict } from './input';
 import {
   CheckpointError,
   checkpointCandidates,
@@ -22,7 +22,7 @@ import {
   saveCheckpoint,
 } from './checkpoint';
 import { acquireTrainLock } from './lock';
-import type { FetchedValue, RunArgs, RunContext, SessionInfo, SessionRunHook, StepTensors, TensorRequest } from './hooks/hook';
+import type { FetchedValue, RunArgs, SessionRunHook, StepTensors, TensorRequest } from './hooks/hook';
 import {
   CheckpointSaverHook,
   CheckpointSaverListener,
@@ -32,11 +32,13 @@ import {
   StopAtStepHook,
 } from './hooks/basic-hooks';
 import { ProgressHook } from './hooks/progress-hook';
-import { clearInterrupt, isInterruptRequested, KeyboardInterrupt } from './interrupt';
+import { KeyboardInterrupt } from './interrupt';
 import { info, log } from './log';
 import { prepareBackend } from './backend-init';
 import type { MetricOp } from './metrics';
-import { abandonFailedStepSummaries, builtInTrainHooks, collectorScalars, evalSummaryHook, writeEvalResults } from './summary-wiring';
+import { builtInTrainHooks, collectorScalars, evalSummaryHook, writeEvalResults } from './summary-wiring';
+import { BuiltStep, drain, runLoop } from './run-loop';
+import { checkModelDirReadable, isReadOnlyError, readOnlyCode } from './model-dir';
 import { exportSavedModel, ExportSavedModelOptions, ServingInputFn } from './export';
 
 export type Params = Record<string, unknown>;
@@ -104,16 +106,6 @@ interface Restored {
 }
 
 let backendLogged = false;
-
-/** Lets timers and sockets run between steps (a kernel's interrupt and heartbeat), at most every 100 ms. */
-class EventLoopYield {
-  private last = Date.now();
-  async maybe(): Promise<void> {
-    if (Date.now() - this.last < 100) return;
-    await new Promise<void>((r) => setImmediate(r));
-    this.last = Date.now();
-  }
-}
 
 export class Estimator<F extends TensorOrDict = tf.Tensor, L extends TensorOrDict = tf.Tensor, P extends object = Params> {
   readonly modelDir: string;
@@ -219,7 +211,7 @@ export class Estimator<F extends TensorOrDict = tf.Tensor, L extends TensorOrDic
         info(`Skipping training since maxSteps (${maxSteps}) has already been reached: global step is ${restored.globalStep}.`);
         return this;
       }
-      store = new VariableStore(this.config.randomSeed, restored.tensors);
+      store = new VariableStore(this.config.randomSeed, restored.tensors, restored.path);
       await this.trainLoop(store, inputFn, restored, opts);
       return this;
     } finally {
@@ -231,137 +223,109 @@ export class Estimator<F extends TensorOrDict = tf.Tensor, L extends TensorOrDic
   private async trainLoop(store: VariableStore, inputFn: InputFn, restored: Restored, opts: TrainOptions): Promise<void> {
     let globalStep = restored.globalStep;
     const lastStep = opts.steps != null ? globalStep + opts.steps : opts.maxSteps ?? Infinity;
-    const saveCheckpointNow = (): Promise<string | undefined> => this.saveStore(store, globalStep);
     const saver = new CheckpointSaverHook({
       saveSteps: this.config.saveCheckpointsSteps,
       saveSecs: this.config.saveCheckpointsSecs,
       listeners: opts.savingListeners,
     });
     const progress = new ProgressHook('Training', Number.isFinite(lastStep) ? lastStep : undefined);
-    const builtInHooks = builtInTrainHooks(this.modelDir, this.config);
     const hooks: SessionRunHook[] = [
       ...(Number.isFinite(lastStep) ? [new StopAtStepHook({ lastStep })] : []),
       ...(this.config.checkNan ? [new NanTensorHook()] : []),
       ...(this.config.logStepCountSteps > 0
         ? [new LoggingTensorHook({ tensors: { loss: 'loss', step: 'global_step' }, everyNIter: this.config.logStepCountSteps })]
         : []),
-      ...builtInHooks,
+      ...builtInTrainHooks(this.modelDir, this.config),
       ...(opts.hooks ?? []),
-      progress,
-      // Last, so a final save sees what the other hooks did at this step.
-      saver,
     ];
-    const sessionInfo = (): SessionInfo => ({ mode: 'train', modelDir: this.modelDir, globalStep, saveCheckpoint: saveCheckpointNow });
-    for (const h of hooks) await h.begin?.(sessionInfo());
-    for (const h of hooks) await h.afterCreateSession?.(sessionInfo());
     info(`Training from global step ${globalStep}${restored.path ? ` (restored ${path.basename(restored.path)})` : ''}` +
       `${Number.isFinite(lastStep) ? ` to ${lastStep}` : ' until the input ends'}; checkpoints in ${this.modelDir}`);
-
-    const iterator = await openInput(inputFn, ModeKeys.TRAIN);
-    let interrupted = false;
-    let specHooks: SessionRunHook[] | undefined;
-    const breather = new EventLoopYield();
-    try {
-      for (;;) {
-        await breather.maybe();
-        if (isInterruptRequested()) {
-          interrupted = true;
-          break;
-        }
-        const ctx = new LoopContext('train', this.modelDir, globalStep);
-        const active = specHooks ? [...hooks, ...specHooks] : hooks;
-        const args = await beforeRunAll(active, ctx);
-        if (ctx.stopRequested) break;
-        const outcome = await this.trainStep(store, iterator, globalStep, args);
-        if (!outcome) break; // the input ended
-        if (!specHooks) {
-          specHooks = outcome.specHooks;
-          for (const h of specHooks) {
-            await h.begin?.(sessionInfo());
-            await h.afterCreateSession?.(sessionInfo());
-          }
-        }
-        globalStep = outcome.globalStep;
-        const after = new LoopContext('train', this.modelDir, globalStep, ctx);
-        await afterRunAll(active, after, args, outcome.values);
-        if (after.stopRequested) break;
-      }
-    } catch (e) {
-      progress.fail(e);
-      // Nothing more is written; release the summary writers so the event files are closed.
-      abandonFailedStepSummaries();
-      for (const h of builtInHooks) await Promise.resolve(h.end?.(sessionInfo())).catch(() => undefined);
-      throw e;
-    } finally {
-      await iterator.return?.();
-    }
-    if (interrupted) {
-      clearInterrupt();
-      const saved = await saveCheckpointNow();
-      progress.interrupt(globalStep);
-      throw new KeyboardInterrupt(
-        `Training interrupted at global step ${globalStep}; ${saved ? `checkpoint saved to ${saved}` : 'no checkpoint saved (NaN/Inf in variables)'}. ` +
+    await drain(
+      runLoop<void>({
+        call: 'train',
+        mode: 'train',
+        modelDir: this.modelDir,
+        globalStep,
+        hooks,
+        // Last, so a final save sees what the other hooks did at this step.
+        lastHooks: [progress, saver],
+        saveCheckpoint: () => this.saveStore(store, globalStep),
+        inputFn,
+        build: async (batch, step) => {
+          const built = await this.buildTrainStep(store, batch, step);
+          return {
+            specHooks: built.specHooks,
+            dispose: built.dispose,
+            run: (args) => {
+              const r = built.run(args);
+              globalStep = r.globalStep;
+              return r;
+            },
+          };
+        },
+        interruptMessage: (step) =>
+          `Training interrupted at global step ${step}; ` +
+          `${saver.lastSavedPath ? `checkpoint saved to ${saver.lastSavedPath}` : step === restored.globalStep ? 'no step had run, the checkpoint is unchanged' : 'no checkpoint saved (NaN/Inf in variables)'}. ` +
           `The next train() call resumes from there.`,
-      );
-    }
-    for (const h of [...hooks, ...(specHooks ?? [])]) await h.end?.(sessionInfo());
+      }),
+    );
     info(`Loss for final step: ${progress.lastLoss === undefined ? 'n/a' : progress.lastLoss}. Global step ${globalStep}.`);
   }
 
-  /** One training step: batch, forward under the tape, train ops, update ops, fetches. */
-  private async trainStep(
-    store: VariableStore,
-    iterator: InputStream,
-    globalStep: number,
-    args: RunArgs[],
-  ): Promise<{ globalStep: number; values: Record<string, FetchedValue>; specHooks: SessionRunHook[] } | undefined> {
+  /** modelFn in TRAIN mode under the tape; run() applies the train op and the update ops. */
+  private async buildTrainStep(store: VariableStore, batch: InputBatch, globalStep: number): Promise<BuiltStep<void>> {
     const tape = new StepTape();
-    let graph: GraphContext | undefined;
-    const step = await openStepScope(iterator, 'estimator_train_step');
-    if (!step) return undefined;
-    const { batch } = step;
+    const graph = new GraphContext(store, 'train', this.config, globalStep);
+    const dispose = (): void => {
+      for (const op of graph.getCollection<UpdateOp>(GraphKeys.UPDATE_OPS)) op.discard();
+      tape.dispose();
+    };
+    let spec: EstimatorSpec;
     try {
-      const features = batch.features as F;
-      const labels = batch.labels as L | undefined;
-      graph = new GraphContext(store, 'train', this.config, globalStep);
       tape.start();
       let raw: unknown;
       try {
-        raw = await withGraph(graph, () => this.modelFn(features, labels, ModeKeys.TRAIN, this.params, this.config));
+        raw = await withGraph(graph, () => this.modelFn(batch.features as F, batch.labels as L | undefined, ModeKeys.TRAIN, this.params, this.config));
       } catch (e) {
         throw wrapModelFnError(e, 'train', globalStep);
       } finally {
         tape.stop();
       }
-      const spec = validateSpec(raw, ModeKeys.TRAIN);
-      let newStep = globalStep;
-      const stepCtx: TrainStepContext = {
-        tape,
-        store,
-        incrementGlobalStep: (v: tf.Variable) => {
-          if (store.get(GLOBAL_STEP_NAME)?.variable !== v) {
-            throw new Error('minimize({globalStep}) must be given train.getOrCreateGlobalStep(), not another variable.');
-          }
-          newStep += 1;
-          v.assign(tf.scalar(newStep, 'int32'));
-        },
-      };
-      (spec.trainOp as NonNullable<EstimatorSpec['trainOp']>).run(stepCtx);
-      // Moving averages not already run through control dependencies run here, once.
-      for (const op of graph.getCollection<UpdateOp>(GraphKeys.UPDATE_OPS)) op.run();
-      if (newStep === globalStep) {
-        throw new Error(
-          'The trainOp did not increment the global step, so training would never end; pass it to one optimizer: ' +
-            'optimizer.minimize(loss, {globalStep: train.getOrCreateGlobalStep()}).',
-        );
-      }
-      const values = fetchAll(args, { loss: spec.loss, predictions: spec.predictions, scalars: collectorScalars() }, newStep);
-      return { globalStep: newStep, values, specHooks: spec.trainingHooks };
-    } finally {
-      if (graph) for (const op of graph.getCollection<UpdateOp>(GraphKeys.UPDATE_OPS)) op.discard();
-      tape.dispose();
-      closeStepScope(iterator, batch);
+      spec = validateSpec(raw, ModeKeys.TRAIN);
+    } catch (e) {
+      dispose();
+      throw e;
     }
+    return {
+      specHooks: spec.trainingHooks,
+      dispose,
+      run: (args) => {
+        let newStep = globalStep;
+        const stepCtx: TrainStepContext = {
+          tape,
+          store,
+          incrementGlobalStep: (v: tf.Variable) => {
+            if (store.get(GLOBAL_STEP_NAME)?.variable !== v) {
+              throw new Error('minimize({globalStep}) must be given train.getOrCreateGlobalStep(), not another variable.');
+            }
+            newStep += 1;
+            v.assign(tf.scalar(newStep, 'int32'));
+          },
+        };
+        (spec.trainOp as NonNullable<EstimatorSpec['trainOp']>).run(stepCtx);
+        // Moving averages not already run through control dependencies run here, once.
+        for (const op of graph.getCollection<UpdateOp>(GraphKeys.UPDATE_OPS)) op.run();
+        store.checkRestoredAll();
+        if (newStep === globalStep) {
+          throw new Error(
+            'The trainOp did not increment the global step, so training would never end; pass it to one optimizer: ' +
+              'optimizer.minimize(loss, {globalStep: train.getOrCreateGlobalStep()}).',
+          );
+        }
+        const values = fetchAll(args, { loss: spec.loss, predictions: spec.predictions, scalars: collectorScalars() }, newStep);
+        return { globalStep: newStep, values, output: undefined };
+      },
+    };
   }
 
   /** Saves the store as model.ckpt-<step>; skipped (undefined) if a variable holds NaN/Inf. */
@@ -383,63 +347,60 @@ export class Estimator<F extends TensorOrDict = tf.Tensor, L extends TensorOrDic
   async evaluate(inputFn: InputFn, opts: EvaluateOptions = {}): Promise<EvalResults> {
     checkCount(opts.steps, 'steps');
     await this.prepare();
+    checkModelDirReadable(this.modelDir, 'evaluate');
     const restored = this.restoreForInference(opts.checkpointPath, 'evaluate', opts.fallbackToPreviousCheckpoint ?? false);
-    const store = new VariableStore(this.config.randomSeed, restored.tensors);
+    const store = new VariableStore(this.config.randomSeed, restored.tensors, restored.path);
     const globalStep = restored.globalStep;
     const progress = new ProgressHook(`Evaluating${opts.name ? ` (${opts.name})` : ''}`, opts.steps);
     const summaries = evalSummaryHook();
-    const hooks: SessionRunHook[] = [...(opts.steps != null ? [new StopAfterNEvalsHook(opts.steps)] : []), summaries, ...(opts.hooks ?? []), progress];
-    const sessionInfo: SessionInfo = { mode: 'eval', modelDir: this.modelDir, globalStep };
     const metrics: Record<string, MetricOp> = {};
     let lossSum = 0;
     let batches = 0;
-    const iterator = await openInput(inputFn, ModeKeys.EVAL);
     try {
-      for (const h of hooks) await h.begin?.(sessionInfo);
-      for (const h of hooks) await h.afterCreateSession?.(sessionInfo);
-      const breather = new EventLoopYield();
-      for (;;) {
-        await breather.maybe();
-        if (isInterruptRequested()) {
-          clearInterrupt();
-          progress.interrupt(batches);
-          throw new KeyboardInterrupt(`Evaluation interrupted after ${batches} batches.`);
-        }
-        const ctx = new LoopContext('eval', this.modelDir, globalStep);
-        const args = await beforeRunAll(hooks, ctx);
-        if (ctx.stopRequested) break;
-        const step = await this.inferenceStep(store, iterator, ModeKeys.EVAL, globalStep, (spec) => {
-          const loss = (spec.loss as tf.Tensor).dataSync()[0];
-          lossSum += loss;
-          for (const [k, op] of Object.entries(spec.evalMetricOps ?? {})) {
-            if (k === 'loss') throw new Error("evalMetricOps may not use the key 'loss'; the Estimator reports the mean loss under that name.");
-            if (!op || typeof (op as MetricOp).merge !== 'function') {
-              throw new Error(`evalMetricOps['${k}'] must be a metric from metrics.* (e.g. metrics.accuracy(labels, predictions)), got ${describeValue(op)}.`);
-            }
-            metrics[k] = (op as MetricOp).merge(metrics[k]);
-          }
-          return fetchAll(args, { loss: spec.loss, predictions: spec.predictions, scalars: collectorScalars() }, globalStep);
-        });
-        if (!step) break;
-        batches += 1;
-        await afterRunAll(hooks, new LoopContext('eval', this.modelDir, globalStep, ctx), args, step.value);
-        if (ctx.stopRequested) break;
-      }
-      if (batches === 0) throw new Error('evaluate: inputFn produced no batches; check the dataset (e.g. is it empty, or already consumed?).');
-      for (const h of hooks) await h.end?.(sessionInfo);
-    } catch (e) {
-      progress.fail(e);
-      abandonFailedStepSummaries();
-      throw e;
+      await drain(
+        runLoop<void>({
+          call: 'evaluate',
+          mode: 'eval',
+          modelDir: this.modelDir,
+          globalStep,
+          hooks: [...(opts.steps != null ? [new StopAfterNEvalsHook(opts.steps)] : []), summaries, ...(opts.hooks ?? [])],
+          lastHooks: [progress],
+          inputFn,
+          build: (batch) =>
+            this.buildInferenceStep(store, batch, ModeKeys.EVAL, globalStep, (spec, args) => {
+              const loss = (spec.loss as tf.Tensor).dataSync()[0];
+              for (const [k, op] of Object.entries(spec.evalMetricOps ?? {})) {
+                if (k === 'loss') throw new Error("evalMetricOps may not use the key 'loss'; the Estimator reports the mean loss under that name.");
+                if (!op || typeof (op as MetricOp).merge !== 'function') {
+                  throw new Error(`evalMetricOps['${k}'] must be a metric from metrics.* (e.g. metrics.accuracy(labels, predictions)), got ${describeValue(op)}.`);
+                }
+                metrics[k] = (op as MetricOp).merge(metrics[k]);
+              }
+              lossSum += loss;
+              batches += 1;
+              return { values: fetchAll(args, { loss: spec.loss, predictions: spec.predictions, scalars: collectorScalars() }, globalStep), output: undefined };
+            }),
+          finish: (n) => {
+            if (n === 0) throw new Error('evaluate: inputFn produced no batches; check the dataset (e.g. is it empty, or already consumed?).');
+          },
+          interruptMessage: (_step, n) => `Evaluation interrupted after ${n} batches.`,
+        }),
+      );
     } finally {
-      await iterator.return?.();
       store.dispose();
     }
     const results: Record<string, number> = {};
     for (const [k, op] of Object.entries(metrics)) results[k] = op.result();
     results.loss = lossSum / batches;
     results.globalStep = globalStep;
-    writeEvalResults(this.modelDir, opts.name, globalStep, results, summaries);
+    try {
+      writeEvalResults(this.modelDir, opts.name, globalStep, results, summaries);
+    } catch (e) {
+      // (mkdir on a read-only mount may report ENOENT: ask the directory itself.)
+      const code = isReadOnlyError(e) ? (e as NodeJS.ErrnoException).code : readOnlyCode(this.modelDir);
+      if (!code) throw e;
+      info(`Warning: evaluate() could not write its summaries to ${this.evalDir(opts.name)} (${code}: the modelDir is read-only); the results are returned but not recorded for TensorBoard.`);
+    }
     info(`Saving dict for global step ${globalStep}: ${Object.entries(results).map(([k, v]) => `${k} = ${fmt(v)}`).join(', ')}`);
     return results as EvalResults;
   }
@@ -448,69 +409,60 @@ export class Estimator<F extends TensorOrDict = tf.Tensor, L extends TensorOrDic
 
   async *predict(inputFn: InputFn, opts: PredictOptions = {}): AsyncGenerator<Prediction, void, undefined> {
     await this.prepare();
+    checkModelDirReadable(this.modelDir, 'predict');
     const restored = this.restoreForInference(opts.checkpointPath, 'predict', false);
-    const store = new VariableStore(this.config.randomSeed, restored.tensors);
+    const store = new VariableStore(this.config.randomSeed, restored.tensors, restored.path);
     const keys = typeof opts.predictKeys === 'string' ? [opts.predictKeys] : opts.predictKeys;
     const single = opts.yieldSingleExamples ?? true;
-    const hooks = opts.hooks ?? [];
-    const sessionInfo: SessionInfo = { mode: 'infer', modelDir: this.modelDir, globalStep: restored.globalStep };
-    const iterator = await openInput(inputFn, ModeKeys.PREDICT);
+    const globalStep = restored.globalStep;
     try {
-      for (const h of hooks) await h.begin?.(sessionInfo);
-      for (const h of hooks) await h.afterCreateSession?.(sessionInfo);
-      const breather = new EventLoopYield();
-      for (;;) {
-        await breather.maybe();
-        if (isInterruptRequested()) {
-          clearInterrupt();
-          throw new KeyboardInterrupt('Prediction interrupted.');
-        }
-        const ctx = new LoopContext('infer', this.modelDir, restored.globalStep);
-        const args = await beforeRunAll(hooks, ctx);
-        if (ctx.stopRequested) break;
-        const step = await this.inferenceStep(store, iterator, ModeKeys.PREDICT, restored.globalStep, (spec) => ({
-          fetched: fetchAll(args, { predictions: spec.predictions, scalars: collectorScalars() }, restored.globalStep),
-          batch: readPredictions(spec.predictions as Predictions, keys),
-        }));
-        if (!step) break;
-        await afterRunAll(hooks, new LoopContext('infer', this.modelDir, restored.globalStep, ctx), args, step.value.fetched);
-        const out = step.value.batch;
+      const loop = runLoop<PredictionBatch>({
+        call: 'predict',
+        mode: 'infer',
+        modelDir: this.modelDir,
+        globalStep,
+        hooks: opts.hooks ?? [],
+        inputFn,
+        build: (batch) =>
+          this.buildInferenceStep(store, batch, ModeKeys.PREDICT, globalStep, (spec, args) => ({
+            values: fetchAll(args, { predictions: spec.predictions, scalars: collectorScalars() }, globalStep),
+            output: readPredictions(spec.predictions as Predictions, keys),
+          })),
+        interruptMessage: () => 'Prediction interrupted.',
+      });
+      for await (const out of loop) {
         if (single) for (const p of splitExamples(out)) yield p;
         else yield out.values as Prediction;
-        if (ctx.stopRequested) break;
       }
-      for (const h of hooks) await h.end?.(sessionInfo);
     } finally {
-      await iterator.return?.();
       store.dispose();
     }
   }
 
-  /** Runs modelFn in EVAL or PREDICT mode on the next batch; `use` reads what it needs as plain values. */
-  private async inferenceStep<T>(
+  /** modelFn in EVAL or PREDICT mode on a batch; `use` reads what the step yields as plain values. */
+  private async buildInferenceStep<T>(
     store: VariableStore,
-    iterator: InputStream,
+    batch: InputBatch,
     mode: ModeKey,
     globalStep: number,
-    use: (spec: EstimatorSpec) => T,
-  ): Promise<{ value: T } | undefined> {
-    const step = await openStepScope(iterator, `estimator_${mode}_step`);
-    if (!step) return undefined;
-    const { batch } = step;
+    use: (spec: EstimatorSpec, args: RunArgs[]) => { values: Record<string, FetchedValue>; output: T },
+  ): Promise<BuiltStep<T>> {
+    const graph = new GraphContext(store, mode as 'eval' | 'infer', this.config, globalStep);
+    const labels = mode === ModeKeys.PREDICT ? undefined : (batch.labels as L | undefined);
+    let raw: unknown;
     try {
-      const graph = new GraphContext(store, mode as 'eval' | 'infer', this.config, globalStep);
-      const features = batch.features as F;
-      const labels = mode === ModeKeys.PREDICT ? undefined : (batch.labels as L | undefined);
-      let raw: unknown;
-      try {
-        raw = await withGraph(graph, () => this.modelFn(features, labels, mode, this.params, this.config));
-      } catch (e) {
-        throw wrapModelFnError(e, mode, globalStep);
-      }
-      return { value: use(validateSpec(raw, mode)) };
-    } finally {
-      closeStepScope(iterator, batch);
+      raw = await withGraph(graph, () => this.modelFn(batch.features as F, labels, mode, this.params, this.config));
+    } catch (e) {
+      throw wrapModelFnError(e, mode, globalStep);
     }
+    const spec = validateSpec(raw, mode);
+    return {
+      specHooks: mode === ModeKeys.EVAL ? spec.evaluationHooks : spec.predictionHooks,
+      run: (args) => {
+        store.checkRestoredAll();
+        return { globalStep, ...use(spec, args) };
+      },
+    };
   }
 
   // ---------------------------------------------------------------- restore
@@ -585,72 +537,6 @@ export class Estimator<F extends TensorOrDict = tf.Tensor, L extends TensorOrDic
     }
     info(`Warm-starting ${Object.keys(out).length} variables from ${ckpt}.`);
     return out;
-  }
-}
-
-// ------------------------------------------------------------------ loop helpers
-
-/**
- * Fetches the next batch and opens the step's engine scope (everything the step allocates is
- * freed when it closes). tf.data keeps buffers across steps (shuffle, prefetch), so its batch
- * is fetched before the scope opens and disposed on its own; a user's iterable is read inside
- * the scope, so tensors a generator makes are freed while tensors the user holds are not.
- */
-async function openStepScope(iterator: InputStream, name: string): Promise<{ batch: InputBatch } | undefined> {
-  const engine = tf.engine();
-  if (iterator.ownsBatches) {
-    const next = await iterator.next();
-    if (next.done) return undefined;
-    engine.startScope(name);
-    return { batch: next.value };
-  }
-  engine.startScope(name);
-  try {
-    const next = await iterator.next();
-    if (next.done) {
-      engine.endScope();
-      return undefined;
-    }
-    return { batch: next.value };
-  } catch (e) {
-    engine.endScope();
-    throw e;
-  }
-}
-
-function closeStepScope(iterator: InputStream, batch: InputBatch): void {
-  tf.engine().endScope();
-  if (iterator.ownsBatches) disposeBatch(batch);
-}
-
-class LoopContext implements RunContext {
-  private stop = false;
-  constructor(readonly mode: 'train' | 'eval' | 'infer', readonly modelDir: string, readonly globalStep: number, private readonly parent?: LoopContext) {}
-  requestStop(reason?: string): void {
-    this.stop = true;
-    this.reason ??= reason;
-    this.parent?.requestStop(reason);
-  }
-  reason?: string;
-  get stopRequested(): boolean {
-    return this.stop;
-  }
-}
-
-async function beforeRunAll(hooks: SessionRunHook[], ctx: RunContext): Promise<RunArgs[]> {
-  const out: RunArgs[] = [];
-  for (const h of hooks) out.push((await h.beforeRun?.(ctx)) ?? {});
-  return out;
-}
-
-async function afterRunAll(hooks: SessionRunHook[], ctx: RunContext, args: RunArgs[], values: Record<string, FetchedValue>): Promise<void> {
-  for (let i = 0; i < hooks.length; i++) {
-    const h = hooks[i];
-    if (!h.afterRun) continue;
-    const wanted = Object.keys(args[i]?.fetches ?? {});
-    const results: Record<string, FetchedValue> = {};
-    for (const k of wanted) if (`${i}:${k}` in values) results[k] = values[`${i}:${k}`];
-    await h.afterRun(ctx, { results });
   }
 }
 

@@ -120,10 +120,25 @@ export async function withGraph<T>(ctx: GraphContext, fn: () => T | Promise<T>):
   }
   active = ctx;
   try {
-    return await fn();
+    let result: T | Promise<T>;
+    inSyncCall = true;
+    try {
+      result = fn();
+    } finally {
+      inSyncCall = false;
+    }
+    return await result;
   } finally {
     active = undefined;
   }
+}
+
+let inSyncCall = false;
+
+/** True while modelFn's synchronous part runs (not while it awaits: then a prefetching input
+ *  pipeline's callbacks may run). */
+export function inModelFnCall(): boolean {
+  return inSyncCall;
 }
 
 /** Deterministic 31-bit hash of (seed, name): seeds per variable do not depend on creation order. */

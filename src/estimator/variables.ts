@@ -54,7 +54,11 @@ export class VariableStore {
   /** Saved values not yet claimed by a variable (restored lazily). */
   private readonly pending = new Map<string, tf.Tensor>();
 
-  constructor(readonly randomSeed: number | undefined, restored?: tf.NamedTensorMap) {
+  /** Variables created fresh although a checkpoint was restored (it lacks them). */
+  readonly missing: string[] = [];
+
+  /** restoredFrom: the checkpoint `restored` came from; every variable must then be in it. */
+  constructor(readonly randomSeed: number | undefined, restored?: tf.NamedTensorMap, readonly restoredFrom?: string) {
     for (const [name, t] of Object.entries(restored ?? {})) this.pending.set(name, t);
   }
 
@@ -98,6 +102,7 @@ export class VariableStore {
       this.pending.delete(name);
       if (initial !== saved) saved.dispose();
     } else {
+      if (this.restoredFrom !== undefined) this.missing.push(name);
       const init = opts.initializer ?? (dtype === 'float32' ? initializers.glorotUniform() : initializers.zeros());
       const seed = this.randomSeed === undefined ? undefined : hashSeed(this.randomSeed, name);
       initial = tf.tidy(() => init(shape, dtype, seed));
@@ -108,6 +113,19 @@ export class VariableStore {
     tf.keep(variable);
     this.vars.set(name, { name, variable, trainable });
     return variable;
+  }
+
+  /** Throws when the model created variables the restored checkpoint lacks (TensorFlow's
+   *  NotFoundError): initialising them fresh would silently mix trained and untrained weights. */
+  checkRestoredAll(): void {
+    if (this.missing.length === 0) return;
+    const ckpt = this.restoredFrom as string;
+    const modelDir = ckpt.replace(/[\\/]model\.ckpt-\d+$/, '');
+    throw new Error(
+      `The checkpoint ${ckpt} has no values for ${this.missing.length} variable(s) the model creates: ` +
+        `${this.missing.slice(0, 10).join(', ')}${this.missing.length > 10 ? ', ...' : ''}. The model changed since the checkpoint was ` +
+        `written. To start from the values it has, train in a new modelDir with warmStartFrom: '${modelDir}'; or use a new modelDir to start fresh.`,
+    );
   }
 
   records(): VariableRecord[] {

@@ -90,7 +90,11 @@ export class CheckpointSaverHook implements SessionRunHook {
       if (await this.saveAt(ctx.globalStep)) ctx.requestStop('a CheckpointSaverListener asked to stop');
     }
   }
+  /** The path of the last checkpoint this hook saved. */
+  lastSavedPath?: string;
   async end(info: SessionInfo): Promise<void> {
+    // A failed step may have left the variables half-updated: keep the last good checkpoint.
+    if (info.outcome === 'failed') return;
     if (this.lastSavedStep !== info.globalStep) await this.saveAt(info.globalStep);
     for (const l of this.opts.listeners ?? []) await l.end?.(info.globalStep);
   }
@@ -101,6 +105,7 @@ export class CheckpointSaverHook implements SessionRunHook {
     const p = await this.save();
     if (p === undefined) return false;
     this.lastSavedStep = step;
+    this.lastSavedPath = p;
     let stop = false;
     for (const l of this.opts.listeners ?? []) if ((await l.afterSave?.(step, p)) === true) stop = true;
     return stop;

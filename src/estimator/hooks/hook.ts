@@ -40,6 +40,10 @@ export interface RunValues {
   results: Record<string, FetchedValue>;
 }
 
+/** How a run ended: the input ended or a hook stopped it; an interrupt (KeyboardInterrupt);
+ *  or an error. */
+export type Outcome = 'done' | 'interrupted' | 'failed';
+
 export interface SessionInfo {
   readonly mode: Mode;
   readonly modelDir: string;
@@ -47,9 +51,14 @@ export interface SessionInfo {
   /** Training only: saves a checkpoint at the current global step (skipped, returning
    *  undefined, when a variable holds NaN/Inf), and returns its path. */
   readonly saveCheckpoint?: () => Promise<string | undefined>;
+  /** In end() only: how the run ended, and the error when it failed or was interrupted. */
+  readonly outcome?: Outcome;
+  readonly error?: unknown;
 }
 
-/** All methods are optional; each may be async. */
+/** All methods are optional; each may be async. The loop calls begin and afterCreateSession
+ *  once, beforeRun and afterRun around every step (the first included), and end once whenever
+ *  begin was called, with the outcome: hooks that must not act on a failed run check it. */
 export interface SessionRunHook {
   /** Before the loop starts; variables may not exist yet. */
   begin?(info: SessionInfo): void | Promise<void>;
@@ -57,6 +66,7 @@ export interface SessionRunHook {
   afterCreateSession?(info: SessionInfo): void | Promise<void>;
   beforeRun?(ctx: RunContext): RunArgs | void | Promise<RunArgs | void>;
   afterRun?(ctx: RunContext, values: RunValues): void | Promise<void>;
-  /** After the last step (not called when the loop failed with an error). */
+  /** After the last step, also when the run was interrupted or failed (info.outcome says which;
+   *  errors thrown by end() after a failure are ignored: the run's own error is reported). */
   end?(info: SessionInfo): void | Promise<void>;
 }

@@ -10,7 +10,7 @@ export {
 } from './basic-hooks';
 export type { CheckpointSaverListener, CheckpointSaverOptions, LoggingTensorHookOptions } from './basic-hooks';
 export { ProgressHook } from './progress-hook';
-export type { SessionRunHook, RunContext, RunArgs, RunValues, SessionInfo, TensorRequest, FetchedValue } from './hook';
+export type { SessionRunHook, RunContext, RunArgs, RunValues, SessionInfo, Outcome, TensorRequest, FetchedValue } from './hook';
 export { SummarySaverHook } from './summary-saver-hook';
 export type { SummarySaverHookOptions } from './summary-saver-hook';
 export { StepCounterHook } from './step-counter-hook';

@@ -32,8 +32,10 @@ export class ProgressHook implements SessionRunHook {
     this.bar?.update(this.state());
   }
 
-  end(): void {
-    this.bar?.close('done', this.state());
+  end(info?: SessionInfo): void {
+    if (info?.outcome === 'failed') this.fail(info.error);
+    else if (info?.outcome === 'interrupted') this.interrupt(this.lastStep);
+    else this.bar?.close('done', this.state());
   }
 
   fail(e: unknown): void {

@@ -7,6 +7,7 @@ import { info } from '../log';
 import { histogramOf } from './histogram';
 import { imageValues, ImageOptions } from './image';
 import type { SummaryValue } from './proto';
+import { inModelFnCall } from '../graph';
 
 // Older imports took histogramOf from here.
 export { histogramOf };
@@ -103,6 +104,85 @@ export function abandonStepCollector(): void {
   stepSession = undefined;
 }
 
+/**
+ * Summaries the input pipeline records (a summary.image in a dataset's map function) run while
+ * the loop fetches a batch, or ahead of it when the dataset prefetches, when no step collector
+ * is open. While a loop runs they are kept here, tensors cloned (no copy of the data), and
+ * replayed into the collector of the step that consumes the next batch, or dropped when that
+ * step records no summaries. Pipelines without summaries pay nothing.
+ */
+interface DeferredSummary {
+  kind: 'scalar' | 'image' | 'histogram';
+  name: string;
+  value: tf.Tensor | number | number[];
+  opts?: ImageOptions;
+}
+let inputLog: DeferredSummary[] | undefined;
+
+/** The run loop calls this when it starts: input-pipeline summaries are kept from now on. */
+export function startInputSummaries(): void {
+  dropInputSummaries();
+  inputLog = [];
+}
+
+/** The run loop calls this when it ends. */
+export function stopInputSummaries(): void {
+  dropInputSummaries();
+  inputLog = undefined;
+}
+
+function dropInputSummaries(): void {
+  for (const d of inputLog ?? []) if (d.value instanceof tf.Tensor) d.value.dispose();
+  if (inputLog) inputLog.length = 0;
+}
+
+/** Fetches the next batch with summaries going to the input log, not to the step's collector. */
+export async function fetchRecordingInput<T>(iterator: { next(): Promise<T> }): Promise<T> {
+  if (!inputLog) return iterator.next();
+  const step = active;
+  active = undefined;
+  try {
+    return await iterator.next();
+  } finally {
+    active = step;
+  }
+}
+
+/** After a batch was fetched: the input summaries recorded since the previous batch go into the
+ *  step's collector when it records summaries, and are dropped otherwise. */
+export function takeInputSummaries(): void {
+  if (!inputLog || inputLog.length === 0) return;
+  const target = active;
+  if (target) {
+    const pending = inputLog;
+    inputLog = [];
+    try {
+      for (const d of pending) {
+        if (d.kind === 'scalar') scalar(d.name, d.value as tf.Tensor | number);
+        else if (d.kind === 'image') image(d.name, d.value as tf.Tensor, d.opts);
+        else histogram(d.name, d.value as tf.Tensor | number[]);
+      }
+    } finally {
+      for (const d of pending) if (d.value instanceof tf.Tensor) d.value.dispose();
+    }
+    return;
+  }
+  dropInputSummaries();
+}
+
+/** Keeps a summary call made outside any step collector while a loop runs; true if kept. */
+function deferInput(kind: DeferredSummary['kind'], name: string, value: unknown, opts?: ImageOptions): boolean {
+  // modelFn's own summaries at a step that records none are not input summaries.
+  if (!inputLog || inModelFnCall()) return false;
+  let kept: DeferredSummary['value'];
+  if (value instanceof tf.Tensor) kept = tf.keep(tf.clone(value));
+  else if (typeof value === 'number') kept = value;
+  else if (value != null && typeof (value as ArrayLike<number>).length === 'number') kept = Array.from(value as ArrayLike<number>);
+  else return false; // invalid: reported when called where it is recorded
+  inputLog.push({ kind, name, value: kept, opts });
+  return true;
+}
+
 const warnedNames = new Set<string>();
 
 function checkName(fn: string, name: unknown): void {
@@ -123,7 +203,10 @@ function tagOf(fn: string, name: string): string {
 /** A scalar: a number, or a tensor holding exactly one value. */
 export function scalar(name: string, value: tf.Tensor | number): void {
   checkName('scalar', name);
-  if (!active) return;
+  if (!active) {
+    deferInput('scalar', name, value);
+    return;
+  }
   const tag = tagOf('scalar', name);
   let v: number;
   if (typeof value === 'number') v = value;
@@ -138,7 +221,10 @@ export function scalar(name: string, value: tf.Tensor | number): void {
 /** Up to maxOutputs (default 3) images of an NHWC batch: 1, 3 or 4 channels, float32 in [0, 1] or int32 in 0..255. */
 export function image(name: string, images: tf.Tensor, opts: ImageOptions = {}): void {
   checkName('image', name);
-  if (!active) return;
+  if (!active) {
+    deferInput('image', name, images, opts);
+    return;
+  }
   const tag = tagOf('image', name);
   for (const v of imageValues(tag, images, opts)) active.add(v);
 }
@@ -146,7 +232,10 @@ export function image(name: string, images: tf.Tensor, opts: ImageOptions = {}):
 /** The distribution of all values of a tensor (or array), with TF's default exponential buckets. */
 export function histogram(name: string, values: tf.Tensor | ArrayLike<number>): void {
   checkName('histogram', name);
-  if (!active) return;
+  if (!active) {
+    deferInput('histogram', name, values);
+    return;
+  }
   const tag = tagOf('histogram', name);
   let data: ArrayLike<number>;
   if (values instanceof tf.Tensor) {

@@ -1,0 +1,248 @@
+// The one step loop of train, evaluate and predict, in the shape of tf.estimator's
+// MonitoredTrainingSession: every hook gets begin and afterCreateSession once, beforeRun and
+// afterRun around every step (the first included), and end once, with the outcome (done,
+// interrupted, failed), in every mode. What differs between the modes (which ops a step runs,
+// what it yields) comes in as `build`.
+//
+// The hooks an EstimatorSpec carries are known only once modelFn has run, on the first batch
+// (TensorFlow calls model_fn before any hook begins, too): they begin, and get their first
+// beforeRun, between the first modelFn call and the ops of the first step.
+import * as tf from '@tensorflow/tfjs';
+import type { FetchedValue, Mode, Outcome, RunArgs, RunContext, SessionInfo, SessionRunHook } from './hooks/hook';
+import { InputBatch, InputFn, InputStream, disposeBatch, openInput } from './input';
+import type { ModeKey } from './spec';
+import { clearInterrupt, isInterruptRequested, KeyboardInterrupt } from './interrupt';
+import { abandonStepCollector, fetchRecordingInput, startInputSummaries, stopInputSummaries, takeInputSummaries } from './summary/collect';
+
+export type Call = 'train' | 'evaluate' | 'predict';
+
+/** A step whose modelFn has run; `run` runs its ops and resolves the hooks' fetches. */
+export interface BuiltStep<T> {
+  /** The hooks of the EstimatorSpec (used from the first step on). */
+  readonly specHooks: SessionRunHook[];
+  /** args[i] are the requests of hook i (in loop order); returns the fetched values keyed `${i}:${name}`. */
+  run(args: RunArgs[]): { globalStep: number; values: Record<string, FetchedValue>; output: T };
+  /** Frees what the step holds beyond its engine scope (always called). */
+  dispose?(): void;
+}
+
+export interface RunLoopOptions<T> {
+  call: Call;
+  mode: Mode;
+  modelDir: string;
+  /** Global step when the session starts (restored). */
+  globalStep: number;
+  /** Hooks before the spec's hooks; `lastHooks` after them (the progress bar, the saver). */
+  hooks: SessionRunHook[];
+  lastHooks?: SessionRunHook[];
+  saveCheckpoint?: () => Promise<string | undefined>;
+  inputFn: InputFn;
+  /** Runs modelFn on a batch (inside the step's engine scope). */
+  build(batch: InputBatch, globalStep: number): Promise<BuiltStep<T>>;
+  /** After the last step, before hooks end (may throw: the run then failed). */
+  finish?(steps: number): void;
+  /** The message of the KeyboardInterrupt thrown after the hooks ended. */
+  interruptMessage(globalStep: number, steps: number): string;
+}
+
+/** Runs the loop; yields each step's output after its afterRun hooks. */
+export async function* runLoop<T>(o: RunLoopOptions<T>): AsyncGenerator<T, void, undefined> {
+  const inputMode = o.mode as ModeKey;
+  let globalStep = o.globalStep;
+  let steps = 0;
+  const info = (extra?: { outcome: Outcome; error?: unknown }): SessionInfo => ({
+    mode: o.mode,
+    modelDir: o.modelDir,
+    globalStep,
+    saveCheckpoint: o.saveCheckpoint,
+    ...extra,
+  });
+  // TensorFlow calls input_fn before any hook begins: an inputFn that throws ends nothing.
+  const iterator = await callInputFn(o, inputMode, globalStep);
+  const lead = o.hooks;
+  const last = o.lastHooks ?? [];
+  let spec: SessionRunHook[] | undefined;
+  let active = [...lead, ...last];
+  const began: SessionRunHook[] = [];
+  let outcome: Outcome = 'done';
+  let error: unknown;
+  startInputSummaries();
+  try {
+    for (const h of active) {
+      began.push(h);
+      await h.begin?.(info());
+    }
+    for (const h of active) await h.afterCreateSession?.(info());
+    const breather = new EventLoopYield();
+    for (;;) {
+      await breather.maybe();
+      if (isInterruptRequested()) {
+        clearInterrupt();
+        outcome = 'interrupted';
+        break;
+      }
+      const ctx = new LoopContext(o.mode, o.modelDir, globalStep);
+      const args = await beforeRunAll(active, ctx);
+      if (ctx.stopRequested) break;
+      const batch = await fetchBatch(iterator, o, globalStep, steps);
+      if (!batch) break;
+      let result: ReturnType<BuiltStep<T>['run']>;
+      let built: BuiltStep<T> | undefined;
+      try {
+        takeInputSummaries();
+        built = await o.build(batch, globalStep);
+        if (!spec) {
+          spec = built.specHooks;
+          if (spec.length) {
+            for (const h of spec) {
+              began.push(h);
+              await h.begin?.(info());
+            }
+            for (const h of spec) await h.afterCreateSession?.(info());
+            args.splice(lead.length, 0, ...(await beforeRunAll(spec, ctx)));
+            active = [...lead, ...spec, ...last];
+          }
+        }
+        result = built.run(args);
+      } finally {
+        built?.dispose?.();
+        closeStepScope(iterator, batch);
+      }
+      globalStep = result.globalStep;
+      steps += 1;
+      const after = new LoopContext(o.mode, o.modelDir, globalStep, ctx);
+      await afterRunAll(active, after, args, result.values);
+      yield result.output;
+      if (after.stopRequested) break;
+    }
+    if (outcome === 'done') o.finish?.(steps);
+  } catch (e) {
+    error = e;
+    outcome = e instanceof KeyboardInterrupt ? 'interrupted' : 'failed';
+  } finally {
+    if (outcome !== 'done') abandonStepCollector(); // a failed step leaves its collector open
+    stopInputSummaries();
+    try {
+      await iterator.return?.();
+    } catch (e) {
+      if (outcome === 'done') error ??= e;
+    }
+    // end with the outcome; after a failure an end() that throws is ignored (the run's error wins).
+    for (const h of began) {
+      if (!h.end) continue;
+      try {
+        await h.end(info({ outcome, error }));
+      } catch (e) {
+        if (outcome === 'done') {
+          error ??= e;
+          outcome = 'failed';
+        }
+      }
+    }
+  }
+  if (error) throw error;
+  if (outcome === 'interrupted') throw new KeyboardInterrupt(o.interruptMessage(globalStep, steps));
+}
+
+/** Drives a loop that yields nothing of interest (train, evaluate). */
+export async function drain(loop: AsyncGenerator<unknown, void, undefined>): Promise<void> {
+  for (;;) if ((await loop.next()).done) return;
+}
+
+async function callInputFn(o: RunLoopOptions<unknown>, mode: ModeKey, globalStep: number): Promise<InputStream> {
+  try {
+    return await openInput(o.inputFn, mode);
+  } catch (e) {
+    throw withContext(e, `raised by inputFn, called by ${o.call}() in ${mode} mode at global step ${globalStep}`);
+  }
+}
+
+/**
+ * Fetches the next batch and opens the step's engine scope (everything the step allocates is
+ * freed when it closes). tf.data keeps buffers across steps (shuffle, prefetch), so its batch
+ * is fetched before the scope opens and disposed on its own; a user's iterable is read inside
+ * the scope, so tensors a generator makes are freed while tensors the user holds are not.
+ */
+async function fetchBatch(iterator: InputStream, o: RunLoopOptions<unknown>, globalStep: number, steps: number): Promise<InputBatch | undefined> {
+  const engine = tf.engine();
+  const name = `estimator_${o.mode}_step`;
+  const context = (): string =>
+    `raised by inputFn's data, fetching batch ${steps + 1} for ${o.call}() in ${o.mode} mode at global step ${globalStep}`;
+  if (iterator.ownsBatches) {
+    let next: IteratorResult<InputBatch>;
+    try {
+      next = await fetchRecordingInput(iterator);
+    } catch (e) {
+      throw withContext(e, context());
+    }
+    if (next.done) return undefined;
+    engine.startScope(name);
+    return next.value;
+  }
+  engine.startScope(name);
+  try {
+    const next = await fetchRecordingInput(iterator);
+    if (next.done) {
+      engine.endScope();
+      return undefined;
+    }
+    return next.value;
+  } catch (e) {
+    engine.endScope();
+    throw withContext(e, context());
+  }
+}
+
+function closeStepScope(iterator: InputStream, batch: InputBatch): void {
+  tf.engine().endScope();
+  if (iterator.ownsBatches) disposeBatch(batch);
+}
+
+/** Appends where an error came from to its message (once). */
+export function withContext(e: unknown, context: string): Error {
+  if (!(e instanceof Error)) return new Error(`${String(e)}\n  (${context})`);
+  if (e instanceof KeyboardInterrupt) return e;
+  if (!e.message.includes('\n  (raised ')) e.message = `${e.message}\n  (${context})`;
+  return e;
+}
+
+/** Lets timers and sockets run between steps (a kernel's interrupt and heartbeat), at most every 100 ms. */
+class EventLoopYield {
+  private last = Date.now();
+  async maybe(): Promise<void> {
+    if (Date.now() - this.last < 100) return;
+    await new Promise<void>((r) => setImmediate(r));
+    this.last = Date.now();
+  }
+}
+
+class LoopContext implements RunContext {
+  private stop = false;
+  reason?: string;
+  constructor(readonly mode: Mode, readonly modelDir: string, readonly globalStep: number, private readonly parent?: LoopContext) {}
+  requestStop(reason?: string): void {
+    this.stop = true;
+    this.reason ??= reason;
+    this.parent?.requestStop(reason);
+  }
+  get stopRequested(): boolean {
+    return this.stop;
+  }
+}
+
+async function beforeRunAll(hooks: SessionRunHook[], ctx: RunContext): Promise<RunArgs[]> {
+  const out: RunArgs[] = [];
+  for (const h of hooks) out.push((h.beforeRun ? await h.beforeRun(ctx) : undefined) ?? {});
+  return out;
+}
+
+async function afterRunAll(hooks: SessionRunHook[], ctx: RunContext, args: RunArgs[], values: Record<string, FetchedValue>): Promise<void> {
+  for (let i = 0; i < hooks.length; i++) {
+    const h = hooks[i];
+    if (!h.afterRun) continue;
+    const wanted = args[i]?.fetches;
+    const results: Record<string, FetchedValue> = {};
+    if (wanted) for (const k in wanted) if (`${i}:${k}` in values) results[k] = values[`${i}:${k}`];
+    await h.afterRun(ctx, { results });
+  }
+}
