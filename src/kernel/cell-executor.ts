@@ -133,7 +133,8 @@ export class CellExecutor {
     try {
       const interrupted = new Promise<never>((_, reject) => (this.cancel = reject));
       interrupted.catch(() => undefined);
-      const ret = vm.runInThisContext(wrapped, { filename: cellName, lineOffset: -1, breakOnSigint: true });
+      // The prelude can't be interrupted (a SIGINT while it loads would leave the kernel without it).
+      const ret = vm.runInThisContext(wrapped, { filename: cellName, lineOffset: -1, breakOnSigint: cellName !== '<prelude>' });
       if (converted.hasToplevelAwait) await Promise.race([ret as Promise<unknown>, interrupted]);
       const key = converted.lastExpressionVar;
       if (key && key in this.exports) {

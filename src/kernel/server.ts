@@ -20,7 +20,7 @@ import * as util from 'util';
 import { toMimeBundle } from '../display/rich';
 import { isAlreadyDisplayed } from '../display/bundle';
 import { setDisplaySink } from '../display/sink';
-import { requestInterrupt, clearInterrupt } from '../estimator/interrupt';
+import { requestInterrupt, clearInterrupt, isInterruptRequested } from '../estimator/interrupt';
 import { kernelBanner } from './prelude';
 import { setStdinProvider } from './stdin';
 import { UpdateThrottle } from './update-throttle';
@@ -304,13 +304,18 @@ export class Kernel {
       await this.reply(m, 'execute_reply', { status: 'error', ename: 'BadRequest', evalue: 'execute_request without a code string', traceback: [], execution_count: this.executionCount });
       return;
     }
+    // An interrupt from here on is this cell's, even one that comes while the prelude loads.
+    clearInterrupt();
     await this.preludeReady;
+    if (isInterruptRequested()) {
+      await this.reply(m, 'execute_reply', { status: 'error', ename: 'KeyboardInterrupt', evalue: 'Interrupted before the cell started', traceback: [], execution_count: this.executionCount });
+      return;
+    }
     if (store) this.executionCount += 1;
     const n = this.executionCount;
     if (!silent) this.publish('execute_input', { code, execution_count: n }, m);
     // A sink per execution: "already displayed" means displayed by this cell.
     this.installDisplaySink();
-    clearInterrupt();
 
     const pager = /^\s*([\w.$]+)\?\s*$/.exec(code);
     if (pager) {
