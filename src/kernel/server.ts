@@ -145,7 +145,6 @@ export class Kernel {
       this.shell.bind(endpoint(c, c.shell_port)),
       this.stdin.bind(endpoint(c, c.stdin_port)),
       this.iopub.bind(endpoint(c, c.iopub_port)),
-      this.control.ready,
     ]);
     this.output.install();
     setStdinProvider((prompt, password) => this.requestInput(prompt, password));
@@ -177,6 +176,8 @@ export class Kernel {
       });
     void this.serveShell();
     void this.serveStdin();
+    // The control thread started with the kernel and comes up beside the prelude, not before it.
+    await this.control.ready;
   }
 
   private async serveShell(): Promise<void> {
