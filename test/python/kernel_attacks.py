@@ -136,10 +136,11 @@ def scenario_deep_header():
                 frames = signed(kc.session, header, parent=nested, content=b'{"code": "1"}')
             else:
                 frames = signed(kc.session, header, metadata=nested, content=b'{"code": "1"}')
+            # One at a time: a failure of each must show on its own (queued, the next would catch it).
             kc.shell_channel.socket.send_multipart(frames)
-        late = drain_iopub(kc, 1.5)
-        errors = [m for m in late if m["msg_type"] == "error"]
-        assert not errors, "an error of another message was published: %s" % errors
+            late = drain_iopub(kc, 1.5)
+            errors = [m for m in late if m["msg_type"] == "error"]
+            assert not errors, "%s nested deep: an error was published into another message: %s" % (field, errors)
         content, out = run(kc, "console.log('cell two')")
         assert [m for m in out if m["msg_type"] == "error"] == [], out
         assert "cell two" in stream_text(out)
