@@ -46,7 +46,11 @@ export class ControlThread {
     this.worker.stderr.on('data', (d: Buffer) => events.log(`control: ${d.toString().trimEnd()}`));
     this.worker.unref();
     this.ready = new Promise((resolve, reject) => {
-      this.worker.on('error', (e) => reject(new Error(`The control thread failed: ${e.message}`)));
+      this.worker.on('error', (e) => {
+        // After start-up this is logged: heartbeats stop, and Jupyter offers a restart.
+        events.log(`the control thread failed: ${e.stack ?? e.message}`);
+        reject(new Error(`The control thread failed: ${e.message}`));
+      });
       this.worker.on('message', (m: FromControl) => {
         if (m.type === 'ready') resolve();
         else if (m.type === 'failed') reject(new Error(`The control thread could not listen: ${m.error}`));

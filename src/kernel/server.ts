@@ -95,6 +95,7 @@ export class Kernel {
         message: (frames) => this.accept(frames, 'control'),
         interrupted: (header, signature) => {
           this.digests.add(signature);
+          if (process.platform === 'win32') this.interrupt();
           // The reply went out from the control thread; busy/idle still frame the request.
           const parent = { header } as Message;
           this.publish('status', { execution_state: 'busy' }, parent);

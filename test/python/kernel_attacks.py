@@ -65,16 +65,16 @@ def scenario_replay():
         parts = kc.session.serialize(msg)
         for _ in range(3):
             kc.shell_channel.socket.send_multipart(parts)
-        # The same interrupt_request twice on control: answered once.
-        intr = kc.session.serialize(kc.session.msg("interrupt_request", {}))
-        for _ in range(2):
-            kc.control_channel.socket.send_multipart(intr)
         content, out = run(kc, "console.log('after', 1 + 1)")
         assert "after 2" in stream_text(out)
         time.sleep(0.5)
         with open(marker) as f:
             runs = len(f.read())
         assert runs == 1, "the replayed message ran %d times" % runs
+        # The same interrupt_request twice on control (the kernel idle): answered once.
+        intr = kc.session.serialize(kc.session.msg("interrupt_request", {}))
+        for _ in range(2):
+            kc.control_channel.socket.send_multipart(intr)
         replies = []
         while True:
             try:
@@ -83,6 +83,8 @@ def scenario_replay():
                 break
         interrupt_replies = [r for r in replies if r["msg_type"] == "interrupt_reply"]
         assert len(interrupt_replies) == 1, interrupt_replies
+        content, out = run(kc, "console.log('still', 2 + 2)")
+        assert "still 4" in stream_text(out)
         text = kernel_log(log_path)
         assert "replayed message" in text, text[-2000:]
         return {"runs": runs, "interrupt_replies": len(interrupt_replies)}
