@@ -355,8 +355,10 @@ require('fs').readdirSync(exportDir)""",
 """md:## The server
 
 Read it: it loads the export with `tf.loadGraphModelSync`, listens on 127.0.0.1 only, and turns
-away oversized bodies (413), malformed JSON or images of the wrong size (400), other paths and
-methods, before anything reaches the model.""",
+away oversized bodies (413), bodies that are not sent as JSON (415), malformed JSON, images of
+the wrong size or pixels beyond float32's range (400), other paths and methods, before anything
+reaches the model; an answer that is not finite is a 400 too. A client that sends its headers or
+its body too slowly is cut off after 5 and 10 seconds.""",
 """const serverSource = require('fs').readFileSync('serve-mnist.js', 'utf8');
 display.markdown('```js\\n' + serverSource.slice(serverSource.indexOf("'use strict'")) + '\\n```');""",
 """md:Start it as a child process on a free port (port 0), and wait for the line that says where it listens.""",
@@ -384,13 +386,15 @@ const answer = (await response.json()) as { predictions: { class: number; probab
 console.log(`HTTP ${response.status}: ${answer.predictions.length} predictions`);
 await display.predictions(answer.predictions.map((p) => ({ classes: p.class, probabilities: p.probabilities })), { images: batch.image, labels: batch.label, limit: 8 });""",
 """md:Bad requests are refused with a status and a reason, and the server keeps serving.""",
-"""const bad: [string, string][] = [
-  ['not JSON', 'hello'],
-  ['an image of the wrong size', JSON.stringify({ image: [0, 1, 0.5] })],
-  ['a body over 1 MB', JSON.stringify({ image: new Array(300000).fill(0.5) })],
+"""const bad: [string, string, string][] = [
+  ['not JSON', 'hello', 'application/json'],
+  ['JSON sent as text/plain', JSON.stringify({ image: new Array(784).fill(0.5) }), 'text/plain'],
+  ['an image of the wrong size', JSON.stringify({ image: [0, 1, 0.5] }), 'application/json'],
+  ['pixels of 1e300', JSON.stringify({ image: new Array(784).fill(1e300) }), 'application/json'],
+  ['a body over 1 MB', JSON.stringify({ image: new Array(300000).fill(0.5) }), 'application/json'],
 ];
-for (const [what, body] of bad) {
-  const r = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+for (const [what, body, type] of bad) {
+  const r = await fetch(url, { method: 'POST', headers: { 'content-type': type }, body });
   console.log(`${what}: HTTP ${r.status}, ${((await r.json()) as { error: string }).error}`);
 }
 console.log(`still serving: HTTP ${(await fetch(url.replace('/predict', '/health'))).status}`);""",

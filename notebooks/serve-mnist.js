@@ -7,8 +7,11 @@
 // POST /predict with JSON {"image": [784 numbers in [0, 1]]} (or 28 rows of 28), or
 // {"images": [...several...]}; the answer is {"predictions": [{"class", "probabilities"}]}.
 // GET /health answers {"ok": true}. It listens on 127.0.0.1 unless a host is given, and
-// refuses bodies over 1 MB (413), anything that is not such JSON (400), other paths (404)
-// and other methods (405), so a bad request never reaches the model.
+// refuses bodies over 1 MB (413), a content-type other than application/json (415), anything
+// that is not such JSON or has a pixel beyond float32's range (400), other paths (404) and
+// other methods (405), so a bad request never reaches the model; an answer that is not finite
+// is a 400 too, never a 200 with nulls. A client gets 5 s to send its headers and 10 s for the
+// whole request; a slower connection is closed.
 'use strict';
 const fs = require('fs');
 const http = require('http');
@@ -17,6 +20,8 @@ const tf = require('@tensorflow/tfjs');
 
 const MAX_BODY = 1 << 20;
 const MAX_IMAGES = 256;
+const HEADERS_TIMEOUT_MS = 5_000;
+const REQUEST_TIMEOUT_MS = 10_000;
 
 function loadExport(dir) {
   const json = JSON.parse(fs.readFileSync(path.join(dir, 'model.json'), 'utf8'));
@@ -46,7 +51,8 @@ function parseImages(body) {
   return images.map((img, i) => {
     const flat = Array.isArray(img) && img.length === 28 && img.every(Array.isArray) ? img.flat() : img;
     if (!Array.isArray(flat) || flat.length !== 784) throw new BadRequest(400, `image ${i} must have 784 pixels (28 x 28), got ${Array.isArray(flat) ? flat.length : typeof flat}`);
-    if (!flat.every((v) => typeof v === 'number' && Number.isFinite(v))) throw new BadRequest(400, `image ${i} has a pixel that is not a finite number`);
+    // The model computes in float32: 1e300 is a finite double but Infinity there.
+    if (!flat.every((v) => typeof v === 'number' && Number.isFinite(Math.fround(v)))) throw new BadRequest(400, `image ${i} has a pixel that is not a finite 32-bit number; send pixels in [0, 1]`);
     return flat;
   });
 }
@@ -72,26 +78,37 @@ function send(res, status, value) {
   res.end(body);
 }
 
+/** application/json, with or without parameters (charset). */
+function isJson(req) {
+  return (req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase() === 'application/json';
+}
+
 function createServer(model) {
-  const server = http.createServer(async (req, res) => {
+  // Node checks these timeouts every connectionsCheckingInterval (30 s by default): checked
+  // each second, a slow client is cut at 5 s (headers) and 10 s (request), not 30.
+  const options = { headersTimeout: HEADERS_TIMEOUT_MS, requestTimeout: REQUEST_TIMEOUT_MS, connectionsCheckingInterval: 1_000 };
+  const server = http.createServer(options, async (req, res) => {
     try {
       if (req.url === '/health' && req.method === 'GET') return send(res, 200, { ok: true });
       if (req.url !== '/predict') throw new BadRequest(404, 'POST images to /predict');
       if (req.method !== 'POST') throw new BadRequest(405, 'use POST');
+      if (!isJson(req)) throw new BadRequest(415, `send the body as content-type application/json, not ${req.headers['content-type'] ?? 'none'}`);
       const images = parseImages(await readBody(req));
       const out = tf.tidy(() => {
         const result = model.predict({ input: tf.tensor3d(images.flat(), [images.length, 28, 28]) });
         return { classes: result.classes.arraySync(), probabilities: result.probabilities.arraySync() };
       });
+      const bad = out.probabilities.findIndex((p) => !p.every(Number.isFinite));
+      if (bad >= 0) throw new BadRequest(400, `the model's output for image ${bad} is not finite; send pixels in [0, 1]`);
       send(res, 200, { predictions: out.classes.map((c, i) => ({ class: c, probabilities: out.probabilities[i] })) });
     } catch (e) {
       if (e instanceof BadRequest) return send(res, e.status, { error: e.message });
+      // A connection cut mid-request (a timeout, the client gone) has no one to answer.
+      if (req.destroyed || res.destroyed) return;
       console.error(e);
       send(res, 500, { error: 'prediction failed' });
     }
   });
-  server.requestTimeout = 10_000;
-  server.headersTimeout = 5_000;
   return server;
 }
 

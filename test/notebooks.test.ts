@@ -75,6 +75,8 @@ test('04-serving: export, an HTTP server on the export answering predictions, ba
   assert.match(r.stdout, /HTTP 200: 8 predictions/);
   assert.match(r.stdout, /not JSON: HTTP 400/);
   assert.match(r.stdout, /wrong size: HTTP 400/);
+  assert.match(r.stdout, /text\/plain: HTTP 415/);
+  assert.match(r.stdout, /1e300: HTTP 400/);
   assert.match(r.stdout, /over 1 MB: HTTP 413/);
   assert.match(r.stdout, /still serving: HTTP 200/);
   assert.match(r.stdout, /server stopped/);

@@ -4,6 +4,7 @@
 // failures into Jupyter errors that point at the user's cell is ours, so errors are structured
 // rather than printed.
 import * as path from 'path';
+import * as util from 'util';
 import * as vm from 'vm';
 import { CellPositions } from './cell-positions';
 import Module from 'module';
@@ -128,13 +129,21 @@ export class CellExecutor {
     const prefix = converted.hasToplevelAwait ? '(async function(exports, require) {\n' : '(function(exports, require) {\n';
     const wrapped = `${prefix}${converted.output}\n})(${RUNTIME_GLOBAL}.exports, ${RUNTIME_GLOBAL}.require)`;
     this.running = ++this.runs;
+    let value: unknown;
     try {
-      const ret = vm.runInThisContext(wrapped, { filename: cellName, lineOffset: -1, breakOnSigint: true });
-      if (converted.hasToplevelAwait) {
-        const interrupted = new Promise<never>((_, reject) => (this.cancel = reject));
-        interrupted.catch(() => undefined);
-        await Promise.race([ret as Promise<unknown>, interrupted]);
+      const interrupted = new Promise<never>((_, reject) => (this.cancel = reject));
+      interrupted.catch(() => undefined);
+      // The prelude can't be interrupted (a SIGINT while it loads would leave the kernel without it).
+      const ret = vm.runInThisContext(wrapped, { filename: cellName, lineOffset: -1, breakOnSigint: cellName !== '<prelude>' });
+      if (converted.hasToplevelAwait) await Promise.race([ret as Promise<unknown>, interrupted]);
+      const key = converted.lastExpressionVar;
+      if (key && key in this.exports) {
+        value = this.exports[key];
+        delete this.exports[key];
       }
+      // A Promise as the cell's value is awaited (IPython's autoawait, Deno's kernel): its
+      // result is shown, and what it displays on the way lands in this cell.
+      if (util.types.isPromise(value)) value = await Promise.race([value, interrupted]);
     } catch (e) {
       return { ok: false, error: runtimeError(e, cellName, (t) => this.mapCellPositions(t)) };
     } finally {
@@ -142,13 +151,7 @@ export class CellExecutor {
       this.running = undefined;
     }
     this.prevDecl = converted.declOutput ?? '';
-    const key = converted.lastExpressionVar;
-    if (key && key in this.exports) {
-      const value = this.exports[key];
-      delete this.exports[key];
-      return { ok: true, hasValue: value !== undefined, value };
-    }
-    return { ok: true, hasValue: false };
+    return value === undefined ? { ok: true, hasValue: false } : { ok: true, hasValue: true, value };
   }
 
   /** What each cell was and became, to map stack positions back (functions outlive their cell). */

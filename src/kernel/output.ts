@@ -1,16 +1,18 @@
 // Routes console.* and process.stdout/stderr writes made by cells to Jupyter `stream`
 // messages, batched per event-loop turn so a loop of console.log calls is a few messages.
+// Each write belongs to the request whose code made it (`current`), and a batch never mixes
+// two requests' text: a finished cell's timer writes to that cell, not to the one running.
 import { Console } from 'console';
 import { Writable } from 'stream';
 
-type Emit = (name: 'stdout' | 'stderr', text: string) => void;
+type Emit<P> = (name: 'stdout' | 'stderr', text: string, parent: P | undefined) => void;
 
-export class OutputCapture {
-  silent = false;
+export class OutputCapture<P = unknown> {
   private buffers: Record<'stdout' | 'stderr', string> = { stdout: '', stderr: '' };
+  private parent?: P;
   private scheduled = false;
   private originals?: { out: typeof process.stdout.write; err: typeof process.stderr.write; console: Console };
-  constructor(private readonly emit: Emit) {}
+  constructor(private readonly emit: Emit<P>, private readonly current: () => P | undefined = () => undefined) {}
 
   install(): void {
     const stream = (name: 'stdout' | 'stderr') =>
@@ -46,7 +48,12 @@ export class OutputCapture {
   }
 
   private push(name: 'stdout' | 'stderr', text: string): void {
-    if (this.silent || !text) return;
+    if (!text) return;
+    const parent = this.current();
+    if (parent !== this.parent) {
+      this.flush();
+      this.parent = parent;
+    }
     this.buffers[name] += text;
     if (this.buffers[name].length > 65536) this.flush();
     if (!this.scheduled) {
@@ -61,7 +68,7 @@ export class OutputCapture {
       const text = this.buffers[name];
       if (text) {
         this.buffers[name] = '';
-        this.emit(name, text);
+        this.emit(name, text, this.parent);
       }
     }
   }

@@ -1,7 +1,11 @@
 // The Jupyter kernel: five sockets, one table from message type to handler. Every request is
 // answered through `reply`, which always sets the parent header; busy/idle status is published
-// once around each handler, never inside one. Malformed or badly signed messages are logged
-// (never with the key) and dropped; the kernel keeps running.
+// once around each handler, never inside one. Malformed, badly signed, replayed or oversized
+// messages are logged (never with the key) and dropped; the kernel keeps running. Heartbeat
+// and control live in a thread of their own (control-client.ts), so they answer while a cell
+// runs. Each message is handled in its own async context: output, displays and errors of the
+// work it starts (timers, forgotten promises) go to that message, never to a later one.
+import { AsyncLocalStorage } from 'async_hooks';
 import * as crypto from 'crypto';
 import * as zmq from 'zeromq';
 import { ConnectionInfo, endpoint } from './connection';
@@ -14,11 +18,14 @@ import * as util from 'util';
 import { toMimeBundle } from '../display/rich';
 import { isAlreadyDisplayed } from '../display/bundle';
 import { setDisplaySink } from '../display/sink';
-import { requestInterrupt, clearInterrupt } from '../estimator/interrupt';
+import { requestInterrupt, clearInterrupt, isInterruptRequested } from '../estimator/interrupt';
 import { kernelBanner } from './prelude';
 import { setStdinProvider } from './stdin';
 import { UpdateThrottle } from './update-throttle';
 import { SendQueue } from './send-queue';
+import { ControlThread } from './control-client';
+import { DigestHistory } from './digest-history';
+import { maxMessageBytes } from './limits';
 import { initBackend } from '../backend/select';
 import { packageVersion } from '../package-root';
 
@@ -31,6 +38,8 @@ export interface KernelOptions {
   log?: (line: string) => void;
   /** The compiler thread, when the caller started it early (it warms up while modules load). */
   compiler?: CompilerClient;
+  /** Frames larger than this are refused before they are read (default: TFJS_ESTIMATOR_MAX_MESSAGE_BYTES, else 32 MiB). */
+  maxMessageBytes?: number;
 }
 
 /** The kernel's log line format (its real stderr, which Jupyter shows in its terminal). */
@@ -42,16 +51,19 @@ export function kernelLogger(): (line: string) => void {
 export class Kernel {
   private readonly signer: Signer;
   private readonly session = crypto.randomUUID();
-  private readonly shell = new zmq.Router();
-  private readonly control = new zmq.Router();
-  private readonly stdin = new zmq.Router();
+  private readonly maxMessageBytes: number;
+  private readonly shell: zmq.Router;
+  private readonly stdin: zmq.Router;
   private readonly iopub = new zmq.Publisher();
-  private readonly hb = new zmq.Reply();
+  private readonly control: ControlThread;
+  /** Signatures already accepted: a replayed message is refused. */
+  private readonly digests = new DigestHistory();
+  /** The message whose handling started the code running now (a cell, its timers, its promises). */
+  private readonly context = new AsyncLocalStorage<Message>();
   private readonly executor: CellExecutor;
   private readonly history: History;
-  private readonly output: OutputCapture;
+  private readonly output: OutputCapture<Message>;
   private executionCount = 0;
-  private lastParent?: Message;
   /** Kernel-clock time of the last failed cell: shell requests that arrived before it are aborted. */
   private abortQueueUntil?: number;
   private readonly receivedAt = new WeakMap<Message, number>();
@@ -59,9 +71,9 @@ export class Kernel {
   private stopping = false;
   private readonly log: (line: string) => void;
   private pendingInput?: { resolve: (v: string) => void; reject: (e: Error) => void };
-  private readonly handlers: Record<string, Handler>;
+  private readonly handlers: Map<string, Handler>;
   private preludeReady: Promise<void> = Promise.resolve();
-  private readonly queues: Record<'shell' | 'control' | 'stdin' | 'iopub', SendQueue>;
+  private readonly queues: Record<'shell' | 'control' | 'stdin' | 'iopub', { send(frames: Buffer[]): Promise<void> }>;
 
   constructor(private readonly opts: KernelOptions) {
     this.signer = new Signer(opts.connection.key);
@@ -69,49 +81,88 @@ export class Kernel {
     this.log = opts.log ?? kernelLogger();
     this.executor = new CellExecutor(opts.cwd, opts.compiler ?? new CompilerClient(this.log));
     this.history = new History(this.session);
+    this.maxMessageBytes = opts.maxMessageBytes ?? maxMessageBytes(process.env);
+    // zeromq refuses a frame over the limit from its size prefix, before reading it, and
+    // disconnects the peer: such a frame never reaches memory. The client reconnects under the
+    // same identity; handover gives it the route at once (else the stale one may keep it).
+    this.shell = new zmq.Router({ maxMessageSize: this.maxMessageBytes, handover: true });
+    this.stdin = new zmq.Router({ maxMessageSize: this.maxMessageBytes, handover: true });
+    const c = opts.connection;
+    this.control = new ControlThread(
+      { key: c.key, session: this.session, controlEndpoint: endpoint(c, c.control_port), hbEndpoint: endpoint(c, c.hb_port), maxMessageBytes: this.maxMessageBytes },
+      {
+        message: (frames) => this.accept(frames, 'control'),
+        interrupted: (header, signature) => {
+          this.digests.add(signature);
+          if (process.platform === 'win32') this.interrupt();
+          // The reply went out from the control thread; busy/idle still frame the request.
+          const parent = { header } as Message;
+          this.publish('status', { execution_state: 'busy' }, parent);
+          this.publish('status', { execution_state: 'idle' }, parent);
+        },
+        dropped: (why) => this.logDropped('control', why),
+        log: (line) => this.log(line),
+      },
+    );
     const onError = (e: Error) => this.log(`send failed: ${e.message}`);
     this.queues = {
       shell: new SendQueue(this.shell, onError),
-      control: new SendQueue(this.control, onError),
+      control: this.control,
       stdin: new SendQueue(this.stdin, onError),
       iopub: new SendQueue(this.iopub, onError),
     };
-    this.output = new OutputCapture((name, text) => this.publish('stream', { name, text }, this.lastParent));
-    this.handlers = {
-      kernel_info_request: (m) => this.kernelInfo(m),
-      execute_request: (m) => this.execute(m),
-      complete_request: (m) => this.complete(m),
-      inspect_request: (m) => this.inspect(m),
-      is_complete_request: (m) => this.isComplete(m),
-      history_request: (m) => this.historyRequest(m),
-      comm_info_request: (m) => this.reply(m, 'comm_info_reply', { status: 'ok', comms: {} }),
-      comm_open: (m) => this.commOpen(m),
-      comm_msg: async () => undefined,
-      comm_close: async () => undefined,
-      interrupt_request: (m) => this.interruptRequest(m),
-      shutdown_request: (m, ch) => this.shutdown(m, ch),
-    };
+    this.output = new OutputCapture(
+      (name, text, parent) => {
+        if (!isSilent(parent)) this.publish('stream', { name, text }, parent);
+      },
+      () => this.parentNow(),
+    );
+    // A Map, not an object: a msg_type such as 'constructor' or '__proto__' finds nothing.
+    this.handlers = new Map<string, Handler>([
+      ['kernel_info_request', (m) => this.kernelInfo(m)],
+      ['execute_request', (m) => this.execute(m)],
+      ['complete_request', (m) => this.complete(m)],
+      ['inspect_request', (m) => this.inspect(m)],
+      ['is_complete_request', (m) => this.isComplete(m)],
+      ['history_request', (m) => this.historyRequest(m)],
+      ['comm_info_request', (m) => this.reply(m, 'comm_info_reply', { status: 'ok', comms: {} })],
+      ['comm_open', (m) => this.commOpen(m)],
+      ['comm_msg', async () => undefined],
+      ['comm_close', async () => undefined],
+      ['interrupt_request', (m) => this.interruptRequest(m)],
+      ['shutdown_request', (m, ch) => this.shutdown(m, ch)],
+    ]);
+  }
+
+  /** The message whose work is running now; undefined for the kernel's own work. */
+  private parentNow(): Message | undefined {
+    return this.context.getStore();
   }
 
   async start(): Promise<void> {
     const c = this.opts.connection;
     await Promise.all([
       this.shell.bind(endpoint(c, c.shell_port)),
-      this.control.bind(endpoint(c, c.control_port)),
       this.stdin.bind(endpoint(c, c.stdin_port)),
       this.iopub.bind(endpoint(c, c.iopub_port)),
-      this.hb.bind(endpoint(c, c.hb_port)),
     ]);
     this.output.install();
     setStdinProvider((prompt, password) => this.requestInput(prompt, password));
     process.on('SIGINT', () => this.interrupt());
     // A throw from a timer or a forgotten rejection is the user's bug (or a library's): report
-    // it in the cell that was running and keep the kernel alive, as ipykernel does.
+    // it in the cell whose code started that work, and keep the kernel alive, as ipykernel does.
+    // The kernel's own failures (no cell started them) go to the kernel log only.
     const report = (kind: string) => (e: unknown) => {
-      const err = e instanceof Error ? e : new Error(String(e));
-      this.log(`${kind}: ${err.stack ?? err.message}`);
-      const frames = this.executor.mapCellPositions(err.stack ?? '').split('\n').slice(1, 8);
-      this.publish('error', { ename: err.name || 'Error', evalue: err.message, traceback: [`${kind}: ${err.name}: ${err.message}`, ...frames] }, this.lastParent);
+      try {
+        const err = e instanceof Error ? e : new Error(String(e));
+        this.log(`${kind}: ${err.stack ?? err.message}`);
+        const parent = this.parentNow();
+        if (!parent || parent.header.msg_type !== 'execute_request') return;
+        const frames = this.executor.mapCellPositions(err.stack ?? '').split('\n').slice(1, 8);
+        this.publish('error', { ename: err.name || 'Error', evalue: err.message, traceback: [`${kind}: ${err.name}: ${err.message}`, ...frames] }, parent);
+      } catch (inner) {
+        this.log(`could not report an error: ${String(inner)}`);
+      }
     };
     process.on('uncaughtException', report('Uncaught exception'));
     process.on('unhandledRejection', report('Unhandled promise rejection'));
@@ -123,39 +174,40 @@ export class Kernel {
       .then((r) => {
         if (!r.ok) this.log(`prelude failed: ${r.error.evalue}`);
       });
-    void this.heartbeat();
-    void this.serve(this.control, 'control');
-    void this.serve(this.shell, 'shell');
+    void this.serveShell();
     void this.serveStdin();
+    // The control thread started with the kernel and comes up beside the prelude, not before it.
+    await this.control.ready;
   }
 
-  private async heartbeat(): Promise<void> {
-    for await (const frames of this.hb) {
-      await this.hb.send(frames);
-    }
+  private async serveShell(): Promise<void> {
+    for await (const frames of this.shell) this.accept(frames as Buffer[], 'shell');
   }
 
-  private async serve(sock: zmq.Router, channel: Channel): Promise<void> {
-    for await (const frames of sock) {
-      let msg: Message;
-      try {
-        msg = decode(frames as Buffer[], this.signer);
-      } catch (e) {
-        this.logDropped(channel, e instanceof WireError ? e.message : String(e));
-        continue;
-      }
-      this.channelOf.set(msg, channel);
-      this.receivedAt.set(msg, performance.now());
-      const handler = this.handlers[msg.header.msg_type];
-      if (!handler) {
-        this.log(`${channel}: ignoring unknown message type '${String(msg.header.msg_type).slice(0, 80)}'`);
-        continue;
-      }
-      // Shell requests run one after another; control requests (interrupt) run at once.
-      const run = () => this.withStatus(msg, () => handler(msg, channel));
-      if (channel === 'shell') this.shellQueue = this.shellQueue.then(run, run);
-      else void run();
+  /** Decodes one request and queues its handler; whatever goes wrong stays with this message. */
+  private accept(frames: Buffer[], channel: Channel): void {
+    let msg: Message;
+    try {
+      msg = decode(frames, this.signer, this.digests);
+    } catch (e) {
+      this.logDropped(channel, e instanceof WireError ? e.message : String(e));
+      return;
     }
+    this.channelOf.set(msg, channel);
+    this.receivedAt.set(msg, performance.now());
+    const handler = this.handlers.get(msg.header.msg_type);
+    if (!handler) {
+      this.log(`${channel}: ignoring unknown message type '${String(msg.header.msg_type).slice(0, 80)}'`);
+      return;
+    }
+    // An interrupt taken here must be refused as a replay by the control thread too.
+    if (msg.header.msg_type === 'interrupt_request') this.control.noteSeen(signatureOf(frames));
+    // Shell requests run one after another; control requests run at once. The handler runs
+    // in the message's own async context, and nothing it throws leaves it.
+    const run = (): Promise<void> =>
+      this.context.run(msg, () => this.withStatus(msg, () => handler(msg, channel))).catch((e: unknown) => this.log(`${msg.header.msg_type}: ${String(e)}`));
+    if (channel === 'shell') this.shellQueue = this.shellQueue.then(run, run);
+    else void run();
   }
 
   private dropped = 0;
@@ -169,8 +221,8 @@ export class Kernel {
   }
 
   private async withStatus(msg: Message, fn: () => Promise<void>): Promise<void> {
-    this.publish('status', { execution_state: 'busy' }, msg);
     try {
+      this.publish('status', { execution_state: 'busy' }, msg);
       await fn();
     } catch (e) {
       this.log(`handler for ${msg.header.msg_type} failed: ${(e as Error).stack ?? String(e)}`);
@@ -183,26 +235,36 @@ export class Kernel {
   /** Sends a reply on the request's channel; the parent header is always the request's. */
   private async reply(parent: Message, msgType: string, content: Content, channel?: Channel): Promise<void> {
     const ch = channel ?? this.channelOf.get(parent) ?? 'shell';
-    const frames = encode(
-      { identities: parent.identities, header: newHeader(msgType, this.session), parent_header: parent.header, metadata: {}, content },
-      this.signer,
-    );
+    let frames: Buffer[];
+    try {
+      frames = encode({ identities: parent.identities, header: newHeader(msgType, this.session), parent_header: parent.header, metadata: {}, content }, this.signer);
+    } catch (e) {
+      this.log(`could not encode ${msgType}: ${String(e)}`);
+      return;
+    }
     await this.queues[ch].send(frames);
   }
 
   private readonly channelOf = new WeakMap<Message, Channel>();
 
+  /** Publishes on iopub; a message that can't be encoded is logged, never thrown. */
   publish(msgType: string, content: Content, parent?: Message, extra: { metadata?: Record<string, unknown> } = {}): void {
-    const frames = encode(
-      {
-        identities: [Buffer.from(`kernel.${this.session}.${msgType}`)],
-        header: newHeader(msgType, this.session),
-        parent_header: (parent?.header ?? {}) as Header,
-        metadata: extra.metadata ?? {},
-        content,
-      },
-      this.signer,
-    );
+    let frames: Buffer[];
+    try {
+      frames = encode(
+        {
+          identities: [Buffer.from(`kernel.${this.session}.${msgType}`)],
+          header: newHeader(msgType, this.session),
+          parent_header: (parent?.header ?? {}) as Header,
+          metadata: extra.metadata ?? {},
+          content,
+        },
+        this.signer,
+      );
+    } catch (e) {
+      this.log(`could not encode ${msgType}: ${String(e)}`);
+      return;
+    }
     void this.queues.iopub.send(frames);
   }
 
@@ -243,16 +305,18 @@ export class Kernel {
       await this.reply(m, 'execute_reply', { status: 'error', ename: 'BadRequest', evalue: 'execute_request without a code string', traceback: [], execution_count: this.executionCount });
       return;
     }
+    // An interrupt from here on is this cell's, even one that comes while the prelude loads.
+    clearInterrupt();
     await this.preludeReady;
+    if (isInterruptRequested()) {
+      await this.reply(m, 'execute_reply', { status: 'error', ename: 'KeyboardInterrupt', evalue: 'Interrupted before the cell started', traceback: [], execution_count: this.executionCount });
+      return;
+    }
     if (store) this.executionCount += 1;
     const n = this.executionCount;
     if (!silent) this.publish('execute_input', { code, execution_count: n }, m);
-    this.lastParent = m;
     // A sink per execution: "already displayed" means displayed by this cell.
     this.installDisplaySink();
-    this.allowStdin = c.allow_stdin === true;
-    this.output.silent = silent;
-    clearInterrupt();
 
     const pager = /^\s*([\w.$]+)\?\s*$/.exec(code);
     if (pager) {
@@ -363,13 +427,11 @@ export class Kernel {
 
   // ------------------------------------------------------------ stdin and display
 
-  private allowStdin = false;
-
   private async serveStdin(): Promise<void> {
     for await (const frames of this.stdin) {
       let msg: Message;
       try {
-        msg = decode(frames as Buffer[], this.signer);
+        msg = decode(frames as Buffer[], this.signer, this.digests);
       } catch (e) {
         this.logDropped('stdin', (e as Error).message);
         continue;
@@ -382,8 +444,8 @@ export class Kernel {
   }
 
   private requestInput(prompt: string, password: boolean): Promise<string> {
-    const parent = this.lastParent;
-    if (!parent || !this.allowStdin) {
+    const parent = this.parentNow();
+    if (!parent || (parent.content as { allow_stdin?: unknown }).allow_stdin !== true) {
       return Promise.reject(new Error('input(): this frontend does not accept input (allow_stdin is false).'));
     }
     const frames = encode(
@@ -398,7 +460,7 @@ export class Kernel {
 
   /** At most 10 updates a second per display reach the frontend; the last one always does. */
   private readonly updates = new UpdateThrottle(100, (displayId, data, metadata) =>
-    this.publish('update_display_data', { data, metadata: metadata ?? {}, transient: { display_id: displayId } }, this.lastParent),
+    this.publish('update_display_data', { data, metadata: metadata ?? {}, transient: { display_id: displayId } }, this.parentNow()),
   );
 
   private installDisplaySink(): void {
@@ -406,20 +468,21 @@ export class Kernel {
       display: (data, opts) => {
         this.updates.flush();
         this.output.flush();
-        this.publish('display_data', { data, metadata: opts?.metadata ?? {}, transient: opts?.displayId ? { display_id: opts.displayId } : {} }, this.lastParent);
+        this.publish('display_data', { data, metadata: opts?.metadata ?? {}, transient: opts?.displayId ? { display_id: opts.displayId } : {} }, this.parentNow());
       },
       update: (data, displayId, metadata) => this.updates.push(displayId, data, metadata),
       clearOutput: (wait) => {
         this.updates.flush();
         this.output.flush();
-        this.publish('clear_output', { wait }, this.lastParent);
+        this.publish('clear_output', { wait }, this.parentNow());
       },
     });
   }
 
   async close(): Promise<void> {
     this.output.uninstall();
-    for (const s of [this.shell, this.control, this.stdin, this.iopub, this.hb]) s.close();
+    for (const s of [this.shell, this.stdin, this.iopub]) s.close();
+    this.control.closeSync();
     this.executor.close();
     process.exit(0);
   }
@@ -427,6 +490,17 @@ export class Kernel {
   get isStopping(): boolean {
     return this.stopping;
   }
+}
+
+/** A silent execute_request shows nothing: no stream, no display. */
+function isSilent(parent: Message | undefined): boolean {
+  return parent?.header.msg_type === 'execute_request' && (parent.content as { silent?: unknown }).silent === true;
+}
+
+/** The signature frame of a message that decoded (it has the delimiter). */
+function signatureOf(frames: Buffer[]): string {
+  const i = frames.findIndex((f) => f.length === 9 && f.toString('utf8') === '<IDS|MSG>');
+  return frames[i + 1].toString('utf8');
 }
 
 /** The value's own rich bundle (tensors, display results), else util.inspect text. */
