@@ -8,7 +8,7 @@ import * as tf from '@tensorflow/tfjs';
 import { registerNativeBackend } from '../src/backend/native';
 import { nativeFallbacks } from '../src/backend/native/kernels';
 import { Spec, Outputs, sameAsCpu, values, weighted } from './helpers/backend-compare';
-import { adamUpdate, batchNormTraining, conv2d, sparseSoftmaxCrossEntropyPerExample } from '../src/backend/custom-kernels';
+import { adamUpdate, batchNormTraining, conv2d, maxPool, sparseSoftmaxCrossEntropyPerExample } from '../src/backend/custom-kernels';
 
 /** Runs fn on cpu and on native with the same inputs; every output within tol of cpu's. */
 const same = (name: string, specs: Spec[], fn: (...xs: tf.Tensor[]) => Outputs, tol = 1e-4): Promise<void> => sameAsCpu('native', name, specs, fn, tol);
@@ -155,6 +155,29 @@ describe('pooling', () => {
       noFallbacks(`pool ${c.size}`);
     });
   }
+});
+
+describe('max pooling with a workspace (the layers\' max pooling)', () => {
+  // Inputs through relu: many windows hold several zeros, so the tie rule (first maximum in
+  // row-major order) decides where the gradient goes.
+  const cases: Array<{ x: number[]; size: [number, number]; stride: [number, number]; pad: 'same' | 'valid' }> = [
+    { x: [64, 26, 26, 32], size: [3, 3], stride: [2, 2], pad: 'valid' },
+    { x: [64, 10, 10, 64], size: [3, 3], stride: [2, 2], pad: 'valid' },
+    { x: [2, 11, 10, 19], size: [2, 2], stride: [2, 2], pad: 'same' },
+    { x: [3, 9, 8, 5], size: [3, 2], stride: [1, 2], pad: 'same' },
+  ];
+  for (const c of cases) {
+    test(`forward and gradient as cpu's tf.maxPool: [${c.x}] ${c.size} stride ${c.stride} ${c.pad}`, async () => {
+      const x: Spec = { shape: c.x };
+      const pool = (a: tf.Tensor) => maxPool(tf.relu(a) as tf.Tensor4D, c.size, c.stride, c.pad);
+      await same(`maxPool [${c.x}]`, [x], (xx) => tf.grad((a: tf.Tensor) => weighted(pool(a)))(xx));
+      await same(`maxPool [${c.x}] forward`, [x], (xx) => tf.grad((a: tf.Tensor) => { const y = pool(a); return tf.sum(y); })(xx));
+      noFallbacks(`maxPool [${c.x}]`);
+    });
+  }
+  test('outside a gradient tape it is tf.maxPool (no workspace)', async () => {
+    await same('maxPool no tape', [{ shape: [2, 7, 7, 3] }], (xx) => maxPool(xx as tf.Tensor4D, [3, 3], [2, 2], 'valid'));
+  });
 });
 
 describe('matrix products', () => {

@@ -4,7 +4,8 @@
 import * as tf from '@tensorflow/tfjs';
 import type { NativeAddon } from './addon';
 import type { NativeBackend } from './index';
-import { ADAM_UPDATE, BN_TRAIN, BN_TRAIN_GRAD, CONV2D, MEAN_GRAD, RELU_GRAD, SPARSE_XENT, SPARSE_XENT_GRAD } from '../custom-kernels';
+import { ADAM_UPDATE, BN_TRAIN, BN_TRAIN_GRAD, CONV2D, MAX_POOL, MAX_POOL_GRAD, MEAN_GRAD, RELU_GRAD, SPARSE_XENT, SPARSE_XENT_GRAD } from '../custom-kernels';
+import type { MaxPoolAttrs } from '../custom-kernels';
 
 type Inputs = Record<string, tf.TensorInfo | undefined>;
 type KernelArgs = { inputs: Inputs; backend: NativeBackend; attrs?: tf.NamedAttrMap };
@@ -311,6 +312,27 @@ export function nativeKernels(addon: NativeAddon, cpu: (name: string) => tf.Kern
       const o = args.backend.output(input.shape);
       addon.maxPoolBackward(poolShape(c), f32(args.backend, input), f32(args.backend, dy), o.values);
       return o.info;
+    }),
+    k(MAX_POOL, (args) => {
+      const x = args.inputs.x!;
+      const a = args.attrs as unknown as MaxPoolAttrs;
+      const c = tf.backend_util.computePool2DInfo(x.shape as Shape4, a.filterSize, a.strides, 1, a.pad, a.dimRoundingMode);
+      if (!paddingOk(c)) throw new Error(`${MAX_POOL}: unsupported arguments (the maxPool helper should have used tf.maxPool)`);
+      const b = args.backend;
+      const shape = poolShape(c);
+      const y = b.output(c.outShape);
+      const ws = b.output([addon.maxPoolWorkspaceSize(shape)]);
+      addon.maxPoolTrain(shape, f32(b, x), y.values, ws.values);
+      return [y.info, ws.info];
+    }),
+    k(MAX_POOL_GRAD, (args) => {
+      const { dy, workspace } = args.inputs as Record<string, tf.TensorInfo>;
+      const a = args.attrs as unknown as MaxPoolAttrs;
+      const c = tf.backend_util.computePool2DInfo(a.inShape as Shape4, a.filterSize, a.strides, 1, a.pad, a.dimRoundingMode);
+      const b = args.backend;
+      const dx = b.output(a.inShape);
+      addon.maxPoolBackwardWs(poolShape(c), f32(b, dy), f32(b, workspace), dx.values);
+      return dx.info;
     }),
     k('AvgPoolGrad', (args) => {
       const { dy, input } = args.inputs;
