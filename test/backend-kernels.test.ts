@@ -282,6 +282,50 @@ describe('normalisation, reductions, element-wise', () => {
     }
   });
 
+  test('batch norm + relu (one pass on native) equals tf.moments + tf.batchNorm + tf.relu, with gradients', async () => {
+    for (const shape of [[64, 26, 26, 32], [64, 10, 10, 64], [3, 7, 5, 6]]) {
+      const ch = shape[3];
+      const specs: Spec[] = [{ shape, lo: -1, hi: 2 }, { shape: [ch] }, { shape: [ch] }];
+      const bnRelu = (x: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => {
+        if (tf.getBackend() === 'cpu') {
+          const { mean, variance } = tf.moments(x, [0, 1, 2]);
+          return tf.relu(tf.batchNorm(x, mean, variance, b, g, 1e-3));
+        }
+        return tf.relu(batchNormTraining(x, g, b, 1e-3)[0]);
+      };
+      await same(`bn+relu ${shape}`, specs, bnRelu);
+      await same(`bn+relu grads ${shape}`, specs, (x, g, b) => tf.grads((xx: tf.Tensor, gg: tf.Tensor, bb: tf.Tensor) => weighted(bnRelu(xx, gg, bb)))([x, g, b]));
+    }
+    noFallbacks('bn+relu');
+  });
+
+  test('a batch norm output read by other kernels too (reshaped, added, read back) is computed for them', async () => {
+    const shape = [4, 6, 5, 8];
+    const specs: Spec[] = [{ shape, lo: -1, hi: 2 }, { shape: [8] }, { shape: [8] }];
+    const bn = (x: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => {
+      if (tf.getBackend() === 'cpu') {
+        const { mean, variance } = tf.moments(x, [0, 1, 2]);
+        return tf.batchNorm(x, mean, variance, b, g, 1e-3);
+      }
+      return batchNormTraining(x, g, b, 1e-3)[0];
+    };
+    // relu first (fused), then the same output through a reshape, an add and a slice.
+    const uses = (y: tf.Tensor) => [tf.relu(y), tf.add(tf.reshape(y, [-1, 8]), 1), tf.slice(y, [1, 0, 0, 0], [2, 6, 5, 8]), tf.relu(tf.reshape(y, [24, 40]))];
+    await same('bn output reused', specs, (x, g, b) => uses(bn(x, g, b)));
+    await same('bn output reused, gradients', specs, (x, g, b) =>
+      tf.grads((xx: tf.Tensor, gg: tf.Tensor, bb: tf.Tensor) => tf.addN(uses(bn(xx, gg, bb)).map((t) => weighted(t))))([x, g, b]));
+    // Its input disposed before the output is read: the output is still right.
+    await tf.setBackend('native');
+    const [x, g, b] = specs.map((sp, i) => tf.tensor(values(sp.shape.reduce((p, q) => p * q, 1), 50 + i, -1, 2), sp.shape));
+    const [y, mean, variance] = batchNormTraining(x, g, b, 1e-3);
+    const want = tf.tidy(() => tf.batchNorm(x, mean, variance, b, g, 1e-3).dataSync().slice());
+    x.dispose();
+    for (let i = 0; i < 5; i++) tf.tidy(() => tf.relu(tf.neg(tf.fill(shape, i + 1))).dataSync()); // recycle buffers
+    const got = y.dataSync();
+    assert.ok(got.every((v, i) => Math.abs(v - want[i]) < 1e-5), 'the output computed after its input went matches tf.batchNorm');
+    tf.dispose([y, mean, variance, g, b]);
+  });
+
   test('sum and mean over contiguous and scattered axes, with gradients', async () => {
     const x: Spec = { shape: [4, 5, 6, 7] };
     for (const axis of [[0, 1, 2], [1, 2], [3], [0], [0, 2], [0, 1, 3], [3, 1], [], undefined]) {

@@ -103,10 +103,12 @@ export function registerCustomGradients(): void {
       };
     },
   });
-  // Relu's stock gradient is dy * cast(step(x)): three passes and two temporaries.
+  // Relu's stock gradient is dy * cast(step(x)): three passes and two temporaries. It reads
+  // the output instead of the input (y > 0 exactly where x > 0): the input, often a batch
+  // norm's output, need not be kept, nor even computed (see the native backend's Relu).
   tf.registerGradient({
     kernelName: 'Relu',
-    inputsToSave: ['x'],
+    outputsToSave: [true],
     gradFunc: (dy: Grad, saved: tf.Tensor[]) => {
       const d = first(dy);
       const [x] = saved;

@@ -17,7 +17,10 @@ export interface NativeAddon {
   /** Max pooling that also writes oneDNN's workspace (each window's argmax, opaque bytes). */
   maxPoolTrain(shape: Int32Array, x: Float32Array, y: Float32Array, workspace: Float32Array): void;
   maxPoolBackwardWs(shape: Int32Array, dy: Float32Array, workspace: Float32Array, dx: Float32Array): void;
-  bnTrainForward(rows: number, c: number, eps: number, x: Float32Array, gamma: Float32Array, beta: Float32Array, y: Float32Array, mean: Float32Array, variance: Float32Array): void;
+  /** With y null, only the statistics and (when given) the per-channel scale and shift of y = x * scale + shift. */
+  bnTrainForward(rows: number, c: number, eps: number, x: Float32Array, gamma: Float32Array, beta: Float32Array, y: Float32Array | null, mean: Float32Array, variance: Float32Array, scale?: Float32Array, shift?: Float32Array): void;
+  /** y = x * scale + shift over the last axis (c channels), then relu when asked. */
+  affine(rows: number, c: number, x: Float32Array, scale: Float32Array, shift: Float32Array, relu: boolean, y: Float32Array): void;
   bnTrainBackward(rows: number, c: number, eps: number, x: Float32Array, dy: Float32Array, mean: Float32Array, variance: Float32Array, gamma: Float32Array, dx: Float32Array, dgamma: Float32Array, dbeta: Float32Array): void;
   bnInference(rows: number, c: number, eps: number, x: Float32Array, mean: Float32Array, variance: Float32Array, offset: Float32Array | null, scale: Float32Array | null, y: Float32Array): void;
   relu(x: Float32Array, y: Float32Array): void;
@@ -52,7 +55,7 @@ export function packageRoot(): string {
 /** Functions this version of the TypeScript side calls (an addon built from older sources lacks some). */
 const REQUIRED: Array<keyof NativeAddon> = [
   'conv2dForward', 'conv2dBackpropInput', 'conv2dBackpropFilter', 'poolForward', 'avgPoolBackward', 'maxPoolBackward', 'maxPoolWorkspaceSize', 'maxPoolTrain', 'maxPoolBackwardWs',
-  'bnTrainForward', 'bnTrainBackward', 'bnInference', 'relu', 'reluGrad', 'reduceSum', 'broadcastMiddle',
+  'bnTrainForward', 'bnTrainBackward', 'bnInference', 'affine', 'relu', 'reluGrad', 'reduceSum', 'broadcastMiddle',
   'sparseSoftmaxXent', 'sparseSoftmaxXentGrad', 'adamUpdate', 'matmul', 'binary', 'unary', 'tile', 'setThreads', 'info',
 ];
 

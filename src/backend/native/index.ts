@@ -11,14 +11,69 @@ export const NATIVE_BACKEND = 'native';
 
 type DataId = object;
 type BackendValues = Parameters<MathBackendCPU['write']>[0];
+type Entry = ReturnType<MathBackendCPU['data']['get']>;
+
+/**
+ * y = src * scale + shift per channel, not computed yet: batch norm's output waits for its
+ * consumer, so that a following relu writes relu(src * scale + shift) in one pass (and y is
+ * never written when nothing else reads it). Anyone else reading y computes it first.
+ */
+export interface PendingAffine {
+  rows: number;
+  channels: number;
+  src: Float32Array;
+  scale: Float32Array;
+  shift: Float32Array;
+  y: Float32Array;
+}
 
 export class NativeBackend extends MathBackendCPU {
   readonly pool = new BufferPool();
+  private readonly pending = new Map<DataId, PendingAffine>();
+  private readonly rawGet: (id: DataId) => Entry;
+  /** Set by registerNativeBackend: computes a pending output in place. */
+  static affine?: (p: PendingAffine) => void;
 
   constructor() {
     super();
     // The cpu backend's "install tfjs-node" banner is wrong advice here: this is the fast path.
     (this as unknown as { firstUse: boolean }).firstUse = false;
+    // Every kernel (ours and the cpu backend's) reads values through data.get: a pending
+    // output is computed there before anyone sees it.
+    const storage = this.data;
+    this.rawGet = storage.get.bind(storage);
+    storage.get = (id: DataId) => {
+      if (this.pending.size !== 0 && this.pending.has(id)) this.materialize(id);
+      return this.rawGet(id);
+    };
+  }
+
+  /** A float32 output whose values are computed only when read (see PendingAffine). */
+  deferredAffine(shape: number[], p: Omit<PendingAffine, 'y'>): tf.TensorInfo {
+    const o = this.output(shape);
+    this.pool.retain(p.src); // src must outlive y's computation even if its tensor goes first
+    const info = o.info;
+    this.pending.set(info.dataId, { ...p, y: o.values });
+    return info;
+  }
+
+  /** The pending computation of this tensor, if it has not run yet (then the caller may fuse it). */
+  pendingAffine(id: DataId): PendingAffine | undefined {
+    return this.pending.size === 0 ? undefined : this.pending.get(id);
+  }
+
+  private materialize(id: DataId): void {
+    const p = this.pending.get(id)!;
+    this.pending.delete(id);
+    NativeBackend.affine!(p);
+    this.pool.release(p.src);
+  }
+
+  private dropPending(id: DataId): void {
+    const p = this.pending.get(id);
+    if (!p) return;
+    this.pending.delete(id);
+    this.pool.release(p.src);
   }
 
   /** A float32 tensor of this shape over a recycled buffer; the kernel fills every element. */
@@ -34,17 +89,34 @@ export class NativeBackend extends MathBackendCPU {
   }
 
   override move(dataId: DataId, values: BackendValues, shape: number[], dtype: tf.DataType, refCount: number): void {
-    const old = this.data.has(dataId) ? this.data.get(dataId).values : undefined;
+    this.dropPending(dataId);
+    const old = this.data.has(dataId) ? this.rawGet(dataId).values : undefined;
     super.move(dataId, values, shape, dtype, refCount);
     if (old !== undefined) this.pool.release(old);
     this.pool.retain(values);
   }
 
   override disposeData(dataId: DataId, force = false): boolean {
-    const values = this.data.has(dataId) ? this.data.get(dataId).values : undefined;
+    const entry = this.data.has(dataId) ? this.rawGet(dataId) : undefined;
+    const values = entry?.values;
+    // Going for good: its pending values are never needed.
+    if (entry && (force || entry.refCount <= 1)) this.dropPending(dataId);
     const released = super.disposeData(dataId, force);
     if (values !== undefined && !this.data.has(dataId)) this.pool.release(values);
     return released;
+  }
+
+  // Reference counting only: no need to compute a pending output for it.
+  override refCount(dataId: DataId): number {
+    return this.data.has(dataId) ? this.rawGet(dataId).refCount : 0;
+  }
+
+  override incRef(dataId: DataId): void {
+    this.rawGet(dataId).refCount++;
+  }
+
+  override decRef(dataId: DataId): void {
+    if (this.data.has(dataId)) this.rawGet(dataId).refCount--;
   }
 
   override readSync(dataId: DataId): BackendValues {
@@ -57,6 +129,7 @@ export class NativeBackend extends MathBackendCPU {
   }
 
   override dispose(): void {
+    this.pending.clear();
     this.pool.clear();
     super.dispose();
   }
@@ -79,6 +152,8 @@ export function registerNativeBackend(): { addon?: NativeAddon; error?: string }
     if (!kc) throw new Error(`native backend: no cpu kernel ${name} to fall back to`);
     return kc.kernelFunc;
   };
+  const addon = loaded.addon;
+  NativeBackend.affine = (p) => addon.affine(p.rows, p.channels, p.src, p.scale, p.shift, false, p.y);
   for (const kc of nativeKernels(loaded.addon, cpuKernel)) {
     if (tf.getKernel(kc.kernelName, NATIVE_BACKEND)) tf.unregisterKernel(kc.kernelName, NATIVE_BACKEND);
     tf.registerKernel(kc);

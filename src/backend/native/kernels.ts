@@ -380,6 +380,12 @@ export function nativeKernels(addon: NativeAddon, cpu: (name: string) => tf.Kern
       const x = args.inputs.x!;
       if (!isF32(x)) return fallback('Relu', args);
       const o = args.backend.output(x.shape);
+      const p = args.backend.pendingAffine(x.dataId);
+      if (p) {
+        // Batch norm + relu in one pass; the batch norm output itself stays uncomputed.
+        addon.affine(p.rows, p.channels, p.src, p.scale, p.shift, true, o.values);
+        return o.info;
+      }
       addon.relu(f32(args.backend, x), o.values);
       return o.info;
     }),
@@ -406,11 +412,15 @@ export function nativeKernels(addon: NativeAddon, cpu: (name: string) => tf.Kern
       const eps = (args.attrs as { epsilon: number }).epsilon;
       const ch = x.shape[x.shape.length - 1];
       const b = args.backend;
-      const y = b.output(x.shape);
+      const rows = size(x.shape) / ch;
+      const src = f32(b, x);
       const mean = b.output([ch]);
       const variance = b.output([ch]);
-      addon.bnTrainForward(size(x.shape) / ch, ch, eps, f32(b, x), f32(b, scale), f32(b, offset), y.values, mean.values, variance.values);
-      return [y.info, mean.info, variance.info];
+      const [a, s] = [new Float32Array(ch), new Float32Array(ch)];
+      addon.bnTrainForward(rows, ch, eps, src, f32(b, scale), f32(b, offset), null, mean.values, variance.values, a, s);
+      // y's pass waits for its reader: a relu after it computes relu(y) in that one pass.
+      const y = b.deferredAffine(x.shape, { rows, channels: ch, src, scale: a, shift: s });
+      return [y, mean.info, variance.info];
     }),
     k(BN_TRAIN_GRAD, (args) => {
       const { x, dy, mean, variance, scale } = args.inputs as Record<string, tf.TensorInfo>;
