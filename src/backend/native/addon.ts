@@ -21,7 +21,8 @@ export interface NativeAddon {
   bnTrainForward(rows: number, c: number, eps: number, x: Float32Array, gamma: Float32Array, beta: Float32Array, y: Float32Array | null, mean: Float32Array, variance: Float32Array, scale?: Float32Array, shift?: Float32Array): void;
   /** y = x * scale + shift over the last axis (c channels), then relu when asked. */
   affine(rows: number, c: number, x: Float32Array, scale: Float32Array, shift: Float32Array, relu: boolean, y: Float32Array): void;
-  bnTrainBackward(rows: number, c: number, eps: number, x: Float32Array, dy: Float32Array, mean: Float32Array, variance: Float32Array, gamma: Float32Array, dx: Float32Array, dgamma: Float32Array, dbeta: Float32Array): void;
+  /** With reluOut, dy is the gradient of relu(batch norm): masked by reluOut > 0 on the fly. */
+  bnTrainBackward(rows: number, c: number, eps: number, x: Float32Array, dy: Float32Array, mean: Float32Array, variance: Float32Array, gamma: Float32Array, dx: Float32Array, dgamma: Float32Array, dbeta: Float32Array, reluOut?: Float32Array | null): void;
   bnInference(rows: number, c: number, eps: number, x: Float32Array, mean: Float32Array, variance: Float32Array, offset: Float32Array | null, scale: Float32Array | null, y: Float32Array): void;
   relu(x: Float32Array, y: Float32Array): void;
   reluGrad(dy: Float32Array, x: Float32Array, dx: Float32Array): void;

@@ -14,25 +14,30 @@ type BackendValues = Parameters<MathBackendCPU['write']>[0];
 type Entry = ReturnType<MathBackendCPU['data']['get']>;
 
 /**
- * y = src * scale + shift per channel, not computed yet: batch norm's output waits for its
- * consumer, so that a following relu writes relu(src * scale + shift) in one pass (and y is
- * never written when nothing else reads it). Anyone else reading y computes it first.
+ * Outputs computed only when first read, so that the kernel reading them can fuse their pass
+ * into its own (and they are never written when nothing else reads them):
+ *  - affine: batch norm's y = src * scale + shift per channel; a relu after it writes
+ *    relu(src * scale + shift) in one pass;
+ *  - reluGrad: relu's gradient, dy where relu's output > 0; the batch norm gradient after it
+ *    masks dy on the fly.
+ * Anyone else reading such an output computes it first (see the constructor).
  */
-export interface PendingAffine {
-  rows: number;
-  channels: number;
-  src: Float32Array;
-  scale: Float32Array;
-  shift: Float32Array;
-  y: Float32Array;
+export type Pending =
+  | { kind: 'affine'; rows: number; channels: number; src: Float32Array; scale: Float32Array; shift: Float32Array; y: Float32Array }
+  | { kind: 'reluGrad'; dy: Float32Array; reluOut: Float32Array; y: Float32Array };
+type PendingInput = Pending extends infer P ? (P extends Pending ? Omit<P, 'y'> : never) : never;
+
+/** The input arrays a pending output reads (kept from recycling until it is computed or dropped). */
+function sources(p: Pending): Float32Array[] {
+  return p.kind === 'affine' ? [p.src] : [p.dy, p.reluOut];
 }
 
 export class NativeBackend extends MathBackendCPU {
   readonly pool = new BufferPool();
-  private readonly pending = new Map<DataId, PendingAffine>();
+  private readonly pending = new Map<DataId, Pending>();
   private readonly rawGet: (id: DataId) => Entry;
   /** Set by registerNativeBackend: computes a pending output in place. */
-  static affine?: (p: PendingAffine) => void;
+  static compute?: (p: Pending) => void;
 
   constructor() {
     super();
@@ -48,38 +53,38 @@ export class NativeBackend extends MathBackendCPU {
     };
   }
 
-  /** A float32 output whose values are computed only when read (see PendingAffine). */
-  deferredAffine(shape: number[], p: Omit<PendingAffine, 'y'>): tf.TensorInfo {
+  /** A float32 tensor of this shape over a recycled buffer; the kernel fills every element. */
+  output(shape: number[]): { info: tf.TensorInfo; values: Float32Array } {
+    const values = this.pool.take(shape.reduce((a, c) => a * c, 1));
+    return { info: this.makeTensorInfo(shape, 'float32', values), values };
+  }
+
+  /** A float32 output whose values are computed only when read (see Pending). */
+  deferred(shape: number[], p: PendingInput): tf.TensorInfo {
     const o = this.output(shape);
-    this.pool.retain(p.src); // src must outlive y's computation even if its tensor goes first
-    const info = o.info;
-    this.pending.set(info.dataId, { ...p, y: o.values });
-    return info;
+    const full = { ...p, y: o.values } as Pending;
+    for (const a of sources(full)) this.pool.retain(a); // they must outlive y's computation
+    this.pending.set(o.info.dataId, full);
+    return o.info;
   }
 
   /** The pending computation of this tensor, if it has not run yet (then the caller may fuse it). */
-  pendingAffine(id: DataId): PendingAffine | undefined {
+  pendingOf(id: DataId): Pending | undefined {
     return this.pending.size === 0 ? undefined : this.pending.get(id);
   }
 
   private materialize(id: DataId): void {
     const p = this.pending.get(id)!;
     this.pending.delete(id);
-    NativeBackend.affine!(p);
-    this.pool.release(p.src);
+    NativeBackend.compute!(p);
+    for (const a of sources(p)) this.pool.release(a);
   }
 
   private dropPending(id: DataId): void {
     const p = this.pending.get(id);
     if (!p) return;
     this.pending.delete(id);
-    this.pool.release(p.src);
-  }
-
-  /** A float32 tensor of this shape over a recycled buffer; the kernel fills every element. */
-  output(shape: number[]): { info: tf.TensorInfo; values: Float32Array } {
-    const values = this.pool.take(shape.reduce((a, c) => a * c, 1));
-    return { info: this.makeTensorInfo(shape, 'float32', values), values };
+    for (const a of sources(p)) this.pool.release(a);
   }
 
   override write(values: BackendValues, shape: number[], dtype: tf.DataType): DataId {
@@ -153,7 +158,7 @@ export function registerNativeBackend(): { addon?: NativeAddon; error?: string }
     return kc.kernelFunc;
   };
   const addon = loaded.addon;
-  NativeBackend.affine = (p) => addon.affine(p.rows, p.channels, p.src, p.scale, p.shift, false, p.y);
+  NativeBackend.compute = (p) => (p.kind === 'affine' ? addon.affine(p.rows, p.channels, p.src, p.scale, p.shift, false, p.y) : addon.reluGrad(p.dy, p.reluOut, p.y));
   for (const kc of nativeKernels(loaded.addon, cpuKernel)) {
     if (tf.getKernel(kc.kernelName, NATIVE_BACKEND)) tf.unregisterKernel(kc.kernelName, NATIVE_BACKEND);
     tf.registerKernel(kc);

@@ -380,8 +380,8 @@ export function nativeKernels(addon: NativeAddon, cpu: (name: string) => tf.Kern
       const x = args.inputs.x!;
       if (!isF32(x)) return fallback('Relu', args);
       const o = args.backend.output(x.shape);
-      const p = args.backend.pendingAffine(x.dataId);
-      if (p) {
+      const p = args.backend.pendingOf(x.dataId);
+      if (p?.kind === 'affine') {
         // Batch norm + relu in one pass; the batch norm output itself stays uncomputed.
         addon.affine(p.rows, p.channels, p.src, p.scale, p.shift, true, o.values);
         return o.info;
@@ -391,9 +391,8 @@ export function nativeKernels(addon: NativeAddon, cpu: (name: string) => tf.Kern
     }),
     k(RELU_GRAD, (args) => {
       const { dy, x } = args.inputs as { dy: tf.TensorInfo; x: tf.TensorInfo };
-      const o = args.backend.output(x.shape);
-      addon.reluGrad(f32(args.backend, dy), f32(args.backend, x), o.values);
-      return o.info;
+      // Left pending: a batch norm gradient reading it masks dy in its own passes.
+      return args.backend.deferred(x.shape, { kind: 'reluGrad', dy: f32(args.backend, dy), reluOut: f32(args.backend, x) });
     }),
     k('FusedBatchNorm', (args) => {
       const { x, mean, variance, offset, scale } = args.inputs;
@@ -419,7 +418,7 @@ export function nativeKernels(addon: NativeAddon, cpu: (name: string) => tf.Kern
       const [a, s] = [new Float32Array(ch), new Float32Array(ch)];
       addon.bnTrainForward(rows, ch, eps, src, f32(b, scale), f32(b, offset), null, mean.values, variance.values, a, s);
       // y's pass waits for its reader: a relu after it computes relu(y) in that one pass.
-      const y = b.deferredAffine(x.shape, { rows, channels: ch, src, scale: a, shift: s });
+      const y = b.deferred(x.shape, { kind: 'affine', rows, channels: ch, src, scale: a, shift: s });
       return [y, mean.info, variance.info];
     }),
     k(BN_TRAIN_GRAD, (args) => {
@@ -430,7 +429,10 @@ export function nativeKernels(addon: NativeAddon, cpu: (name: string) => tf.Kern
       const dx = b.output(x.shape);
       const dscale = b.output([ch]);
       const doffset = b.output([ch]);
-      addon.bnTrainBackward(size(x.shape) / ch, ch, eps, f32(b, x), f32(b, dy), f32(b, mean), f32(b, variance), f32(b, scale), dx.values, dscale.values, doffset.values);
+      const p = b.pendingOf(dy.dataId);
+      // After a relu: its gradient's mask is applied on the fly (one kernel for both).
+      const [d, mask] = p?.kind === 'reluGrad' ? [p.dy, p.reluOut] : [f32(b, dy), null];
+      addon.bnTrainBackward(size(x.shape) / ch, ch, eps, f32(b, x), d, f32(b, mean), f32(b, variance), f32(b, scale), dx.values, dscale.values, doffset.values, mask);
       return [dx.info, dscale.info, doffset.info];
     }),
     k(SPARSE_XENT, (args) => {

@@ -41,6 +41,23 @@ TFE_VECTOR_CLONES void GradSums(const float* __restrict x, const float* __restri
   }
 }
 
+// The same with dy masked by a following relu: dy[r, j] where relu_out[r, j] > 0, else 0.
+TFE_VECTOR_CLONES void GradSumsMasked(const float* __restrict x, const float* __restrict dy, const float* __restrict m,
+                                      const float* __restrict mean, int64_t r0, int64_t r1, int c, float* __restrict a,
+                                      float* __restrict b) {
+  for (int64_t r = r0; r < r1; r++) {
+    const float* xr = x + r * c;
+    const float* dr = dy + r * c;
+    const float* mr = m + r * c;
+    for (int j = 0; j < c; j++) {
+      const float g = dr[j];  // loaded unconditionally: a select, not a branch, so it vectorizes
+      const float d = mr[j] > 0.f ? g : 0.f;
+      a[j] += d;
+      b[j] += d * (xr[j] - mean[j]);
+    }
+  }
+}
+
 // y[r, j] = x[r, j] * scale[j] + shift[j]
 TFE_VECTOR_CLONES void AffineRows(const float* __restrict x, const float* __restrict scale, const float* __restrict shift,
                                   int64_t r0, int64_t r1, int c, float* __restrict y) {
@@ -64,6 +81,18 @@ TFE_VECTOR_CLONES void GradRows(const float* __restrict x, const float* __restri
                                 int64_t r1, int c, float* __restrict dx) {
   for (int64_t r = r0; r < r1; r++)
     for (int j = 0; j < c; j++) dx[r * c + j] = k1[j] * dy[r * c + j] + k0[j] - (x[r * c + j] - mean[j]) * k3[j];
+}
+
+// The same with dy masked as in GradSumsMasked.
+TFE_VECTOR_CLONES void GradRowsMasked(const float* __restrict x, const float* __restrict dy, const float* __restrict m,
+                                      const float* __restrict mean, const float* __restrict k1, const float* __restrict k0,
+                                      const float* __restrict k3, int64_t r0, int64_t r1, int c, float* __restrict dx) {
+  for (int64_t r = r0; r < r1; r++)
+    for (int j = 0; j < c; j++) {
+      const float g = dy[r * c + j];
+      const float d = m[r * c + j] > 0.f ? g : 0.f;
+      dx[r * c + j] = k1[j] * d + k0[j] - (x[r * c + j] - mean[j]) * k3[j];
+    }
 }
 
 // Per-channel double sums s0, s1 from sums(r0, r1, a, b), which adds rows [r0, r1) into float a, b.
@@ -163,11 +192,17 @@ Napi::Value AffinePass(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-// bnTrainBackward(rows, c, eps, x, dy, mean, variance, gamma, dx, dgamma, dbeta)
+// bnTrainBackward(rows, c, eps, x, dy, mean, variance, gamma, dx, dgamma, dbeta[, reluOut]):
+// with reluOut, dy is the gradient of relu(batch norm) and is masked by reluOut > 0 on the fly
+// (batch norm + relu backward in one kernel).
 Napi::Value TrainBackward(const Napi::CallbackInfo& info) {
   const int64_t rows = I64(info[0]);
   const int c = I32(info[1]);
   const float eps = Flt(info[2]);
+  for (int i : {3, 4, 8}) CheckLen(info[i], rows * c, "bnTrainBackward x, dy, dx");
+  for (int i : {5, 6, 7, 9, 10}) CheckLen(info[i], c, "bnTrainBackward per-channel argument");
+  const float* mask = info.Length() > 11 ? F32OrNull(info[11]) : nullptr;
+  if (mask) CheckLen(info[11], rows * c, "bnTrainBackward reluOut");
   const float* x = F32(info[3]);
   const float* dy = F32(info[4]);
   const float* mean = F32(info[5]);
@@ -178,7 +213,15 @@ Napi::Value TrainBackward(const Napi::CallbackInfo& info) {
   float* dbeta = F32(info[10]);
   std::vector<double> sdy, sdyx;
   ChannelSums(
-      rows, c, [&](int64_t r0, int64_t r1, float* a, float* b) { GradSums(x, dy, mean, r0, r1, c, a, b); }, sdy, sdyx);
+      rows, c,
+      [&](int64_t r0, int64_t r1, float* a, float* b) {
+        if (mask) {
+          GradSumsMasked(x, dy, mask, mean, r0, r1, c, a, b);
+        } else {
+          GradSums(x, dy, mean, r0, r1, c, a, b);
+        }
+      },
+      sdy, sdyx);
   // dx = gamma inv / N (N dy - sum(dy) - xhat sum(dy xhat)) = k1 dy + k0 - (x - mean) k3
   std::vector<float> k1(c), k0(c), k3(c);
   for (int j = 0; j < c; j++) {
@@ -190,7 +233,13 @@ Napi::Value TrainBackward(const Napi::CallbackInfo& info) {
     k0[j] = static_cast<float>(-g * sdy[j] / rows);
     k3[j] = static_cast<float>(g * sdyx[j] * inv * inv / rows);
   }
-  ParallelSpans(rows, rows * c, [&](int64_t b, int64_t e) { GradRows(x, dy, mean, k1.data(), k0.data(), k3.data(), b, e, c, dx); });
+  ParallelSpans(rows, rows * c, [&](int64_t b, int64_t e) {
+    if (mask) {
+      GradRowsMasked(x, dy, mask, mean, k1.data(), k0.data(), k3.data(), b, e, c, dx);
+    } else {
+      GradRows(x, dy, mean, k1.data(), k0.data(), k3.data(), b, e, c, dx);
+    }
+  });
   return info.Env().Undefined();
 }
 
