@@ -375,3 +375,28 @@ describe('normalisation, reductions, element-wise', () => {
     });
   });
 });
+
+describe('the addon checks buffer lengths against the shapes it is given', () => {
+  // A wrong length would read or write past the JavaScript array: the addon throws instead.
+  test('pooling and batch norm entry points throw on short or long buffers, naming the argument', () => {
+    const addon = registerNativeBackend().addon!;
+    const f = (n: number) => new Float32Array(n);
+    const pool = Int32Array.from([2, 6, 6, 3, 2, 2, 3, 3, 2, 2, 0, 0, 0, 0]); // [2,6,6,3] -> [2,2,2,3]
+    const ws = f(addon.maxPoolWorkspaceSize(pool));
+    assert.throws(() => addon.maxPoolTrain(pool, f(2 * 6 * 6 * 3 - 1), f(24), ws), /maxPoolTrain x/);
+    assert.throws(() => addon.maxPoolTrain(pool, f(216), f(23), ws), /maxPoolTrain y/);
+    assert.throws(() => addon.maxPoolBackwardWs(pool, f(24), f(0), f(216)), /workspace/);
+    assert.throws(() => addon.maxPoolBackwardWs(pool, f(24), ws, f(215)), /maxPoolBackwardWs dx/);
+    assert.throws(() => addon.maxPoolBackward(pool, f(216), f(20), f(216)), /maxPoolBackward dy/);
+    assert.throws(() => addon.bnTrainForward(72, 3, 1e-3, f(215), f(3), f(3), f(216), f(3), f(3)), /bnTrainForward x/);
+    assert.throws(() => addon.bnTrainForward(72, 3, 1e-3, f(216), f(2), f(3), f(216), f(3), f(3)), /per-channel/);
+    assert.throws(() => addon.bnTrainForward(72, 3, 1e-3, f(216), f(3), f(3), f(217), f(3), f(3)), /bnTrainForward y/);
+    assert.throws(() => addon.bnTrainBackward(72, 3, 1e-3, f(216), f(216), f(3), f(3), f(3), f(200), f(3), f(3)), /bnTrainBackward x, dy, dx/);
+    assert.throws(() => addon.bnTrainBackward(72, 3, 1e-3, f(216), f(216), f(3), f(3), f(3), f(216), f(3), f(3), f(100)), /reluOut/);
+    assert.throws(() => addon.affine(72, 3, f(216), f(3), f(4), true, f(216)), /affine shift/);
+    assert.throws(() => addon.affine(72, 3, f(216), f(3), f(3), true, f(215)), /affine y/);
+    // The right lengths pass.
+    addon.maxPoolTrain(pool, f(216), f(24), ws);
+    addon.bnTrainBackward(72, 3, 1e-3, f(216), f(216), f(3), f(3), f(3), f(216), f(3), f(3), f(216));
+  });
+});
