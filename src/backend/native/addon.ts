@@ -13,8 +13,17 @@ export interface NativeAddon {
   poolForward(shape: Int32Array, mode: number, x: Float32Array, y: Float32Array): void;
   avgPoolBackward(shape: Int32Array, mode: number, dy: Float32Array, dx: Float32Array): void;
   maxPoolBackward(shape: Int32Array, x: Float32Array, dy: Float32Array, dx: Float32Array): void;
-  bnTrainForward(rows: number, c: number, eps: number, x: Float32Array, gamma: Float32Array, beta: Float32Array, y: Float32Array, mean: Float32Array, variance: Float32Array): void;
-  bnTrainBackward(rows: number, c: number, eps: number, x: Float32Array, dy: Float32Array, mean: Float32Array, variance: Float32Array, gamma: Float32Array, dx: Float32Array, dgamma: Float32Array, dbeta: Float32Array): void;
+  /** Floats that maxPoolTrain's workspace takes for this shape. */
+  maxPoolWorkspaceSize(shape: Int32Array): number;
+  /** Max pooling that also writes oneDNN's workspace (each window's argmax, opaque bytes). */
+  maxPoolTrain(shape: Int32Array, x: Float32Array, y: Float32Array, workspace: Float32Array): void;
+  maxPoolBackwardWs(shape: Int32Array, dy: Float32Array, workspace: Float32Array, dx: Float32Array): void;
+  /** With y null, only the statistics and (when given) the per-channel scale and shift of y = x * scale + shift. */
+  bnTrainForward(rows: number, c: number, eps: number, x: Float32Array, gamma: Float32Array, beta: Float32Array, y: Float32Array | null, mean: Float32Array, variance: Float32Array, scale?: Float32Array, shift?: Float32Array): void;
+  /** y = x * scale + shift over the last axis (c channels), then relu when asked. */
+  affine(rows: number, c: number, x: Float32Array, scale: Float32Array, shift: Float32Array, relu: boolean, y: Float32Array): void;
+  /** With reluOut, dy is the gradient of relu(batch norm): masked by reluOut > 0 on the fly. */
+  bnTrainBackward(rows: number, c: number, eps: number, x: Float32Array, dy: Float32Array, mean: Float32Array, variance: Float32Array, gamma: Float32Array, dx: Float32Array, dgamma: Float32Array, dbeta: Float32Array, reluOut?: Float32Array | null): void;
   bnInference(rows: number, c: number, eps: number, x: Float32Array, mean: Float32Array, variance: Float32Array, offset: Float32Array | null, scale: Float32Array | null, y: Float32Array): void;
   relu(x: Float32Array, y: Float32Array): void;
   reluGrad(dy: Float32Array, x: Float32Array, dx: Float32Array): void;
@@ -36,8 +45,8 @@ export interface NativeAddon {
 
 /** Functions this version of the TypeScript side calls (an addon built from older sources lacks some). */
 const REQUIRED: Array<keyof NativeAddon> = [
-  'conv2dForward', 'conv2dBackpropInput', 'conv2dBackpropFilter', 'poolForward', 'avgPoolBackward', 'maxPoolBackward',
-  'bnTrainForward', 'bnTrainBackward', 'bnInference', 'relu', 'reluGrad', 'reduceSum', 'broadcastMiddle',
+  'conv2dForward', 'conv2dBackpropInput', 'conv2dBackpropFilter', 'poolForward', 'avgPoolBackward', 'maxPoolBackward', 'maxPoolWorkspaceSize', 'maxPoolTrain', 'maxPoolBackwardWs',
+  'bnTrainForward', 'bnTrainBackward', 'bnInference', 'affine', 'relu', 'reluGrad', 'reduceSum', 'broadcastMiddle',
   'sparseSoftmaxXent', 'sparseSoftmaxXentGrad', 'adamUpdate', 'matmul', 'binary', 'unary', 'tile', 'setThreads', 'info',
 ];
 

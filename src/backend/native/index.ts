@@ -11,20 +11,80 @@ export const NATIVE_BACKEND = 'native';
 
 type DataId = object;
 type BackendValues = Parameters<MathBackendCPU['write']>[0];
+type Entry = ReturnType<MathBackendCPU['data']['get']>;
+
+/**
+ * Outputs computed only when first read, so that the kernel reading them can fuse their pass
+ * into its own (and they are never written when nothing else reads them):
+ *  - affine: batch norm's y = src * scale + shift per channel; a relu after it writes
+ *    relu(src * scale + shift) in one pass;
+ *  - reluGrad: relu's gradient, dy where relu's output > 0; the batch norm gradient after it
+ *    masks dy on the fly.
+ * Anyone else reading such an output computes it first (see the constructor).
+ */
+export type Pending =
+  | { kind: 'affine'; rows: number; channels: number; src: Float32Array; scale: Float32Array; shift: Float32Array; y: Float32Array }
+  | { kind: 'reluGrad'; dy: Float32Array; reluOut: Float32Array; y: Float32Array };
+type PendingInput = Pending extends infer P ? (P extends Pending ? Omit<P, 'y'> : never) : never;
+
+/** The input arrays a pending output reads (kept from recycling until it is computed or dropped). */
+function sources(p: Pending): Float32Array[] {
+  return p.kind === 'affine' ? [p.src] : [p.dy, p.reluOut];
+}
 
 export class NativeBackend extends MathBackendCPU {
   readonly pool = new BufferPool();
+  private readonly pending = new Map<DataId, Pending>();
+  private readonly rawGet: (id: DataId) => Entry;
+  /** Set by registerNativeBackend: computes a pending output in place. */
+  static compute?: (p: Pending) => void;
 
   constructor() {
     super();
     // The cpu backend's "install tfjs-node" banner is wrong advice here: this is the fast path.
     (this as unknown as { firstUse: boolean }).firstUse = false;
+    // Every kernel (ours and the cpu backend's) reads values through data.get: a pending
+    // output is computed there before anyone sees it.
+    const storage = this.data;
+    this.rawGet = storage.get.bind(storage);
+    storage.get = (id: DataId) => {
+      if (this.pending.size !== 0 && this.pending.has(id)) this.materialize(id);
+      return this.rawGet(id);
+    };
   }
 
   /** A float32 tensor of this shape over a recycled buffer; the kernel fills every element. */
   output(shape: number[]): { info: tf.TensorInfo; values: Float32Array } {
     const values = this.pool.take(shape.reduce((a, c) => a * c, 1));
     return { info: this.makeTensorInfo(shape, 'float32', values), values };
+  }
+
+  /** A float32 output whose values are computed only when read (see Pending). */
+  deferred(shape: number[], p: PendingInput): tf.TensorInfo {
+    const o = this.output(shape);
+    const full = { ...p, y: o.values } as Pending;
+    for (const a of sources(full)) this.pool.retain(a); // they must outlive y's computation
+    this.pending.set(o.info.dataId, full);
+    return o.info;
+  }
+
+  /** The pending computation of this tensor, if it has not run yet (then the caller may fuse it). */
+  pendingOf(id: DataId): Pending | undefined {
+    return this.pending.size === 0 ? undefined : this.pending.get(id);
+  }
+
+  private materialize(id: DataId): void {
+    const p = this.pending.get(id)!;
+    this.pending.delete(id);
+    NativeBackend.compute!(p);
+    for (const a of sources(p)) this.pool.release(a);
+  }
+
+  private dropPending(id: DataId): void {
+    const p = this.pending.get(id);
+    if (!p) return;
+    this.pending.delete(id);
+    for (const a of sources(p)) this.pool.release(a);
   }
 
   override write(values: BackendValues, shape: number[], dtype: tf.DataType): DataId {
@@ -34,17 +94,34 @@ export class NativeBackend extends MathBackendCPU {
   }
 
   override move(dataId: DataId, values: BackendValues, shape: number[], dtype: tf.DataType, refCount: number): void {
-    const old = this.data.has(dataId) ? this.data.get(dataId).values : undefined;
+    this.dropPending(dataId);
+    const old = this.data.has(dataId) ? this.rawGet(dataId).values : undefined;
     super.move(dataId, values, shape, dtype, refCount);
     if (old !== undefined) this.pool.release(old);
     this.pool.retain(values);
   }
 
   override disposeData(dataId: DataId, force = false): boolean {
-    const values = this.data.has(dataId) ? this.data.get(dataId).values : undefined;
+    const entry = this.data.has(dataId) ? this.rawGet(dataId) : undefined;
+    const values = entry?.values;
+    // Going for good: its pending values are never needed.
+    if (entry && (force || entry.refCount <= 1)) this.dropPending(dataId);
     const released = super.disposeData(dataId, force);
     if (values !== undefined && !this.data.has(dataId)) this.pool.release(values);
     return released;
+  }
+
+  // Reference counting only: no need to compute a pending output for it.
+  override refCount(dataId: DataId): number {
+    return this.data.has(dataId) ? this.rawGet(dataId).refCount : 0;
+  }
+
+  override incRef(dataId: DataId): void {
+    this.rawGet(dataId).refCount++;
+  }
+
+  override decRef(dataId: DataId): void {
+    if (this.data.has(dataId)) this.rawGet(dataId).refCount--;
   }
 
   override readSync(dataId: DataId): BackendValues {
@@ -57,6 +134,7 @@ export class NativeBackend extends MathBackendCPU {
   }
 
   override dispose(): void {
+    this.pending.clear();
     this.pool.clear();
     super.dispose();
   }
@@ -79,6 +157,8 @@ export function registerNativeBackend(): { addon?: NativeAddon; error?: string }
     if (!kc) throw new Error(`native backend: no cpu kernel ${name} to fall back to`);
     return kc.kernelFunc;
   };
+  const addon = loaded.addon;
+  NativeBackend.compute = (p) => (p.kind === 'affine' ? addon.affine(p.rows, p.channels, p.src, p.scale, p.shift, false, p.y) : addon.reluGrad(p.dy, p.reluOut, p.y));
   for (const kc of nativeKernels(loaded.addon, cpuKernel)) {
     if (tf.getKernel(kc.kernelName, NATIVE_BACKEND)) tf.unregisterKernel(kc.kernelName, NATIVE_BACKEND);
     tf.registerKernel(kc);

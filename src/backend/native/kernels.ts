@@ -4,7 +4,8 @@
 import * as tf from '@tensorflow/tfjs';
 import type { NativeAddon } from './addon';
 import type { NativeBackend } from './index';
-import { ADAM_UPDATE, BN_TRAIN, BN_TRAIN_GRAD, CONV2D, MEAN_GRAD, RELU_GRAD, SPARSE_XENT, SPARSE_XENT_GRAD } from '../custom-kernels';
+import { ADAM_UPDATE, BN_TRAIN, BN_TRAIN_GRAD, CONV2D, MAX_POOL, MAX_POOL_GRAD, MEAN_GRAD, RELU_GRAD, SPARSE_XENT, SPARSE_XENT_GRAD } from '../custom-kernels';
+import type { MaxPoolAttrs } from '../custom-kernels';
 
 type Inputs = Record<string, tf.TensorInfo | undefined>;
 type KernelArgs = { inputs: Inputs; backend: NativeBackend; attrs?: tf.NamedAttrMap };
@@ -312,6 +313,27 @@ export function nativeKernels(addon: NativeAddon, cpu: (name: string) => tf.Kern
       addon.maxPoolBackward(poolShape(c), f32(args.backend, input), f32(args.backend, dy), o.values);
       return o.info;
     }),
+    k(MAX_POOL, (args) => {
+      const x = args.inputs.x!;
+      const a = args.attrs as unknown as MaxPoolAttrs;
+      const c = tf.backend_util.computePool2DInfo(x.shape as Shape4, a.filterSize, a.strides, 1, a.pad, a.dimRoundingMode);
+      if (!paddingOk(c)) throw new Error(`${MAX_POOL}: unsupported arguments (the maxPool helper should have used tf.maxPool)`);
+      const b = args.backend;
+      const shape = poolShape(c);
+      const y = b.output(c.outShape);
+      const ws = b.output([addon.maxPoolWorkspaceSize(shape)]);
+      addon.maxPoolTrain(shape, f32(b, x), y.values, ws.values);
+      return [y.info, ws.info];
+    }),
+    k(MAX_POOL_GRAD, (args) => {
+      const { dy, workspace } = args.inputs as Record<string, tf.TensorInfo>;
+      const a = args.attrs as unknown as MaxPoolAttrs;
+      const c = tf.backend_util.computePool2DInfo(a.inShape as Shape4, a.filterSize, a.strides, 1, a.pad, a.dimRoundingMode);
+      const b = args.backend;
+      const dx = b.output(a.inShape);
+      addon.maxPoolBackwardWs(poolShape(c), f32(b, dy), f32(b, workspace), dx.values);
+      return dx.info;
+    }),
     k('AvgPoolGrad', (args) => {
       const { dy, input } = args.inputs;
       const a = args.attrs as unknown as { filterSize: number | [number, number]; strides: number | [number, number]; pad: Pad; dimRoundingMode?: Rounding };
@@ -358,14 +380,19 @@ export function nativeKernels(addon: NativeAddon, cpu: (name: string) => tf.Kern
       const x = args.inputs.x!;
       if (!isF32(x)) return fallback('Relu', args);
       const o = args.backend.output(x.shape);
+      const p = args.backend.pendingOf(x.dataId);
+      if (p?.kind === 'affine') {
+        // Batch norm + relu in one pass; the batch norm output itself stays uncomputed.
+        addon.affine(p.rows, p.channels, p.src, p.scale, p.shift, true, o.values);
+        return o.info;
+      }
       addon.relu(f32(args.backend, x), o.values);
       return o.info;
     }),
     k(RELU_GRAD, (args) => {
       const { dy, x } = args.inputs as { dy: tf.TensorInfo; x: tf.TensorInfo };
-      const o = args.backend.output(x.shape);
-      addon.reluGrad(f32(args.backend, dy), f32(args.backend, x), o.values);
-      return o.info;
+      // Left pending: a batch norm gradient reading it masks dy in its own passes.
+      return args.backend.deferred(x.shape, { kind: 'reluGrad', dy: f32(args.backend, dy), reluOut: f32(args.backend, x) });
     }),
     k('FusedBatchNorm', (args) => {
       const { x, mean, variance, offset, scale } = args.inputs;
@@ -384,11 +411,15 @@ export function nativeKernels(addon: NativeAddon, cpu: (name: string) => tf.Kern
       const eps = (args.attrs as { epsilon: number }).epsilon;
       const ch = x.shape[x.shape.length - 1];
       const b = args.backend;
-      const y = b.output(x.shape);
+      const rows = size(x.shape) / ch;
+      const src = f32(b, x);
       const mean = b.output([ch]);
       const variance = b.output([ch]);
-      addon.bnTrainForward(size(x.shape) / ch, ch, eps, f32(b, x), f32(b, scale), f32(b, offset), y.values, mean.values, variance.values);
-      return [y.info, mean.info, variance.info];
+      const [a, s] = [new Float32Array(ch), new Float32Array(ch)];
+      addon.bnTrainForward(rows, ch, eps, src, f32(b, scale), f32(b, offset), null, mean.values, variance.values, a, s);
+      // y's pass waits for its reader: a relu after it computes relu(y) in that one pass.
+      const y = b.deferred(x.shape, { kind: 'affine', rows, channels: ch, src, scale: a, shift: s });
+      return [y, mean.info, variance.info];
     }),
     k(BN_TRAIN_GRAD, (args) => {
       const { x, dy, mean, variance, scale } = args.inputs as Record<string, tf.TensorInfo>;
@@ -398,7 +429,10 @@ export function nativeKernels(addon: NativeAddon, cpu: (name: string) => tf.Kern
       const dx = b.output(x.shape);
       const dscale = b.output([ch]);
       const doffset = b.output([ch]);
-      addon.bnTrainBackward(size(x.shape) / ch, ch, eps, f32(b, x), f32(b, dy), f32(b, mean), f32(b, variance), f32(b, scale), dx.values, dscale.values, doffset.values);
+      const p = b.pendingOf(dy.dataId);
+      // After a relu: its gradient's mask is applied on the fly (one kernel for both).
+      const [d, mask] = p?.kind === 'reluGrad' ? [p.dy, p.reluOut] : [f32(b, dy), null];
+      addon.bnTrainBackward(size(x.shape) / ch, ch, eps, f32(b, x), d, f32(b, mean), f32(b, variance), f32(b, scale), dx.values, dscale.values, doffset.values, mask);
       return [dx.info, dscale.info, doffset.info];
     }),
     k(SPARSE_XENT, (args) => {

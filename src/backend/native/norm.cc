@@ -41,11 +41,38 @@ TFE_VECTOR_CLONES void GradSums(const float* __restrict x, const float* __restri
   }
 }
 
+// The same with dy masked by a following relu: dy[r, j] where relu_out[r, j] > 0, else 0.
+TFE_VECTOR_CLONES void GradSumsMasked(const float* __restrict x, const float* __restrict dy, const float* __restrict m,
+                                      const float* __restrict mean, int64_t r0, int64_t r1, int c, float* __restrict a,
+                                      float* __restrict b) {
+  for (int64_t r = r0; r < r1; r++) {
+    const float* xr = x + r * c;
+    const float* dr = dy + r * c;
+    const float* mr = m + r * c;
+    for (int j = 0; j < c; j++) {
+      const float g = dr[j];  // loaded unconditionally: a select, not a branch, so it vectorizes
+      const float d = mr[j] > 0.f ? g : 0.f;
+      a[j] += d;
+      b[j] += d * (xr[j] - mean[j]);
+    }
+  }
+}
+
 // y[r, j] = x[r, j] * scale[j] + shift[j]
 TFE_VECTOR_CLONES void AffineRows(const float* __restrict x, const float* __restrict scale, const float* __restrict shift,
                                   int64_t r0, int64_t r1, int c, float* __restrict y) {
   for (int64_t r = r0; r < r1; r++)
     for (int j = 0; j < c; j++) y[r * c + j] = x[r * c + j] * scale[j] + shift[j];
+}
+
+// y[r, j] = max(0, x[r, j] * scale[j] + shift[j]) (NaN stays NaN, as tfjs's relu)
+TFE_VECTOR_CLONES void AffineReluRows(const float* __restrict x, const float* __restrict scale, const float* __restrict shift,
+                                      int64_t r0, int64_t r1, int c, float* __restrict y) {
+  for (int64_t r = r0; r < r1; r++)
+    for (int j = 0; j < c; j++) {
+      const float v = x[r * c + j] * scale[j] + shift[j];
+      y[r * c + j] = v < 0.f ? 0.f : v;
+    }
 }
 
 // dx[r, j] = k1[j] dy[r, j] + k0[j] - (x[r, j] - mean[j]) k3[j]
@@ -54,6 +81,18 @@ TFE_VECTOR_CLONES void GradRows(const float* __restrict x, const float* __restri
                                 int64_t r1, int c, float* __restrict dx) {
   for (int64_t r = r0; r < r1; r++)
     for (int j = 0; j < c; j++) dx[r * c + j] = k1[j] * dy[r * c + j] + k0[j] - (x[r * c + j] - mean[j]) * k3[j];
+}
+
+// The same with dy masked as in GradSumsMasked.
+TFE_VECTOR_CLONES void GradRowsMasked(const float* __restrict x, const float* __restrict dy, const float* __restrict m,
+                                      const float* __restrict mean, const float* __restrict k1, const float* __restrict k0,
+                                      const float* __restrict k3, int64_t r0, int64_t r1, int c, float* __restrict dx) {
+  for (int64_t r = r0; r < r1; r++)
+    for (int j = 0; j < c; j++) {
+      const float g = dy[r * c + j];
+      const float d = m[r * c + j] > 0.f ? g : 0.f;
+      dx[r * c + j] = k1[j] * d + k0[j] - (x[r * c + j] - mean[j]) * k3[j];
+    }
 }
 
 // Per-channel double sums s0, s1 from sums(r0, r1, a, b), which adds rows [r0, r1) into float a, b.
@@ -85,18 +124,33 @@ void Affine(int64_t rows, int c, const float* x, const float* scale, const float
   ParallelSpans(rows, rows * c, [&](int64_t b, int64_t e) { AffineRows(x, scale, shift, b, e, c, y); });
 }
 
-// bnTrainForward(rows, c, eps, x, gamma, beta, y, mean, variance): batch statistics with the
-// biased variance (as tf.moments); sums are shifted by the first row for accuracy.
+void CheckLen(const Napi::Value& v, int64_t need, const char* what) {
+  if (static_cast<int64_t>(Len(v)) != need) {
+    throw Napi::Error::New(v.Env(), std::string(what) + ": buffer of " + std::to_string(Len(v)) + " elements, the shape needs " +
+                                        std::to_string(need));
+  }
+}
+
+// bnTrainForward(rows, c, eps, x, gamma, beta, y|null, mean, variance[, scale, shift]): batch
+// statistics with the biased variance (as tf.moments); sums are shifted by the first row for
+// accuracy. y = x * scale + shift per channel; with y null only the statistics and scale,
+// shift are computed (the affine pass is left to affine(), possibly fused with relu).
 Napi::Value TrainForward(const Napi::CallbackInfo& info) {
   const int64_t rows = I64(info[0]);
   const int c = I32(info[1]);
   const float eps = Flt(info[2]);
+  CheckLen(info[3], rows * c, "bnTrainForward x");
+  for (int i : {4, 5, 7, 8}) CheckLen(info[i], c, "bnTrainForward per-channel argument");
   const float* x = F32(info[3]);
   const float* gamma = F32(info[4]);
   const float* beta = F32(info[5]);
-  float* y = F32(info[6]);
+  float* y = F32OrNull(info[6]);
+  if (y) CheckLen(info[6], rows * c, "bnTrainForward y");
   float* mean = F32(info[7]);
   float* var = F32(info[8]);
+  const bool want_affine = info.Length() > 10;
+  if (want_affine) CheckLen(info[9], c, "bnTrainForward scale"), CheckLen(info[10], c, "bnTrainForward shift");
+  if (rows == 0 || c == 0) return info.Env().Undefined();
   std::vector<float> k(x, x + c);
   std::vector<double> s, q;
   ChannelSums(
@@ -110,15 +164,45 @@ Napi::Value TrainForward(const Napi::CallbackInfo& info) {
     scale[j] = static_cast<float>(gamma[j] / std::sqrt(v + eps));
     shift[j] = static_cast<float>(beta[j] - (k[j] + m) * static_cast<double>(scale[j]));
   }
-  Affine(rows, c, x, scale.data(), shift.data(), y);
+  if (want_affine) {
+    std::copy(scale.begin(), scale.end(), F32(info[9]));
+    std::copy(shift.begin(), shift.end(), F32(info[10]));
+  }
+  if (y) Affine(rows, c, x, scale.data(), shift.data(), y);
   return info.Env().Undefined();
 }
 
-// bnTrainBackward(rows, c, eps, x, dy, mean, variance, gamma, dx, dgamma, dbeta)
+// affine(rows, c, x, scale, shift, relu, y): y = x * scale + shift per channel, then relu if asked.
+Napi::Value AffinePass(const Napi::CallbackInfo& info) {
+  const int64_t rows = I64(info[0]);
+  const int c = I32(info[1]);
+  CheckLen(info[2], rows * c, "affine x");
+  CheckLen(info[3], c, "affine scale");
+  CheckLen(info[4], c, "affine shift");
+  CheckLen(info[6], rows * c, "affine y");
+  const float* x = F32(info[2]);
+  const float* scale = F32(info[3]);
+  const float* shift = F32(info[4]);
+  float* y = F32(info[6]);
+  if (info[5].ToBoolean().Value()) {
+    ParallelSpans(rows, rows * c, [&](int64_t b, int64_t e) { AffineReluRows(x, scale, shift, b, e, c, y); });
+  } else {
+    Affine(rows, c, x, scale, shift, y);
+  }
+  return info.Env().Undefined();
+}
+
+// bnTrainBackward(rows, c, eps, x, dy, mean, variance, gamma, dx, dgamma, dbeta[, reluOut]):
+// with reluOut, dy is the gradient of relu(batch norm) and is masked by reluOut > 0 on the fly
+// (batch norm + relu backward in one kernel).
 Napi::Value TrainBackward(const Napi::CallbackInfo& info) {
   const int64_t rows = I64(info[0]);
   const int c = I32(info[1]);
   const float eps = Flt(info[2]);
+  for (int i : {3, 4, 8}) CheckLen(info[i], rows * c, "bnTrainBackward x, dy, dx");
+  for (int i : {5, 6, 7, 9, 10}) CheckLen(info[i], c, "bnTrainBackward per-channel argument");
+  const float* mask = info.Length() > 11 ? F32OrNull(info[11]) : nullptr;
+  if (mask) CheckLen(info[11], rows * c, "bnTrainBackward reluOut");
   const float* x = F32(info[3]);
   const float* dy = F32(info[4]);
   const float* mean = F32(info[5]);
@@ -129,7 +213,15 @@ Napi::Value TrainBackward(const Napi::CallbackInfo& info) {
   float* dbeta = F32(info[10]);
   std::vector<double> sdy, sdyx;
   ChannelSums(
-      rows, c, [&](int64_t r0, int64_t r1, float* a, float* b) { GradSums(x, dy, mean, r0, r1, c, a, b); }, sdy, sdyx);
+      rows, c,
+      [&](int64_t r0, int64_t r1, float* a, float* b) {
+        if (mask) {
+          GradSumsMasked(x, dy, mask, mean, r0, r1, c, a, b);
+        } else {
+          GradSums(x, dy, mean, r0, r1, c, a, b);
+        }
+      },
+      sdy, sdyx);
   // dx = gamma inv / N (N dy - sum(dy) - xhat sum(dy xhat)) = k1 dy + k0 - (x - mean) k3
   std::vector<float> k1(c), k0(c), k3(c);
   for (int j = 0; j < c; j++) {
@@ -141,7 +233,13 @@ Napi::Value TrainBackward(const Napi::CallbackInfo& info) {
     k0[j] = static_cast<float>(-g * sdy[j] / rows);
     k3[j] = static_cast<float>(g * sdyx[j] * inv * inv / rows);
   }
-  ParallelSpans(rows, rows * c, [&](int64_t b, int64_t e) { GradRows(x, dy, mean, k1.data(), k0.data(), k3.data(), b, e, c, dx); });
+  ParallelSpans(rows, rows * c, [&](int64_t b, int64_t e) {
+    if (mask) {
+      GradRowsMasked(x, dy, mask, mean, k1.data(), k0.data(), k3.data(), b, e, c, dx);
+    } else {
+      GradRows(x, dy, mean, k1.data(), k0.data(), k3.data(), b, e, c, dx);
+    }
+  });
   return info.Env().Undefined();
 }
 
@@ -172,6 +270,7 @@ void InitNorm(Napi::Env env, Napi::Object exports) {
   Export(env, exports, "bnTrainForward", TrainForward);
   Export(env, exports, "bnTrainBackward", TrainBackward);
   Export(env, exports, "bnInference", Inference);
+  Export(env, exports, "affine", AffinePass);
 }
 
 }  // namespace tfe

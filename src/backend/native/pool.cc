@@ -1,7 +1,9 @@
-// 2-D pooling on NHWC buffers. Forward passes and average-pool gradients use oneDNN; the
-// max-pool gradient is a loop of our own: tfjs hands MaxPoolGrad the input, not oneDNN's
-// workspace, and recomputing that workspace costs a whole extra forward pass. The loop finds
-// the first maximum of each window in row-major order, as tfjs's cpu kernel does.
+// 2-D pooling on NHWC buffers. Forward passes and average-pool gradients use oneDNN. The
+// max-pool gradient has two forms: from oneDNN's workspace (the index of each window's
+// maximum, one byte per output, written by a training forward pass: the layers' max pooling
+// uses it), and a loop of our own for tfjs's MaxPoolGrad, which gets the input, not the
+// workspace. Both take the first maximum of each window in row-major order, as tfjs's cpu
+// kernel does.
 #include <algorithm>
 #include <cstring>
 #include <limits>
@@ -21,8 +23,8 @@ using dt = memory::data_type;
 constexpr size_t kShapeLen = 14;
 
 struct PoolPrims {
-  memory::desc src_md, dst_md;
-  dnnl::pooling_forward fwd;
+  memory::desc src_md, dst_md, ws_md;
+  dnnl::pooling_forward fwd, fwd_train;
   dnnl::pooling_backward bwd;
 };
 std::unordered_map<std::string, std::unique_ptr<PoolPrims>> g_pools;
@@ -44,11 +46,13 @@ PoolPrims& GetPool(const Napi::Value& v, int mode) {
   memory::dims strides{p[8], p[9]}, kernel{p[6], p[7]}, pl{p[10], p[11]}, pr{p[12], p[13]};
   auto fi = dnnl::pooling_forward::desc(dnnl::prop_kind::forward_inference, alg, pp->src_md, pp->dst_md, strides, kernel, pl, pr);
   pp->fwd = dnnl::pooling_forward(dnnl::pooling_forward::primitive_desc(fi, Eng()));
-  if (mode != 0) {
-    auto ft = dnnl::pooling_forward::desc(dnnl::prop_kind::forward_training, alg, pp->src_md, pp->dst_md, strides, kernel, pl, pr);
-    auto hint = dnnl::pooling_forward::primitive_desc(ft, Eng());
-    auto bd = dnnl::pooling_backward::desc(alg, pp->src_md, pp->dst_md, strides, kernel, pl, pr);
-    pp->bwd = dnnl::pooling_backward(dnnl::pooling_backward::primitive_desc(bd, Eng(), hint));
+  auto ft = dnnl::pooling_forward::desc(dnnl::prop_kind::forward_training, alg, pp->src_md, pp->dst_md, strides, kernel, pl, pr);
+  auto hint = dnnl::pooling_forward::primitive_desc(ft, Eng());
+  auto bd = dnnl::pooling_backward::desc(alg, pp->src_md, pp->dst_md, strides, kernel, pl, pr);
+  pp->bwd = dnnl::pooling_backward(dnnl::pooling_backward::primitive_desc(bd, Eng(), hint));
+  if (mode == 0) {
+    pp->fwd_train = dnnl::pooling_forward(hint);
+    pp->ws_md = hint.workspace_desc();
   }
   auto& ref = *pp;
   g_pools.emplace(key, std::move(pp));
@@ -71,62 +75,97 @@ Napi::Value AvgBackward(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// Floats that hold a max-pool workspace (opaque bytes to the caller).
+size_t WorkspaceFloats(const PoolPrims& p) { return (p.ws_md.get_size() + sizeof(float) - 1) / sizeof(float); }
+
+void CheckLen(const Napi::Value& v, size_t need, const char* what) {
+  if (Len(v) < need) {
+    throw Napi::Error::New(v.Env(), std::string(what) + ": buffer of " + std::to_string(Len(v)) + " elements, the shape needs " +
+                                        std::to_string(need));
+  }
+}
+
+// maxPoolWorkspaceSize(shape): how many floats maxPoolTrain's workspace takes.
+Napi::Value WorkspaceSize(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), static_cast<double>(WorkspaceFloats(GetPool(info[0], 0))));
+}
+
+// maxPoolTrain(shape, x, y, ws): the forward pass that also records each window's maximum.
+Napi::Value MaxTrain(const Napi::CallbackInfo& info) {
+  auto& p = GetPool(info[0], 0);
+  CheckLen(info[1], p.src_md.get_size() / sizeof(float), "maxPoolTrain x");
+  CheckLen(info[2], p.dst_md.get_size() / sizeof(float), "maxPoolTrain y");
+  CheckLen(info[3], WorkspaceFloats(p), "maxPoolTrain workspace");
+  p.fwd_train.execute(Strm(), {{DNNL_ARG_SRC, Wrap(p.src_md, F32(info[1]))},
+                               {DNNL_ARG_DST, Wrap(p.dst_md, F32(info[2]))},
+                               {DNNL_ARG_WORKSPACE, Wrap(p.ws_md, F32(info[3]))}});
+  Strm().wait();
+  return info.Env().Undefined();
+}
+
+// maxPoolBackwardWs(shape, dy, ws, dx): the gradient from maxPoolTrain's workspace.
+Napi::Value MaxBackwardWs(const Napi::CallbackInfo& info) {
+  auto& p = GetPool(info[0], 0);
+  CheckLen(info[1], p.dst_md.get_size() / sizeof(float), "maxPoolBackwardWs dy");
+  CheckLen(info[2], WorkspaceFloats(p), "maxPoolBackwardWs workspace");
+  CheckLen(info[3], p.src_md.get_size() / sizeof(float), "maxPoolBackwardWs dx");
+  p.bwd.execute(Strm(), {{DNNL_ARG_DIFF_DST, Wrap(p.dst_md, F32(info[1]))},
+                         {DNNL_ARG_WORKSPACE, Wrap(p.ws_md, F32(info[2]))},
+                         {DNNL_ARG_DIFF_SRC, Wrap(p.src_md, F32(info[3]))}});
+  Strm().wait();
+  return info.Env().Undefined();
+}
+
 struct PoolGeom {
   int64_t ih, iw, c, oh, ow;
   int kh, kw, sh, sw, pt, pl;
 };
 
-// 16 lanes as GCC vector extensions: each target clone lowers them to its widest registers.
-typedef float F16 __attribute__((vector_size(64)));
-typedef int32_t I16 __attribute__((vector_size(64)));
-__attribute__((always_inline)) inline F16 Load(const float* p) {
-  F16 v;
+// 8 lanes as GCC vector extensions: one AVX2 register. (16 lanes ran 12x slower on an AVX2-only
+// CPU: GCC splits vectors wider than the target's registers through the stack.)
+typedef float F8 __attribute__((vector_size(32)));
+typedef int32_t I8 __attribute__((vector_size(32)));
+__attribute__((always_inline)) inline F8 Load(const float* p) {
+  F8 v;
   std::memcpy(&v, p, sizeof v);
   return v;
 }
-__attribute__((always_inline)) inline void Store(float* p, F16 v) { std::memcpy(p, &v, sizeof v); }
+__attribute__((always_inline)) inline void Store(float* p, F8 v) { std::memcpy(p, &v, sizeof v); }
 
-// The max-pool gradient of one image over channels [c0, c0 + 16): each window's first maximum
-// (strictly greater wins, row-major order) per channel, then dy added at that position. The
-// 16 channels are contiguous, so both passes are plain vector operations.
-TFE_VECTOR_CLONES void MaxPoolGradBlock16(const PoolGeom& g, const float* __restrict x, const float* __restrict dy,
-                                          float* __restrict dx) {
-  const F16 zero = {};
-  for (int64_t r = 0; r < g.ih * g.iw; r++) Store(dx + r * g.c, zero);
+// The max-pool gradient of one image: for each window and each block of 8 channels, the first
+// maximum per channel (strictly greater wins, row-major order), then dy added at that
+// position. All channels of a window are handled together, so each pixel's cache lines are
+// used whole; 8 contiguous channels make both passes plain vector operations.
+TFE_VECTOR_CLONES void MaxPoolGradImage(const PoolGeom& g, const float* __restrict x, const float* __restrict dy,
+                                        float* __restrict dx) {
+  const F8 zero = {};
+  const int64_t full = g.c / 8 * 8;
+  std::memset(dx, 0, sizeof(float) * g.ih * g.iw * g.c);
   for (int64_t y = 0; y < g.oh; y++) {
     const int64_t h0 = y * g.sh - g.pt, hs = std::max<int64_t>(0, h0), he = std::min<int64_t>(g.ih, h0 + g.kh);
     for (int64_t xo = 0; xo < g.ow; xo++) {
       const int64_t w0 = xo * g.sw - g.pl, ws = std::max<int64_t>(0, w0), we = std::min<int64_t>(g.iw, w0 + g.kw);
-      F16 best = zero - std::numeric_limits<float>::infinity();
-      I16 at = I16{} - 1;
-      for (int64_t h = hs; h < he; h++)
-        for (int64_t w = ws; w < we; w++) {
-          const int32_t pos = static_cast<int32_t>(h * g.iw + w);
-          const F16 v = Load(x + pos * g.c);
-          const I16 gt = v > best;
-          best = gt ? v : best;
-          at = gt ? (I16{} + pos) : at;
-        }
-      const F16 grad = Load(dy + (y * g.ow + xo) * g.c);
-      for (int64_t h = hs; h < he; h++)
-        for (int64_t w = ws; w < we; w++) {
-          const int32_t pos = static_cast<int32_t>(h * g.iw + w);
-          float* d = dx + pos * g.c;
-          Store(d, Load(d) + (at == pos ? grad : zero));
-        }
-    }
-  }
-}
-
-// The same for a last block narrower than 16 channels.
-void MaxPoolGradBlockN(const PoolGeom& g, const float* x, const float* dy, float* dx, int cw) {
-  for (int64_t r = 0; r < g.ih * g.iw; r++)
-    for (int j = 0; j < cw; j++) dx[r * g.c + j] = 0.f;
-  for (int64_t y = 0; y < g.oh; y++) {
-    const int64_t h0 = y * g.sh - g.pt, hs = std::max<int64_t>(0, h0), he = std::min<int64_t>(g.ih, h0 + g.kh);
-    for (int64_t xo = 0; xo < g.ow; xo++) {
-      const int64_t w0 = xo * g.sw - g.pl, ws = std::max<int64_t>(0, w0), we = std::min<int64_t>(g.iw, w0 + g.kw);
-      for (int j = 0; j < cw; j++) {
+      const float* dyo = dy + (y * g.ow + xo) * g.c;
+      for (int64_t c0 = 0; c0 < full; c0 += 8) {
+        F8 best = zero - std::numeric_limits<float>::infinity();
+        I8 at = I8{} - 1;
+        for (int64_t h = hs; h < he; h++)
+          for (int64_t w = ws; w < we; w++) {
+            const int32_t pos = static_cast<int32_t>(h * g.iw + w);
+            const F8 v = Load(x + pos * g.c + c0);
+            const I8 gt = v > best;
+            best = gt ? v : best;
+            at = gt ? (I8{} + pos) : at;
+          }
+        const F8 grad = Load(dyo + c0);
+        for (int64_t h = hs; h < he; h++)
+          for (int64_t w = ws; w < we; w++) {
+            const int32_t pos = static_cast<int32_t>(h * g.iw + w);
+            float* d = dx + pos * g.c + c0;
+            Store(d, Load(d) + (at == pos ? grad : zero));
+          }
+      }
+      for (int64_t j = full; j < g.c; j++) {  // channels past the last block of 8
         float best = -std::numeric_limits<float>::infinity();
         int64_t at = -1;
         for (int64_t h = hs; h < he; h++)
@@ -134,35 +173,26 @@ void MaxPoolGradBlockN(const PoolGeom& g, const float* x, const float* dy, float
             const float v = x[(h * g.iw + w) * g.c + j];
             if (v > best) best = v, at = h * g.iw + w;
           }
-        if (at >= 0) dx[at * g.c + j] += dy[(y * g.ow + xo) * g.c + j];
+        if (at >= 0) dx[at * g.c + j] += dyo[j];
       }
     }
   }
 }
 
-// maxPoolBackward(shape, x, dy, dx). Work is split over (image, block of 16 channels):
-// windows overlap in space, never across channels.
+// maxPoolBackward(shape, x, dy, dx). Work is split over images: windows overlap in space.
 Napi::Value MaxBackward(const Napi::CallbackInfo& info) {
   const int32_t* p = Params(info[0], kShapeLen, "pooling shape");
   const PoolGeom g{p[0] > 0 ? p[1] : 0, p[2], p[3], p[4], p[5], p[6], p[7], p[8], p[9], p[10], p[11]};
   const int64_t n = p[0];
+  const int64_t in_size = g.ih * g.iw * g.c, out_size = g.oh * g.ow * g.c;
+  CheckLen(info[1], n * in_size, "maxPoolBackward x");
+  CheckLen(info[2], n * out_size, "maxPoolBackward dy");
+  CheckLen(info[3], n * in_size, "maxPoolBackward dx");
   const float* x = F32(info[1]);
   const float* dy = F32(info[2]);
   float* dx = F32(info[3]);
-  constexpr int W = 16;
-  const int64_t blocks = (g.c + W - 1) / W;
-  ParallelSpans(n * blocks, n * g.ih * g.iw * g.c, [&](int64_t b, int64_t e) {
-    for (int64_t t = b; t < e; t++) {
-      const int64_t img = t / blocks, c0 = (t % blocks) * W;
-      const float* xi = x + img * g.ih * g.iw * g.c + c0;
-      const float* dyi = dy + img * g.oh * g.ow * g.c + c0;
-      float* dxi = dx + img * g.ih * g.iw * g.c + c0;
-      if (g.c - c0 >= W) {
-        MaxPoolGradBlock16(g, xi, dyi, dxi);
-      } else {
-        MaxPoolGradBlockN(g, xi, dyi, dxi, static_cast<int>(g.c - c0));
-      }
-    }
+  ParallelSpans(n, n * in_size, [&](int64_t b, int64_t e) {
+    for (int64_t img = b; img < e; img++) MaxPoolGradImage(g, x + img * in_size, dy + img * out_size, dx + img * in_size);
   });
   return info.Env().Undefined();
 }
@@ -173,6 +203,9 @@ void InitPool(Napi::Env env, Napi::Object exports) {
   Export(env, exports, "poolForward", Forward);
   Export(env, exports, "avgPoolBackward", AvgBackward);
   Export(env, exports, "maxPoolBackward", MaxBackward);
+  Export(env, exports, "maxPoolWorkspaceSize", WorkspaceSize);
+  Export(env, exports, "maxPoolTrain", MaxTrain);
+  Export(env, exports, "maxPoolBackwardWs", MaxBackwardWs);
 }
 
 }  // namespace tfe
