@@ -4,7 +4,9 @@
 // every failure becomes a reason string for the backend report, never an exception.
 import * as fs from 'fs';
 import * as path from 'path';
+import * as tf from '@tensorflow/tfjs';
 import { registerWebGPUKernels } from './kernels';
+import { patchReadSync, watchDawnTicks } from './sync-read';
 
 /** What Dawn says about the adapter the backend runs on (for the banner and the report). */
 export interface WebGPUAdapterSummary {
@@ -102,6 +104,8 @@ export async function registerWebGPUBackend(searchPaths: string[], allowSoftware
   let gpu: Gpu;
   let adapter: Adapter | null;
   try {
+    // Seeing Dawn's event tick is what lets dataSync() work (see sync-read.ts).
+    watchDawnTicks(dawn.globals);
     gpu = dawn.create([]);
     adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
   } catch (e) {
@@ -119,7 +123,10 @@ export async function registerWebGPUBackend(searchPaths: string[], allowSoftware
     // Importing it registers the 'webgpu' backend factory (it asks navigator.gpu for the same
     // high-performance adapter when tf.setBackend('webgpu') first runs).
     // eslint-disable-next-line @typescript-eslint/no-var-requires
-    require('@tensorflow/tfjs-backend-webgpu');
+    const webgpu = require('@tensorflow/tfjs-backend-webgpu') as { WebGPUBackend: { prototype: unknown } };
+    patchReadSync(webgpu.WebGPUBackend.prototype as Parameters<typeof patchReadSync>[0], (data, dtype) =>
+      tf.util.convertBackendValuesAndArrayBuffer(data, dtype as tf.DataType),
+    );
     registerWebGPUKernels();
   } catch (e) {
     started = { error: `@tensorflow/tfjs-backend-webgpu failed to load: ${String((e as Error)?.message ?? e).split('\n')[0]}` };
