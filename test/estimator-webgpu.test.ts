@@ -174,3 +174,35 @@ test('training on webgpu keeps tf.memory().numTensors and the GPU buffer pool fl
     assert.ok(s.free <= first.free + 4, `free GPU buffers do not pile up: ${JSON.stringify(samples)}`);
   }
 });
+
+test('on webgpu the built-in hooks do not read the loss back every step (each read waits for the GPU)', async () => {
+  const proto = (globalThis as unknown as { GPUBuffer: { prototype: { mapAsync(mode: number, ...a: unknown[]): Promise<void> } } }).GPUBuffer.prototype;
+  const original = proto.mapAsync;
+  let reads = 0;
+  proto.mapAsync = function (this: unknown, mode: number, ...a: unknown[]) {
+    if (mode === 1) reads += 1; // GPUMapMode.READ: a read-back; uploads map for WRITE
+    return original.call(this, mode, ...a);
+  };
+  try {
+    const dir = tmpDir('wg-reads-');
+    // Default hooks: NaN check, step logging every 100 steps, progress, checkpoint at the end.
+    const est = new Estimator(modelFn, dir, { config: { backend: 'webgpu', randomSeed: 3 } });
+    await est.train(input(true), { steps: 2 });
+    // Reads during the steps: from the first step's end to the last's (the final save reads every variable).
+    let atFirst = 0;
+    let atLast = 0;
+    const probe: SessionRunHook = {
+      afterRun: (ctx) => {
+        if (ctx.globalStep === 3) atFirst = reads;
+        if (ctx.globalStep === 42) atLast = reads;
+      },
+    };
+    await est.train(input(true), { steps: 40, hooks: [probe] });
+    assert.ok(atLast > 0, 'the last step reads its loss (for the progress bar and the final log line)');
+    // Progress reads at most every 0.5 s and at the last step; the NaN check every 100 steps,
+    // the step log every 100: far fewer reads than the 39 steps.
+    assert.ok(atLast - atFirst < 20, `${atLast - atFirst} read-backs over 39 steps`);
+  } finally {
+    proto.mapAsync = original;
+  }
+});
