@@ -48,7 +48,10 @@ def main():
     ap.add_argument('--batch', type=int, default=64)
     ap.add_argument('--threads', type=int, default=2)
     ap.add_argument('--bn', choices=['tf', 'torch'], default='torch')
+    ap.add_argument('--device', default='cpu', help="'cpu', or 'cuda' for the GPU figures (bench/gpu-throughput)")
     a = ap.parse_args()
+    dev = torch.device(a.device)
+    sync = torch.cuda.synchronize if dev.type == 'cuda' else (lambda: None)
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
     rng = np.random.default_rng(0)
@@ -56,13 +59,14 @@ def main():
     ys = read_idx(os.path.join(a.data, 'train-labels-idx1-ubyte')).astype(np.int64)
     tx = read_idx(os.path.join(a.data, 't10k-images-idx3-ubyte')).astype(np.float32) / 255.0
     ty = read_idx(os.path.join(a.data, 't10k-labels-idx1-ubyte')).astype(np.int64)
-    xs_t, ys_t = torch.from_numpy(xs).unsqueeze(1), torch.from_numpy(ys)
-    model = ArticleCNN(a.bn)
+    # On a GPU the whole training set lives on the device, as our prefetched batches do.
+    xs_t, ys_t = torch.from_numpy(xs).unsqueeze(1).to(dev), torch.from_numpy(ys).to(dev)
+    model = ArticleCNN(a.bn).to(dev)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
 
     def batches():
         while True:
-            perm = torch.from_numpy(rng.permutation(len(xs)))
+            perm = torch.from_numpy(rng.permutation(len(xs))).to(dev)
             for i in range(0, len(perm) - a.batch + 1, a.batch):
                 idx = perm[i:i + a.batch]
                 yield xs_t[idx], ys_t[idx]
@@ -79,21 +83,26 @@ def main():
             opt.step()
         return float(loss)
 
-    out = {'framework': 'pytorch', 'torch': torch.__version__, 'threads': torch.get_num_threads(),
+    out = {'framework': 'pytorch', 'torch': torch.__version__, 'threads': torch.get_num_threads(), 'device': a.device,
            'batch': a.batch, 'malloc_tuned': 'MALLOC_MMAP_THRESHOLD_' in os.environ}
     if a.mode == 'throughput':
         train_steps(10)  # warm-up
+        sync()
         t0 = time.perf_counter()
-        out['final_loss'] = train_steps(a.steps)
+        out['final_loss'] = train_steps(a.steps)  # float(loss): the host waits for the last step
         out['train_images_per_sec'] = a.steps * a.batch / (time.perf_counter() - t0)
+        out['ms_per_step'] = (time.perf_counter() - t0) / a.steps * 1000
         model.eval()
         with torch.no_grad():
-            x = torch.from_numpy(tx[:2048]).unsqueeze(1)
+            x = torch.from_numpy(tx[:2048]).unsqueeze(1).to(dev)
+            sync()
             t0 = time.perf_counter()
             for i in range(0, 2048, 256):
                 model(x[i:i + 256]).argmax(1)
+            sync()
             out['predict_images_per_sec'] = 2048 / (time.perf_counter() - t0)
     else:
+        sync()
         t0 = time.perf_counter()
         out['final_loss'] = train_steps(a.steps)
         out['train_seconds'] = time.perf_counter() - t0
@@ -101,8 +110,8 @@ def main():
         correct = 0
         with torch.no_grad():
             for i in range(0, len(tx), 500):
-                pred = model(torch.from_numpy(tx[i:i + 500]).unsqueeze(1)).argmax(1)
-                correct += int((pred == torch.from_numpy(ty[i:i + 500])).sum())
+                pred = model(torch.from_numpy(tx[i:i + 500]).unsqueeze(1).to(dev)).argmax(1)
+                correct += int((pred == torch.from_numpy(ty[i:i + 500]).to(dev)).sum())
         out['test_accuracy'] = correct / len(tx)
         out['steps'] = a.steps
     out['peak_rss_mb'] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

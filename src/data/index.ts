@@ -14,6 +14,7 @@ export type { Split } from './split';
 export { addNoise, randomShift, randomFlipLeftRight } from './augment';
 export type { AugmentOptions, NoiseOptions, ShiftOptions } from './augment';
 export { resetSeeds } from './random';
+export { prefetchToDevice, moveToDevice } from './prefetch';
 export type { Seed } from './random';
 export type { ImageSource, SplitName } from './mnist';
 export { FASHION_MNIST_DIR } from './mnist';

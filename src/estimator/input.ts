@@ -72,7 +72,11 @@ export async function openInput(inputFn: InputFn, mode: ModeKey): Promise<InputS
     const it = await source.iterator();
     inner = {
       next: async () => it.next() as Promise<IteratorResult<Element>>,
-      return: async () => ({ done: true, value: undefined }),
+      // tf.data's iterators have none, but data.prefetchToDevice's frees its queued batches.
+      return: async () => {
+        await (it as { return?: () => Promise<unknown> }).return?.();
+        return { done: true, value: undefined };
+      },
     };
   } else if (source && typeof (source as AsyncIterable<Element>)[Symbol.asyncIterator] === 'function') {
     inner = (source as AsyncIterable<Element>)[Symbol.asyncIterator]();

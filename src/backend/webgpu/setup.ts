@@ -4,7 +4,9 @@
 // every failure becomes a reason string for the backend report, never an exception.
 import * as fs from 'fs';
 import * as path from 'path';
+import * as tf from '@tensorflow/tfjs';
 import { registerWebGPUKernels } from './kernels';
+import { patchReadSync, watchDawnTicks } from './sync-read';
 
 /** What Dawn says about the adapter the backend runs on (for the banner and the report). */
 export interface WebGPUAdapterSummary {
@@ -18,7 +20,7 @@ export interface WebGPUAdapterSummary {
 
 // The few WebGPU shapes used here, declared locally so the library's types do not pull the
 // browser's WebGPU globals (@webgpu/types) into every notebook cell.
-interface AdapterInfo {
+export interface AdapterInfo {
   vendor?: string;
   architecture?: string;
   device?: string;
@@ -41,14 +43,23 @@ let started: { adapter?: WebGPUAdapterSummary; error?: string } | undefined;
 /** Where a Vulkan loader looks for installed drivers (ICD files) on Linux. */
 const VULKAN_ICD_DIRS = ['/usr/share/vulkan/icd.d', '/etc/vulkan/icd.d', '/usr/local/share/vulkan/icd.d'];
 
+/** Debian's chromium ships SwiftShader, a Vulkan driver that runs on the CPU (for CI, or to try). */
+export const CHROMIUM_SWIFTSHADER_ICD = '/usr/lib/chromium/vk_swiftshader_icd.json';
+
+/** The folders a Vulkan loader searches for driver (ICD) files on Linux. */
+export function vulkanIcdDirs(env: NodeJS.ProcessEnv = process.env): string[] {
+  const home = env.XDG_DATA_HOME ?? path.join(env.HOME ?? '/', '.local', 'share');
+  return [...VULKAN_ICD_DIRS, path.join(home, 'vulkan', 'icd.d')];
+}
+
 /**
  * On Linux, why Vulkan cannot work here, checked before Dawn is loaded: Dawn prints its own
  * warnings to stderr when it finds no loader or no driver, which every CPU-only user would see.
+ * `forced`: the user asked for webgpu, so say how to use SwiftShader where chromium has it.
  */
-function vulkanMissing(): string | undefined {
-  if (process.platform !== 'linux') return undefined;
-  if (process.env.VK_DRIVER_FILES || process.env.VK_ICD_FILENAMES || process.env.VK_ADD_DRIVER_FILES) return undefined;
-  const dirs = [...VULKAN_ICD_DIRS, path.join(process.env.XDG_DATA_HOME ?? path.join(process.env.HOME ?? '/', '.local', 'share'), 'vulkan', 'icd.d')];
+export function vulkanMissing(dirs: string[], env: NodeJS.ProcessEnv = process.env, forced = false, platform = process.platform): string | undefined {
+  if (platform !== 'linux') return undefined;
+  if (env.VK_DRIVER_FILES || env.VK_ICD_FILENAMES || env.VK_ADD_DRIVER_FILES) return undefined;
   const hasDriver = dirs.some((d) => {
     try {
       return fs.readdirSync(d).some((f) => f.endsWith('.json'));
@@ -56,7 +67,12 @@ function vulkanMissing(): string | undefined {
       return false;
     }
   });
-  return hasDriver ? undefined : 'no Vulkan driver installed (no ICD file in /usr/share/vulkan/icd.d or /etc/vulkan/icd.d)';
+  if (hasDriver) return undefined;
+  const why = `no Vulkan driver installed (no ICD file in ${dirs.slice(0, 2).join(' or ')})`;
+  if (forced && fs.existsSync(CHROMIUM_SWIFTSHADER_ICD)) {
+    return `${why}; to run on the CPU through chromium's SwiftShader (slow, for tests) set VK_DRIVER_FILES=${CHROMIUM_SWIFTSHADER_ICD}`;
+  }
+  return why;
 }
 
 function loadDawn(searchPaths: string[]): DawnModule | string {
@@ -77,7 +93,7 @@ function loadDawn(searchPaths: string[]): DawnModule | string {
   }
 }
 
-function summarize(info: AdapterInfo): WebGPUAdapterSummary {
+export function summarize(info: AdapterInfo): WebGPUAdapterSummary {
   const architecture = info.architecture ?? '';
   return {
     vendor: info.vendor ?? '',
@@ -95,13 +111,15 @@ function summarize(info: AdapterInfo): WebGPUAdapterSummary {
  */
 export async function registerWebGPUBackend(searchPaths: string[], allowSoftware: boolean): Promise<string | undefined> {
   if (started) return started.error ?? (started.adapter!.software && !allowSoftware ? softwareReason(started.adapter!) : undefined);
-  const missing = vulkanMissing();
+  const missing = vulkanMissing(vulkanIcdDirs(), process.env, allowSoftware);
   if (missing) return missing; // not cached: a later forced call may set VK_DRIVER_FILES first
   const dawn = loadDawn(searchPaths);
   if (typeof dawn === 'string') return dawn;
   let gpu: Gpu;
   let adapter: Adapter | null;
   try {
+    // Seeing Dawn's event tick is what lets dataSync() work (see sync-read.ts).
+    watchDawnTicks(dawn.globals);
     gpu = dawn.create([]);
     adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
   } catch (e) {
@@ -109,7 +127,8 @@ export async function registerWebGPUBackend(searchPaths: string[], allowSoftware
   }
   if (!adapter) return 'Dawn found no GPU adapter (no Vulkan, Metal or D3D12 device)';
   const summary = summarize(adapter.info);
-  if (summary.software && !allowSoftware) return softwareReason(summary);
+  const refused = adapterRefusal(summary, allowSoftware);
+  if (refused) return refused;
   // tfjs-backend-webgpu looks for navigator.gpu and the GPU* constants as browser globals.
   for (const [k, v] of Object.entries(dawn.globals)) if (!(k in globalThis)) (globalThis as Record<string, unknown>)[k] = v;
   const g = globalThis as { navigator?: { gpu?: Gpu } };
@@ -119,7 +138,10 @@ export async function registerWebGPUBackend(searchPaths: string[], allowSoftware
     // Importing it registers the 'webgpu' backend factory (it asks navigator.gpu for the same
     // high-performance adapter when tf.setBackend('webgpu') first runs).
     // eslint-disable-next-line @typescript-eslint/no-var-requires
-    require('@tensorflow/tfjs-backend-webgpu');
+    const webgpu = require('@tensorflow/tfjs-backend-webgpu') as { WebGPUBackend: { prototype: unknown } };
+    patchReadSync(webgpu.WebGPUBackend.prototype as Parameters<typeof patchReadSync>[0], (data, dtype) =>
+      tf.util.convertBackendValuesAndArrayBuffer(data, dtype as tf.DataType),
+    );
     registerWebGPUKernels();
   } catch (e) {
     started = { error: `@tensorflow/tfjs-backend-webgpu failed to load: ${String((e as Error)?.message ?? e).split('\n')[0]}` };
@@ -127,6 +149,11 @@ export async function registerWebGPUBackend(searchPaths: string[], allowSoftware
   }
   started = { adapter: summary };
   return undefined;
+}
+
+/** Why an adapter is not used (a software one unless asked for by name), or undefined to use it. */
+export function adapterRefusal(a: WebGPUAdapterSummary, allowSoftware: boolean): string | undefined {
+  return a.software && !allowSoftware ? softwareReason(a) : undefined;
 }
 
 function softwareReason(a: WebGPUAdapterSummary): string {

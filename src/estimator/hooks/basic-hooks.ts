@@ -1,6 +1,7 @@
 // The built-in hooks of tf.estimator's training loop: stopping, checkpoints, logging, NaN checks.
 import type { FetchedValue, RunArgs, RunContext, RunValues, SessionInfo, SessionRunHook, TensorRequest } from './hook';
 import { log } from '../log';
+import { deviceReadsAreCostly } from '../../backend/read-cost';
 
 /** Fires every N steps and/or every N seconds (tf.train.SecondOrStepTimer). */
 export class StepTimer {
@@ -173,10 +174,15 @@ export class NanLossDuringTrainingError extends Error {
   }
 }
 
-/** Stops (or throws) when the loss is NaN or infinite (tf.train.NanTensorHook). */
+/**
+ * Stops (or throws) when the loss is NaN or infinite (tf.train.NanTensorHook). On a GPU backend
+ * it checks every `gpuEveryNSteps` steps (default 100), not every step: each read waits for the
+ * GPU to finish, and checkpoints are refused anyway while any variable holds NaN or Inf.
+ */
 export class NanTensorHook implements SessionRunHook {
-  constructor(readonly opts: { failOnNanLoss?: boolean } = {}) {}
-  beforeRun(): RunArgs {
+  constructor(readonly opts: { failOnNanLoss?: boolean; gpuEveryNSteps?: number } = {}) {}
+  beforeRun(ctx: RunContext): RunArgs {
+    if (deviceReadsAreCostly() && (ctx.globalStep + 1) % (this.opts.gpuEveryNSteps ?? 100) !== 0) return {};
     return { fetches: { loss: 'loss' } };
   }
   afterRun(ctx: RunContext, values: RunValues): void {

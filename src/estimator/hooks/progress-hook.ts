@@ -1,7 +1,11 @@
 // The live progress display of a training or evaluation loop, as a hook: one display updated
 // in place in the kernel, a throttled text line elsewhere.
 import { progress, Progress } from '../../display/progress';
+import { deviceReadsAreCostly } from '../../backend/read-cost';
 import type { RunArgs, RunContext, RunValues, SessionInfo, SessionRunHook } from './hook';
+
+/** On a GPU the loss is read at most this often (each read waits for the GPU to finish). */
+const GPU_LOSS_READ_MS = 500;
 
 export class ProgressHook implements SessionRunHook {
   private bar?: Progress;
@@ -9,6 +13,7 @@ export class ProgressHook implements SessionRunHook {
   private startTime = 0;
   private steps = 0;
   private lastStep = 0;
+  private lastRead = 0;
   lastLoss?: number;
 
   constructor(readonly title: string, readonly total?: number) {}
@@ -20,7 +25,14 @@ export class ProgressHook implements SessionRunHook {
     this.bar = progress({ title: this.title, total: this.total });
   }
 
-  beforeRun(): RunArgs {
+  beforeRun(ctx: RunContext): RunArgs {
+    if (deviceReadsAreCostly()) {
+      // The bar redraws a few times a second anyway; the last step (when known) is always read.
+      const step = ctx.mode === 'train' ? ctx.globalStep + 1 : this.steps + 1;
+      const last = this.total !== undefined && step >= this.total;
+      if (!last && this.lastRead > 0 && Date.now() - this.lastRead < GPU_LOSS_READ_MS) return {};
+      this.lastRead = Date.now();
+    }
     return { fetches: { loss: 'loss' } };
   }
 
