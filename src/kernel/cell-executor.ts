@@ -3,6 +3,7 @@
 // completion, hover info); running the result, capturing the last expression, and turning
 // failures into Jupyter errors that point at the user's cell is ours, so errors are structured
 // rather than printed.
+import { explainDiagnostic } from './diagnostic-hints';
 import * as path from 'path';
 import * as vm from 'vm';
 import { CellPositions } from './cell-positions';
@@ -193,19 +194,22 @@ export class CellExecutor {
 function compileError(diags: CellDiagnostic[], cellName: string, src: string): CellError {
   const lines = src.split('\n');
   const traceback: string[] = [];
-  for (const d of diags) {
+  const explained = diags.map((d) => (d.fileName ? { messageText: d.messageText, hint: undefined } : explainDiagnostic(d, src)));
+  diags.forEach((d, i) => {
     const where = `${d.fileName ?? cellName}:${d.start.line + 1}:${d.start.character + 1}`;
-    traceback.push(`\x1b[31m${where}\x1b[0m - error TS${d.code}: ${d.messageText}`);
+    traceback.push(`\x1b[31m${where}\x1b[0m - error TS${d.code}: ${explained[i].messageText}`);
     if (!d.fileName && lines[d.start.line] !== undefined) {
       traceback.push(`    ${lines[d.start.line]}`);
       const width = Math.max(1, (d.start.line === d.end.line ? d.end.character : lines[d.start.line].length) - d.start.character);
       traceback.push(`    ${' '.repeat(d.start.character)}${'~'.repeat(width)}`);
     }
-  }
+    if (explained[i].hint) traceback.push(`    \x1b[36mhint:\x1b[0m ${explained[i].hint}`);
+  });
   const first = diags[0];
+  const hint = explained[0].hint ? ` (hint: ${explained[0].hint})` : '';
   return {
     ename: 'TypeScriptError',
-    evalue: `${cellName}:${first.start.line + 1}:${first.start.character + 1} - ${first.messageText}`,
+    evalue: `${cellName}:${first.start.line + 1}:${first.start.character + 1} - ${explained[0].messageText}${hint}`,
     traceback,
   };
 }

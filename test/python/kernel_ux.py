@@ -1,0 +1,78 @@
+"""What a new user sees of the tfjs-estimator kernel under a real jupyter_client: completion,
+type errors and error excerpts. One scenario per argument; prints RESULT <json>, exits non-zero
+on failure."""
+import json
+import sys
+
+from kernel_behaviour import run, shell_reply, start, stream_text
+
+
+def complete(kc, code, pos=None):
+    msg_id = kc.complete(code, len(code) if pos is None else pos)
+    return shell_reply(kc, msg_id)["content"]["matches"]
+
+
+def scenario_completion():
+    km, kc = start()
+    try:
+        matches = complete(kc, "tf.")
+        assert len(matches) > 100, matches[:20]
+        kernel_names = [m for m in ("Abs", "_FusedMatMul", "Conv2DBackpropFilter", "FusedBatchNorm", "BatchMatMul") if m in matches]
+        assert not kernel_names, "kernel-name constants offered after tf.: %s" % kernel_names
+        assert not [m for m in matches if m.startswith("_")], [m for m in matches if m.startswith("_")][:10]
+        for wanted in ("add", "zeros", "Tensor", "tensor2d", "data", "losses", "train"):
+            assert wanted in matches, "%s missing after tf.: %s" % (wanted, matches[:30])
+        assert complete(kc, "tf.Ab") == [], complete(kc, "tf.Ab")
+        assert "abs" in complete(kc, "tf.ab")
+        run(kc, "const est = new Estimator((x: tf.Tensor, y: tf.Tensor | undefined, mode: string) => new EstimatorSpec({ mode: mode as any, predictions: x }));")
+        matches = complete(kc, "est.")
+        assert matches and matches[0] != "_toMimeBundle", matches[:10]
+        assert not [m for m in matches if m.startswith("_")], matches
+        for wanted in ("train", "evaluate", "predict", "latestCheckpoint", "modelDir"):
+            assert wanted in matches, "%s missing after est.: %s" % (wanted, matches)
+        # Typing the underscore asks for them.
+        assert "_toMimeBundle" in complete(kc, "est._"), complete(kc, "est._")
+        # Inside a longer line, at the cursor.
+        code = "const n = est.lat + 1;"
+        assert complete(kc, code, code.index("lat") + 3) == ["latestCheckpoint"], complete(kc, code, code.index("lat") + 3)
+        return {"after_tf": len(complete(kc, "tf.")), "after_est": len(matches)}
+    finally:
+        km.shutdown_kernel(now=True)
+
+
+def type_error(kc, code):
+    content, out = run(kc, code, allow_error=True)
+    assert content["status"] == "error" and content["ename"] == "TypeScriptError", content
+    text = content["evalue"] + "\n" + "\n".join(content["traceback"])
+    assert "__m" not in text, text
+    return text
+
+
+def scenario_type_hints():
+    km, kc = start()
+    try:
+        checked = 0
+        for name, global_hint in (("summary", "summary.scalar("), ("estimator", "new Estimator(modelFn, modelDir)"), ("logging", "logging.setVerbosity(")):
+            text = type_error(kc, "tf.%s" % name)
+            assert "Property '%s' does not exist on type 'typeof tf'" % name in text, text
+            assert "hint:" in text and global_hint in text, text
+            checked += 1
+        text = type_error(kc, "const m = tf.metrics.mean(tf.zeros([2]));")
+        assert "does not exist on type 'typeof tf.metrics'" in text and "preloaded global `metrics`" in text, text
+        run(kc, "const x = tf.zeros([1, 28, 28, 1]);")
+        text = type_error(kc, "const y = tf.layers.conv2d(x, 32, 3);")
+        assert "Expected 1 arguments, but got 3" in text, text
+        assert "TF1-style functional layers are the preloaded global `layers`: layers.conv2d(x, 32, 3)" in text, text
+        # The global the hint names takes those arguments.
+        content, out = run(kc, "const f = (x: tf.Tensor4D) => layers.conv2d(x, 32, 3);")
+        # An unrelated type error gets no hint.
+        text = type_error(kc, "const bad: string = tf.zeros([2]);")
+        assert "hint:" not in text and "Tensor<Rank>" in text, text
+        return {"checked": checked + 3}
+    finally:
+        km.shutdown_kernel(now=True)
+
+
+if __name__ == "__main__":
+    result = globals()["scenario_" + sys.argv[1]]()
+    print("RESULT " + json.dumps(result))
