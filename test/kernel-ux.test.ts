@@ -34,3 +34,7 @@ test('completion after tf. and est. offers no kernel-name constants and no under
 test('type errors name what the user typed (not the type bundle) and point TF habits at the preloaded globals', () => {
   scenario('type_hints');
 });
+
+test("runtime errors show the user's frames first in their TypeScript, once, with library and Node frames folded", () => {
+  scenario('error_excerpts');
+});

@@ -4,6 +4,7 @@
 // failures into Jupyter errors that point at the user's cell is ours, so errors are structured
 // rather than printed.
 import { explainDiagnostic } from './diagnostic-hints';
+import { formatTraceback } from './traceback';
 import * as path from 'path';
 import * as vm from 'vm';
 import { CellPositions } from './cell-positions';
@@ -130,14 +131,14 @@ export class CellExecutor {
     const wrapped = `${prefix}${converted.output}\n})(${RUNTIME_GLOBAL}.exports, ${RUNTIME_GLOBAL}.require)`;
     this.running = ++this.runs;
     try {
-      const ret = vm.runInThisContext(wrapped, { filename: cellName, lineOffset: -1, breakOnSigint: true });
+      const ret = vm.runInThisContext(wrapped, { filename: cellName, lineOffset: -1, breakOnSigint: true, displayErrors: false });
       if (converted.hasToplevelAwait) {
         const interrupted = new Promise<never>((_, reject) => (this.cancel = reject));
         interrupted.catch(() => undefined);
         await Promise.race([ret as Promise<unknown>, interrupted]);
       }
     } catch (e) {
-      return { ok: false, error: runtimeError(e, cellName, (t) => this.mapCellPositions(t)) };
+      return { ok: false, error: runtimeError(e, cellName, (t) => this.mapCellPositions(t), (cell) => this.sources.get(cell)?.src) };
     } finally {
       this.cancel = undefined;
       this.running = undefined;
@@ -214,14 +215,10 @@ function compileError(diags: CellDiagnostic[], cellName: string, src: string): C
   };
 }
 
-function runtimeError(e: unknown, cellName: string, mapPositions: (text: string) => string): CellError {
+function runtimeError(e: unknown, cellName: string, mapPositions: (text: string) => string, sourceOf: (cell: string) => string | undefined = () => undefined): CellError {
   if (!(e instanceof Error)) return { ename: 'Error', evalue: String(e), traceback: [`Uncaught ${String(e)}`] };
   let name = e.name || 'Error';
   if (/Script execution (was )?interrupted/.test(e.message)) name = 'KeyboardInterrupt';
-  const stack = mapPositions(e.stack ?? `${name}: ${e.message}`).split('\n');
-  // Keep the user's frames and the library's first frames; drop the kernel's own.
-  const frames = stack.slice(1).filter((l) => !/node:internal|src\/kernel\/|dist\/src\/kernel\//.test(l));
-  const header = `\x1b[31m${name}\x1b[0m: ${e.message}`;
-  const userFrames = frames.map((l) => (l.includes(cellName) ? `\x1b[1m${l}\x1b[0m` : l));
-  return { ename: name, evalue: e.message, traceback: [header, ...userFrames.slice(0, 12)] };
+  const traceback = formatTraceback({ name, message: e.message, stack: mapPositions(e.stack ?? ''), sourceOf });
+  return { ename: name, evalue: e.message, traceback };
 }

@@ -73,6 +73,56 @@ def scenario_type_hints():
         km.shutdown_kernel(now=True)
 
 
+def runtime_error(kc, code):
+    content, out = run(kc, code, allow_error=True)
+    assert content["status"] == "error", content
+    errors = [m["content"] for m in out if m["msg_type"] == "error"]
+    assert len(errors) == 1 and errors[0]["traceback"] == content["traceback"], errors
+    tb = "\n".join(content["traceback"])
+    for internal in ("exports.", "tsLastExpr", "node:vm", "node:internal", "runInThisContext", "/dist/src/"):
+        assert internal not in tb, "%s shown in:\n%s" % (internal, tb)
+    return content, tb
+
+
+def scenario_error_excerpts():
+    km, kc = start()
+    try:
+        # A plain TypeError in the last expression: the user's TypeScript, not the compiled line.
+        content, tb = runtime_error(kc, "const cfg: any = undefined;\ncfg.learningRate")
+        assert content["ename"] == "TypeError", content
+        lines = content["traceback"]
+        assert "<cell 1>:2:5" in lines[1], lines
+        assert lines[2].strip() == "cfg.learningRate", lines
+        assert "frames hidden" in lines[-1] and "Node" in lines[-1], lines
+        # Inside a function: each of the user's frames with its own line, innermost first.
+        run(kc, "function lr(c: { opt?: { lr: number } }): number {\n  return c.opt!.lr * 2;\n}")
+        content, tb = runtime_error(kc, "const rates: number[] = [];\nrates.push(lr({}));")
+        lines = content["traceback"]
+        assert "lr (<cell 2>:2:17)" in lines[1] and lines[2].strip() == "return c.opt!.lr * 2;", lines
+        assert "<cell 3>:2:" in lines[4] and lines[5].strip() == "rates.push(lr({}));", lines
+        # A runtime error inside modelFn: said once where it was raised, user frames first, the
+        # library's frames folded into one line.
+        run(kc, "function modelFn(x: tf.Tensor, y: tf.Tensor | undefined, mode: string) {\n"
+                "  const h = layers.dense(x, 4);\n"
+                "  const w = (params as any).width.toFixed();\n"
+                "  return new EstimatorSpec({ mode: mode as any, loss: tf.mean(h) as tf.Scalar });\n"
+                "}\n"
+                "const params = {};\n"
+                "const est = new Estimator(modelFn);")
+        content, tb = runtime_error(kc, "await est.train(() => [[tf.ones([2, 3]), tf.ones([2, 1])]], { steps: 1 });")
+        assert content["ename"] == "TypeError", content
+        assert tb.count("(raised in modelFn, train mode, global step 0)") == 1, tb
+        lines = content["traceback"]
+        user = [i for i, l in enumerate(lines) if " at " in l]
+        assert "modelFn (<cell 4>:3:" in lines[user[0]] and "(params as any).width.toFixed()" in lines[user[0] + 1], lines
+        assert "<cell 5>:1:" in lines[user[1]], lines
+        assert "frames hidden" in lines[-1] and "tfjs-estimator" in lines[-1], lines
+        assert len(lines) <= 12, lines
+        return {"traceback_lines": len(lines)}
+    finally:
+        km.shutdown_kernel(now=True)
+
+
 if __name__ == "__main__":
     result = globals()["scenario_" + sys.argv[1]]()
     print("RESULT " + json.dumps(result))
