@@ -38,3 +38,7 @@ test('type errors name what the user typed (not the type bundle) and point TF ha
 test("runtime errors show the user's frames first in their TypeScript, once, with library and Node frames folded", () => {
   scenario('error_excerpts');
 });
+
+test('plotly.js travels with the first chart of every cell run (a re-run cell brings its own)', () => {
+  scenario('chart_carriers');
+});

@@ -5,6 +5,7 @@
 // rather than printed.
 import { explainDiagnostic } from './diagnostic-hints';
 import { formatTraceback } from './traceback';
+import { resetPlotlyLibrary } from '../display/plotly';
 import * as path from 'path';
 import * as vm from 'vm';
 import { CellPositions } from './cell-positions';
@@ -107,6 +108,8 @@ export class CellExecutor {
 
   async execute(src: string, cellName: string): Promise<CellOutcome> {
     this.interruptedWhileCompiling = false;
+    // Each cell's first chart carries plotly.js, so its charts draw whatever happens to other cells.
+    resetPlotlyLibrary();
     const converted = await this.compiler.convert(this.prevDecl, src);
     if (this.interruptedWhileCompiling) {
       this.interruptedWhileCompiling = false;

@@ -123,6 +123,36 @@ def scenario_error_excerpts():
         km.shutdown_kernel(now=True)
 
 
+def carriers(outputs):
+    """For each chart displayed: does its HTML carry plotly.js?"""
+    out = []
+    for m in outputs:
+        if m["msg_type"] in ("display_data", "execute_result"):
+            html = m["content"]["data"].get("text/html", "")
+            if "data-tfjs-plot=" in html:
+                out.append("tfjs-estimator-plotly-library" in html)
+    return out
+
+
+def scenario_chart_carriers():
+    """plotly.js travels with the first chart of every cell run, so a re-run (or deleted) cell
+    never takes the library away from the other cells' charts in a saved notebook."""
+    km, kc = start()
+    try:
+        cell = "display.plot({ y: [1, 2, 3] }); display.plot({ y: [3, 2, 1] });"
+        content, out = run(kc, cell)
+        assert carriers(out) == [True, False], carriers(out)
+        content, out = run(kc, "display.plot({ y: [4, 5] });")
+        assert carriers(out) == [True], carriers(out)
+        content, out = run(kc, cell)  # the first cell re-run
+        assert carriers(out) == [True, False], carriers(out)
+        content, out = run(kc, "console.log('no chart')")
+        assert carriers(out) == []
+        return {"cells": 4}
+    finally:
+        km.shutdown_kernel(now=True)
+
+
 if __name__ == "__main__":
     result = globals()["scenario_" + sys.argv[1]]()
     print("RESULT " + json.dumps(result))
