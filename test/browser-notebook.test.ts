@@ -96,6 +96,25 @@ function assertVisible(check: PageCheck, where: string, minImages: number): void
   }
 }
 
+/**
+ * The README's picture is this run's notebook, so it cannot drift from what the kernel does. The
+ * classic Notebook scrolls inside its own panel, so the window is made as tall as the notebook.
+ */
+async function screenshotWholeNotebook(page: Page): Promise<void> {
+  await page.evaluate(`Jupyter.notebook.save_notebook()`);
+  await page.waitForFunction(`!Jupyter.notebook.dirty`, undefined, { timeout: 30_000 });
+  const viewport = page.viewportSize() ?? { width: 1280, height: 1000 };
+  await page.evaluate(`document.querySelector('#site').scrollTop = 0`);
+  const height = await page.evaluate<number>(`document.querySelector('#notebook-container').scrollHeight + document.querySelector('#site').getBoundingClientRect().top + 40`);
+  await page.setViewportSize({ width: viewport.width, height: Math.min(Math.ceil(height), 16_000) });
+  await page.waitForTimeout(500);
+  await page.evaluate(`document.querySelector('#site').scrollTop = 0`);
+  const box = await page.locator('#notebook-container').boundingBox();
+  assert.ok(box, 'the notebook is on the page');
+  await page.screenshot({ path: SCREENSHOT, clip: { x: box.x, y: 0, width: box.width, height: Math.min(box.y + box.height + 20, 16_000) } });
+  await page.setViewportSize(viewport);
+}
+
 /** Waits until `count` charts under root have drawn their SVG (plotly.js unpacks asynchronously). */
 async function waitForCharts(page: Page, root: string, count: number): Promise<void> {
   await page.waitForFunction(
@@ -189,9 +208,7 @@ test('the tutorial runs in the classic Notebook in Chromium, and its nbconvert H
   assertVisible(live, 'live notebook', 2);
   assert.ok(live.plots.length >= 1, 'the training curves chart');
   await page.screenshot({ path: path.join(ARTIFACTS, 'tutorial-classic-notebook.png'), fullPage: true });
-  // The README's picture is this run's notebook, so it cannot drift from what the kernel does.
-  await page.evaluate(`window.scrollTo(0, 0)`);
-  await page.locator('#notebook-container').screenshot({ path: SCREENSHOT });
+  await screenshotWholeNotebook(page);
 
   // Re-run the chart cell: its output was the kernel session's first chart, the one that used to
   // carry plotly.js alone. Every chart must still draw after a save and reload, and in the export.
