@@ -57,6 +57,10 @@ def scenario_type_hints():
             assert "Property '%s' does not exist on type 'typeof tf'" % name in text, text
             assert "hint:" in text and global_hint in text, text
             checked += 1
+        # The globals the hints name exist: logging is preloaded, and INFO goes to stdout.
+        content, out = run(kc, "logging.setVerbosity(logging.INFO); logging.info('hello'); logging.warn('careful'); logging.getVerbosity()")
+        assert "INFO:tfjs-estimator:hello" in stream_text(out, "stdout"), out
+        assert "WARNING:tfjs-estimator:careful" in stream_text(out, "stderr"), out
         text = type_error(kc, "const m = tf.metrics.mean(tf.zeros([2]));")
         assert "does not exist on type 'typeof tf.metrics'" in text and "preloaded global `metrics`" in text, text
         run(kc, "const x = tf.zeros([1, 28, 28, 1]);")
