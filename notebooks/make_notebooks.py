@@ -1,15 +1,37 @@
 #!/usr/bin/python3
-"""Writes the tutorial notebooks from the cell sources below (run: python3 notebooks/make_notebooks.py)."""
+"""Writes the tutorial notebooks from the cell sources below (run: python3 notebooks/make_notebooks.py;
+NOTEBOOKS_OUT=<dir> writes them there instead, as the test that they are in sync does)."""
 import nbformat
 from nbformat.v4 import new_notebook, new_markdown_cell, new_code_cell
 import os
 
+import hashlib
+import json
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+def ts_version():
+    # The kernel reports the version of the TypeScript build it compiles with (src/kernel/server.ts).
+    try:
+        with open(os.path.join(HERE, "..", "node_modules", "@tslab", "typescript-for-tslab", "package.json")) as f:
+            return json.load(f)["version"]
+    except OSError:
+        return "5"
+
+# language_info exactly as the kernel's kernel_info_reply gives it: Jupyter writes that into the
+# notebook on start, so anything else shows "unsaved changes" as soon as a notebook opens.
 KERNEL = {"kernelspec": {"name": "tfjs-estimator", "display_name": "TypeScript (tfjs-estimator)", "language": "typescript"},
-          "language_info": {"name": "typescript", "file_extension": ".ts", "mimetype": "text/typescript"}}
+          "language_info": {"name": "typescript", "version": ts_version(), "mimetype": "text/typescript", "file_extension": ".ts",
+                            "codemirror_mode": {"name": "javascript", "typescript": True}, "pygments_lexer": "typescript"}}
 
 def nb(path, cells):
-    n = new_notebook(cells=[new_markdown_cell(c[3:]) if c.startswith("md:") else new_code_cell(c.strip("\n")) for c in cells], metadata=KERNEL)
-    nbformat.write(n, os.path.join(os.path.dirname(__file__), path))
+    def cell(i, c):
+        made = new_markdown_cell(c[3:]) if c.startswith("md:") else new_code_cell(c.strip("\n"))
+        # Stable ids: regenerating a notebook changes only the cells whose text changed.
+        made.id = hashlib.sha1(f"{path}\0{i}\0{c}".encode()).hexdigest()[:8]
+        return made
+    n = new_notebook(cells=[cell(i, c) for i, c in enumerate(cells)], metadata=KERNEL)
+    nbformat.write(n, os.path.join(os.environ.get("NOTEBOOKS_OUT", HERE), path))
 
 nb("01-estimator-basics.ipynb", [
 """md:# Anatomy of an Estimator, in TypeScript
@@ -23,6 +45,10 @@ Everything used here is preloaded: `tf`, `Estimator`, `EstimatorSpec`, `ModeKeys
 `losses`, `train`, `metrics`, `datasets`, `display`.""",
 """// The article trains for 10,000 steps. TUTORIAL_STEPS shortens it (CI runs a few hundred).
 const TRAIN_STEPS = Number(process.env.TUTORIAL_STEPS ?? 10000);
+// Batch norm evaluates with moving averages of the batch statistics. The article's momentum,
+// 0.99, averages over the last few hundred steps, which lag far behind a network that is still
+// changing fast: after 500 steps evaluation would be near chance. A short run averages faster.
+const BN_MOMENTUM = TRAIN_STEPS >= 2000 ? 0.99 : 0.9;
 const modelDir = process.env.TUTORIAL_MODEL_DIR ?? 'model_dirs/01-mnist';
 console.log(`training to step ${TRAIN_STEPS} in ${modelDir}`);""",
 """md:## The input function
@@ -46,7 +72,7 @@ predictions in PREDICT, the loss and metrics in EVAL, and the train op in TRAIN.
   let x: tf.Tensor = tf.expandDims(images, -1);
   for (const filters of [32, 64]) {
     x = layers.conv2d(x, filters, 3);
-    x = layers.batchNormalization(x, { training });
+    x = layers.batchNormalization(x, { training, momentum: BN_MOMENTUM });
     x = tf.relu(x);
     x = layers.maxPooling2d(x, 3, 2);
   }
@@ -211,6 +237,42 @@ const [tag, points] = [...images.entries()][0];
 const last = points[points.length - 1];
 console.log(`${tag} at step ${last.step}: ${points.length} images recorded over training`);
 display.html(points.slice(-4).map((p) => `<img src="data:image/png;base64,${Buffer.from(p.png).toString('base64')}" width="84" style="image-rendering: pixelated; margin: 2px">`).join(''));""",
+"""md:## Your own data: arrays in memory
+
+Not every dataset is a folder of files. TensorFlow's `Dataset.from_tensor_slices((x, y))` and
+`numpy_input_fn(x, y, ...)` are `data.fromTensorSlices(x, y)` and `data.inputFn({x, y, ...})` here:
+both slice the arrays along their first axis and yield `{features, labels}`, the element the
+Estimator reads. (`tf.data.zip([xs, ys]).batch(32)` does not: `batch()` stacks an array element into
+one tensor, features and labels together.) The cell below makes a small table of houses itself,
+with the features as named columns, and fits their price with a linear model.""",
+"""// 1,200 houses: size (in 100 m²), rooms, age (years); the price is linear in them, plus noise.
+const houseCount = 1200;
+const size = tf.randomUniform([houseCount], 0.5, 2.5, 'float32', 1);
+const rooms = tf.round(tf.randomUniform([houseCount], 1, 6, 'float32', 2));
+const age = tf.randomUniform([houseCount], 0, 50, 'float32', 3);
+const price = tf.tidy(() => size.mul(3).add(rooms.mul(0.4)).sub(age.mul(0.02)).add(tf.randomNormal([houseCount], 0, 0.1, 'float32', 4)));
+// The first 1,000 houses train the model, the last 200 test it.
+const split = (t: tf.Tensor, test: boolean) => (test ? t.slice(1000) : t.slice(0, 1000));
+const houses = (test: boolean) => ({ size: split(size, test), rooms: split(rooms, test), age: split(age, test) });
+
+function houseModelFn(features: Record<string, tf.Tensor>, labels: tf.Tensor | undefined, mode: string) {
+  const x = tf.stack([features.size, features.rooms, tf.div(features.age, 50)], 1);
+  const predicted = tf.squeeze(layers.dense(x, 1), [1]);
+  if (mode === ModeKeys.PREDICT) return new EstimatorSpec({ mode, predictions: { price: predicted } });
+  const loss = losses.meanSquaredError(labels!, predicted);
+  const evalMetricOps = { meanAbsoluteError: metrics.meanAbsoluteError(labels!, predicted) };
+  const trainOp = train.adam(0.05).minimize(loss, { globalStep: train.getOrCreateGlobalStep() });
+  return new EstimatorSpec({ mode, loss, evalMetricOps, trainOp });
+}
+
+const houseEstimator = new Estimator(houseModelFn, `${modelDir}-houses`);
+await houseEstimator.train(data.inputFn({ x: houses(false), y: split(price, false), batchSize: 32, numEpochs: 30, shuffle: true, seed: 1 }));
+const houseMetrics = await houseEstimator.evaluate(() => data.fromTensorSlices(houses(true), split(price, true)).batch(100));
+console.log(`houses: mean absolute error ${houseMetrics.meanAbsoluteError.toFixed(3)} on the 200 test houses after ${houseMetrics.globalStep} steps`);
+houseEstimator.getVariableValue('dense/kernel').reshape([3])""",
+"""md:The learned weights come out close to the 3, 0.4 and −1 (−0.02 a year, times the 50 the age was
+divided by) that made the prices. `data.inputFn` shuffles with a seed, repeats `numEpochs` times
+(`null`: forever, then pass `steps` to `train`), and gives the last batch of a pass whatever rows remain.""",
 ])
 
 nb("03-two-train-ops.ipynb", [

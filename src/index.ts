@@ -11,6 +11,8 @@ import * as summary from './estimator/summary';
 
 export { tf, layers, train, losses, metrics, data, hooks, summary };
 export { display } from './display';
+export { logging } from './estimator/log';
+export type { LogLevel, LogSink } from './estimator/log';
 export { datasets } from './data';
 export { trainAndEvaluate } from './estimator/train-and-evaluate';
 export type { TrainSpec, EvalSpec, Exporter, TrainAndEvaluateResult } from './estimator/train-and-evaluate';

@@ -2,7 +2,9 @@
 // notebooks/01-estimator-basics.ipynb on our kernel in headless Chromium (Run All, like a user
 // would), then the saved notebook is exported with `jupyter nbconvert --to html` and opened
 // too. In both, every image must be visible with a non-zero size, every plotly chart must have
-// drawn its SVG with its traces, and nothing may log an error. Screenshots go to test-artifacts/.
+// drawn its SVG with its traces, and nothing may log an error. A chart cell is re-run before the
+// save, and the reloaded notebook must draw every chart too. Screenshots go to test-artifacts/,
+// and the executed notebook's picture to docs/tutorial-screenshot.png (the README shows it).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
@@ -19,6 +21,8 @@ const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-backgrou
 const ARTIFACTS = path.join(__dirname, '..', '..', 'test-artifacts');
 const NOTEBOOK = path.join(__dirname, '..', '..', 'notebooks', '01-estimator-basics.ipynb');
 const STEPS = process.env.BROWSER_TUTORIAL_STEPS ?? '200';
+/** The README's screenshot, remade by every run (BROWSER_TUTORIAL_STEPS=10000 for the real numbers). */
+const SCREENSHOT = path.join(__dirname, '..', '..', 'docs', 'tutorial-screenshot.png');
 
 function unavailable(): string | false {
   if (!fs.existsSync(CHROMIUM)) return `${CHROMIUM} is not installed (apt-get install chromium)`;
@@ -92,6 +96,38 @@ function assertVisible(check: PageCheck, where: string, minImages: number): void
   }
 }
 
+/**
+ * The README's picture is this run's notebook, so it cannot drift from what the kernel does. The
+ * classic Notebook scrolls inside its own panel, so the window is made as tall as the notebook.
+ */
+async function screenshotWholeNotebook(page: Page): Promise<void> {
+  await page.evaluate(`Jupyter.notebook.save_notebook()`);
+  await page.waitForFunction(`!Jupyter.notebook.dirty`, undefined, { timeout: 30_000 });
+  const viewport = page.viewportSize() ?? { width: 1280, height: 1000 };
+  await page.evaluate(`document.querySelector('#site').scrollTop = 0`);
+  const height = await page.evaluate<number>(`document.querySelector('#notebook-container').scrollHeight + document.querySelector('#site').getBoundingClientRect().top + 40`);
+  await page.setViewportSize({ width: viewport.width, height: Math.min(Math.ceil(height), 16_000) });
+  await page.waitForTimeout(500);
+  await page.evaluate(`document.querySelector('#site').scrollTop = 0`);
+  const box = await page.locator('#notebook-container').boundingBox();
+  assert.ok(box, 'the notebook is on the page');
+  await page.screenshot({ path: SCREENSHOT, clip: { x: box.x, y: 0, width: box.width, height: Math.min(box.y + box.height + 20, 16_000) } });
+  await page.setViewportSize(viewport);
+}
+
+/** Waits until `count` charts under root have drawn their SVG (plotly.js unpacks asynchronously). */
+async function waitForCharts(page: Page, root: string, count: number): Promise<void> {
+  await page.waitForFunction(
+    `(() => { const root = document.querySelector(${JSON.stringify(root)}) || document;
+      return Array.from(root.querySelectorAll('.js-plotly-plot')).filter((el) => el.querySelector('svg.main-svg')).length >= ${count}; })()`,
+    undefined,
+    { timeout: 60_000, polling: 250 },
+  ).catch(async (e: Error) => {
+    const missing = await page.evaluate<string[]>(`Array.from(document.querySelectorAll('.tfjs-plot-missing')).map((d) => d.textContent)`);
+    throw new Error(`${count} charts did not all draw under ${root}: ${e.message}; ${missing.length} say: ${missing[0] ?? '(nothing)'}`);
+  });
+}
+
 // Notebook 6's main.js always tries to load the optional ipywidgets extension (its "hardcoded
 // widgets hack"); where ipywidgets is not installed that request 404s. Not ours to fix.
 const WIDGETS_PROBE = '/nbextensions/widgets/notebook/js/extension.js';
@@ -149,6 +185,11 @@ test('the tutorial runs in the classic Notebook in Chromium, and its nbconvert H
     undefined,
     { timeout: 90_000 },
   );
+  // The shipped notebook already holds the kernel's language_info: opening it changes nothing
+  // (the Notebook writes kernel_info's language_info into the metadata once the kernel is ready).
+  await page.waitForFunction(`Jupyter.notebook.kernel.info_reply && Jupyter.notebook.kernel.info_reply.language_info`, undefined, { timeout: 60_000 });
+  await page.waitForTimeout(500);
+  assert.equal(await page.evaluate<boolean>(`Jupyter.notebook.dirty`), false, 'the notebook shows no unsaved changes right after opening');
   const started = Date.now();
   await page.evaluate(`(() => { Jupyter.notebook.clear_all_output(); Jupyter.notebook.execute_all_cells(); })()`);
   // Done when every code cell has a number in its prompt (a running or queued one shows '*').
@@ -167,10 +208,29 @@ test('the tutorial runs in the classic Notebook in Chromium, and its nbconvert H
   assertVisible(live, 'live notebook', 2);
   assert.ok(live.plots.length >= 1, 'the training curves chart');
   await page.screenshot({ path: path.join(ARTIFACTS, 'tutorial-classic-notebook.png'), fullPage: true });
+  await screenshotWholeNotebook(page);
+
+  // Re-run the chart cell: its output was the kernel session's first chart, the one that used to
+  // carry plotly.js alone. Every chart must still draw after a save and reload, and in the export.
+  const chartCell = await page.evaluate<number>(`Jupyter.notebook.get_cells().findIndex((c) => c.cell_type === 'code' && c.get_text().includes('display.scalars'))`);
+  assert.ok(chartCell >= 0, 'the tutorial has a chart cell');
+  const before = await page.evaluate<number>(`Jupyter.notebook.get_cell(${chartCell}).input_prompt_number`);
+  await page.evaluate(`Jupyter.notebook.get_cell(${chartCell}).execute()`);
+  await page.waitForFunction(`(() => { const n = Jupyter.notebook.get_cell(${chartCell}).input_prompt_number; return typeof n === 'number' && n !== ${before}; })()`, undefined, { timeout: 120_000, polling: 500 });
+  await waitForCharts(page, '#notebook-container', live.plots.length);
   await page.evaluate(`Jupyter.notebook.save_notebook()`);
   await page.waitForFunction(`!Jupyter.notebook.dirty`, undefined, { timeout: 30_000 });
   assert.deepEqual(errors, [], 'no console errors in the Notebook page');
   await page.close();
+
+  const reloaded = await openPage(`http://127.0.0.1:${port}/notebooks/${path.basename(NOTEBOOK)}?token=${token}`);
+  await reloaded.page.waitForFunction(`window.Jupyter && Jupyter.notebook && Jupyter.notebook._fully_loaded`, undefined, { timeout: 90_000 });
+  await waitForCharts(reloaded.page, '#notebook-container', live.plots.length);
+  const afterReload = await inspectOutputs(reloaded.page, '#notebook-container');
+  assertVisible(afterReload, 'notebook reloaded after re-running the chart cell', live.images.length);
+  assert.equal(afterReload.plots.length, live.plots.length, 'after the reload every chart draws');
+  assert.deepEqual(reloaded.errors, [], 'no console errors in the reloaded Notebook page');
+  await reloaded.page.close();
 
   // The notebook as saved by the browser, exported the way a user shares it.
   const saved = path.join(workDir, path.basename(NOTEBOOK));
@@ -180,6 +240,7 @@ test('the tutorial runs in the classic Notebook in Chromium, and its nbconvert H
   fs.copyFileSync(html, path.join(ARTIFACTS, 'tutorial-nbconvert.html'));
   const exported = await openPage(`file://${html}`);
   await exported.page.waitForLoadState('load');
+  await waitForCharts(exported.page, 'body', live.plots.length);
   const inHtml = await inspectOutputs(exported.page, 'body');
   assertVisible(inHtml, 'nbconvert HTML', live.images.length);
   assert.equal(inHtml.plots.length, live.plots.length, 'the export draws every chart the notebook drew');

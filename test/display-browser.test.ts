@@ -201,7 +201,7 @@ setTimeout(function () { document.body.appendChild(host); }, 300);
     const { page, errors } = await open(write('display-no-library.html', `<!DOCTYPE html><html><body>${chart['text/html']}</body></html>`));
     await page.waitForSelector('.tfjs-plot-missing', { timeout: 10_000 });
     const notice = await page.locator('.tfjs-plot-missing').textContent();
-    assert.match(notice ?? '', /Run display\.plotlyLibrary\(\) in a cell, or Restart & Run All/);
+    assert.match(notice ?? '', /Run display\.plotlyLibrary\(\) in a cell, or re-run this cell/);
     assert.match(await page.locator('.tfjs-estimator-plot pre').textContent() ?? '', /1 trace/, 'the text summary stays visible');
     assert.deepEqual(errors, []);
     await page.close();

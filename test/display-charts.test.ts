@@ -125,7 +125,7 @@ describe('plotly library embedding', () => {
     assert.ok((b['text/html'] as string).length < 8 * 1024, `chart html is small: ${kb((b['text/html'] as string).length)}`);
   });
 
-  test('in the kernel only the first chart of the session carries the library, packed to under 2 MB', () => {
+  test('in the kernel only the first chart of a cell run carries the library, packed to under 2 MB', () => {
     const sink = new RecordingSink();
     setDisplaySink(sink);
     const charts = Array.from({ length: 20 }, (_, i) => display.plot({ type: 'scatter', y: [i, i + 1, i + 2] }, { title: { text: `chart ${i}` } }));

@@ -54,6 +54,8 @@ test('02-intermediate: augmented inputs, summaries drawn from the event files, h
   assert.ok((r.mimes['image/png'] ?? 0) >= 1, `the augmented batch: ${JSON.stringify(r.mimes)}`);
   assert.ok((r.mimes[PLOTLY] ?? 0) >= 2, `scalars and histograms charts: ${JSON.stringify(r.mimes)}`);
   assert.match(r.stdout, /inputs\/image\/0 at step \d+: \d+ images recorded/);
+  const houses = /houses: mean absolute error ([\d.]+) on the 200 test houses/.exec(r.stdout);
+  assert.ok(houses && Number(houses[1]) < 0.2, `the in-memory regression fits its prices: ${houses?.[0]}`);
   assert.ok(fs.readdirSync(path.join(env02.TUTORIAL_MODEL_DIR!, 'eval')).some((f) => f.startsWith('events.out.tfevents.')), 'evaluations written to modelDir/eval');
 });
 
@@ -67,6 +69,17 @@ test('03-two-train-ops: a GAN with two optimizers, generated digits after each o
   const names = String(nb.cells.flatMap((c) => c.outputs ?? []).map((o) => o.data?.['text/plain']).filter(Boolean).pop());
   assert.match(names, /generator\/dense\/kernel\/Adam_1\/m/, 'each network has its own optimizer slots');
   assert.match(names, /discriminator\/dense\/kernel\/Adam\/m/);
+});
+
+test('the shipped notebooks are what make_notebooks.py writes, with the language_info the kernel reports', () => {
+  const out = fs.mkdtempSync(path.join(os.tmpdir(), 'tfe-nb-gen-'));
+  const r = spawnSync('/usr/bin/python3', [path.join(root, 'notebooks', 'make_notebooks.py')], { env: { ...process.env, NOTEBOOKS_OUT: out }, encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  const names = fs.readdirSync(out).filter((f) => f.endsWith('.ipynb'));
+  assert.ok(names.length >= 4);
+  for (const name of names) {
+    assert.equal(fs.readFileSync(path.join(out, name), 'utf8'), fs.readFileSync(path.join(root, 'notebooks', name), 'utf8'), `${name} is out of date: run python3 notebooks/make_notebooks.py`);
+  }
 });
 
 test('04-serving: export, an HTTP server on the export answering predictions, bad requests refused', () => {
@@ -84,4 +97,8 @@ test('04-serving: export, an HTTP server on the export answering predictions, ba
   const texts = nb.cells.flatMap((c) => c.outputs ?? []).map((o) => String(o.data?.['text/plain'] ?? ''));
   assert.ok(texts.some((t) => /^'http:\/\/127\.0\.0\.1:\d+\/predict'$/.test(t.trim())), `the server listens on localhost only: ${texts.join(' | ').slice(0, 500)}`);
   assert.ok((r.mimes['image/png'] ?? 0) >= 1 && (r.mimes['text/markdown'] ?? 0) >= 1, `the gallery and the server's source: ${JSON.stringify(r.mimes)}`);
+  // Jupyter writes the kernel's language_info into a notebook when the kernel starts; a shipped
+  // notebook that already has it opens without "unsaved changes".
+  const shipped = JSON.parse(fs.readFileSync(path.join(root, 'notebooks', '04-serving.ipynb'), 'utf8')) as { metadata: unknown };
+  assert.deepEqual((nb as unknown as { metadata: unknown }).metadata, shipped.metadata);
 });

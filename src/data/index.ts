@@ -15,6 +15,8 @@ export { addNoise, randomShift, randomFlipLeftRight } from './augment';
 export type { AugmentOptions, NoiseOptions, ShiftOptions } from './augment';
 export { resetSeeds } from './random';
 export { prefetchToDevice, moveToDevice } from './prefetch';
+export { fromTensorSlices, inputFn } from './slices';
+export type { Slices, SliceSource, SliceTensors, SliceElement, InputFnOptions } from './slices';
 export type { Seed } from './random';
 export type { ImageSource, SplitName } from './mnist';
 export { FASHION_MNIST_DIR } from './mnist';

@@ -5,14 +5,16 @@
 // - Each chart's text/html holds only its own data plus a ~1.5 KB runtime: it draws at once if
 //   window.Plotly exists, otherwise it queues itself until the library arrives.
 // - The library itself (plotly.js-dist-min, gzip + base64: about 1.8 MB instead of 4.5 MB) is
-//   carried by ONE output: the first chart displayed in a kernel session. Browsers unpack it
-//   with DecompressionStream. Because charts queue, order does not matter: a notebook whose
-//   carrier sits below other charts (a re-run earlier cell) still draws everything, live, after
-//   a reload, and in nbconvert's HTML opened offline.
-// - Cost: a notebook with N charts weighs ~1.8 MB + N x (data + 1.5 KB) instead of N x 4.5 MB.
-// - Risk: if the carrying output is cleared or replaced by a re-run and the page is reloaded,
-//   the library is gone from the saved notebook; charts then say so (instead of staying blank)
-//   and `display.plotlyLibrary()` in any cell (or Restart & Run All) puts it back.
+//   carried by the first chart of each cell run (the kernel calls resetPlotlyLibrary() before
+//   every execution); later charts of the same run do not carry it. Browsers unpack it with
+//   DecompressionStream, once per page: charts queue, so order does not matter.
+// - Why per cell run: a saved notebook's outputs are whatever each cell's last run left. With one
+//   carrier per kernel session, re-running (or deleting) the carrying cell lost the library, and
+//   after a reload, or in nbconvert's HTML, the other charts stayed blank. A cell's own carrier
+//   goes and comes back with that cell's charts, so every chart of a saved notebook draws, live
+//   after a reload and in an HTML export opened offline, whichever cells were re-run or deleted.
+// - Cost: ~1.8 MB per cell that shows charts (not per chart: display.scalars' several charts
+//   share one), plus N x (data + 1.5 KB) for N charts, instead of N x 4.5 MB.
 // - Untrusted notebooks run no scripts: charts show their text summary instead.
 // - The library runs with `define`/`module`/`exports` hidden, so require.js (classic notebook,
 //   nbconvert templates) cannot capture it and window.Plotly is always set.
@@ -36,7 +38,7 @@ export interface PlotlyFigure {
 
 export const PLOTLY_MIME = 'application/vnd.plotly.v1+json';
 
-/** Where the library goes: 'auto' = the first chart of a kernel session carries it. */
+/** Where the library goes: 'auto' = the first chart of each cell run carries it. */
 export type LibraryMode = 'auto' | 'include' | 'exclude';
 
 export interface PlotlyBundleOptions {
@@ -47,7 +49,7 @@ export interface PlotlyBundleOptions {
 
 let carriedThisSession = false;
 
-/** Makes the next chart shown in the kernel carry the library again. */
+/** Makes the next chart shown in the kernel carry the library again (the kernel calls it before each cell). */
 export function resetPlotlyLibrary(): void {
   carriedThisSession = false;
 }
@@ -69,7 +71,7 @@ for(var i=0;i<els.length;i++){var el=els[i];if(el.getAttribute('data-drawn'))con
 w.Plotly.newPlot(el,spec.data,spec.layout,spec.config).catch(function(e){console.error('tfjs-estimator chart:',e);});}};
 g.missing=function(uid){var els=document.querySelectorAll('[data-tfjs-plot="'+uid+'"]');for(var i=0;i<els.length;i++){var el=els[i];
 if(el.getAttribute('data-drawn')||el.querySelector('.tfjs-plot-missing'))continue;var d=document.createElement('div');d.className='tfjs-plot-missing';
-d.style.cssText='color:#a94442;font:12px sans-serif;margin:4px 0';d.textContent='This chart needs plotly.js, which travels with the first chart of each kernel session; that output is not on this page. Run display.plotlyLibrary() in a cell, or Restart & Run All.';
+d.style.cssText='color:#a94442;font:12px sans-serif;margin:4px 0';d.textContent='This chart needs plotly.js, which travels with the first chart of each cell run; that output is not on this page. Run display.plotlyLibrary() in a cell, or re-run this cell.';
 el.insertBefore(d,el.firstChild);}};}`;
 
 let libraryHtml: string | undefined;

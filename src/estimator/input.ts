@@ -44,14 +44,39 @@ function toBatch(el: Element, mode: ModeKey): InputBatch {
   } else if (mode === 'infer' && isTensorOrDict(el)) {
     return { features: el };
   }
-  const hint =
-    el !== null && typeof el === 'object' && !Array.isArray(el)
-      ? ` If your dataset yields {${Object.keys(el as object).join(', ')}}, map it: dataset.map(e => ({xs: e.image, ys: e.label})) (tf.data's batch() keeps objects intact; arrays are best made after batching).`
-      : '';
   throw new Error(
     `inputFn produced an element the Estimator cannot use: ${describeValue(el)}. Each element must be ` +
-      `[features, labels], {features, labels} or {xs, ys}, where features and labels are tensors or objects of tensors.${hint}`,
+      `[features, labels], {features, labels} or {xs, ys}, where features and labels are tensors or objects of tensors.${elementHint(el, mode)}`,
   );
+}
+
+const FROM_ARRAYS =
+  'For in-memory data use data.fromTensorSlices(xs, ys).batch(32), which yields {features, labels}, ' +
+  'or data.inputFn({x: xs, y: ys, batchSize: 32, shuffle: true}).';
+
+/** What probably went wrong, in the user's terms (never the tensor's own fields). */
+function elementHint(el: Element, mode: ModeKey): string {
+  if (el instanceof tf.Tensor) {
+    // tf.data's batch() stacks array elements: zip([xs, ys]).batch(n) gives one tensor.
+    return (
+      ` The element is a single tensor, so the Estimator finds no labels in it: tf.data's batch() stacks ` +
+      `an element that is an array, such as tf.data.zip([xs, ys]), into one tensor, features and labels together. ` +
+      `Zip an object instead, tf.data.zip({features: xs, labels: ys}).batch(32). ${FROM_ARRAYS}`
+    );
+  }
+  if (Array.isArray(el)) {
+    return ` The element is an array of ${el.length} item(s) (${el.map((x) => describeValue(x)).join('; ')}). ${FROM_ARRAYS}`;
+  }
+  if (el !== null && typeof el === 'object' && ('features' in el || 'xs' in el)) {
+    return ` Here ${Object.entries(el as object).map(([k, v]) => `${k} is ${describeValue(v)}`).join(', ')}.`;
+  }
+  if (el !== null && typeof el === 'object') {
+    return (
+      ` If your dataset yields {${Object.keys(el as object).join(', ')}}, map it: dataset.map(e => ({xs: e.image, ys: e.label})) ` +
+      `(tf.data's batch() keeps objects intact; arrays are best made after batching).`
+    );
+  }
+  return ` ${FROM_ARRAYS}`;
 }
 
 /** Batches plus whether they are ours to dispose: tf.data hands out fresh tensors per element;

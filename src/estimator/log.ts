@@ -1,29 +1,99 @@
-// The Estimator's INFO lines. In the kernel the live progress display carries the same
-// information, so per-step lines are dropped there; important lines always print.
+// The library's log lines, with tf.logging's levels. INFO goes to stdout and warnings and
+// errors to stderr, so Jupyter paints only the lines that need attention. In the kernel the
+// live progress display carries the per-step information, so those lines are dropped there.
 import { getDisplaySink } from '../display/sink';
 
-export type LogSink = (line: string) => void;
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'fatal';
+const RANK: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40, fatal: 50 };
+const LABEL: Record<LogLevel, string> = { debug: 'DEBUG', info: 'INFO', warn: 'WARNING', error: 'ERROR', fatal: 'FATAL' };
 
-let sink: LogSink = (line) => process.stderr.write(`INFO:tfjs-estimator:${line}\n`);
-let quiet = process.env.TFJS_ESTIMATOR_QUIET === '1';
+export type LogSink = (line: string, level: LogLevel) => void;
 
-/** Replace where log lines go (tests, or a user's own logger). */
-export function setLogSink(s: LogSink): void {
-  sink = s;
+const defaultSink: LogSink = (line, level) => {
+  const text = `${LABEL[level]}:tfjs-estimator:${line}\n`;
+  // Read process.stdout/stderr at each call: the kernel swaps their write() per cell.
+  if (RANK[level] >= RANK.warn) process.stderr.write(text);
+  else process.stdout.write(text);
+};
+
+let sink: LogSink = defaultSink;
+// TFJS_ESTIMATOR_QUIET=1 (tests) keeps only errors.
+let threshold: number = process.env.TFJS_ESTIMATOR_QUIET === '1' ? RANK.error : RANK.info;
+
+/** Replace where log lines go (tests, or a user's own logger); undefined restores the default. */
+export function setLogSink(s: LogSink | undefined): void {
+  sink = s ?? defaultSink;
 }
 
+/** Older switch kept for callers: true keeps only errors, false shows INFO and above. */
 export function setQuiet(q: boolean): void {
-  quiet = q;
+  threshold = q ? RANK.error : RANK.info;
 }
 
-/** Routine per-step information: suppressed under a display sink (the progress bar shows it). */
+function levelOf(level: LogLevel | number): number {
+  if (typeof level === 'number') {
+    if (!Number.isFinite(level)) throw new Error(`logging.setVerbosity: ${level} is not a level; use logging.INFO, logging.WARN, 'info', 'warn', ...`);
+    return level;
+  }
+  const r = RANK[String(level).toLowerCase().replace(/^warning$/, 'warn') as LogLevel];
+  if (r === undefined) {
+    throw new Error(`logging.setVerbosity: unknown level '${level}'; use one of ${Object.keys(RANK).map((k) => `'${k}'`).join(', ')} (or logging.INFO, logging.WARN, ...).`);
+  }
+  return r;
+}
+
+/** tf.logging.set_verbosity: lines below this level are not printed (default 'info'). */
+export function setVerbosity(level: LogLevel | number): void {
+  threshold = levelOf(level);
+}
+
+/** The current threshold as a level name (the nearest named level at or below it). */
+export function getVerbosity(): LogLevel {
+  const names = (Object.keys(RANK) as LogLevel[]).filter((k) => RANK[k] <= threshold);
+  return names.length ? names[names.length - 1] : 'debug';
+}
+
+function emit(level: LogLevel, line: string): void {
+  if (RANK[level] < threshold) return;
+  sink(line, level);
+}
+
+/** Routine per-step information: dropped under a display sink (the progress bar shows it). */
 export function log(line: string): void {
-  if (quiet || getDisplaySink()) return;
-  sink(line);
+  if (getDisplaySink()) return;
+  emit('info', line);
 }
 
-/** Always shown: backend choice, warnings, where checkpoints went. */
+/** INFO lines that always show (at verbosity 'info'): backend choice, where checkpoints went. */
 export function info(line: string): void {
-  if (quiet) return;
-  sink(line);
+  emit('info', line);
 }
+
+export function debug(line: string): void {
+  emit('debug', line);
+}
+
+/** Something the user should look at: goes to stderr. */
+export function warn(line: string): void {
+  emit('warn', line);
+}
+
+export function error(line: string): void {
+  emit('error', line);
+}
+
+/** The public `logging` namespace, after tf.logging: logging.setVerbosity(logging.WARN). */
+export const logging = Object.freeze({
+  DEBUG: 'debug' as const,
+  INFO: 'info' as const,
+  WARN: 'warn' as const,
+  ERROR: 'error' as const,
+  FATAL: 'fatal' as const,
+  setVerbosity,
+  getVerbosity,
+  setLogSink,
+  debug,
+  info,
+  warn,
+  error,
+});

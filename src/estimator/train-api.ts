@@ -5,6 +5,8 @@ export {
   momentum,
   rmsprop,
   group,
+  noOp,
+  NoOp,
   controlDependencies,
   getOrCreateGlobalStep,
   getGlobalStep,

@@ -44,6 +44,19 @@ export function group(...ops: Array<TrainOp | UpdateOp | Array<TrainOp | UpdateO
   return new GroupOp(flat);
 }
 
+/** tf.no_op: does nothing. A placeholder where a train op is expected, e.g.
+ *  controlDependencies(updateOps, () => train.noOp()) runs only the update ops. It does not
+ *  advance the global step, so a trainOp made only of no-ops cannot train. */
+export class NoOp extends TrainOp {
+  run(): void {
+    // Nothing to do, by definition.
+  }
+}
+
+export function noOp(): TrainOp {
+  return new NoOp();
+}
+
 /** tf.control_dependencies(deps): the returned op runs deps first, then what fn returns. */
 export function controlDependencies(deps: ReadonlyArray<TrainOp | UpdateOp>, fn: () => TrainOp): TrainOp {
   return new GroupOp([...deps, fn()]);

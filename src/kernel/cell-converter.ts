@@ -225,7 +225,12 @@ export class CellConverter {
     let end = pos;
     while (start > 0 && /[\w$]/.test(src[start - 1])) start--;
     while (end < src.length && /[\w$]/.test(src[end])) end++;
-    const entries = (info?.entries ?? []).slice().sort((a, b) => a.sortText.localeCompare(b.sortText) || a.name.localeCompare(b.name));
+    const typed = src.slice(start, pos);
+    const access = info?.isMemberCompletion ? memberAccessAt(this.ts, cellSf, pos) : undefined;
+    const hidden = access ? hiddenMembers(this.ts, program.getTypeChecker(), access, typed) : () => false;
+    const entries = (info?.entries ?? [])
+      .filter((e) => !hidden(e.name))
+      .sort((a, b) => a.sortText.localeCompare(b.sortText) || a.name.localeCompare(b.name));
     return { start, end, candidates: entries.map((e) => e.name) };
   }
 
@@ -243,6 +248,36 @@ export class CellConverter {
     const { program, cellSf } = this.programFor(prevDecl, src);
     return (this.ts as unknown as TslabTypeScript).getQuickInfoAtPosition(cellSf, program.getTypeChecker(), neverCancelled, pos);
   }
+}
+
+/** The `a.b` whose member name is being typed at pos (just after the dot, or inside the name). */
+function memberAccessAt(ts: typeof TS, sf: TS.SourceFile, pos: number): TS.PropertyAccessExpression | undefined {
+  let found: TS.PropertyAccessExpression | undefined;
+  const visit = (n: TS.Node): void => {
+    if (pos < n.pos || pos > n.end) return;
+    if (ts.isPropertyAccessExpression(n) && n.expression.end < pos) found = n;
+    ts.forEachChild(n, visit);
+  };
+  ts.forEachChild(sf, visit);
+  return found;
+}
+
+/**
+ * Members a user of the library should not be offered after `x.`: underscore names (internal by
+ * convention; offered again once the user types `_`) and tfjs's kernel-name constants
+ * (`tf.Abs = 'Abs'`, `tf._FusedMatMul`), which tfjs exports for backend authors.
+ */
+function hiddenMembers(ts: typeof TS, checker: TS.TypeChecker, access: TS.PropertyAccessExpression, typed: string): (name: string) => boolean {
+  const owner = checker.getTypeAtLocation(access.expression);
+  return (name) => {
+    if (name.startsWith('_') && !typed.startsWith('_')) return true;
+    if (!/^_?[A-Z]/.test(name)) return false;
+    let prop = owner.getProperty(name);
+    if (prop && prop.flags & ts.SymbolFlags.Alias) prop = checker.getAliasedSymbol(prop);
+    if (!prop || !(prop.flags & ts.SymbolFlags.Variable)) return false;
+    const t = checker.getTypeOfSymbolAtLocation(prop, access.expression);
+    return t.isStringLiteral() && t.value === name;
+  };
 }
 
 /** The identifier at (or just before) pos. */

@@ -3,6 +3,9 @@
 // completion, hover info); running the result, capturing the last expression, and turning
 // failures into Jupyter errors that point at the user's cell is ours, so errors are structured
 // rather than printed.
+import { explainDiagnostic } from './diagnostic-hints';
+import { formatTraceback } from './traceback';
+import { resetPlotlyLibrary } from '../display/plotly';
 import * as path from 'path';
 import * as util from 'util';
 import * as vm from 'vm';
@@ -106,6 +109,8 @@ export class CellExecutor {
 
   async execute(src: string, cellName: string): Promise<CellOutcome> {
     this.interruptedWhileCompiling = false;
+    // Each cell's first chart carries plotly.js, so its charts draw whatever happens to other cells.
+    resetPlotlyLibrary();
     const converted = await this.compiler.convert(this.prevDecl, src);
     if (this.interruptedWhileCompiling) {
       this.interruptedWhileCompiling = false;
@@ -134,7 +139,7 @@ export class CellExecutor {
       const interrupted = new Promise<never>((_, reject) => (this.cancel = reject));
       interrupted.catch(() => undefined);
       // The prelude can't be interrupted (a SIGINT while it loads would leave the kernel without it).
-      const ret = vm.runInThisContext(wrapped, { filename: cellName, lineOffset: -1, breakOnSigint: cellName !== '<prelude>' });
+      const ret = vm.runInThisContext(wrapped, { filename: cellName, lineOffset: -1, breakOnSigint: cellName !== '<prelude>', displayErrors: false });
       if (converted.hasToplevelAwait) await Promise.race([ret as Promise<unknown>, interrupted]);
       const key = converted.lastExpressionVar;
       if (key && key in this.exports) {
@@ -145,7 +150,7 @@ export class CellExecutor {
       // result is shown, and what it displays on the way lands in this cell.
       if (util.types.isPromise(value)) value = await Promise.race([value, interrupted]);
     } catch (e) {
-      return { ok: false, error: runtimeError(e, cellName, (t) => this.mapCellPositions(t)) };
+      return { ok: false, error: runtimeError(e, cellName, (t) => this.mapCellPositions(t), (cell) => this.sources.get(cell)?.src) };
     } finally {
       this.cancel = undefined;
       this.running = undefined;
@@ -196,31 +201,30 @@ export class CellExecutor {
 function compileError(diags: CellDiagnostic[], cellName: string, src: string): CellError {
   const lines = src.split('\n');
   const traceback: string[] = [];
-  for (const d of diags) {
+  const explained = diags.map((d) => (d.fileName ? { messageText: d.messageText, hint: undefined } : explainDiagnostic(d, src)));
+  diags.forEach((d, i) => {
     const where = `${d.fileName ?? cellName}:${d.start.line + 1}:${d.start.character + 1}`;
-    traceback.push(`\x1b[31m${where}\x1b[0m - error TS${d.code}: ${d.messageText}`);
+    traceback.push(`\x1b[31m${where}\x1b[0m - error TS${d.code}: ${explained[i].messageText}`);
     if (!d.fileName && lines[d.start.line] !== undefined) {
       traceback.push(`    ${lines[d.start.line]}`);
       const width = Math.max(1, (d.start.line === d.end.line ? d.end.character : lines[d.start.line].length) - d.start.character);
       traceback.push(`    ${' '.repeat(d.start.character)}${'~'.repeat(width)}`);
     }
-  }
+    if (explained[i].hint) traceback.push(`    \x1b[36mhint:\x1b[0m ${explained[i].hint}`);
+  });
   const first = diags[0];
+  const hint = explained[0].hint ? ` (hint: ${explained[0].hint})` : '';
   return {
     ename: 'TypeScriptError',
-    evalue: `${cellName}:${first.start.line + 1}:${first.start.character + 1} - ${first.messageText}`,
+    evalue: `${cellName}:${first.start.line + 1}:${first.start.character + 1} - ${explained[0].messageText}${hint}`,
     traceback,
   };
 }
 
-function runtimeError(e: unknown, cellName: string, mapPositions: (text: string) => string): CellError {
+function runtimeError(e: unknown, cellName: string, mapPositions: (text: string) => string, sourceOf: (cell: string) => string | undefined = () => undefined): CellError {
   if (!(e instanceof Error)) return { ename: 'Error', evalue: String(e), traceback: [`Uncaught ${String(e)}`] };
   let name = e.name || 'Error';
   if (/Script execution (was )?interrupted/.test(e.message)) name = 'KeyboardInterrupt';
-  const stack = mapPositions(e.stack ?? `${name}: ${e.message}`).split('\n');
-  // Keep the user's frames and the library's first frames; drop the kernel's own.
-  const frames = stack.slice(1).filter((l) => !/node:internal|src\/kernel\/|dist\/src\/kernel\//.test(l));
-  const header = `\x1b[31m${name}\x1b[0m: ${e.message}`;
-  const userFrames = frames.map((l) => (l.includes(cellName) ? `\x1b[1m${l}\x1b[0m` : l));
-  return { ename: name, evalue: e.message, traceback: [header, ...userFrames.slice(0, 12)] };
+  const traceback = formatTraceback({ name, message: e.message, stack: mapPositions(e.stack ?? ''), sourceOf });
+  return { ename: name, evalue: e.message, traceback };
 }

@@ -28,6 +28,6 @@ export function kernelBanner(): string {
   return [
     'TypeScript (tfjs-estimator): tf.estimator on TensorFlow.js, with inline display.',
     r ? r.summary : 'backend: chosen at the first train/evaluate/predict (or await tf.ready()).',
-    'Globals: tf, Estimator, EstimatorSpec, ModeKeys, RunConfig, layers, losses, train, metrics, summary, hooks, data, datasets, display.',
+    'Globals: tf, Estimator, EstimatorSpec, ModeKeys, RunConfig, layers, losses, train, metrics, summary, hooks, data, datasets, display, logging.',
   ].join('\n');
 }
