@@ -175,10 +175,13 @@ test('training on webgpu keeps tf.memory().numTensors and the GPU buffer pool fl
   const [first, ...rest] = samples;
   for (const s of rest) {
     assert.equal(s.tensors, first.tensors, `numTensors at step ${s.step} vs ${first.step}: ${JSON.stringify(samples)}`);
-    // In-flight staging/uniform buffers make the count jitter by a few; a leak would grow it every step.
-    assert.ok(s.used <= Math.min(...samples.map((x) => x.used)) + 16, `GPU buffers in use at step ${s.step}: ${JSON.stringify(samples)}`);
+    // Buffers of steps the GPU has not finished are released only when it does, so the in-use
+    // count jitters with timing (17-53 seen under load); a leak would grow the pool instead.
     assert.ok(s.used + s.free <= first.used + first.free + 8, `the pool does not grow: ${JSON.stringify(samples)}`);
   }
+  // Once the GPU has caught up, every buffer of past steps is back in the pool.
+  const last = samples[samples.length - 1];
+  assert.ok(last.used <= Math.min(...samples.map((x) => x.used)) + 16, `GPU buffers in use after the last step: ${JSON.stringify(samples)}`);
 });
 
 test('on webgpu the built-in hooks do not read the loss back every step (each read waits for the GPU)', async () => {
