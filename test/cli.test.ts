@@ -22,6 +22,9 @@ function isolatedEnv(base: string, extra: NodeJS.ProcessEnv = {}): NodeJS.Proces
     JUPYTER_RUNTIME_DIR: path.join(base, 'runtime'),
     JUPYTER_CONFIG_DIR: path.join(base, 'config'),
     IPYTHONDIR: path.join(base, 'ipython'),
+    // jupyter_core also searches Python's user base (~/.local/share/jupyter), where the
+    // README's set-up installs the kernel: point it into the folder too.
+    PYTHONUSERBASE: path.join(base, 'userbase'),
     TFJS_ESTIMATOR_QUIET: '1',
     ...extra,
   };

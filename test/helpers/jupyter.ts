@@ -19,6 +19,8 @@ export function installKernelForTests(): NodeJS.ProcessEnv {
     JUPYTER_RUNTIME_DIR: path.join(base, 'runtime'),
     JUPYTER_CONFIG_DIR: path.join(base, 'config'),
     IPYTHONDIR: path.join(base, 'ipython'),
+    // jupyter_core searches Python's user base too (~/.local/share/jupyter): keep it private.
+    PYTHONUSERBASE: path.join(base, 'userbase'),
     TFJS_ESTIMATOR_QUIET: '1',
   };
   const cli = path.join(__dirname, '..', '..', 'src', 'cli.js');
