@@ -84,6 +84,10 @@ function run(args: string[]): void {
   // Cells run in the notebook's own folder, as they do in Jupyter.
   const exec = spawnSync(python, ['-m', 'nbconvert', '--to', 'notebook', '--execute', `--ExecutePreprocessor.kernel_name=${KERNEL_NAME}`, `--ExecutePreprocessor.timeout=${timeout}`, '--output-dir', out, '--output', path.basename(nb), source], { stdio: 'inherit', cwd: path.dirname(source) });
   if (exec.status !== 0) process.exit(exec.status ?? 1);
+  // Trusted, as the Notebook trusts a notebook it ran and saved: its charts' scripts run when
+  // the user opens it (nbformat's `jupyter trust`, which Debian ships without its command).
+  const sign = spawnSync(python, ['-m', 'nbformat.sign', '--log-level=WARN', target], { stdio: 'inherit' });
+  if (sign.status !== 0) process.stderr.write(`tfjs-estimator run: could not mark ${target} trusted; its charts draw after File > Trust Notebook\n`);
   const html = spawnSync(python, ['-m', 'nbconvert', '--to', 'html', target], { stdio: 'inherit' });
   if (html.status !== 0) process.exit(html.status ?? 1);
   process.stdout.write(`Executed notebook: ${target}\nHTML export: ${target.replace(/\.ipynb$/, '.html')}\n`);

@@ -225,4 +225,8 @@ test('run --out DIR --timeout SECS NOTEBOOK (flags first) executes the notebook 
   };
   assert.deepEqual(executed.cells[0].outputs[0].data?.['text/plain'], ['42']);
   assert.ok(fs.statSync(path.join(out, 'sum.html')).size > 1000, 'the HTML export is written beside it');
+  // Trusted in this Jupyter, as the Notebook trusts what it ran and saved: its scripts will run.
+  const check = `import sys, nbformat\nfrom nbformat.sign import NotebookNotary\nfrom jupyter_core.paths import jupyter_data_dir\nnb = nbformat.read(sys.argv[1], 4)\nsys.exit(0 if NotebookNotary(data_dir=jupyter_data_dir()).check_signature(nb) else 3)`;
+  const trusted = spawnSync('/usr/bin/python3', ['-c', check, path.join(out, 'sum.ipynb')], { env, encoding: 'utf8' });
+  assert.equal(trusted.status, 0, `the executed notebook is trusted: ${trusted.stderr}`);
 });

@@ -177,6 +177,22 @@ describe('display bundles in headless Chromium', { skip: missing }, () => {
     await page.close();
   });
 
+  test('a page with the cartesian and the full build draws 2-D charts at once and a 3-D chart on the full build, whichever unpacks first', async () => {
+    // As in a notebook whose first chart cell carried the cartesian build and a later cell's raw
+    // 3-D chart the full one; the 3-D chart sits above both carriers.
+    const surface = display.plot({ type: 'surface', z: [[1, 2, 3], [2, 3, 4], [3, 4, 5]] }, { title: { text: '3-D' } });
+    const line = display.plot({ type: 'scatter', y: [1, 3, 2] }, { title: { text: '2-D' } });
+    const html = `<!DOCTYPE html><html><head><meta charset="utf-8"></head><body>${surface['text/html']}${line['text/html']}${plotlyLibraryHtml(1)}${plotlyLibraryHtml(2)}${plotlyLibraryHtml(1)}</body></html>`;
+    const { page, errors } = await open(write('display-tiers.html', html));
+    await page.waitForFunction(`document.querySelectorAll('.js-plotly-plot .main-svg').length >= 2 && !!document.querySelector('.js-plotly-plot .gl-container, .js-plotly-plot canvas')`, undefined, { timeout: 60_000 });
+    const tier = await page.evaluate<number>(`window.__tfjsEstimatorPlotly.tier`);
+    assert.equal(tier, 2, 'the full build is the one left on the page');
+    const traces = await page.evaluate<string[]>(`Array.from(document.querySelectorAll('.js-plotly-plot')).map((el) => el.data[0].type)`);
+    assert.deepEqual(traces.sort(), ['scatter', 'surface']);
+    assert.deepEqual(errors.filter((e) => !/WebGL|GPU stall|GroupMarkerNotSet/i.test(e)), []);
+    await page.close();
+  });
+
   test('outputs whose scripts run before they are attached (JupyterLab-style rendering) still draw', async () => {
     const chart = display.plot({ type: 'scatter', mode: 'markers', y: [5, 6, 7, 8] });
     // The host is filled, its scripts executed, and only then attached to the document.

@@ -1,9 +1,10 @@
 // display.toHtmlFile: a standalone page from bundles, for scripts (and the browser test). It
-// works offline: plotly.js is embedded once, at the top, when any bundle is a chart.
+// works offline: plotly.js is embedded once, at the top, when any bundle is a chart
+// (the cartesian build unless a chart needs the full one).
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { escapeHtml } from './html';
-import { isPlotlyBundle, plotlyLibraryHtml } from './plotly';
+import { isPlotlyBundle, plotlyLibraryHtml, plotlyTierOf } from './plotly';
 import type { MimeBundle } from './sink';
 
 export interface HtmlFileOptions {
@@ -26,7 +27,8 @@ export function bundleToHtml(bundle: MimeBundle): string {
 export function toHtmlPage(bundles: MimeBundle | MimeBundle[], opts: HtmlFileOptions = {}): string {
   const list = Array.isArray(bundles) ? bundles : [bundles];
   const title = opts.title ?? 'tfjs-estimator output';
-  const library = list.some(isPlotlyBundle) ? plotlyLibraryHtml() : '';
+  const charts = list.filter(isPlotlyBundle);
+  const library = charts.length > 0 ? plotlyLibraryHtml(Math.max(...charts.map(plotlyTierOf)) as 1 | 2) : '';
   const outputs = list.map((b) => `<div class="output" style="margin:12px 0">${bundleToHtml(b)}</div>`).join('\n');
   return (
     `<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>${escapeHtml(title)}</title>\n` +
