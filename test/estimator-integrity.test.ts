@@ -30,16 +30,16 @@ const modelFn = (depth: number, withScale = false) => (x: tf.Tensor, y: tf.Tenso
 const input = () => linearDataset(64).repeat();
 const evalInput = () => linearDataset(16);
 
-/** Log lines written while fn runs (the Estimator's warnings). */
+/** Log lines written while fn runs (the Estimator's warnings), each as 'LEVEL line'. */
 async function capturingLog<T>(fn: () => Promise<T>): Promise<{ result: T; lines: string[] }> {
   const lines: string[] = [];
   setQuiet(false);
-  setLogSink((l) => lines.push(l));
+  setLogSink((l, level) => lines.push(`${level.toUpperCase()} ${l}`));
   try {
     return { result: await fn(), lines };
   } finally {
     setQuiet(true);
-    setLogSink((l) => process.stderr.write(`INFO:tfjs-estimator:${l}\n`));
+    setLogSink(undefined);
   }
 }
 
@@ -66,7 +66,7 @@ test('a deleted meta.json of the newest checkpoint is a CheckpointError naming i
   assert.throws(() => latestCheckpoint(dir), named);
   const { result, lines } = await capturingLog(() => est.evaluate(evalInput, { fallbackToPreviousCheckpoint: true }));
   assert.equal(result.globalStep, 3, 'the previous checkpoint was restored');
-  assert.ok(lines.some((l) => l.includes('Skipping corrupt checkpoint') && l.includes(meta)), lines.join('\n'));
+  assert.ok(lines.some((l) => l.startsWith('WARN Skipping corrupt checkpoint') && l.includes(meta)), lines.join('\n'));
   await est.train(input, { steps: 1, fallbackToPreviousCheckpoint: true });
   assert.ok(est.latestCheckpoint()!.endsWith('model.ckpt-4'));
 });
@@ -142,7 +142,7 @@ test('a read-only modelDir: train is a clear error; evaluate and predict work, s
   );
   const { result, lines } = await capturingLog(() => est.evaluate(evalInput));
   assert.equal(result.globalStep, 6);
-  assert.ok(lines.some((l) => /Warning: evaluate\(\) could not write its summaries .*EROFS/.test(l)), lines.join('\n'));
+  assert.ok(lines.some((l) => /^WARN evaluate\(\) could not write its summaries .*EROFS/.test(l)), lines.join('\n'));
   let n = 0;
   for await (const _ of est.predict(evalInput)) n += 1;
   assert.equal(n, 16);

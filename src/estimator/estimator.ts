@@ -33,7 +33,7 @@ import {
 } from './hooks/basic-hooks';
 import { ProgressHook } from './hooks/progress-hook';
 import { KeyboardInterrupt } from './interrupt';
-import { info, log } from './log';
+import { info, log, warn } from './log';
 import { prepareBackend } from './backend-init';
 import type { MetricOp } from './metrics';
 import { builtInTrainHooks, collectorScalars, evalSummaryHook, writeEvalResults } from './summary-wiring';
@@ -333,7 +333,7 @@ export class Estimator<F extends TensorOrDict = tf.Tensor, L extends TensorOrDic
     const snapshot = store.snapshot();
     const bad = Object.entries(snapshot).find(([, t]) => t.dtype === 'float32' && tf.tidy(() => !tf.all(tf.isFinite(t)).dataSync()[0]));
     if (bad) {
-      info(`Not saving a checkpoint at step ${globalStep}: variable ${bad[0]} contains NaN or Inf. The previous checkpoint is kept.`);
+      warn(`Not saving a checkpoint at step ${globalStep}: variable ${bad[0]} contains NaN or Inf. The previous checkpoint is kept.`);
       return undefined;
     }
     const trainable = store.records().filter((r) => r.trainable).map((r) => r.name);
@@ -399,7 +399,7 @@ export class Estimator<F extends TensorOrDict = tf.Tensor, L extends TensorOrDic
       // (mkdir on a read-only mount may report ENOENT: ask the directory itself.)
       const code = isReadOnlyError(e) ? (e as NodeJS.ErrnoException).code : readOnlyCode(this.modelDir);
       if (!code) throw e;
-      info(`Warning: evaluate() could not write its summaries to ${this.evalDir(opts.name)} (${code}: the modelDir is read-only); the results are returned but not recorded for TensorBoard.`);
+      warn(`evaluate() could not write its summaries to ${this.evalDir(opts.name)} (${code}: the modelDir is read-only); the results are returned but not recorded for TensorBoard.`);
     }
     info(`Saving dict for global step ${globalStep}: ${Object.entries(results).map(([k, v]) => `${k} = ${fmt(v)}`).join(', ')}`);
     return results as EvalResults;
@@ -486,12 +486,12 @@ export class Estimator<F extends TensorOrDict = tf.Tensor, L extends TensorOrDic
     for (const c of candidates) {
       try {
         const loaded = loadCheckpoint(c);
-        if (firstError) info(`Restored the previous intact checkpoint ${c} instead.`);
+        if (firstError) warn(`Restored the previous intact checkpoint ${c} instead.`);
         return loaded;
       } catch (e) {
         if (!(e instanceof CheckpointError) || !fallback) throw e;
         firstError ??= e;
-        info(`Skipping corrupt checkpoint: ${e.message}`);
+        warn(`Skipping corrupt checkpoint: ${e.message}`);
       }
     }
     if (firstError) throw firstError;
@@ -514,7 +514,7 @@ export class Estimator<F extends TensorOrDict = tf.Tensor, L extends TensorOrDic
     const candidates = fallback ? checkpointCandidates(this.modelDir) : [this.latestCheckpoint()].filter((c): c is string => !!c);
     const loaded = this.loadWithFallback(candidates, fallback);
     if (loaded) return { tensors: loaded.tensors, globalStep: loaded.meta.globalStep, path: loaded.path };
-    info(`${what}: could not find a trained model in ${this.modelDir}; running with freshly initialised variables.`);
+    warn(`${what}: could not find a trained model in ${this.modelDir}; running with freshly initialised variables.`);
     if (this.warmStartFrom) return { tensors: this.warmStartTensors(this.warmStartFrom), globalStep: 0 };
     return { tensors: {}, globalStep: 0 };
   }
