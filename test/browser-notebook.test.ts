@@ -278,7 +278,7 @@ async function screenshotExecutedTutorial(port: number, token: string, env: Node
   await waitForCharts(page, '#notebook-container', shown.plots.length);
   assertVisible(await inspectOutputs(page, '#notebook-container'), 'executed tutorial', 2);
   const accuracy = /'?accuracy'?: (0\.\d+)/.exec(text);
-  assert.ok(accuracy && Number(accuracy[1]) > 0.95, `the full run evaluates above 95% (found ${accuracy?.[1]})`);
+  assert.ok(accuracy && Number(accuracy[1]) > 0.9, `the full run evaluates above 90% (found ${accuracy?.[1]})`);
   await screenshotWholeNotebook(page);
   assert.deepEqual(errors, [], 'no console errors on the executed tutorial');
   console.log(`# ${SCREENSHOT} remade from ${EXECUTED} (accuracy ${accuracy[1]})`);
