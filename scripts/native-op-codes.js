@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Writes op-codes.h for the native addon from src/backend/native/op-codes.json, the one table of
 // the numbers TypeScript and C++ must agree on (activations, binary and unary ops, pooling
-// modes, shape-array lengths). binding.gyp runs it as a build action:
+// modes, the field order of shape arrays). binding.gyp runs it as a build action:
 //   node scripts/native-op-codes.js <op-codes.json> <op-codes.h>
 'use strict';
 const fs = require('fs');
@@ -21,15 +21,22 @@ const lines = [
   'namespace tfe {',
 ];
 for (const [group, t] of Object.entries(table)) {
-  if (group.startsWith('//')) continue;
+  if (group.startsWith('//') || group === 'shapes') continue;
   const seen = new Set();
   const entries = Object.entries(t.codes).map(([name, code]) => {
     if (!Number.isInteger(code) || code < 0) throw new Error(`${group}.${name}: code ${code} is not a non-negative integer`);
-    if (t.distinct !== false && seen.has(code)) throw new Error(`${group}.${name}: code ${code} is used twice`);
+    if (seen.has(code)) throw new Error(`${group}.${name}: code ${code} is used twice`);
     seen.add(code);
-    return `${t.prefix}${pascal(name)}${t.suffix ?? ''} = ${code}`;
+    return `${t.prefix}${pascal(name)} = ${code}`;
   });
   lines.push(`enum ${t.enum} : int { ${entries.join(', ')} };`);
+}
+// Shape arrays: the index of each field, and the array's length.
+for (const [name, fields] of Object.entries(table.shapes ?? {})) {
+  if (name.startsWith('//')) continue;
+  const prefix = `k${pascal(name)}`;
+  const entries = fields.map((f, i) => `${prefix}${pascal(f)} = ${i}`);
+  lines.push(`enum ${pascal(name)}ShapeField : int { ${[...entries, `${prefix}ShapeLen = ${fields.length}`].join(', ')} };`);
 }
 lines.push('}  // namespace tfe', '');
 fs.mkdirSync(path.dirname(output), { recursive: true });

@@ -14,7 +14,7 @@ using dnnl::memory;
 using tag = memory::format_tag;
 using dt = memory::data_type;
 
-// n, ih, iw, ic, oh, ow, oc, kh, kw, sh, sw, dh, dw, pt, pl, pb, pr, groups
+// The shape array's fields: ConvShapeField (op-codes.json).
 constexpr size_t kShapeLen = kConvShapeLen;
 struct ConvShape {
   int n, ih, iw, ic, oh, ow, oc, kh, kw, sh, sw, dh, dw, pt, pl, pb, pr, groups;
@@ -26,7 +26,8 @@ struct ConvShape {
 
 ConvShape ReadShape(const Napi::Value& v) {
   const int32_t* p = Params(v, kShapeLen, "convolution shape");
-  return ConvShape{p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7], p[8], p[9], p[10], p[11], p[12], p[13], p[14], p[15], p[16], p[17]};
+  return ConvShape{p[kConvN], p[kConvIh], p[kConvIw], p[kConvIc], p[kConvOh], p[kConvOw], p[kConvOc], p[kConvKh], p[kConvKw],
+                   p[kConvSh], p[kConvSw], p[kConvDh], p[kConvDw], p[kConvPt], p[kConvPl], p[kConvPb], p[kConvPr], p[kConvGroups]};
 }
 
 std::string Key(const Napi::Value& v, const std::string& suffix) {

@@ -22,7 +22,7 @@ struct MatmulPrims {
 };
 std::unordered_map<std::string, std::unique_ptr<MatmulPrims>> g_matmuls;
 
-// shape: batchA, batchB, M, K, N, transposeA, transposeB (a batch of 1 broadcasts)
+// The shape array's fields: MatmulShapeField (op-codes.json); a batch of 1 broadcasts.
 constexpr size_t kShapeLen = kMatmulShapeLen;
 
 MatmulPrims& Get(const Napi::Value& shape, bool bias, int act, float alpha) {
@@ -31,8 +31,8 @@ MatmulPrims& Get(const Napi::Value& shape, bool bias, int act, float alpha) {
   for (size_t i = 0; i < kShapeLen; i++) key += "," + std::to_string(p[i]);
   auto it = g_matmuls.find(key);
   if (it != g_matmuls.end()) return *it->second;
-  const memory::dim ba = p[0], bb = p[1], m = p[2], k = p[3], n = p[4];
-  const bool ta = p[5] != 0, tb = p[6] != 0;
+  const memory::dim ba = p[kMatmulBatchA], bb = p[kMatmulBatchB], m = p[kMatmulM], k = p[kMatmulK], n = p[kMatmulN];
+  const bool ta = p[kMatmulTransposeA] != 0, tb = p[kMatmulTransposeB] != 0;
   auto mm = std::make_unique<MatmulPrims>();
   mm->a_md = memory::desc({ba, m, k}, dt::f32, ta ? memory::dims{m * k, 1, m} : memory::dims{m * k, k, 1});
   mm->b_md = memory::desc({bb, k, n}, dt::f32, tb ? memory::dims{k * n, 1, k} : memory::dims{k * n, n, 1});
@@ -73,8 +73,8 @@ TFE_VECTOR_CLONES void SmallGemm(const float* a, int64_t a_rs, int64_t a_cs, con
 }
 
 void SmallMatmul(const int32_t* p, const float* a, const float* b, const float* bias, int act, float alpha, float* c) {
-  const int64_t ba = p[0], bb = p[1], m = p[2], k = p[3], n = p[4];
-  const bool ta = p[5] != 0, tb = p[6] != 0;
+  const int64_t ba = p[kMatmulBatchA], bb = p[kMatmulBatchB], m = p[kMatmulM], k = p[kMatmulK], n = p[kMatmulN];
+  const bool ta = p[kMatmulTransposeA] != 0, tb = p[kMatmulTransposeB] != 0;
   const int64_t a_rs = ta ? 1 : k, a_cs = ta ? m : 1;
   std::vector<float> bt(tb ? k * n : 0);
   for (int64_t t = 0; t < std::max(ba, bb); t++) {
@@ -94,7 +94,7 @@ void SmallMatmul(const int32_t* p, const float* a, const float* b, const float* 
 // matmul(shape, a, b, bias|null, activation, alpha, out)
 Napi::Value Matmul(const Napi::CallbackInfo& info) {
   const int32_t* p = Params(info[0], kShapeLen, "matmul shape");
-  const int64_t ba = p[0], bb = p[1], m = p[2], k = p[3], n = p[4];
+  const int64_t ba = p[kMatmulBatchA], bb = p[kMatmulBatchB], m = p[kMatmulM], k = p[kMatmulK], n = p[kMatmulN];
   if (ba < 1 || bb < 1 || m < 0 || k < 0 || n < 0 || (ba != 1 && bb != 1 && ba != bb)) {
     throw Napi::Error::New(info.Env(), "matmul shape: batches must be equal or 1, sizes non-negative");
   }

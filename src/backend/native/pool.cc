@@ -19,7 +19,7 @@ using dnnl::memory;
 using tag = memory::format_tag;
 using dt = memory::data_type;
 
-// n, ih, iw, c, oh, ow, kh, kw, sh, sw, pt, pl, pb, pr
+// The shape array's fields: PoolShapeField (op-codes.json).
 constexpr size_t kShapeLen = kPoolShapeLen;
 
 struct PoolPrims {
@@ -41,12 +41,12 @@ PoolPrims& GetPool(const Napi::Value& v, int mode) {
   auto it = g_pools.find(key);
   if (it != g_pools.end()) return *it->second;
   auto pp = std::make_unique<PoolPrims>();
-  pp->src_md = memory::desc({p[0], p[3], p[1], p[2]}, dt::f32, tag::nhwc);
-  pp->dst_md = memory::desc({p[0], p[3], p[4], p[5]}, dt::f32, tag::nhwc);
+  pp->src_md = memory::desc({p[kPoolN], p[kPoolC], p[kPoolIh], p[kPoolIw]}, dt::f32, tag::nhwc);
+  pp->dst_md = memory::desc({p[kPoolN], p[kPoolC], p[kPoolOh], p[kPoolOw]}, dt::f32, tag::nhwc);
   auto alg = mode == kPoolMax        ? dnnl::algorithm::pooling_max
              : mode == kPoolAvgValid ? dnnl::algorithm::pooling_avg_exclude_padding
                          : dnnl::algorithm::pooling_avg_include_padding;
-  memory::dims strides{p[8], p[9]}, kernel{p[6], p[7]}, pl{p[10], p[11]}, pr{p[12], p[13]};
+  memory::dims strides{p[kPoolSh], p[kPoolSw]}, kernel{p[kPoolKh], p[kPoolKw]}, pl{p[kPoolPt], p[kPoolPl]}, pr{p[kPoolPb], p[kPoolPr]};
   auto fi = dnnl::pooling_forward::desc(dnnl::prop_kind::forward_inference, alg, pp->src_md, pp->dst_md, strides, kernel, pl, pr);
   pp->fwd = dnnl::pooling_forward(dnnl::pooling_forward::primitive_desc(fi, Eng()));
   auto ft = dnnl::pooling_forward::desc(dnnl::prop_kind::forward_training, alg, pp->src_md, pp->dst_md, strides, kernel, pl, pr);
@@ -185,8 +185,9 @@ TFE_VECTOR_CLONES void MaxPoolGradImage(const PoolGeom& g, const float* __restri
 // maxPoolBackward(shape, x, dy, dx). Work is split over images: windows overlap in space.
 Napi::Value MaxBackward(const Napi::CallbackInfo& info) {
   const int32_t* p = Params(info[0], kShapeLen, "pooling shape");
-  const PoolGeom g{p[0] > 0 ? p[1] : 0, p[2], p[3], p[4], p[5], p[6], p[7], p[8], p[9], p[10], p[11]};
-  const int64_t n = p[0];
+  const PoolGeom g{p[kPoolN] > 0 ? p[kPoolIh] : 0, p[kPoolIw], p[kPoolC], p[kPoolOh], p[kPoolOw], p[kPoolKh],
+                   p[kPoolKw], p[kPoolSh], p[kPoolSw], p[kPoolPt], p[kPoolPl]};
+  const int64_t n = p[kPoolN];
   const int64_t in_size = g.ih * g.iw * g.c, out_size = g.oh * g.ow * g.c;
   CheckLen(info[1], n * in_size, "maxPoolBackward x");
   CheckLen(info[2], n * out_size, "maxPoolBackward dy");

@@ -22,6 +22,19 @@ export const UNARY_OPS: Readonly<Record<string, number>> = opCodes.unary.codes;
 /** Pooling modes: max, average over valid inputs, average over the whole window. */
 export const POOL_MODES = opCodes.poolMode.codes;
 
+/**
+ * One of the addon's shape arrays (conv, pool, matmul), its fields in the table's order. A field
+ * the table names and values lacks is a bug on this side: it throws rather than pass 0.
+ */
+export function shapeArray(kind: Exclude<keyof typeof opCodes.shapes, '//'>, values: Readonly<Record<string, number>>): Int32Array {
+  const fields: readonly string[] = opCodes.shapes[kind];
+  return Int32Array.from(fields, (f) => {
+    const v = values[f];
+    if (v === undefined) throw new Error(`native ${kind} shape: no value for ${f}`);
+    return v;
+  });
+}
+
 /** Below this many output elements the cpu backend's own loops are as fast as a native call. */
 export const SMALL = 4096;
 

@@ -16,6 +16,7 @@ import {
   Pad,
   Rounding,
   Shape4,
+  shapeArray,
 } from './common';
 
 interface ConvAttrs {
@@ -28,29 +29,29 @@ interface ConvAttrs {
   leakyreluAlpha?: number;
 }
 
-/** The addon's convolution shape array (conv.cc): n, ih, iw, ic, oh, ow, oc, kh, kw, sh, sw, dh, dw, pt, pl, pb, pr, groups. */
+/** The addon's convolution shape array (fields: op-codes.json, shapes.conv). */
 function convShape(c: Conv2DInfo, groups = 1): Int32Array {
   const p = c.padInfo;
-  return Int32Array.from([
-    c.batchSize,
-    c.inHeight,
-    c.inWidth,
-    c.inChannels,
-    c.outHeight,
-    c.outWidth,
-    c.outChannels,
-    c.filterHeight,
-    c.filterWidth,
-    c.strideHeight,
-    c.strideWidth,
-    c.dilationHeight,
-    c.dilationWidth,
-    p.top,
-    p.left,
-    p.bottom,
-    p.right,
+  return shapeArray('conv', {
+    n: c.batchSize,
+    ih: c.inHeight,
+    iw: c.inWidth,
+    ic: c.inChannels,
+    oh: c.outHeight,
+    ow: c.outWidth,
+    oc: c.outChannels,
+    kh: c.filterHeight,
+    kw: c.filterWidth,
+    sh: c.strideHeight,
+    sw: c.strideWidth,
+    dh: c.dilationHeight,
+    dw: c.dilationWidth,
+    pt: p.top,
+    pl: p.left,
+    pb: p.bottom,
+    pr: p.right,
     groups,
-  ]);
+  });
 }
 
 export function convKernels(ctx: KernelContext): tf.KernelConfig[] {

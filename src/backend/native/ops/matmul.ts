@@ -1,6 +1,6 @@
 // Batched matrix products (matmul.cc), with tfjs's fused bias and activation.
 import * as tf from '@tensorflow/tfjs';
-import { ACTIVATIONS, channelBias, f32, isF32, KernelArgs, KernelContext, nativeOrFallback, size } from './common';
+import { ACTIVATIONS, channelBias, f32, isF32, KernelArgs, KernelContext, nativeOrFallback, shapeArray, size } from './common';
 
 export function matmulKernels(ctx: KernelContext): tf.KernelConfig[] {
   const { addon } = ctx;
@@ -27,9 +27,8 @@ export function matmulKernels(ctx: KernelContext): tf.KernelConfig[] {
     if (kA !== kB || !channelBias(bias, n) || m * n === 0 || kA === 0) return undefined;
     const o = args.backend.output([...outer, m, n]);
     const be = args.backend;
-    // The addon's matmul shape array (matmul.cc): batchA, batchB, M, K, N, transposeA, transposeB.
     addon.matmul(
-      Int32Array.from([batchA, batchB, m, kA, n, at.transposeA ? 1 : 0, at.transposeB ? 1 : 0]),
+      shapeArray('matmul', { batchA, batchB, m, k: kA, n, transposeA: at.transposeA ? 1 : 0, transposeB: at.transposeB ? 1 : 0 }),
       f32(be, a),
       f32(be, b),
       bias ? f32(be, bias) : null,

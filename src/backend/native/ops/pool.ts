@@ -3,29 +3,29 @@
 import * as tf from '@tensorflow/tfjs';
 import { MAX_POOL, MAX_POOL_GRAD } from '../../custom-kernels';
 import type { MaxPoolAttrs } from '../../custom-kernels';
-import { Conv2DInfo, f32, isF32, kernel, KernelContext, paddingOk, Pad, POOL_MODES, Rounding, Shape4, size } from './common';
+import { Conv2DInfo, f32, isF32, kernel, KernelContext, paddingOk, Pad, POOL_MODES, Rounding, Shape4, shapeArray, size } from './common';
 
 type PoolAttrs = { filterSize: number | [number, number]; strides: number | [number, number]; pad: Pad; dimRoundingMode?: Rounding };
 
-/** The addon's pooling shape array (pool.cc): n, ih, iw, c, oh, ow, kh, kw, sh, sw, pt, pl, pb, pr. */
+/** The addon's pooling shape array (fields: op-codes.json, shapes.pool). */
 function poolShape(c: Conv2DInfo): Int32Array {
   const p = c.padInfo;
-  return Int32Array.from([
-    c.batchSize,
-    c.inHeight,
-    c.inWidth,
-    c.inChannels,
-    c.outHeight,
-    c.outWidth,
-    c.filterHeight,
-    c.filterWidth,
-    c.strideHeight,
-    c.strideWidth,
-    p.top,
-    p.left,
-    p.bottom,
-    p.right,
-  ]);
+  return shapeArray('pool', {
+    n: c.batchSize,
+    ih: c.inHeight,
+    iw: c.inWidth,
+    c: c.inChannels,
+    oh: c.outHeight,
+    ow: c.outWidth,
+    kh: c.filterHeight,
+    kw: c.filterWidth,
+    sh: c.strideHeight,
+    sw: c.strideWidth,
+    pt: p.top,
+    pl: p.left,
+    pb: p.bottom,
+    pr: p.right,
+  });
 }
 
 export function poolKernels(ctx: KernelContext): tf.KernelConfig[] {
