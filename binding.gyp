@@ -11,7 +11,15 @@
         "src/backend/native/matmul.cc",
         "src/backend/native/binary.cc"
       ],
-      "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
+      "actions": [
+        {
+          "action_name": "op_codes_header",
+          "inputs": ["src/backend/native/op-codes.json", "scripts/native-op-codes.js"],
+          "outputs": ["<(SHARED_INTERMEDIATE_DIR)/tfjs_estimator/op-codes.h"],
+          "action": ["node", "scripts/native-op-codes.js", "src/backend/native/op-codes.json", "<(SHARED_INTERMEDIATE_DIR)/tfjs_estimator/op-codes.h"]
+        }
+      ],
+      "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")", "<(SHARED_INTERMEDIATE_DIR)/tfjs_estimator"],
       "defines": ["NAPI_CPP_EXCEPTIONS", "NAPI_VERSION=8"],
       "cflags!": ["-fno-exceptions"],
       "cflags_cc!": ["-fno-exceptions", "-fno-rtti"],

@@ -11,7 +11,7 @@ import json
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 def ts_version():
-    # The kernel reports the version of the TypeScript build it compiles with (src/kernel/server.ts).
+    # The kernel reports the version of the TypeScript build it compiles with (src/kernel/protocol/server.ts, through src/kernel/compiler/tslab-adapter.ts).
     try:
         with open(os.path.join(HERE, "..", "node_modules", "@tslab", "typescript-for-tslab", "package.json")) as f:
             return json.load(f)["version"]

@@ -64,7 +64,10 @@ if (!nodedir) done(`native addon not built: no Node headers next to ${process.ex
 
 const args = [gyp, 'rebuild', `--nodedir=${nodedir}`, `--jobs=${Math.max(1, os.cpus().length)}`];
 const started = Date.now();
-const r = spawnSync(process.execPath, args, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8' });
+// binding.gyp's actions run `node` (scripts/native-op-codes.js writes op-codes.h from
+// op-codes.json): the node running this script comes first on PATH.
+const env = { ...process.env, PATH: `${path.dirname(process.execPath)}${path.delimiter}${process.env.PATH || ''}` };
+const r = spawnSync(process.execPath, args, { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8' });
 fs.mkdirSync(path.dirname(logFile), { recursive: true });
 fs.writeFileSync(logFile, `${process.execPath} ${args.join(' ')}\n\n${r.stdout || ''}${r.stderr || ''}${r.error ? String(r.error) : ''}`);
 if (r.status === 0 && fs.existsSync(addon)) {

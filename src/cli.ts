@@ -37,7 +37,7 @@ function jupyterOrExit(): Jupyter {
 
 /** Builds the kernel's caches (type bundle, lean Node types, compiled TypeScript, prelude) now, so the first start is fast too. */
 async function warmKernelCache(): Promise<void> {
-  const { CompilerClient } = await import('./kernel/compiler-client');
+  const { CompilerClient } = await import('./kernel/compiler/compiler-client');
   const lines: string[] = [];
   const compiler = new CompilerClient((l) => lines.push(l));
   try {
@@ -62,15 +62,15 @@ function uninstall(args: string[]): void {
 async function kernel(args: string[]): Promise<void> {
   const file = flagValue(args, '--connection-file') ?? args.find((a) => a.endsWith('.json'));
   if (!file) usage(2);
-  const { readConnectionFile } = await import('./kernel/connection');
+  const { readConnectionFile } = await import('./kernel/protocol/connection');
   const connection = readConnectionFile(file);
   // The compiler thread first: TypeScript starts up while the library and zeromq load.
-  const { CompilerClient } = await import('./kernel/compiler-client');
+  const { CompilerClient } = await import('./kernel/compiler/compiler-client');
   // Bound now: once the kernel runs, process.stderr.write is captured into cells.
   const stderr = process.stderr.write.bind(process.stderr);
   const log = (l: string): void => void stderr(`[tfjs-estimator kernel] ${l}\n`);
   const compiler = new CompilerClient(log);
-  const { Kernel } = await import('./kernel/server');
+  const { Kernel } = await import('./kernel/protocol/server');
   const k = new Kernel({ connection, cwd: process.cwd(), compiler, log });
   await k.start();
 }

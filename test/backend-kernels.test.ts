@@ -395,8 +395,88 @@ describe('the addon checks buffer lengths against the shapes it is given', () =>
     assert.throws(() => addon.bnTrainBackward(72, 3, 1e-3, f(216), f(216), f(3), f(3), f(3), f(216), f(3), f(3), f(100)), /reluOut/);
     assert.throws(() => addon.affine(72, 3, f(216), f(3), f(4), true, f(216)), /affine shift/);
     assert.throws(() => addon.affine(72, 3, f(216), f(3), f(3), true, f(215)), /affine y/);
+    assert.throws(() => addon.poolForward(pool, 0, f(215), f(24)), /poolForward x/);
+    assert.throws(() => addon.poolForward(pool, 1, f(216), f(25)), /poolForward y/);
+    assert.throws(() => addon.poolForward(pool, 7, f(216), f(24)), /unknown mode 7/);
+    assert.throws(() => addon.avgPoolBackward(pool, 2, f(23), f(216)), /avgPoolBackward dy/);
+    assert.throws(() => addon.avgPoolBackward(pool, 2, f(24), f(217)), /avgPoolBackward dx/);
+    assert.throws(() => addon.bnInference(72, 3, 1e-3, f(216), f(3), f(2), null, null, f(216)), /bnInference variance/);
+    assert.throws(() => addon.bnInference(72, 3, 1e-3, f(216), f(3), f(3), f(3), null, f(210)), /bnInference y/);
     // The right lengths pass.
     addon.maxPoolTrain(pool, f(216), f(24), ws);
     addon.bnTrainBackward(72, 3, 1e-3, f(216), f(216), f(3), f(3), f(3), f(216), f(3), f(3), f(216));
+    addon.poolForward(pool, 1, f(216), f(24));
+    addon.avgPoolBackward(pool, 2, f(24), f(216));
+    addon.bnInference(72, 3, 1e-3, f(216), f(3), f(1), f(3), null, f(216)); // one value stands for every channel
+  });
+
+  test('convolution, matmul, element-wise and binary entry points throw on wrong buffer lengths, naming the argument', () => {
+    const addon = registerNativeBackend().addon!;
+    const f = (n: number) => new Float32Array(n);
+    const i = (n: number) => new Int32Array(n);
+    // [2,5,5,3] * [3,3,3,4] (stride 1, no padding) -> [2,3,3,4]; x 150, w 108, bias 4, y 72.
+    const conv = Int32Array.from([2, 5, 5, 3, 3, 3, 4, 3, 3, 1, 1, 1, 1, 0, 0, 0, 0, 1]);
+    assert.throws(() => addon.conv2dForward(conv, f(149), f(108), null, 0, 0, f(72)), /conv2dForward x/);
+    assert.throws(() => addon.conv2dForward(conv, f(150), f(107), null, 0, 0, f(72)), /conv2dForward w/);
+    assert.throws(() => addon.conv2dForward(conv, f(150), f(108), f(3), 0, 0, f(72)), /conv2dForward bias/);
+    assert.throws(() => addon.conv2dForward(conv, f(150), f(108), null, 0, 0, f(73)), /conv2dForward out/);
+    assert.throws(() => addon.conv2dBackpropInput(conv, f(71), f(108), f(150)), /conv2dBackpropInput dy/);
+    assert.throws(() => addon.conv2dBackpropInput(conv, f(72), f(108), f(151)), /conv2dBackpropInput dx/);
+    assert.throws(() => addon.conv2dBackpropFilter(conv, f(150), f(72), f(100)), /conv2dBackpropFilter dw/);
+    assert.throws(() => addon.conv2dBackpropFilter(conv, f(1), f(72), f(108)), /conv2dBackpropFilter x/);
+    // Depthwise, multiplier 2: [2,5,5,3] * [3,3,3,2] -> [2,3,3,6]; the filter has 54 values.
+    const depthwise = Int32Array.from([2, 5, 5, 3, 3, 3, 6, 3, 3, 1, 1, 1, 1, 0, 0, 0, 0, 3]);
+    assert.throws(() => addon.conv2dForward(depthwise, f(150), f(108), null, 0, 0, f(108)), /conv2dForward w/);
+    // [2,4,6] x [6,5] (b broadcast over the batch) -> [2,4,5].
+    const mm = Int32Array.from([2, 1, 4, 6, 5, 0, 0]);
+    assert.throws(() => addon.matmul(mm, f(47), f(30), null, 0, 0, f(40)), /matmul a/);
+    assert.throws(() => addon.matmul(mm, f(48), f(60), null, 0, 0, f(40)), /matmul b/);
+    assert.throws(() => addon.matmul(mm, f(48), f(30), f(6), 0, 0, f(40)), /matmul bias/);
+    assert.throws(() => addon.matmul(mm, f(48), f(30), null, 0, 0, f(20)), /matmul out/);
+    assert.throws(() => addon.matmul(Int32Array.from([2, 3, 4, 6, 5, 0, 0]), f(48), f(90), null, 0, 0, f(120)), /matmul shape/);
+    assert.throws(() => addon.relu(f(10), f(9)), /relu y/);
+    assert.throws(() => addon.reluGrad(f(10), f(11), f(10)), /reluGrad x/);
+    assert.throws(() => addon.reluGrad(f(10), f(10), f(1)), /reluGrad dx/);
+    assert.throws(() => addon.reduceSum(2, 3, 4, 1, f(23), f(8)), /reduceSum x/);
+    assert.throws(() => addon.reduceSum(2, 3, 4, 1, f(24), f(12)), /reduceSum out/);
+    assert.throws(() => addon.reduceSum(-2, 3, -4, 1, f(24), f(8)), /negative/);
+    assert.throws(() => addon.broadcastMiddle(2, 3, 4, 1, f(9), f(24)), /broadcastMiddle src/);
+    assert.throws(() => addon.broadcastMiddle(2, 3, 4, 1, f(8), f(25)), /broadcastMiddle out/);
+    assert.throws(() => addon.sparseSoftmaxXent(4, 5, f(19), i(4), f(4), f(20)), /sparseSoftmaxXent logits/);
+    assert.throws(() => addon.sparseSoftmaxXent(4, 5, f(20), i(3), f(4), f(20)), /sparseSoftmaxXent labels/);
+    assert.throws(() => addon.sparseSoftmaxXent(4, 5, f(20), i(4), f(5), f(20)), /sparseSoftmaxXent loss/);
+    assert.throws(() => addon.sparseSoftmaxXent(4, 5, f(20), i(4), f(4), f(2)), /sparseSoftmaxXent softmax/);
+    assert.throws(() => addon.sparseSoftmaxXentGrad(4, 5, f(20), i(4), f(3), f(20)), /sparseSoftmaxXentGrad dloss/);
+    assert.throws(() => addon.sparseSoftmaxXentGrad(4, 5, f(20), i(4), f(4), f(21)), /sparseSoftmaxXentGrad dlogits/);
+    assert.throws(() => addon.adamUpdate(f(8), f(8), f(7), f(8), f(8), f(8), f(8), 0.1, 0.9, 0.999, 1e-8), /adamUpdate s/);
+    assert.throws(() => addon.adamUpdate(f(8), f(8), f(8), f(8), f(8), f(8), f(9), 0.1, 0.9, 0.999, 1e-8), /adamUpdate newS/);
+    // [3,4] + [4] as the broadcast plan hands it over: shape [3,4], strides [4,1] and [0,1].
+    const shape = Int32Array.from([3, 4]);
+    const [as, bs] = [Int32Array.from([4, 1]), Int32Array.from([0, 1])];
+    assert.throws(() => addon.binary(0, shape, as, bs, f(11), f(4), f(12)), /binary a/);
+    assert.throws(() => addon.binary(0, shape, as, bs, f(12), f(12), f(12)), /binary b/);
+    assert.throws(() => addon.binary(0, shape, as, bs, f(12), f(4), f(13)), /binary out/);
+    assert.throws(() => addon.binary(0, shape, Int32Array.from([-4, 1]), bs, f(12), f(4), f(12)), /negative/);
+    assert.throws(() => addon.unary(0, f(12), f(11)), /unary out/);
+    assert.throws(() => addon.tile(Int32Array.from([2, 3]), Int32Array.from([2, 1]), f(5), f(12)), /tile x/);
+    assert.throws(() => addon.tile(Int32Array.from([2, 3]), Int32Array.from([2, 1]), f(6), f(6)), /tile out/);
+    // A buffer of the wrong type is named as well.
+    assert.throws(() => addon.relu(f(4), new Int32Array(4) as unknown as Float32Array), /relu y: expected a Float32Array/);
+    // The right lengths pass.
+    addon.conv2dForward(conv, f(150), f(108), f(4), 1, 0, f(72));
+    addon.conv2dBackpropInput(conv, f(72), f(108), f(150));
+    addon.conv2dBackpropFilter(conv, f(150), f(72), f(108));
+    addon.conv2dForward(depthwise, f(150), f(54), null, 0, 0, f(108));
+    addon.matmul(mm, f(48), f(30), f(5), 1, 0, f(40));
+    addon.relu(f(10), f(10));
+    addon.reluGrad(f(10), f(10), f(10));
+    addon.reduceSum(2, 3, 4, 1, f(24), f(8));
+    addon.broadcastMiddle(2, 3, 4, 1, f(8), f(24));
+    addon.sparseSoftmaxXent(4, 5, f(20), i(4), f(4), f(20));
+    addon.sparseSoftmaxXentGrad(4, 5, f(20), i(4), f(4), f(20));
+    addon.adamUpdate(f(8), f(8), f(8), f(8), f(8), f(8), f(8), 0.1, 0.9, 0.999, 1e-8);
+    addon.binary(0, shape, as, bs, f(12), f(4), f(12));
+    addon.unary(0, f(12), f(12));
+    addon.tile(Int32Array.from([2, 3]), Int32Array.from([2, 1]), f(6), f(12));
   });
 });

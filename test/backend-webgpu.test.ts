@@ -145,7 +145,7 @@ test('the webgpu package missing or broken is a reason, not a crash', () => {
 
 test('on webgpu the kernel banner and the Estimator\'s first log line name the adapter; dataSync reads float32, int32 and bool', () => {
   const r = run(
-    `const { kernelBanner } = require(dist + '/src/kernel/prelude.js');
+    `const { kernelBanner } = require(dist + '/src/kernel/cells/prelude.js');
      const { Estimator } = require(dist + '/src/estimator/estimator.js');
      const { EstimatorSpec } = require(dist + '/src/estimator/spec.js');
      const train = require(dist + '/src/estimator/train-api.js');

@@ -7,14 +7,14 @@ import assert from 'node:assert/strict';
 import * as fs from 'fs';
 import * as path from 'path';
 import type * as TS from 'typescript';
-import { CellConverter, ConvertResult } from '../src/kernel/cell-converter';
-import { topLevelNames } from '../src/kernel/cell-names';
-import { CellPositions } from '../src/kernel/cell-positions';
+import { requireTypeScript } from '../src/kernel/compiler/tslab-adapter';
+import { CellConverter, ConvertResult } from '../src/kernel/cells/cell-converter';
+import { topLevelNames } from '../src/kernel/cells/cell-names';
+import { CellPositions } from '../src/kernel/cells/cell-positions';
 import * as vm from 'vm';
 import * as os from 'os';
 
-// eslint-disable-next-line @typescript-eslint/no-var-requires
-const ts = require('@tslab/typescript-for-tslab') as typeof TS;
+const ts: typeof TS = requireTypeScript();
 
 /** Runs cells the way the kernel does: one shared `exports`, modules from the notebook folder. */
 class Notebook {

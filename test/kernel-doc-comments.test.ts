@@ -7,12 +7,12 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import type * as TS from 'typescript';
-import { withoutDocComments, serveLibsWithoutDocComments, libDirectory } from '../src/kernel/doc-comments';
-import { DeclarationDocs } from '../src/kernel/declaration-docs';
-import { Compiler } from '../src/kernel/compiler';
+import { requireTypeScript } from '../src/kernel/compiler/tslab-adapter';
+import { withoutDocComments, serveLibsWithoutDocComments, libDirectory } from '../src/kernel/compiler/doc-comments';
+import { DeclarationDocs } from '../src/kernel/compiler/declaration-docs';
+import { Compiler } from '../src/kernel/compiler/compiler';
 
-// eslint-disable-next-line @typescript-eslint/no-var-requires
-const ts = require('@tslab/typescript-for-tslab') as typeof TS;
+const ts: typeof TS = requireTypeScript();
 
 test('doc comments become spaces; positions, line breaks, other comments and strings stay', () => {
   const src = '/** Doc\n * more */\nexport declare function f(): void; /* plain */ // line\nconst s = "/** not a comment */";\n/**/ let x: 1;\n';

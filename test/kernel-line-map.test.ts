@@ -1,7 +1,7 @@
 // Stack positions in the compiled JavaScript of a cell map back to the TypeScript the user wrote.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { LineMap } from '../src/kernel/line-map';
+import { LineMap } from '../src/kernel/cells/line-map';
 
 test('type annotations, blank lines, exports and a statement printed over two lines map to their source lines', () => {
   const src = [

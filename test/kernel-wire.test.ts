@@ -2,9 +2,9 @@
 // bounded digest history, nesting limits, and the message size setting.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { decode, encode, newHeader, Signer, WireError, MAX_HEADER_DEPTH } from '../src/kernel/wire';
-import { DigestHistory } from '../src/kernel/digest-history';
-import { DEFAULT_MAX_MESSAGE_BYTES, maxMessageBytes } from '../src/kernel/limits';
+import { decode, encode, newHeader, Signer, WireError, MAX_HEADER_DEPTH } from '../src/kernel/protocol/wire';
+import { DigestHistory } from '../src/kernel/protocol/digest-history';
+import { DEFAULT_MAX_MESSAGE_BYTES, maxMessageBytes } from '../src/kernel/protocol/limits';
 
 const signer = new Signer('a-test-key');
 const message = (extra: Record<string, unknown> = {}): Buffer[] =>

@@ -31,6 +31,34 @@ const int32_t* Params(const Napi::Value& v, size_t n, const char* what) {
   return a.Data();
 }
 
+void CheckLen(const Napi::Value& v, int64_t need, const char* what) {
+  if (!v.IsTypedArray()) throw Napi::TypeError::New(v.Env(), std::string(what) + ": expected a typed array");
+  if (static_cast<int64_t>(Len(v)) != need) {
+    throw Napi::Error::New(v.Env(), std::string(what) + ": buffer of " + std::to_string(Len(v)) + " elements, the shape needs " +
+                                        std::to_string(need));
+  }
+}
+
+float* F32(const Napi::Value& v, int64_t need, const char* what) {
+  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array) {
+    throw Napi::TypeError::New(v.Env(), std::string(what) + ": expected a Float32Array");
+  }
+  CheckLen(v, need, what);
+  return v.As<Napi::Float32Array>().Data();
+}
+
+int32_t* I32s(const Napi::Value& v, int64_t need, const char* what) {
+  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_int32_array) {
+    throw Napi::TypeError::New(v.Env(), std::string(what) + ": expected an Int32Array");
+  }
+  CheckLen(v, need, what);
+  return v.As<Napi::Int32Array>().Data();
+}
+
+float* F32OrNull(const Napi::Value& v, int64_t need, const char* what) {
+  return v.IsNull() || v.IsUndefined() ? nullptr : F32(v, need, what);
+}
+
 Range ThreadRange(int64_t n) {
   const int64_t t = omp_get_thread_num(), nt = omp_get_num_threads();
   const int64_t per = (n + nt - 1) / nt;
@@ -45,7 +73,7 @@ dnnl::primitive_attr ActivationAttr(int act, float alpha) {
     case kRelu: ops.append_eltwise(1.f, dnnl::algorithm::eltwise_relu, 0.f, 0.f); break;
     case kRelu6: ops.append_eltwise(1.f, dnnl::algorithm::eltwise_clip, 0.f, 6.f); break;
     case kElu: ops.append_eltwise(1.f, dnnl::algorithm::eltwise_elu, 1.f, 0.f); break;
-    case kLeakyRelu: ops.append_eltwise(1.f, dnnl::algorithm::eltwise_relu, alpha, 0.f); break;
+    case kLeakyrelu: ops.append_eltwise(1.f, dnnl::algorithm::eltwise_relu, alpha, 0.f); break;
     case kSigmoid: ops.append_eltwise(1.f, dnnl::algorithm::eltwise_logistic, 0.f, 0.f); break;
     default: throw std::runtime_error("unknown activation code " + std::to_string(act));
   }

@@ -4,12 +4,12 @@ import * as path from 'path';
 import { packageRoot } from '../../package-root';
 
 export interface NativeAddon {
-  /** shape: n, ih, iw, ic, oh, ow, oc, kh, kw, sh, sw, dh, dw, pt, pl, pb, pr, groups. activation: see ACTIVATIONS in kernels.ts. */
+  /** shape: op-codes.json (shapes.conv). activation: op-codes.json (activation). */
   conv2dForward(shape: Int32Array, x: Float32Array, w: Float32Array, bias: Float32Array | null, activation: number, alpha: number, out: Float32Array): void;
   conv2dBackpropInput(shape: Int32Array, dy: Float32Array, w: Float32Array, dx: Float32Array): void;
   conv2dBackpropFilter(shape: Int32Array, x: Float32Array, dy: Float32Array, dw: Float32Array): void;
   convImpl(shape: Int32Array): string;
-  /** shape: n, ih, iw, c, oh, ow, kh, kw, sh, sw, pt, pl, pb, pr. mode: 0 max, 1 average over valid inputs, 2 average over the whole window. */
+  /** shape: op-codes.json (shapes.pool). mode: op-codes.json (poolMode): max, average over valid inputs, average over the whole window. */
   poolForward(shape: Int32Array, mode: number, x: Float32Array, y: Float32Array): void;
   avgPoolBackward(shape: Int32Array, mode: number, dy: Float32Array, dx: Float32Array): void;
   maxPoolBackward(shape: Int32Array, x: Float32Array, dy: Float32Array, dx: Float32Array): void;
@@ -32,11 +32,11 @@ export interface NativeAddon {
   sparseSoftmaxXent(rows: number, classes: number, logits: Float32Array, labels: Int32Array, loss: Float32Array, softmax: Float32Array): void;
   sparseSoftmaxXentGrad(rows: number, classes: number, softmax: Float32Array, labels: Int32Array, dloss: Float32Array, dlogits: Float32Array): void;
   adamUpdate(v: Float32Array, m: Float32Array, s: Float32Array, g: Float32Array, newV: Float32Array, newM: Float32Array, newS: Float32Array, lr: number, beta1: number, beta2: number, eps: number): void;
-  /** shape: batchA, batchB, M, K, N, transposeA, transposeB. */
+  /** shape: op-codes.json (shapes.matmul). */
   matmul(shape: Int32Array, a: Float32Array, b: Float32Array, bias: Float32Array | null, activation: number, alpha: number, out: Float32Array): void;
-  /** op: see BINARY_OPS in kernels.ts; strides in elements, 0 along broadcast dimensions. */
+  /** op: op-codes.json (binary); strides in elements, 0 along broadcast dimensions. */
   binary(op: number, shape: Int32Array, aStrides: Int32Array, bStrides: Int32Array, a: Float32Array, b: Float32Array, out: Float32Array): void;
-  /** op: see UNARY_OPS in kernels.ts. */
+  /** op: op-codes.json (unary). */
   unary(op: number, x: Float32Array, out: Float32Array): void;
   tile(inShape: Int32Array, reps: Int32Array, x: Float32Array, out: Float32Array): void;
   setThreads(n: number): number;

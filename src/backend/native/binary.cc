@@ -12,16 +12,14 @@
 namespace tfe {
 namespace {
 
-enum BinaryOp { kAdd = 0, kSub = 1, kMul = 2, kDiv = 3, kSquaredDifference = 4, kMaximum = 5, kMinimum = 6 };
-
 template <int OP>
 inline float Apply(float a, float b) {
-  if (OP == kAdd) return a + b;
-  if (OP == kSub) return a - b;
-  if (OP == kMul) return a * b;
-  if (OP == kDiv) return a / b;
-  if (OP == kSquaredDifference) return (a - b) * (a - b);
-  if (OP == kMaximum) return (a > b || a != a) ? a : b;  // NaN wins, as Math.max
+  if (OP == kBinaryAdd) return a + b;
+  if (OP == kBinarySub) return a - b;
+  if (OP == kBinaryMultiply) return a * b;
+  if (OP == kBinaryRealDiv) return a / b;
+  if (OP == kBinarySquaredDifference) return (a - b) * (a - b);
+  if (OP == kBinaryMaximum) return (a > b || a != a) ? a : b;  // NaN wins, as Math.max
   return (a < b || a != a) ? a : b;
 }
 
@@ -43,13 +41,13 @@ RowFn PickRow(int as, int bs) {
 
 RowFn Pick(int op, int as, int bs) {
   switch (op) {
-    case kAdd: return PickRow<kAdd>(as, bs);
-    case kSub: return PickRow<kSub>(as, bs);
-    case kMul: return PickRow<kMul>(as, bs);
-    case kDiv: return PickRow<kDiv>(as, bs);
-    case kSquaredDifference: return PickRow<kSquaredDifference>(as, bs);
-    case kMaximum: return PickRow<kMaximum>(as, bs);
-    case kMinimum: return PickRow<kMinimum>(as, bs);
+    case kBinaryAdd: return PickRow<kBinaryAdd>(as, bs);
+    case kBinarySub: return PickRow<kBinarySub>(as, bs);
+    case kBinaryMultiply: return PickRow<kBinaryMultiply>(as, bs);
+    case kBinaryRealDiv: return PickRow<kBinaryRealDiv>(as, bs);
+    case kBinarySquaredDifference: return PickRow<kBinarySquaredDifference>(as, bs);
+    case kBinaryMaximum: return PickRow<kBinaryMaximum>(as, bs);
+    case kBinaryMinimum: return PickRow<kBinaryMinimum>(as, bs);
     default: throw std::runtime_error("unknown binary op " + std::to_string(op));
   }
 }
@@ -75,9 +73,20 @@ Napi::Value Binary(const Napi::CallbackInfo& info) {
   const int32_t* shape = Params(info[1], rank, "binary shape");
   const int32_t* as = Params(info[2], rank, "binary a strides");
   const int32_t* bs = Params(info[3], rank, "binary b strides");
-  const float* a = F32(info[4]);
-  const float* b = F32(info[5]);
-  float* out = F32(info[6]);
+  // Each operand spans 1 + sum((shape - 1) * stride) elements (its own size: strides are its
+  // row-major strides, 0 where it broadcasts); nothing is read when the output is empty.
+  int64_t count = 1, a_len = 1, b_len = 1;
+  for (int d = 0; d < rank; d++) {
+    if (shape[d] < 0 || as[d] < 0 || bs[d] < 0) throw Napi::Error::New(info.Env(), "binary: negative shape or stride");
+    count *= shape[d];
+    a_len += static_cast<int64_t>(shape[d] - 1) * as[d];
+    b_len += static_cast<int64_t>(shape[d] - 1) * bs[d];
+  }
+  if (rank > 0 && (as[rank - 1] > 1 || bs[rank - 1] > 1)) throw Napi::Error::New(info.Env(), "binary: the last dimension's strides must be 0 or 1");
+  float* out = F32(info[6], count, "binary out");
+  if (count == 0) return info.Env().Undefined();
+  const float* a = F32(info[4], a_len, "binary a");
+  const float* b = F32(info[5], b_len, "binary b");
   if (rank == 0) {
     Pick(op, 0, 0)(a, b, out, 1);
     return info.Env().Undefined();
@@ -96,21 +105,19 @@ Napi::Value Binary(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-enum UnaryOp { kSquare = 0, kSqrt = 1, kRsqrt = 2, kNeg = 3, kAbs = 4, kExp = 5, kLog = 6, kSigmoid = 7, kTanh = 8 };
-
 template <int OP>
 TFE_VECTOR_CLONES void UnarySpan(const float* __restrict x, float* __restrict y, int64_t n) {
   for (int64_t i = 0; i < n; i++) {
     const float v = x[i];
-    if (OP == kSquare) y[i] = v * v;
-    if (OP == kSqrt) y[i] = std::sqrt(v);
-    if (OP == kRsqrt) y[i] = 1.f / std::sqrt(v);
-    if (OP == kNeg) y[i] = -v;
-    if (OP == kAbs) y[i] = std::fabs(v);
-    if (OP == kExp) y[i] = std::exp(v);
-    if (OP == kLog) y[i] = std::log(v);
-    if (OP == kSigmoid) y[i] = 1.f / (1.f + std::exp(-v));
-    if (OP == kTanh) y[i] = std::tanh(v);
+    if (OP == kUnarySquare) y[i] = v * v;
+    if (OP == kUnarySqrt) y[i] = std::sqrt(v);
+    if (OP == kUnaryRsqrt) y[i] = 1.f / std::sqrt(v);
+    if (OP == kUnaryNeg) y[i] = -v;
+    if (OP == kUnaryAbs) y[i] = std::fabs(v);
+    if (OP == kUnaryExp) y[i] = std::exp(v);
+    if (OP == kUnaryLog) y[i] = std::log(v);
+    if (OP == kUnarySigmoid) y[i] = 1.f / (1.f + std::exp(-v));
+    if (OP == kUnaryTanh) y[i] = std::tanh(v);
   }
 }
 
@@ -118,15 +125,15 @@ using UnaryFn = void (*)(const float*, float*, int64_t);
 
 UnaryFn PickUnary(int op) {
   switch (op) {
-    case kSquare: return UnarySpan<kSquare>;
-    case kSqrt: return UnarySpan<kSqrt>;
-    case kRsqrt: return UnarySpan<kRsqrt>;
-    case kNeg: return UnarySpan<kNeg>;
-    case kAbs: return UnarySpan<kAbs>;
-    case kExp: return UnarySpan<kExp>;
-    case kLog: return UnarySpan<kLog>;
-    case kSigmoid: return UnarySpan<kSigmoid>;
-    case kTanh: return UnarySpan<kTanh>;
+    case kUnarySquare: return UnarySpan<kUnarySquare>;
+    case kUnarySqrt: return UnarySpan<kUnarySqrt>;
+    case kUnaryRsqrt: return UnarySpan<kUnaryRsqrt>;
+    case kUnaryNeg: return UnarySpan<kUnaryNeg>;
+    case kUnaryAbs: return UnarySpan<kUnaryAbs>;
+    case kUnaryExp: return UnarySpan<kUnaryExp>;
+    case kUnaryLog: return UnarySpan<kUnaryLog>;
+    case kUnarySigmoid: return UnarySpan<kUnarySigmoid>;
+    case kUnaryTanh: return UnarySpan<kUnaryTanh>;
     default: throw std::runtime_error("unknown unary op " + std::to_string(op));
   }
 }
@@ -134,9 +141,9 @@ UnaryFn PickUnary(int op) {
 // unary(op, x, out)
 Napi::Value Unary(const Napi::CallbackInfo& info) {
   const UnaryFn fn = PickUnary(I32(info[0]));
-  const int64_t n = Len(info[1]);
   const float* x = F32(info[1]);
-  float* y = F32(info[2]);
+  const int64_t n = Len(info[1]);
+  float* y = F32(info[2], n, "unary out");
   ParallelSpans(n, n, [&](int64_t b, int64_t e) { fn(x + b, y + b, e - b); });
   return info.Env().Undefined();
 }
@@ -146,8 +153,15 @@ Napi::Value Tile(const Napi::CallbackInfo& info) {
   const int rank = static_cast<int>(Len(info[0]));
   const int32_t* in = Params(info[0], rank, "tile shape");
   const int32_t* reps = Params(info[1], rank, "tile reps");
-  const float* x = F32(info[2]);
-  float* out = F32(info[3]);
+  int64_t in_count = 1, out_count = 1;
+  for (int d = 0; d < rank; d++) {
+    if (in[d] < 0 || reps[d] < 0) throw Napi::Error::New(info.Env(), "tile: negative shape or reps");
+    in_count *= in[d];
+    out_count *= static_cast<int64_t>(in[d]) * reps[d];
+  }
+  const float* x = F32(info[2], in_count, "tile x");
+  float* out = F32(info[3], out_count, "tile out");
+  if (out_count == 0) return info.Env().Undefined();
   if (rank == 0) {
     out[0] = x[0];
     return info.Env().Undefined();

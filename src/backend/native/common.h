@@ -9,6 +9,9 @@
 #include <cstdint>
 #include <string>
 
+// Op codes and shape-array lengths shared with TypeScript (generated from op-codes.json).
+#include "op-codes.h"
+
 // Hot loops of our own are compiled for several instruction sets and picked at load time
 // (the addon is built without -march=native so that the binary also runs on other CPUs).
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
@@ -69,6 +72,15 @@ inline int32_t* I32s(const Napi::Value& v) {
 }
 inline float* F32OrNull(const Napi::Value& v) { return v.IsNull() || v.IsUndefined() ? nullptr : F32(v); }
 inline size_t Len(const Napi::Value& v) { return v.As<Napi::TypedArray>().ElementLength(); }
+
+// Every buffer's length is checked against the shape the call gives: a wrong one would read or
+// write past the JavaScript array. The error names the entry point and argument (`what`).
+void CheckLen(const Napi::Value& v, int64_t need, const char* what);
+// A Float32Array (Int32Array) of exactly `need` elements.
+float* F32(const Napi::Value& v, int64_t need, const char* what);
+int32_t* I32s(const Napi::Value& v, int64_t need, const char* what);
+// As F32, or nullptr for null/undefined.
+float* F32OrNull(const Napi::Value& v, int64_t need, const char* what);
 inline int64_t I64(const Napi::Value& v) { return v.As<Napi::Number>().Int64Value(); }
 inline int I32(const Napi::Value& v) { return v.As<Napi::Number>().Int32Value(); }
 inline float Flt(const Napi::Value& v) { return v.As<Napi::Number>().FloatValue(); }
@@ -76,8 +88,7 @@ inline float Flt(const Napi::Value& v) { return v.As<Napi::Number>().FloatValue(
 // An Int32Array of exactly n parameters (shapes, strides, paddings).
 const int32_t* Params(const Napi::Value& v, size_t n, const char* what);
 
-// Post-op activations shared by convolution and matmul, numbered as in kernels.ts.
-enum Activation { kLinear = 0, kRelu = 1, kRelu6 = 2, kElu = 3, kLeakyRelu = 4, kSigmoid = 5 };
+// Post-op activations shared by convolution and matmul (Activation in op-codes.h).
 dnnl::primitive_attr ActivationAttr(int act, float alpha);
 
 using Fn = Napi::Value (*)(const Napi::CallbackInfo&);

@@ -14,15 +14,20 @@ using dnnl::memory;
 using tag = memory::format_tag;
 using dt = memory::data_type;
 
-// n, ih, iw, ic, oh, ow, oc, kh, kw, sh, sw, dh, dw, pt, pl, pb, pr, groups
-constexpr size_t kShapeLen = 18;
+// The shape array's fields: ConvShapeField (op-codes.json).
+constexpr size_t kShapeLen = kConvShapeLen;
 struct ConvShape {
   int n, ih, iw, ic, oh, ow, oc, kh, kw, sh, sw, dh, dw, pt, pl, pb, pr, groups;
+  // Elements of the NHWC input and output, and of the HWIO filter (per group: ic/groups inputs).
+  int64_t SrcLen() const { return int64_t{n} * ih * iw * ic; }
+  int64_t DstLen() const { return int64_t{n} * oh * ow * oc; }
+  int64_t WeightsLen() const { return int64_t{kh} * kw * (groups > 0 ? ic / groups : 0) * oc; }
 };
 
 ConvShape ReadShape(const Napi::Value& v) {
   const int32_t* p = Params(v, kShapeLen, "convolution shape");
-  return ConvShape{p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7], p[8], p[9], p[10], p[11], p[12], p[13], p[14], p[15], p[16], p[17]};
+  return ConvShape{p[kConvN], p[kConvIh], p[kConvIw], p[kConvIc], p[kConvOh], p[kConvOw], p[kConvOc], p[kConvKh], p[kConvKw],
+                   p[kConvSh], p[kConvSw], p[kConvDh], p[kConvDw], p[kConvPt], p[kConvPl], p[kConvPb], p[kConvPr], p[kConvGroups]};
 }
 
 std::string Key(const Napi::Value& v, const std::string& suffix) {
@@ -130,11 +135,15 @@ ConvPrims& GetConv(const Napi::Value& shape, bool bias, int act, float alpha) {
 
 // conv2dForward(shape, x, w, bias|null, activation, alpha, out)
 Napi::Value Forward(const Napi::CallbackInfo& info) {
-  float* bias = F32OrNull(info[3]);
+  const ConvShape s = ReadShape(info[0]);
+  float* x = F32(info[1], s.SrcLen(), "conv2dForward x");
+  float* w = F32(info[2], s.WeightsLen(), "conv2dForward w");
+  float* bias = F32OrNull(info[3], s.oc, "conv2dForward bias");
+  float* out = F32(info[6], s.DstLen(), "conv2dForward out");
   auto& c = GetConv(info[0], bias != nullptr, I32(info[4]), Flt(info[5]));
-  std::unordered_map<int, memory> args{{DNNL_ARG_SRC, Wrap(c.src_md, F32(info[1]))},
-                                       {DNNL_ARG_WEIGHTS, c.fwd_w.In(c.w_user_md, F32(info[2]))},
-                                       {DNNL_ARG_DST, Wrap(c.dst_md, F32(info[6]))}};
+  std::unordered_map<int, memory> args{{DNNL_ARG_SRC, Wrap(c.src_md, x)},
+                                       {DNNL_ARG_WEIGHTS, c.fwd_w.In(c.w_user_md, w)},
+                                       {DNNL_ARG_DST, Wrap(c.dst_md, out)}};
   if (bias) args.insert({DNNL_ARG_BIAS, Wrap(c.b_md, bias)});
   c.fwd.execute(Strm(), args);
   Strm().wait();
@@ -143,23 +152,31 @@ Napi::Value Forward(const Napi::CallbackInfo& info) {
 
 // conv2dBackpropInput(shape, dy, w, dx)
 Napi::Value BackpropInput(const Napi::CallbackInfo& info) {
+  const ConvShape s = ReadShape(info[0]);
+  float* dy = F32(info[1], s.DstLen(), "conv2dBackpropInput dy");
+  float* w = F32(info[2], s.WeightsLen(), "conv2dBackpropInput w");
+  float* dx = F32(info[3], s.SrcLen(), "conv2dBackpropInput dx");
   auto& c = GetConv(info[0], false, kLinear, 0.f);
   c.EnsureBwdData();
-  c.bd.execute(Strm(), {{DNNL_ARG_DIFF_DST, Wrap(c.dst_md, F32(info[1]))},
-                        {DNNL_ARG_WEIGHTS, c.bd_w.In(c.w_user_md, F32(info[2]))},
-                        {DNNL_ARG_DIFF_SRC, Wrap(c.src_md, F32(info[3]))}});
+  c.bd.execute(Strm(), {{DNNL_ARG_DIFF_DST, Wrap(c.dst_md, dy)},
+                        {DNNL_ARG_WEIGHTS, c.bd_w.In(c.w_user_md, w)},
+                        {DNNL_ARG_DIFF_SRC, Wrap(c.src_md, dx)}});
   Strm().wait();
   return info.Env().Undefined();
 }
 
 // conv2dBackpropFilter(shape, x, dy, dw)
 Napi::Value BackpropFilter(const Napi::CallbackInfo& info) {
+  const ConvShape s = ReadShape(info[0]);
+  float* x = F32(info[1], s.SrcLen(), "conv2dBackpropFilter x");
+  float* dy = F32(info[2], s.DstLen(), "conv2dBackpropFilter dy");
+  float* dw_data = F32(info[3], s.WeightsLen(), "conv2dBackpropFilter dw");
   auto& c = GetConv(info[0], false, kLinear, 0.f);
   c.EnsureBwdWeights();
-  memory dw_user = Wrap(c.w_user_md, F32(info[3]));
+  memory dw_user = Wrap(c.w_user_md, dw_data);
   memory dw = c.bw_w.needed ? c.bw_w.prim : dw_user;
-  c.bw.execute(Strm(), {{DNNL_ARG_SRC, Wrap(c.src_md, F32(info[1]))},
-                        {DNNL_ARG_DIFF_DST, Wrap(c.dst_md, F32(info[2]))},
+  c.bw.execute(Strm(), {{DNNL_ARG_SRC, Wrap(c.src_md, x)},
+                        {DNNL_ARG_DIFF_DST, Wrap(c.dst_md, dy)},
                         {DNNL_ARG_DIFF_WEIGHTS, dw}});
   if (c.bw_w.needed) c.bw_w.r.execute(Strm(), c.bw_w.prim, dw_user);
   Strm().wait();

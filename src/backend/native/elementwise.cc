@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <initializer_list>
 #include <vector>
 
 #include "common.h"
@@ -56,21 +57,28 @@ TFE_VECTOR_CLONES void AdamSpan(const float* __restrict w, const float* __restri
   }
 }
 
+// Sizes given as numbers: a negative one would make every length check pass.
+void NonNegative(const Napi::Env& env, std::initializer_list<int64_t> sizes, const char* what) {
+  for (int64_t s : sizes) {
+    if (s < 0) throw Napi::Error::New(env, std::string(what) + ": negative size");
+  }
+}
+
 // relu(x, y)
 Napi::Value Relu(const Napi::CallbackInfo& info) {
-  const int64_t n = Len(info[0]);
   const float* x = F32(info[0]);
-  float* y = F32(info[1]);
+  const int64_t n = Len(info[0]);
+  float* y = F32(info[1], n, "relu y");
   ParallelSpans(n, n, [&](int64_t b, int64_t e) { ReluSpan(x + b, y + b, e - b); });
   return info.Env().Undefined();
 }
 
 // reluGrad(dy, x, dx): dy where x > 0, else 0.
 Napi::Value ReluGrad(const Napi::CallbackInfo& info) {
-  const int64_t n = Len(info[0]);
   const float* dy = F32(info[0]);
-  const float* x = F32(info[1]);
-  float* dx = F32(info[2]);
+  const int64_t n = Len(info[0]);
+  const float* x = F32(info[1], n, "reluGrad x");
+  float* dx = F32(info[2], n, "reluGrad dx");
   ParallelSpans(n, n, [&](int64_t b, int64_t e) { ReluGradSpan(dy + b, x + b, dx + b, e - b); });
   return info.Env().Undefined();
 }
@@ -80,9 +88,10 @@ Napi::Value ReluGrad(const Napi::CallbackInfo& info) {
 // sums over blocks of 64 rows (or 4096 elements), added up in double.
 Napi::Value ReduceSum(const Napi::CallbackInfo& info) {
   const int64_t outer = I64(info[0]), red = I64(info[1]), inner = I64(info[2]);
+  NonNegative(info.Env(), {outer, red, inner}, "reduceSum");
   const double scale = info[3].As<Napi::Number>().DoubleValue();
-  const float* x = F32(info[4]);
-  float* out = F32(info[5]);
+  const float* x = F32(info[4], outer * red * inner, "reduceSum x");
+  float* out = F32(info[5], outer * inner, "reduceSum out");
   if (inner == 1) {
     ParallelSpans(outer, outer * red, [&](int64_t b, int64_t e) {
       for (int64_t o = b; o < e; o++) {
@@ -118,9 +127,10 @@ Napi::Value ReduceSum(const Napi::CallbackInfo& info) {
 // (the gradient of a sum or mean over a contiguous block of axes).
 Napi::Value BroadcastMiddle(const Napi::CallbackInfo& info) {
   const int64_t outer = I64(info[0]), red = I64(info[1]), inner = I64(info[2]);
+  NonNegative(info.Env(), {outer, red, inner}, "broadcastMiddle");
   const float scale = Flt(info[3]);
-  const float* src = F32(info[4]);
-  float* out = F32(info[5]);
+  const float* src = F32(info[4], outer * inner, "broadcastMiddle src");
+  float* out = F32(info[5], outer * red * inner, "broadcastMiddle out");
   ParallelSpans(outer * red, outer * red * inner, [&](int64_t b, int64_t e) {
     for (int64_t row = b; row < e; row++) ScaleSpan(src + (row / red) * inner, scale, out + row * inner, inner);
   });
@@ -132,10 +142,11 @@ Napi::Value BroadcastMiddle(const Napi::CallbackInfo& info) {
 // [0, classes) gives NaN, as TensorFlow does.
 Napi::Value SparseSoftmaxXent(const Napi::CallbackInfo& info) {
   const int64_t rows = I64(info[0]), k = I64(info[1]);
-  const float* logits = F32(info[2]);
-  const int32_t* labels = I32s(info[3]);
-  float* loss = F32(info[4]);
-  float* sm = F32(info[5]);
+  NonNegative(info.Env(), {rows, k}, "sparseSoftmaxXent");
+  const float* logits = F32(info[2], rows * k, "sparseSoftmaxXent logits");
+  const int32_t* labels = I32s(info[3], rows, "sparseSoftmaxXent labels");
+  float* loss = F32(info[4], rows, "sparseSoftmaxXent loss");
+  float* sm = F32(info[5], rows * k, "sparseSoftmaxXent softmax");
   ParallelSpans(rows, rows * k * 8, [&](int64_t b, int64_t e) {
     for (int64_t r = b; r < e; r++) {
       const float* l = logits + r * k;
@@ -157,10 +168,11 @@ Napi::Value SparseSoftmaxXent(const Napi::CallbackInfo& info) {
 // dlogits = (softmax - onehot(label)) * dloss[row]
 Napi::Value SparseSoftmaxXentGrad(const Napi::CallbackInfo& info) {
   const int64_t rows = I64(info[0]), k = I64(info[1]);
-  const float* sm = F32(info[2]);
-  const int32_t* labels = I32s(info[3]);
-  const float* dloss = F32(info[4]);
-  float* d = F32(info[5]);
+  NonNegative(info.Env(), {rows, k}, "sparseSoftmaxXentGrad");
+  const float* sm = F32(info[2], rows * k, "sparseSoftmaxXentGrad softmax");
+  const int32_t* labels = I32s(info[3], rows, "sparseSoftmaxXentGrad labels");
+  const float* dloss = F32(info[4], rows, "sparseSoftmaxXentGrad dloss");
+  float* d = F32(info[5], rows * k, "sparseSoftmaxXentGrad dlogits");
   ParallelSpans(rows, rows * k, [&](int64_t b, int64_t e) {
     for (int64_t r = b; r < e; r++) {
       ScaleSpan(sm + r * k, dloss[r], d + r * k, k);
@@ -174,9 +186,10 @@ Napi::Value SparseSoftmaxXentGrad(const Napi::CallbackInfo& info) {
 // adamUpdate(var, m, v, g, newVar, newM, newV, lrT, beta1, beta2, eps): TF1's update
 // (lrT already holds the bias corrections, epsilon outside the square root), one pass.
 Napi::Value AdamUpdate(const Napi::CallbackInfo& info) {
+  const float* w = F32(info[0]);
   const int64_t n = Len(info[0]);
-  const float *w = F32(info[0]), *m = F32(info[1]), *v = F32(info[2]), *g = F32(info[3]);
-  float *nw = F32(info[4]), *nm = F32(info[5]), *nv = F32(info[6]);
+  const float *m = F32(info[1], n, "adamUpdate m"), *v = F32(info[2], n, "adamUpdate s"), *g = F32(info[3], n, "adamUpdate g");
+  float *nw = F32(info[4], n, "adamUpdate newV"), *nm = F32(info[5], n, "adamUpdate newM"), *nv = F32(info[6], n, "adamUpdate newS");
   const float lr = Flt(info[7]), b1 = Flt(info[8]), b2 = Flt(info[9]), eps = Flt(info[10]);
   ParallelSpans(n, n * 4, [&](int64_t b, int64_t e) {
     AdamSpan(w + b, m + b, v + b, g + b, nw + b, nm + b, nv + b, lr, b1, b2, eps, e - b);

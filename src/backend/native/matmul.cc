@@ -22,8 +22,8 @@ struct MatmulPrims {
 };
 std::unordered_map<std::string, std::unique_ptr<MatmulPrims>> g_matmuls;
 
-// shape: batchA, batchB, M, K, N, transposeA, transposeB (a batch of 1 broadcasts)
-constexpr size_t kShapeLen = 7;
+// The shape array's fields: MatmulShapeField (op-codes.json); a batch of 1 broadcasts.
+constexpr size_t kShapeLen = kMatmulShapeLen;
 
 MatmulPrims& Get(const Napi::Value& shape, bool bias, int act, float alpha) {
   const int32_t* p = Params(shape, kShapeLen, "matmul shape");
@@ -31,8 +31,8 @@ MatmulPrims& Get(const Napi::Value& shape, bool bias, int act, float alpha) {
   for (size_t i = 0; i < kShapeLen; i++) key += "," + std::to_string(p[i]);
   auto it = g_matmuls.find(key);
   if (it != g_matmuls.end()) return *it->second;
-  const memory::dim ba = p[0], bb = p[1], m = p[2], k = p[3], n = p[4];
-  const bool ta = p[5] != 0, tb = p[6] != 0;
+  const memory::dim ba = p[kMatmulBatchA], bb = p[kMatmulBatchB], m = p[kMatmulM], k = p[kMatmulK], n = p[kMatmulN];
+  const bool ta = p[kMatmulTransposeA] != 0, tb = p[kMatmulTransposeB] != 0;
   auto mm = std::make_unique<MatmulPrims>();
   mm->a_md = memory::desc({ba, m, k}, dt::f32, ta ? memory::dims{m * k, 1, m} : memory::dims{m * k, k, 1});
   mm->b_md = memory::desc({bb, k, n}, dt::f32, tb ? memory::dims{k * n, 1, k} : memory::dims{k * n, n, 1});
@@ -52,7 +52,7 @@ float Activate(int act, float alpha, float v) {
     case kRelu: return v < 0.f ? 0.f : v;
     case kRelu6: return std::min(std::max(v, 0.f), 6.f);
     case kElu: return v < 0.f ? std::expm1(v) : v;
-    case kLeakyRelu: return v < 0.f ? alpha * v : v;
+    case kLeakyrelu: return v < 0.f ? alpha * v : v;
     case kSigmoid: return 1.f / (1.f + std::exp(-v));
     default: return v;
   }
@@ -73,8 +73,8 @@ TFE_VECTOR_CLONES void SmallGemm(const float* a, int64_t a_rs, int64_t a_cs, con
 }
 
 void SmallMatmul(const int32_t* p, const float* a, const float* b, const float* bias, int act, float alpha, float* c) {
-  const int64_t ba = p[0], bb = p[1], m = p[2], k = p[3], n = p[4];
-  const bool ta = p[5] != 0, tb = p[6] != 0;
+  const int64_t ba = p[kMatmulBatchA], bb = p[kMatmulBatchB], m = p[kMatmulM], k = p[kMatmulK], n = p[kMatmulN];
+  const bool ta = p[kMatmulTransposeA] != 0, tb = p[kMatmulTransposeB] != 0;
   const int64_t a_rs = ta ? 1 : k, a_cs = ta ? m : 1;
   std::vector<float> bt(tb ? k * n : 0);
   for (int64_t t = 0; t < std::max(ba, bb); t++) {
@@ -93,16 +93,23 @@ void SmallMatmul(const int32_t* p, const float* a, const float* b, const float* 
 
 // matmul(shape, a, b, bias|null, activation, alpha, out)
 Napi::Value Matmul(const Napi::CallbackInfo& info) {
-  float* bias = F32OrNull(info[3]);
   const int32_t* p = Params(info[0], kShapeLen, "matmul shape");
-  if (static_cast<int64_t>(std::max(p[0], p[1])) * p[2] * p[3] * p[4] <= kSmall) {
-    SmallMatmul(p, F32(info[1]), F32(info[2]), bias, I32(info[4]), Flt(info[5]), F32(info[6]));
+  const int64_t ba = p[kMatmulBatchA], bb = p[kMatmulBatchB], m = p[kMatmulM], k = p[kMatmulK], n = p[kMatmulN];
+  if (ba < 1 || bb < 1 || m < 0 || k < 0 || n < 0 || (ba != 1 && bb != 1 && ba != bb)) {
+    throw Napi::Error::New(info.Env(), "matmul shape: batches must be equal or 1, sizes non-negative");
+  }
+  float* a = F32(info[1], ba * m * k, "matmul a");
+  float* b = F32(info[2], bb * k * n, "matmul b");
+  float* bias = F32OrNull(info[3], n, "matmul bias");
+  float* out = F32(info[6], std::max(ba, bb) * m * n, "matmul out");
+  if (std::max(ba, bb) * m * k * n <= kSmall) {
+    SmallMatmul(p, a, b, bias, I32(info[4]), Flt(info[5]), out);
     return info.Env().Undefined();
   }
   auto& mm = Get(info[0], bias != nullptr, I32(info[4]), Flt(info[5]));
-  std::unordered_map<int, memory> args{{DNNL_ARG_SRC, Wrap(mm.a_md, F32(info[1]))},
-                                       {DNNL_ARG_WEIGHTS, Wrap(mm.b_md, F32(info[2]))},
-                                       {DNNL_ARG_DST, Wrap(mm.c_md, F32(info[6]))}};
+  std::unordered_map<int, memory> args{{DNNL_ARG_SRC, Wrap(mm.a_md, a)},
+                                       {DNNL_ARG_WEIGHTS, Wrap(mm.b_md, b)},
+                                       {DNNL_ARG_DST, Wrap(mm.c_md, out)}};
   if (bias) args.insert({DNNL_ARG_BIAS, Wrap(mm.bias_md, bias)});
   mm.prim.execute(Strm(), args);
   Strm().wait();

@@ -124,11 +124,9 @@ void Affine(int64_t rows, int c, const float* x, const float* scale, const float
   ParallelSpans(rows, rows * c, [&](int64_t b, int64_t e) { AffineRows(x, scale, shift, b, e, c, y); });
 }
 
-void CheckLen(const Napi::Value& v, int64_t need, const char* what) {
-  if (static_cast<int64_t>(Len(v)) != need) {
-    throw Napi::Error::New(v.Env(), std::string(what) + ": buffer of " + std::to_string(Len(v)) + " elements, the shape needs " +
-                                        std::to_string(need));
-  }
+// rows and channels as numbers from the caller; negative ones would make every length check pass.
+void CheckRowsChannels(const Napi::CallbackInfo& info, const char* what) {
+  if (I64(info[0]) < 0 || I32(info[1]) < 0) throw Napi::Error::New(info.Env(), std::string(what) + ": negative rows or channels");
 }
 
 // bnTrainForward(rows, c, eps, x, gamma, beta, y|null, mean, variance[, scale, shift]): batch
@@ -136,6 +134,7 @@ void CheckLen(const Napi::Value& v, int64_t need, const char* what) {
 // accuracy. y = x * scale + shift per channel; with y null only the statistics and scale,
 // shift are computed (the affine pass is left to affine(), possibly fused with relu).
 Napi::Value TrainForward(const Napi::CallbackInfo& info) {
+  CheckRowsChannels(info, "bnTrainForward");
   const int64_t rows = I64(info[0]);
   const int c = I32(info[1]);
   const float eps = Flt(info[2]);
@@ -174,6 +173,7 @@ Napi::Value TrainForward(const Napi::CallbackInfo& info) {
 
 // affine(rows, c, x, scale, shift, relu, y): y = x * scale + shift per channel, then relu if asked.
 Napi::Value AffinePass(const Napi::CallbackInfo& info) {
+  CheckRowsChannels(info, "affine");
   const int64_t rows = I64(info[0]);
   const int c = I32(info[1]);
   CheckLen(info[2], rows * c, "affine x");
@@ -196,6 +196,7 @@ Napi::Value AffinePass(const Napi::CallbackInfo& info) {
 // with reluOut, dy is the gradient of relu(batch norm) and is masked by reluOut > 0 on the fly
 // (batch norm + relu backward in one kernel).
 Napi::Value TrainBackward(const Napi::CallbackInfo& info) {
+  CheckRowsChannels(info, "bnTrainBackward");
   const int64_t rows = I64(info[0]);
   const int c = I32(info[1]);
   const float eps = Flt(info[2]);
@@ -246,10 +247,18 @@ Napi::Value TrainBackward(const Napi::CallbackInfo& info) {
 // bnInference(rows, c, eps, x, mean, variance, offset|null, scale|null, y): each of mean,
 // variance, offset, scale has c elements or one.
 Napi::Value Inference(const Napi::CallbackInfo& info) {
+  CheckRowsChannels(info, "bnInference");
   const int64_t rows = I64(info[0]);
   const int c = I32(info[1]);
   const float eps = Flt(info[2]);
-  const float* x = F32(info[3]);
+  const float* x = F32(info[3], rows * c, "bnInference x");
+  float* y = F32(info[8], rows * c, "bnInference y");
+  const char* names[] = {"bnInference mean", "bnInference variance", "bnInference offset", "bnInference scale"};
+  for (int i = 4; i <= 7; i++) {
+    if (info[i].IsNull() || info[i].IsUndefined()) continue;
+    F32(info[i]);
+    if (Len(info[i]) != 1) CheckLen(info[i], c, names[i - 4]);  // one value per channel, or one for all
+  }
   auto at = [](const Napi::Value& v, int j, float dflt) -> float {
     if (v.IsNull() || v.IsUndefined()) return dflt;
     return F32(v)[Len(v) == 1 ? 0 : j];
@@ -260,7 +269,7 @@ Napi::Value Inference(const Napi::CallbackInfo& info) {
     scale[j] = static_cast<float>(s);
     shift[j] = static_cast<float>(at(info[6], j, 0.f) - at(info[4], j, 0.f) * s);
   }
-  Affine(rows, c, x, scale.data(), shift.data(), F32(info[8]));
+  Affine(rows, c, x, scale.data(), shift.data(), y);
   return info.Env().Undefined();
 }
 

@@ -19,8 +19,8 @@ using dnnl::memory;
 using tag = memory::format_tag;
 using dt = memory::data_type;
 
-// n, ih, iw, c, oh, ow, kh, kw, sh, sw, pt, pl, pb, pr
-constexpr size_t kShapeLen = 14;
+// The shape array's fields: PoolShapeField (op-codes.json).
+constexpr size_t kShapeLen = kPoolShapeLen;
 
 struct PoolPrims {
   memory::desc src_md, dst_md, ws_md;
@@ -29,28 +29,31 @@ struct PoolPrims {
 };
 std::unordered_map<std::string, std::unique_ptr<PoolPrims>> g_pools;
 
-// mode: 0 max, 1 average over valid inputs (tfjs's forward), 2 average over the whole window
-// (tfjs's AvgPoolGrad divides so).
+// mode (PoolMode): max, average over valid inputs (tfjs's forward), average over the whole
+// window (tfjs's AvgPoolGrad divides so).
 PoolPrims& GetPool(const Napi::Value& v, int mode) {
   const int32_t* p = Params(v, kShapeLen, "pooling shape");
+  if (mode != kPoolMax && mode != kPoolAvgValid && mode != kPoolAvgWindow) {
+    throw Napi::Error::New(v.Env(), "pooling: unknown mode " + std::to_string(mode));
+  }
   std::string key = std::to_string(mode);
   for (size_t i = 0; i < kShapeLen; i++) key += "," + std::to_string(p[i]);
   auto it = g_pools.find(key);
   if (it != g_pools.end()) return *it->second;
   auto pp = std::make_unique<PoolPrims>();
-  pp->src_md = memory::desc({p[0], p[3], p[1], p[2]}, dt::f32, tag::nhwc);
-  pp->dst_md = memory::desc({p[0], p[3], p[4], p[5]}, dt::f32, tag::nhwc);
-  auto alg = mode == 0   ? dnnl::algorithm::pooling_max
-             : mode == 1 ? dnnl::algorithm::pooling_avg_exclude_padding
+  pp->src_md = memory::desc({p[kPoolN], p[kPoolC], p[kPoolIh], p[kPoolIw]}, dt::f32, tag::nhwc);
+  pp->dst_md = memory::desc({p[kPoolN], p[kPoolC], p[kPoolOh], p[kPoolOw]}, dt::f32, tag::nhwc);
+  auto alg = mode == kPoolMax        ? dnnl::algorithm::pooling_max
+             : mode == kPoolAvgValid ? dnnl::algorithm::pooling_avg_exclude_padding
                          : dnnl::algorithm::pooling_avg_include_padding;
-  memory::dims strides{p[8], p[9]}, kernel{p[6], p[7]}, pl{p[10], p[11]}, pr{p[12], p[13]};
+  memory::dims strides{p[kPoolSh], p[kPoolSw]}, kernel{p[kPoolKh], p[kPoolKw]}, pl{p[kPoolPt], p[kPoolPl]}, pr{p[kPoolPb], p[kPoolPr]};
   auto fi = dnnl::pooling_forward::desc(dnnl::prop_kind::forward_inference, alg, pp->src_md, pp->dst_md, strides, kernel, pl, pr);
   pp->fwd = dnnl::pooling_forward(dnnl::pooling_forward::primitive_desc(fi, Eng()));
   auto ft = dnnl::pooling_forward::desc(dnnl::prop_kind::forward_training, alg, pp->src_md, pp->dst_md, strides, kernel, pl, pr);
   auto hint = dnnl::pooling_forward::primitive_desc(ft, Eng());
   auto bd = dnnl::pooling_backward::desc(alg, pp->src_md, pp->dst_md, strides, kernel, pl, pr);
   pp->bwd = dnnl::pooling_backward(dnnl::pooling_backward::primitive_desc(bd, Eng(), hint));
-  if (mode == 0) {
+  if (mode == kPoolMax) {
     pp->fwd_train = dnnl::pooling_forward(hint);
     pp->ws_md = hint.workspace_desc();
   }
@@ -59,10 +62,15 @@ PoolPrims& GetPool(const Napi::Value& v, int mode) {
   return ref;
 }
 
+// Elements of a pooling input or output.
+int64_t Floats(const memory::desc& md) { return static_cast<int64_t>(md.get_size() / sizeof(float)); }
+
 // poolForward(shape, mode, x, y)
 Napi::Value Forward(const Napi::CallbackInfo& info) {
   auto& p = GetPool(info[0], I32(info[1]));
-  p.fwd.execute(Strm(), {{DNNL_ARG_SRC, Wrap(p.src_md, F32(info[2]))}, {DNNL_ARG_DST, Wrap(p.dst_md, F32(info[3]))}});
+  float* x = F32(info[2], Floats(p.src_md), "poolForward x");
+  float* y = F32(info[3], Floats(p.dst_md), "poolForward y");
+  p.fwd.execute(Strm(), {{DNNL_ARG_SRC, Wrap(p.src_md, x)}, {DNNL_ARG_DST, Wrap(p.dst_md, y)}});
   Strm().wait();
   return info.Env().Undefined();
 }
@@ -70,20 +78,15 @@ Napi::Value Forward(const Napi::CallbackInfo& info) {
 // avgPoolBackward(shape, mode, dy, dx)
 Napi::Value AvgBackward(const Napi::CallbackInfo& info) {
   auto& p = GetPool(info[0], I32(info[1]));
-  p.bwd.execute(Strm(), {{DNNL_ARG_DIFF_DST, Wrap(p.dst_md, F32(info[2]))}, {DNNL_ARG_DIFF_SRC, Wrap(p.src_md, F32(info[3]))}});
+  float* dy = F32(info[2], Floats(p.dst_md), "avgPoolBackward dy");
+  float* dx = F32(info[3], Floats(p.src_md), "avgPoolBackward dx");
+  p.bwd.execute(Strm(), {{DNNL_ARG_DIFF_DST, Wrap(p.dst_md, dy)}, {DNNL_ARG_DIFF_SRC, Wrap(p.src_md, dx)}});
   Strm().wait();
   return info.Env().Undefined();
 }
 
 // Floats that hold a max-pool workspace (opaque bytes to the caller).
-size_t WorkspaceFloats(const PoolPrims& p) { return (p.ws_md.get_size() + sizeof(float) - 1) / sizeof(float); }
-
-void CheckLen(const Napi::Value& v, size_t need, const char* what) {
-  if (Len(v) < need) {
-    throw Napi::Error::New(v.Env(), std::string(what) + ": buffer of " + std::to_string(Len(v)) + " elements, the shape needs " +
-                                        std::to_string(need));
-  }
-}
+int64_t WorkspaceFloats(const PoolPrims& p) { return static_cast<int64_t>((p.ws_md.get_size() + sizeof(float) - 1) / sizeof(float)); }
 
 // maxPoolWorkspaceSize(shape): how many floats maxPoolTrain's workspace takes.
 Napi::Value WorkspaceSize(const Napi::CallbackInfo& info) {
@@ -93,8 +96,8 @@ Napi::Value WorkspaceSize(const Napi::CallbackInfo& info) {
 // maxPoolTrain(shape, x, y, ws): the forward pass that also records each window's maximum.
 Napi::Value MaxTrain(const Napi::CallbackInfo& info) {
   auto& p = GetPool(info[0], 0);
-  CheckLen(info[1], p.src_md.get_size() / sizeof(float), "maxPoolTrain x");
-  CheckLen(info[2], p.dst_md.get_size() / sizeof(float), "maxPoolTrain y");
+  CheckLen(info[1], Floats(p.src_md), "maxPoolTrain x");
+  CheckLen(info[2], Floats(p.dst_md), "maxPoolTrain y");
   CheckLen(info[3], WorkspaceFloats(p), "maxPoolTrain workspace");
   p.fwd_train.execute(Strm(), {{DNNL_ARG_SRC, Wrap(p.src_md, F32(info[1]))},
                                {DNNL_ARG_DST, Wrap(p.dst_md, F32(info[2]))},
@@ -106,9 +109,9 @@ Napi::Value MaxTrain(const Napi::CallbackInfo& info) {
 // maxPoolBackwardWs(shape, dy, ws, dx): the gradient from maxPoolTrain's workspace.
 Napi::Value MaxBackwardWs(const Napi::CallbackInfo& info) {
   auto& p = GetPool(info[0], 0);
-  CheckLen(info[1], p.dst_md.get_size() / sizeof(float), "maxPoolBackwardWs dy");
+  CheckLen(info[1], Floats(p.dst_md), "maxPoolBackwardWs dy");
   CheckLen(info[2], WorkspaceFloats(p), "maxPoolBackwardWs workspace");
-  CheckLen(info[3], p.src_md.get_size() / sizeof(float), "maxPoolBackwardWs dx");
+  CheckLen(info[3], Floats(p.src_md), "maxPoolBackwardWs dx");
   p.bwd.execute(Strm(), {{DNNL_ARG_DIFF_DST, Wrap(p.dst_md, F32(info[1]))},
                          {DNNL_ARG_WORKSPACE, Wrap(p.ws_md, F32(info[2]))},
                          {DNNL_ARG_DIFF_SRC, Wrap(p.src_md, F32(info[3]))}});
@@ -182,8 +185,9 @@ TFE_VECTOR_CLONES void MaxPoolGradImage(const PoolGeom& g, const float* __restri
 // maxPoolBackward(shape, x, dy, dx). Work is split over images: windows overlap in space.
 Napi::Value MaxBackward(const Napi::CallbackInfo& info) {
   const int32_t* p = Params(info[0], kShapeLen, "pooling shape");
-  const PoolGeom g{p[0] > 0 ? p[1] : 0, p[2], p[3], p[4], p[5], p[6], p[7], p[8], p[9], p[10], p[11]};
-  const int64_t n = p[0];
+  const PoolGeom g{p[kPoolN] > 0 ? p[kPoolIh] : 0, p[kPoolIw], p[kPoolC], p[kPoolOh], p[kPoolOw], p[kPoolKh],
+                   p[kPoolKw], p[kPoolSh], p[kPoolSw], p[kPoolPt], p[kPoolPl]};
+  const int64_t n = p[kPoolN];
   const int64_t in_size = g.ih * g.iw * g.c, out_size = g.oh * g.ow * g.c;
   CheckLen(info[1], n * in_size, "maxPoolBackward x");
   CheckLen(info[2], n * out_size, "maxPoolBackward dy");

@@ -5,7 +5,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 
-import { compiledRoot as distRoot } from '../package-root';
+import { compiledRoot as distRoot } from '../../package-root';
 
 export function cacheDirCandidates(): string[] {
   const cache = process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), '.cache');

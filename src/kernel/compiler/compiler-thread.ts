@@ -9,11 +9,11 @@ import * as vm from 'vm';
 import { parentPort } from 'worker_threads';
 import type * as TS from 'typescript';
 import { kernelCacheDir, writeAtomic } from './cache-dir';
-import { requireWithCodeCache } from './code-cache';
+import { loadTypeScript, tslabVersion } from './tslab-adapter';
 import { serveLeanNodeTypes } from './node-types';
 import { libDirectory, serveLibsWithoutDocComments } from './doc-comments';
 import { ensureTypeBundle, TypeBundle } from './type-bundle';
-import { preludeSource } from './prelude';
+import { preludeSource } from '../cells/prelude';
 import type { Compiler, ConvertResult } from './compiler';
 import type { CompilerRequest, CompilerEvent } from './compiler-client';
 
@@ -48,8 +48,7 @@ const CONVERTER_VERSION = 3;
 
 /** The prelude's conversion depends only on its source and the compiler: convert it once. */
 function cachedPrelude(cacheDir: string, ts: typeof TS, src: string): { file: string; result?: ConvertResult } {
-  // eslint-disable-next-line @typescript-eslint/no-var-requires
-  const tslab = (require('tslab/package.json') as { version: string }).version;
+  const tslab = tslabVersion();
   const key = crypto.createHash('sha256').update(`ts${ts.version} tslab${tslab} converter${CONVERTER_VERSION}\n${src}`).digest('hex').slice(0, 16);
   const file = path.join(cacheDir, `prelude-${key}.json`);
   try {
@@ -63,8 +62,9 @@ function start(): Compiler | undefined {
   try {
     const t0 = performance.now();
     const cacheDir = kernelCacheDir();
-    // Before tslab loads it the ordinary way: 8 MB of JavaScript, compiled once and cached.
-    const tsModule = requireWithCodeCache('@tslab/typescript-for-tslab', cacheDir);
+    // tslab's TypeScript build, before anything loads it the ordinary way: 8 MB of JavaScript,
+    // compiled once and cached.
+    const tsModule = loadTypeScript(cacheDir);
     const ts = tsModule.exports as typeof TS;
     const bundle: TypeBundle = ensureTypeBundle(ts, cacheDir, log);
     const lean = serveLeanNodeTypes(ts, cacheDir);

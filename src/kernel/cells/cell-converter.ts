@@ -1,17 +1,18 @@
 // Turns a TypeScript cell into JavaScript the kernel can run, type-checked against everything
 // earlier cells declared. Earlier cells live on as one declarations file (their .d.ts output,
-// carried from cell to cell); the cell sees its top level the way tslab arranges it (the cell
-// file's parent is that file). Each cell gets a new TypeScript program that reuses every parsed
-// file of the last one (compiler-host.ts), and is emitted straight to CommonJS with two small
-// transforms (cell-transforms.ts). tslab's converter did the same with a watch program, a
-// builder and a second transpile per cell: three times the work for a one-line cell.
+// carried from cell to cell); the cell file's parent is that file, so names the cell does not
+// declare resolve there (a service of tslab's TypeScript build: ../compiler/tslab-adapter.ts).
+// Each cell gets a new TypeScript program that reuses every parsed file of the last one
+// (../compiler/compiler-host.ts), and is emitted straight to CommonJS with two small transforms
+// (cell-transforms.ts): one program and one emit per cell, no watch program or builder.
 import * as fs from 'fs';
 import * as path from 'path';
 import type * as TS from 'typescript';
-import { CellCompilerHost } from './compiler-host';
+import { CellCompilerHost } from '../compiler/compiler-host';
 import { topLevelNames } from './cell-names';
 import { carriedDeclarations, cellMeanings } from './carried-decls';
 import { cellTransformers } from './cell-transforms';
+import { completionsAt, linkCellToDeclarations, quickInfoAt, tslabCompilerOptions, tslabTypeRoot } from '../compiler/tslab-adapter';
 
 export interface CellPosition {
   offset: number;
@@ -53,16 +54,6 @@ export interface CompletionInfo {
   candidates: string[];
 }
 
-/** What the TypeScript build tslab ships adds to the public API (program-level services). */
-interface TslabTypeScript {
-  Completions: {
-    getCompletionsAtPositionForTslab(host: object, program: TS.Program, log: (m: string) => void, sf: TS.SourceFile, pos: number, prefs: TS.UserPreferences, trigger: undefined, kind: TS.CompletionTriggerKind, cancel: TS.CancellationToken): TS.CompletionInfo | undefined;
-  };
-  getQuickInfoAtPosition(sf: TS.SourceFile, checker: TS.TypeChecker, cancel: TS.CancellationToken, pos: number): TS.QuickInfo | undefined;
-}
-
-const neverCancelled: TS.CancellationToken = { isCancellationRequested: () => false, throwIfCancellationRequested: () => undefined };
-
 /** `await` and `for await` outside any function: with top-level await turned off (and CommonJS output), the marks of one. */
 const AWAIT_OUTSIDE_ASYNC = new Set([1308, 1432]);
 
@@ -89,7 +80,7 @@ export class CellConverter {
       declaration: true,
       sourceMap: true,
       newLine: ts.NewLineKind.LineFeed,
-      // Cells run as sloppy-mode functions, as tslab ran them.
+      // Cells run as sloppy-mode functions (the kernel's executor wraps them in one).
       noImplicitUseStrict: true,
       ignoreDeprecations: '5.0',
       experimentalDecorators: true,
@@ -100,8 +91,7 @@ export class CellConverter {
       typeRoots: typeRoots(rootDir),
       // Emitted files go to the writeFile callback only; this folder is never created.
       outDir: path.join(rootDir, '__tfjs_estimator_out__'),
-      // tslab's TypeScript: report `await` outside functions (1308) so a cell can be wrapped.
-      disableTopLevelAwait: true,
+      ...tslabCompilerOptions,
     };
     this.files = new CellCompilerHost(ts, this.options, rootDir);
     const problems = this.programFor('', '').program.getOptionsDiagnostics();
@@ -122,7 +112,7 @@ export class CellConverter {
     const cellSf = program.getSourceFile(this.cellPath)!;
     const declSf = program.getSourceFile(this.declPath)!;
     // Names the cell does not declare are looked up among earlier cells' declarations.
-    (cellSf as { parent?: TS.Node }).parent = declSf;
+    linkCellToDeclarations(cellSf, declSf);
     return { program, cellSf, declSf };
   }
 
@@ -219,7 +209,7 @@ export class CellConverter {
     const { program, cellSf } = this.programFor(prevDecl, src);
     // Binding (done with the checker) links each node to its parent, which completion needs.
     program.getTypeChecker();
-    const info = (this.ts as unknown as TslabTypeScript).Completions.getCompletionsAtPositionForTslab({}, program, () => undefined, cellSf, pos, {}, undefined, this.ts.CompletionTriggerKind.Invoked, neverCancelled);
+    const info = completionsAt(this.ts, program, cellSf, pos);
     // The identifier around the cursor is what a candidate replaces.
     let start = pos;
     let end = pos;
@@ -246,7 +236,7 @@ export class CellConverter {
 
   inspect(prevDecl: string, src: string, pos: number): TS.QuickInfo | undefined {
     const { program, cellSf } = this.programFor(prevDecl, src);
-    return (this.ts as unknown as TslabTypeScript).getQuickInfoAtPosition(cellSf, program.getTypeChecker(), neverCancelled, pos);
+    return quickInfoAt(this.ts, program, cellSf, pos);
   }
 }
 
@@ -320,8 +310,7 @@ function typeRoots(rootDir: string): string[] {
     if (fs.existsSync(r)) roots.push(r);
     if (path.dirname(dir) === dir) break;
   }
-  if (!roots.some((r) => fs.existsSync(path.join(r, 'node', 'package.json')))) {
-    roots.push(path.join(path.dirname(require.resolve('tslab/package.json')), 'node_modules', '@types'));
-  }
+  const fallback = tslabTypeRoot();
+  if (fallback && !roots.some((r) => fs.existsSync(path.join(r, 'node', 'package.json')))) roots.push(fallback);
   return roots;
 }

@@ -10,24 +10,25 @@ import * as crypto from 'crypto';
 import * as zmq from 'zeromq';
 import { ConnectionInfo, endpoint } from './connection';
 import { Content, decode, encode, Header, Message, newHeader, Signer, WireError, PROTOCOL_VERSION } from './wire';
-import { CellExecutor } from './cell-executor';
-import { CompilerClient } from './compiler-client';
+import { CellExecutor } from '../cells/cell-executor';
+import { CompilerClient } from '../compiler/compiler-client';
 import { History } from './history';
 import { OutputCapture } from './output';
 import * as util from 'util';
-import { toMimeBundle } from '../display/rich';
-import { isAlreadyDisplayed } from '../display/bundle';
-import { setDisplaySink } from '../display/sink';
-import { requestInterrupt, clearInterrupt, isInterruptRequested } from '../estimator/interrupt';
-import { kernelBanner } from './prelude';
+import { toMimeBundle } from '../../display/rich';
+import { isAlreadyDisplayed } from '../../display/bundle';
+import { setDisplaySink } from '../../display/sink';
+import { requestInterrupt, clearInterrupt, isInterruptRequested } from '../../estimator/interrupt';
+import { kernelBanner } from '../cells/prelude';
 import { setStdinProvider } from './stdin';
 import { UpdateThrottle } from './update-throttle';
 import { SendQueue } from './send-queue';
 import { ControlThread } from './control-client';
 import { DigestHistory } from './digest-history';
 import { maxMessageBytes } from './limits';
-import { initBackend } from '../backend/select';
-import { packageVersion } from '../package-root';
+import { initBackend } from '../../backend/select';
+import { packageVersion } from '../../package-root';
+import { typeScriptVersion } from '../compiler/tslab-adapter';
 
 type Channel = 'shell' | 'control';
 type Handler = (msg: Message, channel: Channel) => Promise<void>;
@@ -517,11 +518,6 @@ function kernelVersion(): string {
 }
 
 function tsVersion(): string {
-  try {
-    // The package's metadata, not the compiler: TypeScript itself lives in the compiler thread.
-    // eslint-disable-next-line @typescript-eslint/no-var-requires
-    return (require('@tslab/typescript-for-tslab/package.json') as { version: string }).version;
-  } catch {
-    return '5';
-  }
+  // The package's metadata, not the compiler: TypeScript itself lives in the compiler thread.
+  return typeScriptVersion() ?? '5';
 }

@@ -1,13 +1,13 @@
 // What every cell sees: the library and the display helpers as typed globals. The prelude is
 // the kernel's first (hidden) cell, so its declarations take part in type-checking and
 // completion of every later cell. It imports the library through its type bundle (see
-// type-bundle.ts), whose .js twin is the library itself.
+// ../compiler/type-bundle.ts), whose .js twin is the library itself.
 //
 // preludeSource is called in the compiler thread: this module must not import the library.
 import * as path from 'path';
-import type { TypeBundle } from './type-bundle';
+import type { TypeBundle } from '../compiler/type-bundle';
 
-const stdinModule = path.join(__dirname, 'stdin').replace(/\\/g, '/');
+const stdinModule = path.join(__dirname, '..', 'protocol', 'stdin').replace(/\\/g, '/');
 
 export function preludeSource(bundle: TypeBundle): string {
   const lib = bundle.modulePath.replace(/\\/g, '/');
@@ -23,7 +23,7 @@ export function preludeSource(bundle: TypeBundle): string {
 
 export function kernelBanner(): string {
   // eslint-disable-next-line @typescript-eslint/no-var-requires
-  const { backendReport } = require('../backend/select') as typeof import('../backend/select');
+  const { backendReport } = require('../../backend/select') as typeof import('../../backend/select');
   const r = backendReport();
   return [
     'TypeScript (tfjs-estimator): tf.estimator on TensorFlow.js, with inline display.',

@@ -3,16 +3,16 @@
 // completion, hover info); running the result, capturing the last expression, and turning
 // failures into Jupyter errors that point at the user's cell is ours, so errors are structured
 // rather than printed.
-import { explainDiagnostic } from './diagnostic-hints';
+import { explainDiagnostic } from '../compiler/diagnostic-hints';
 import { formatTraceback } from './traceback';
-import { resetPlotlyLibrary } from '../display/plotly';
+import { resetPlotlyLibrary } from '../../display/plotly';
 import * as path from 'path';
 import * as util from 'util';
 import * as vm from 'vm';
 import { CellPositions } from './cell-positions';
 import Module from 'module';
 import type { CellDiagnostic } from './cell-converter';
-import { CompilerClient, ConvertResult, CompletionResult, CompletenessStatus } from './compiler-client';
+import { CompilerClient, ConvertResult, CompletionResult, CompletenessStatus } from '../compiler/compiler-client';
 
 export interface CellError {
   ename: string;

@@ -7,6 +7,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import type * as TS from 'typescript';
 import { writeAtomic } from './cache-dir';
+import { tslabTypeRoot } from './tslab-adapter';
 
 const GENERATOR_VERSION = 1;
 
@@ -32,11 +33,9 @@ function nodeTypeDirs(): NodeTypes[] {
   } catch {
     // No @types/node of ours.
   }
-  try {
-    add(path.join(path.dirname(require.resolve('tslab/package.json')), 'node_modules', '@types', 'node', 'package.json'));
-  } catch {
-    // No tslab: the compiler cannot start anyway.
-  }
+  const tslabTypes = tslabTypeRoot();
+  // No tslab: the compiler cannot start anyway.
+  if (tslabTypes) add(path.join(tslabTypes, 'node', 'package.json'));
   return found;
 }
 

@@ -1,11 +1,11 @@
-// The TypeScript side of a cell: the cell converter (cell-converter.ts) type-checks it against
+// The TypeScript side of a cell: the cell converter (../cells/cell-converter.ts) type-checks it against
 // the declarations of the prelude and earlier cells, transpiles it, and answers completion and
 // hover questions. It runs in its own thread (compiler-thread.ts): the kernel's event loop stays
 // free while TypeScript works, and the compiler starts up while the library loads.
-import { isCompleteCode } from 'tslab/dist/converter';
 import type * as TS from 'typescript';
-import { CellConverter, ConvertResult } from './cell-converter';
+import { CellConverter, ConvertResult } from '../cells/cell-converter';
 import type { DeclarationDocs } from './declaration-docs';
+import { cellCompleteness } from './tslab-adapter';
 
 export type { ConvertResult };
 
@@ -58,7 +58,7 @@ export class Compiler {
   }
 
   isComplete(src: string): CompletenessStatus {
-    const r = isCompleteCode(src);
+    const r = cellCompleteness(src);
     if (!r.completed) return { status: 'incomplete', indent: r.indent ?? '' };
     const sf = this.ts.createSourceFile('cell.ts', src, this.ts.ScriptTarget.Latest, false, this.ts.ScriptKind.TS);
     const syntaxErrors = (sf as unknown as { parseDiagnostics?: unknown[] }).parseDiagnostics ?? [];

@@ -1,0 +1,146 @@
+// Convolutions (conv.cc): forward (plain or depthwise, with bias and activation) and both
+// gradients, NHWC only.
+import * as tf from '@tensorflow/tfjs';
+import { CONV2D } from '../../custom-kernels';
+import {
+  ACTIVATIONS,
+  channelBias,
+  Conv2DInfo,
+  f32,
+  isF32,
+  kernel,
+  KernelArgs,
+  KernelContext,
+  nativeOrFallback,
+  paddingOk,
+  Pad,
+  Rounding,
+  Shape4,
+  shapeArray,
+} from './common';
+
+interface ConvAttrs {
+  strides: number | [number, number];
+  pad: Pad;
+  dataFormat?: 'NHWC' | 'NCHW';
+  dilations?: number | [number, number];
+  dimRoundingMode?: Rounding;
+  activation?: string;
+  leakyreluAlpha?: number;
+}
+
+/** The addon's convolution shape array (fields: op-codes.json, shapes.conv). */
+function convShape(c: Conv2DInfo, groups = 1): Int32Array {
+  const p = c.padInfo;
+  return shapeArray('conv', {
+    n: c.batchSize,
+    ih: c.inHeight,
+    iw: c.inWidth,
+    ic: c.inChannels,
+    oh: c.outHeight,
+    ow: c.outWidth,
+    oc: c.outChannels,
+    kh: c.filterHeight,
+    kw: c.filterWidth,
+    sh: c.strideHeight,
+    sw: c.strideWidth,
+    dh: c.dilationHeight,
+    dw: c.dilationWidth,
+    pt: p.top,
+    pl: p.left,
+    pb: p.bottom,
+    pr: p.right,
+    groups,
+  });
+}
+
+export function convKernels(ctx: KernelContext): tf.KernelConfig[] {
+  const { addon } = ctx;
+
+  /** Forward convolution (plain or depthwise) with optional bias and activation; undefined = not ours. */
+  const convForward = (args: KernelArgs, depthwise: boolean): tf.TensorInfo | undefined => {
+    const { x, filter, bias, preluActivationWeights } = args.inputs;
+    const a = args.attrs as unknown as ConvAttrs;
+    const act = a.activation ?? 'linear';
+    if (!x || !filter || a.dataFormat === 'NCHW' || !isF32(x, filter) || preluActivationWeights || !(act in ACTIVATIONS)) return undefined;
+    const c = tf.backend_util.computeConv2DInfo(
+      x.shape as Shape4,
+      filter.shape as Shape4,
+      a.strides,
+      a.dilations ?? 1,
+      a.pad,
+      a.dimRoundingMode,
+      depthwise,
+      'channelsLast',
+    );
+    if (!paddingOk(c) || !channelBias(bias, c.outChannels)) return undefined;
+    const o = args.backend.output(c.outShape);
+    const b = args.backend;
+    addon.conv2dForward(
+      convShape(c, depthwise ? c.inChannels : 1),
+      f32(b, x),
+      f32(b, filter),
+      bias ? f32(b, bias) : null,
+      ACTIVATIONS[act],
+      a.leakyreluAlpha ?? 0.2,
+      o.values,
+    );
+    return o.info;
+  };
+
+  const convBackpropInput = (args: KernelArgs, depthwise: boolean): tf.TensorInfo | undefined => {
+    const { dy, filter } = args.inputs;
+    const a = args.attrs as unknown as ConvAttrs & { inputShape: Shape4 };
+    if (!dy || !filter || a.dataFormat === 'NCHW' || !isF32(dy, filter)) return undefined;
+    const c = tf.backend_util.computeConv2DInfo(
+      a.inputShape,
+      filter.shape as Shape4,
+      a.strides,
+      a.dilations ?? 1,
+      a.pad,
+      a.dimRoundingMode,
+      depthwise,
+      'channelsLast',
+    );
+    if (!paddingOk(c) || !tf.util.arraysEqual(c.outShape, dy.shape)) return undefined;
+    const o = args.backend.output(a.inputShape);
+    addon.conv2dBackpropInput(convShape(c, depthwise ? c.inChannels : 1), f32(args.backend, dy), f32(args.backend, filter), o.values);
+    return o.info;
+  };
+
+  const convBackpropFilter = (args: KernelArgs, depthwise: boolean): tf.TensorInfo | undefined => {
+    const { x, dy } = args.inputs;
+    const a = args.attrs as unknown as ConvAttrs & { filterShape: Shape4 };
+    if (!x || !dy || a.dataFormat === 'NCHW' || !isF32(x, dy)) return undefined;
+    const c = tf.backend_util.computeConv2DInfo(
+      x.shape as Shape4,
+      a.filterShape,
+      a.strides,
+      a.dilations ?? 1,
+      a.pad,
+      a.dimRoundingMode,
+      depthwise,
+      'channelsLast',
+    );
+    if (!paddingOk(c) || !tf.util.arraysEqual(c.outShape, dy.shape)) return undefined;
+    const o = args.backend.output(a.filterShape);
+    addon.conv2dBackpropFilter(convShape(c, depthwise ? c.inChannels : 1), f32(args.backend, x), f32(args.backend, dy), o.values);
+    return o.info;
+  };
+
+  return [
+    nativeOrFallback(ctx, 'Conv2D', false, convForward),
+    nativeOrFallback(ctx, 'FusedConv2D', false, convForward),
+    nativeOrFallback(ctx, 'DepthwiseConv2dNative', true, convForward),
+    nativeOrFallback(ctx, 'FusedDepthwiseConv2D', true, convForward),
+    nativeOrFallback(ctx, 'Conv2DBackpropInput', false, convBackpropInput),
+    nativeOrFallback(ctx, 'DepthwiseConv2dNativeBackpropInput', true, convBackpropInput),
+    nativeOrFallback(ctx, 'Conv2DBackpropFilter', false, convBackpropFilter),
+    nativeOrFallback(ctx, 'DepthwiseConv2dNativeBackpropFilter', true, convBackpropFilter),
+    kernel(CONV2D, (args) => {
+      const out = convForward(args, false);
+      if (!out) throw new Error(`${CONV2D}: unsupported arguments (the conv2d helper should have used tf.fused.conv2d)`);
+      return out;
+    }),
+  ];
+}

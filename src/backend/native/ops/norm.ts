@@ -1,0 +1,77 @@
+// Batch normalization (norm.cc): inference, and the training pair whose output and gradient are
+// left pending so that a relu next to them runs in the same pass.
+import * as tf from '@tensorflow/tfjs';
+import { BN_TRAIN, BN_TRAIN_GRAD } from '../../custom-kernels';
+import { f32, isF32, kernel, KernelContext, size } from './common';
+
+export function normKernels(ctx: KernelContext): tf.KernelConfig[] {
+  const { addon, fallback } = ctx;
+  return [
+    kernel('FusedBatchNorm', (args) => {
+      const { x, mean, variance, offset, scale } = args.inputs;
+      const eps = (args.attrs as { varianceEpsilon: number }).varianceEpsilon;
+      if (!x || !mean || !variance || !isF32(x, mean, variance, offset, scale) || x.shape.length === 0)
+        return fallback('FusedBatchNorm', args);
+      const ch = x.shape[x.shape.length - 1];
+      // Parameters of one value per channel (or a single value); other broadcasts go to cpu.
+      if (![mean, variance, offset, scale].every((t) => !t || size(t.shape) === ch || size(t.shape) === 1) || ch === 0)
+        return fallback('FusedBatchNorm', args);
+      const b = args.backend;
+      const o = b.output(x.shape);
+      addon.bnInference(
+        size(x.shape) / ch,
+        ch,
+        eps,
+        f32(b, x),
+        f32(b, mean),
+        f32(b, variance),
+        offset ? f32(b, offset) : null,
+        scale ? f32(b, scale) : null,
+        o.values,
+      );
+      return o.info;
+    }),
+    kernel(BN_TRAIN, (args) => {
+      const { x, scale, offset } = args.inputs as Record<string, tf.TensorInfo>;
+      const eps = (args.attrs as { epsilon: number }).epsilon;
+      const ch = x.shape[x.shape.length - 1];
+      const b = args.backend;
+      const rows = size(x.shape) / ch;
+      const src = f32(b, x);
+      const mean = b.output([ch]);
+      const variance = b.output([ch]);
+      const [a, s] = [new Float32Array(ch), new Float32Array(ch)];
+      addon.bnTrainForward(rows, ch, eps, src, f32(b, scale), f32(b, offset), null, mean.values, variance.values, a, s);
+      // y's pass waits for its reader: a relu after it computes relu(y) in that one pass.
+      const y = b.deferred(x.shape, { kind: 'affine', rows, channels: ch, src, scale: a, shift: s });
+      return [y, mean.info, variance.info];
+    }),
+    kernel(BN_TRAIN_GRAD, (args) => {
+      const { x, dy, mean, variance, scale } = args.inputs as Record<string, tf.TensorInfo>;
+      const eps = (args.attrs as { epsilon: number }).epsilon;
+      const ch = x.shape[x.shape.length - 1];
+      const b = args.backend;
+      const dx = b.output(x.shape);
+      const dscale = b.output([ch]);
+      const doffset = b.output([ch]);
+      const p = b.pendingOf(dy.dataId);
+      // After a relu: its gradient's mask is applied on the fly (one kernel for both).
+      const [d, mask] = p?.kind === 'reluGrad' ? [p.dy, p.reluOut] : [f32(b, dy), null];
+      addon.bnTrainBackward(
+        size(x.shape) / ch,
+        ch,
+        eps,
+        f32(b, x),
+        d,
+        f32(b, mean),
+        f32(b, variance),
+        f32(b, scale),
+        dx.values,
+        dscale.values,
+        doffset.values,
+        mask,
+      );
+      return [dx.info, dscale.info, doffset.info];
+    }),
+  ];
+}

@@ -1,0 +1,94 @@
+// Pooling (pool.cc): max and average pooling with their gradients, and the max pooling whose
+// forward pass keeps oneDNN's workspace for its gradient (MAX_POOL, MAX_POOL_GRAD).
+import * as tf from '@tensorflow/tfjs';
+import { MAX_POOL, MAX_POOL_GRAD } from '../../custom-kernels';
+import type { MaxPoolAttrs } from '../../custom-kernels';
+import { Conv2DInfo, f32, isF32, kernel, KernelContext, paddingOk, Pad, POOL_MODES, Rounding, Shape4, shapeArray, size } from './common';
+
+type PoolAttrs = { filterSize: number | [number, number]; strides: number | [number, number]; pad: Pad; dimRoundingMode?: Rounding };
+
+/** The addon's pooling shape array (fields: op-codes.json, shapes.pool). */
+function poolShape(c: Conv2DInfo): Int32Array {
+  const p = c.padInfo;
+  return shapeArray('pool', {
+    n: c.batchSize,
+    ih: c.inHeight,
+    iw: c.inWidth,
+    c: c.inChannels,
+    oh: c.outHeight,
+    ow: c.outWidth,
+    kh: c.filterHeight,
+    kw: c.filterWidth,
+    sh: c.strideHeight,
+    sw: c.strideWidth,
+    pt: p.top,
+    pl: p.left,
+    pb: p.bottom,
+    pr: p.right,
+  });
+}
+
+export function poolKernels(ctx: KernelContext): tf.KernelConfig[] {
+  const { addon, fallback } = ctx;
+  return [
+    ...(['MaxPool', 'AvgPool'] as const).map((name) =>
+      kernel(name, (args) => {
+        const { x } = args.inputs;
+        const a = args.attrs as unknown as PoolAttrs;
+        if (!x || !isF32(x) || x.shape.length !== 4) return fallback(name, args);
+        const c = tf.backend_util.computePool2DInfo(x.shape as Shape4, a.filterSize, a.strides, 1, a.pad, a.dimRoundingMode);
+        if (
+          !paddingOk(c) ||
+          size(c.outShape) === 0 ||
+          (c.filterWidth === 1 && c.filterHeight === 1 && tf.util.arraysEqual(c.inShape, c.outShape))
+        )
+          return fallback(name, args);
+        const o = args.backend.output(c.outShape);
+        addon.poolForward(poolShape(c), name === 'MaxPool' ? POOL_MODES.max : POOL_MODES.avgValid, f32(args.backend, x), o.values);
+        return o.info;
+      }),
+    ),
+    kernel('MaxPoolGrad', (args) => {
+      const { dy, input } = args.inputs;
+      const a = args.attrs as unknown as PoolAttrs;
+      if (!dy || !input || !isF32(dy, input)) return fallback('MaxPoolGrad', args);
+      const c = tf.backend_util.computePool2DInfo(input.shape as Shape4, a.filterSize, a.strides, 1, a.pad, a.dimRoundingMode);
+      if (!paddingOk(c) || !tf.util.arraysEqual(c.outShape, dy.shape)) return fallback('MaxPoolGrad', args);
+      const o = args.backend.output(input.shape);
+      addon.maxPoolBackward(poolShape(c), f32(args.backend, input), f32(args.backend, dy), o.values);
+      return o.info;
+    }),
+    kernel(MAX_POOL, (args) => {
+      const x = args.inputs.x!;
+      const a = args.attrs as unknown as MaxPoolAttrs;
+      const c = tf.backend_util.computePool2DInfo(x.shape as Shape4, a.filterSize, a.strides, 1, a.pad, a.dimRoundingMode);
+      if (!paddingOk(c)) throw new Error(`${MAX_POOL}: unsupported arguments (the maxPool helper should have used tf.maxPool)`);
+      const b = args.backend;
+      const shape = poolShape(c);
+      const y = b.output(c.outShape);
+      const ws = b.output([addon.maxPoolWorkspaceSize(shape)]);
+      addon.maxPoolTrain(shape, f32(b, x), y.values, ws.values);
+      return [y.info, ws.info];
+    }),
+    kernel(MAX_POOL_GRAD, (args) => {
+      const { dy, workspace } = args.inputs as Record<string, tf.TensorInfo>;
+      const a = args.attrs as unknown as MaxPoolAttrs;
+      const c = tf.backend_util.computePool2DInfo(a.inShape as Shape4, a.filterSize, a.strides, 1, a.pad, a.dimRoundingMode);
+      const b = args.backend;
+      const dx = b.output(a.inShape);
+      addon.maxPoolBackwardWs(poolShape(c), f32(b, dy), f32(b, workspace), dx.values);
+      return dx.info;
+    }),
+    kernel('AvgPoolGrad', (args) => {
+      const { dy, input } = args.inputs;
+      const a = args.attrs as unknown as PoolAttrs;
+      if (!dy || !input || !isF32(dy, input)) return fallback('AvgPoolGrad', args);
+      const c = tf.backend_util.computePool2DInfo(input.shape as Shape4, a.filterSize, a.strides, 1, a.pad, a.dimRoundingMode);
+      if (!paddingOk(c) || !tf.util.arraysEqual(c.outShape, dy.shape) || size(c.outShape) === 0) return fallback('AvgPoolGrad', args);
+      const o = args.backend.output(input.shape);
+      // tfjs's AvgPoolGrad spreads over the whole window, padding included (its forward does not).
+      addon.avgPoolBackward(poolShape(c), POOL_MODES.avgWindow, f32(args.backend, dy), o.values);
+      return o.info;
+    }),
+  ];
+}
