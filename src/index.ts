@@ -35,8 +35,8 @@ export type { ModeKey, EstimatorSpecOptions, Predictions } from './estimator/spe
 export { RunConfig } from './estimator/run-config';
 export type { RunConfigOptions } from './estimator/run-config';
 export type { InputFn, InputBatch, TensorOrDict } from './estimator/input';
-export { GraphKeys, getCollection } from './estimator/graph';
-export { getVariable, variableScope, initializers } from './estimator/variables';
+export { GraphKeys, getCollection } from './framework/graph';
+export { getVariable, variableScope, initializers } from './framework/variables';
 export { KeyboardInterrupt, requestInterrupt } from './estimator/interrupt';
 export { CheckpointError, latestCheckpoint } from './estimator/checkpoint';
 export { restoreAndRun } from './estimator/restore';

@@ -12,7 +12,7 @@ import { EstimatorSpec, ModeKey } from '../src/estimator/spec';
 import { CheckpointError, latestCheckpoint, readState } from '../src/estimator/checkpoint';
 import * as train from '../src/estimator/train-api';
 import * as layers from '../src/layers';
-import { getVariable, initializers } from '../src/estimator/variables';
+import { getVariable, initializers } from '../src/framework/variables';
 import { setLogSink, setQuiet } from '../src/estimator/log';
 import { linearDataset, tmpDir } from './helpers/tmp';
 

@@ -9,7 +9,7 @@ import { EstimatorSpec, ModeKeys, ModeKey } from '../src/estimator/spec';
 import * as train from '../src/estimator/train-api';
 import * as layers from '../src/layers';
 import { setQuiet } from '../src/estimator/log';
-import { getVariable } from '../src/estimator/variables';
+import { getVariable } from '../src/framework/variables';
 import { exportSavedModel, listExports, UnsupportedKernelError, WEIGHTS_FILE } from '../src/estimator/export';
 import { datasets } from '../src/data';
 import { ArticleParams, articleModelFn, mnistInputFn } from '../bench/article-cnn';

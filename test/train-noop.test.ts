@@ -6,7 +6,7 @@ import { Estimator } from '../src/estimator/estimator';
 import { EstimatorSpec, ModeKey } from '../src/estimator/spec';
 import * as train from '../src/estimator/train-api';
 import * as layers from '../src/layers';
-import { GraphKeys, getCollection, UpdateOp } from '../src/estimator/graph';
+import { GraphKeys, getCollection, UpdateOp } from '../src/framework/graph';
 import { linearDataset, tmpDir } from './helpers/tmp';
 
 setQuiet(true);

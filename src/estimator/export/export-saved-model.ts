@@ -5,8 +5,8 @@
 // tf.loadGraphModel / loadGraphModelSync — no estimator library needed to serve it.
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
-import { GraphContext, withGraph } from '../graph';
-import { VariableStore } from '../variables';
+import { GraphContext, withGraph } from '../../framework/graph';
+import { VariableStore } from '../../framework/variables';
 import { loadCheckpoint } from '../checkpoint';
 import { EstimatorSpec, ModeKey, ModeKeys, validateSpec } from '../spec';
 import type { RunConfig } from '../run-config';

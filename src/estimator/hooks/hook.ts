@@ -2,8 +2,10 @@
 // SessionRunHook, in eager form). Every built-in behaviour around the loop (logging,
 // checkpoints, summaries, NaN checks, progress, early stopping) is a hook.
 import type * as tf from '@tensorflow/tfjs';
+import type { ModeKey } from '../../framework/mode';
 
-export type Mode = 'train' | 'eval' | 'infer';
+/** The run's mode: framework/mode.ts's ModeKey, under the name hooks have used. */
+export type Mode = ModeKey;
 
 /** What a hook may ask to see after a step: a name of a tensor the step produced
  *  ('loss', 'global_step', a key of spec.predictions, a summary scalar's name) or a function

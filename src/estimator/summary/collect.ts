@@ -7,7 +7,7 @@ import { info } from '../log';
 import { histogramOf } from './histogram';
 import { imageValues, ImageOptions } from './image';
 import type { SummaryValue } from './proto';
-import { inModelFnCall } from '../graph';
+import { inModelFnCall } from '../../framework/graph';
 
 // Older imports took histogramOf from here.
 export { histogramOf };
