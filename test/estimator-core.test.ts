@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'fs';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
-import { setQuiet } from '../src/estimator/log';
+import { setQuiet } from '../src/host/log';
 import { Estimator } from '../src/estimator/estimator';
 import { EstimatorSpec, ModeKeys, ModeKey } from '../src/estimator/spec';
 import * as train from '../src/estimator/train-api';
@@ -322,7 +322,7 @@ describe('errors', () => {
 
 describe('interrupt', () => {
   test('an interrupt stops training at the next step boundary, saves a checkpoint and the next train resumes there', async () => {
-    const { requestInterrupt, isInterruptRequested, KeyboardInterrupt } = await import('../src/estimator/interrupt');
+    const { requestInterrupt, isInterruptRequested, KeyboardInterrupt } = await import('../src/host/interrupt');
     const dir = tmpDir();
     const est = new Estimator(linearModel(), dir);
     // As the kernel does on interrupt_request: raise the flag while the loop runs (here at step 7).
@@ -341,7 +341,7 @@ describe('interrupt', () => {
 
 describe('logging and NaN', () => {
   test('loss and global_step/sec are logged every logStepCountSteps', async () => {
-    const { setLogSink, setQuiet: q } = await import('../src/estimator/log');
+    const { setLogSink, setQuiet: q } = await import('../src/host/log');
     const lines: string[] = [];
     setLogSink((l) => void lines.push(l));
     q(false);

@@ -13,7 +13,7 @@ import { CheckpointError, latestCheckpoint, readState } from '../src/estimator/c
 import * as train from '../src/estimator/train-api';
 import * as layers from '../src/layers';
 import { getVariable, initializers } from '../src/framework/variables';
-import { setLogSink, setQuiet } from '../src/estimator/log';
+import { setLogSink, setQuiet } from '../src/host/log';
 import { linearDataset, tmpDir } from './helpers/tmp';
 
 setQuiet(true);

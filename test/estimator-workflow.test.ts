@@ -6,7 +6,7 @@ import { EstimatorSpec, ModeKeys, ModeKey } from '../src/estimator/spec';
 import { trainAndEvaluate } from '../src/estimator/train-and-evaluate';
 import * as train from '../src/estimator/train-api';
 import * as layers from '../src/layers';
-import { setQuiet } from '../src/estimator/log';
+import { setQuiet } from '../src/host/log';
 import { linearDataset, tmpDir } from './helpers/tmp';
 
 setQuiet(true);

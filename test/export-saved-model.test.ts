@@ -8,7 +8,7 @@ import { Estimator, Prediction } from '../src/estimator/estimator';
 import { EstimatorSpec, ModeKeys, ModeKey } from '../src/estimator/spec';
 import * as train from '../src/estimator/train-api';
 import * as layers from '../src/layers';
-import { setQuiet } from '../src/estimator/log';
+import { setQuiet } from '../src/host/log';
 import { getVariable } from '../src/framework/variables';
 import { exportSavedModel, listExports, UnsupportedKernelError, WEIGHTS_FILE } from '../src/estimator/export';
 import { datasets } from '../src/data';

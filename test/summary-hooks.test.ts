@@ -11,7 +11,7 @@ import { openWriterFile, setWriterLinger } from '../src/estimator/summary/writer
 import type { FetchedValue, Mode, RunArgs, RunContext, SessionInfo, SessionRunHook } from '../src/estimator/hooks/hook';
 import { decodeEventFile, DecodedEvent, eventFilesIn } from './summary-decoder';
 import { tmpDir } from './helpers/tmp';
-import { setLogSink, setQuiet } from '../src/estimator/log';
+import { setLogSink, setQuiet } from '../src/host/log';
 
 setQuiet(true);
 setWriterLinger(0);

@@ -4,7 +4,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { escapeHtml } from './html';
 import { isPlotlyBundle, plotlyLibraryHtml } from './plotly';
-import type { MimeBundle } from './sink';
+import type { MimeBundle } from '../host/sink';
 
 export interface HtmlFileOptions {
   /** The page's <title> and heading. */

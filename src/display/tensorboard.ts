@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import { markBundle } from './bundle';
 import { escapeHtml, formatNumber } from './html';
 import { plotlyBundle, PlotlyLayout, PlotlyTrace } from './plotly';
-import type { MimeBundle } from './sink';
+import type { MimeBundle } from '../host/sink';
 import type { HistogramPoint, ScalarPoint } from '../estimator/summary/reader';
 
 // The reader pulls in protobufjs: required on first use, not when the kernel starts.

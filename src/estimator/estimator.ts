@@ -32,8 +32,8 @@ import {
   StopAtStepHook,
 } from './hooks/basic-hooks';
 import { ProgressHook } from './hooks/progress-hook';
-import { KeyboardInterrupt } from './interrupt';
-import { info, log } from './log';
+import { KeyboardInterrupt } from '../host/interrupt';
+import { info, log } from '../host/log';
 import { prepareBackend } from './backend-init';
 import type { MetricOp } from './metrics';
 import { builtInTrainHooks, collectorScalars, evalSummaryHook, writeEvalResults } from './summary-wiring';

@@ -11,7 +11,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { FetchedValue, Mode, Outcome, RunArgs, RunContext, SessionInfo, SessionRunHook } from './hooks/hook';
 import { InputBatch, InputFn, InputStream, disposeBatch, openInput } from './input';
 import type { ModeKey } from './spec';
-import { clearInterrupt, isInterruptRequested, KeyboardInterrupt } from './interrupt';
+import { clearInterrupt, isInterruptRequested, KeyboardInterrupt } from '../host/interrupt';
 import { abandonStepCollector, fetchRecordingInput, startInputSummaries, stopInputSummaries, takeInputSummaries } from './summary/collect';
 
 export type Call = 'train' | 'evaluate' | 'predict';

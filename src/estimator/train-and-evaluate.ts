@@ -6,7 +6,7 @@ import type { Estimator, EvalResults } from './estimator';
 import type { InputFn, TensorOrDict } from './input';
 import type { SessionRunHook } from './hooks/hook';
 import type { CheckpointSaverListener } from './hooks/basic-hooks';
-import { info } from './log';
+import { info } from '../host/log';
 
 export interface TrainSpec {
   inputFn: InputFn;

@@ -12,7 +12,7 @@ import { EstimatorSpec, ModeKey, ModeKeys, validateSpec } from '../spec';
 import type { RunConfig } from '../run-config';
 import type { TensorOrDict } from '../input';
 import { prepareBackend } from '../backend-init';
-import { info } from '../log';
+import { info } from '../../host/log';
 import { describeValue } from '../train-ops';
 import { KernelTrace, metaOf, replay, TensorMeta, traceKernels } from './trace';
 import { generalizeBatch, Probe } from './batch-axis';

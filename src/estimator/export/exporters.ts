@@ -5,7 +5,7 @@ import * as path from 'path';
 import type { EvalResults } from '../estimator';
 import type { Exporter } from '../train-and-evaluate';
 import { readEventsDir } from '../summary/reader';
-import { info } from '../log';
+import { info } from '../../host/log';
 import { exportSavedModel, ExportableEstimator, ExportSavedModelOptions } from './export-saved-model';
 import { keepNewestExports } from './export-dir';
 import type { ServingInputFn } from './serving';

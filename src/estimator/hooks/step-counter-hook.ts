@@ -3,7 +3,7 @@
 import type { RunContext, SessionInfo, SessionRunHook } from './hook';
 import { StepTimer } from './basic-hooks';
 import { checkEvery } from './summary-saver-hook';
-import { log } from '../log';
+import { log } from '../../host/log';
 import type { EventFileWriter } from '../summary/writer';
 import { acquireWriter, releaseWriter } from '../summary/writer-cache';
 
