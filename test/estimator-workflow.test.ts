@@ -78,7 +78,7 @@ test('restoreAndRun runs layer code against the latest checkpoint, outside the E
 
 test('early stopping stops at the expected step on a synthetic eval metric sequence', async () => {
   const { stopIfNoDecrease, stopIfNoIncrease } = await import('../src/estimator/hooks/early-stopping');
-  const { EventFileWriter } = await import('../src/estimator/summary/writer');
+  const { EventFileWriter } = await import('../src/events/writer');
   const dir = tmpDir();
   const est = new Estimator(modelFn(1), dir);
   // eval loss by step: best (0.5) at step 20, worse afterwards.

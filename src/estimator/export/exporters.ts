@@ -4,7 +4,7 @@
 import * as path from 'path';
 import type { EvalResults } from '../estimator';
 import type { Exporter } from '../train-and-evaluate';
-import { readEventsDir } from '../summary/reader';
+import { readEventsDir } from '../../events/reader';
 import { info } from '../../host/log';
 import { exportSavedModel, ExportableEstimator, ExportSavedModelOptions } from './export-saved-model';
 import { keepNewestExports } from './export-dir';

@@ -4,7 +4,7 @@ import type { RunContext, SessionInfo, SessionRunHook } from './hook';
 import { StepTimer } from './basic-hooks';
 import { checkEvery } from './summary-saver-hook';
 import { log } from '../../host/log';
-import type { EventFileWriter } from '../summary/writer';
+import type { EventFileWriter } from '../../events/writer';
 import { acquireWriter, releaseWriter } from '../summary/writer-cache';
 
 export interface StepCounterHookOptions {

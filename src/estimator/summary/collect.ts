@@ -6,7 +6,7 @@ import * as tf from '@tensorflow/tfjs';
 import { info } from '../../host/log';
 import { histogramOf } from './histogram';
 import { imageValues, ImageOptions } from './image';
-import type { SummaryValue } from './proto';
+import type { SummaryValue } from '../../events/proto';
 import { inModelFnCall } from '../../framework/graph';
 
 // Older imports took histogramOf from here.
