@@ -371,3 +371,17 @@ describe('logging and NaN', () => {
     assert.ok(Array.from(k.dataSync()).every(Number.isFinite));
   });
 });
+
+test("an iterable inputFn is typed by the Estimator's modelFn: features of another type are a compile error", async () => {
+  const est = new Estimator(linearModel(), tmpDir('typed-input'));
+  const x = tf.tensor2d([[1], [2]]);
+  const y = tf.tensor2d([[2], [4]]);
+  // @ts-expect-error modelFn takes features as a tensor, this input yields a dict of tensors
+  const dicts: Parameters<typeof est.train>[0] = () => [{ features: { x }, labels: y }];
+  const tensors: Parameters<typeof est.train>[0] = () => [{ features: x, labels: y }];
+  // Unchecked at compile time, the dict still fails at run time, inside modelFn.
+  await assert.rejects(est.train(dicts, { steps: 1 }), /modelFn/);
+  await est.train(tensors, { steps: 1 });
+  assert.equal(est.getVariableValue('global_step').dataSync()[0], 1);
+  tf.dispose([x, y]);
+});
