@@ -1,7 +1,9 @@
 // The fused ops of a training step (batch norm in training mode, conv + bias + relu, max
-// pooling with its argmax, sparse softmax cross-entropy, Adam's update). Each calls this
-// project's kernel (backend/custom-kernels.ts) where the active backend registers it, and falls
-// back to plain tfjs ops with the same results elsewhere: they are ops, usable on any backend.
+// pooling with its argmax, sparse softmax cross-entropy, Adam's update). Each runs this
+// project's kernel (backend/custom-kernels.ts) where the active backend registers it. conv2d,
+// maxPool and the cross-entropy fall back to plain tfjs ops with the same results elsewhere;
+// batchNormTraining and adamUpdate are only for backends that have them (callers check
+// hasKernel and compose the op otherwise). They are ops, not a backend: usable on any backend.
 import * as tf from '@tensorflow/tfjs';
 import {
   ADAM_UPDATE,
