@@ -3,7 +3,7 @@
 // global mean ; dense 10 ; sparse softmax cross-entropy ; Adam. It uses the same custom kernels
 // as the library's layers and optimizer (batch norm, Adam) where the backend has them.
 import * as tf from '@tensorflow/tfjs';
-import { ADAM_UPDATE, BN_TRAIN, adamUpdate, batchNormTraining, conv2d, hasKernel, maxPool, sparseSoftmaxCrossEntropyPerExample } from '../src/backend/custom-kernels';
+import { ADAM_UPDATE, BN_TRAIN, adamUpdate, batchNormTraining, conv2d, hasKernel, maxPool, sparseSoftmaxCrossEntropyPerExample } from '../src/framework/fused-ops';
 
 export interface CnnModel {
   vars: Record<string, tf.Variable>;
@@ -15,7 +15,7 @@ export interface StepOptions {
   learningRate?: number;
   /** 'kernel' uses the fused batch-norm kernel where the backend has it; 'composite' forces tfjs's ops. */
   batchNorm?: 'kernel' | 'composite';
-  /** 'helper' uses custom-kernels' conv2d (no unneeded input gradient); 'fused' tf.fused.conv2d. */
+  /** 'helper' uses fused-ops' conv2d (no unneeded input gradient); 'fused' tf.fused.conv2d. */
   conv?: 'helper' | 'fused';
   /** 'kernel' uses the fused sparse softmax cross-entropy where available; 'composite' tfjs's ops. */
   loss?: 'kernel' | 'composite';

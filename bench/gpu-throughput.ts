@@ -13,7 +13,7 @@ import { spawnSync } from 'child_process';
 import * as tf from '@tensorflow/tfjs';
 import { Estimator } from '../src/estimator/estimator';
 import { ModeKeys } from '../src/estimator/spec';
-import { setQuiet } from '../src/estimator/log';
+import { setQuiet } from '../src/host/log';
 import { initBackend } from '../src/backend/select';
 import type { SessionRunHook } from '../src/estimator/hooks/hook';
 import { articleModelFn, mnistInputFn } from './article-cnn';

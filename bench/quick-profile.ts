@@ -11,7 +11,7 @@ import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
 import { Estimator } from '../src/estimator/estimator';
 import { ModeKeys } from '../src/estimator/spec';
-import { setQuiet } from '../src/estimator/log';
+import { setQuiet } from '../src/host/log';
 import { initBackend } from '../src/backend/select';
 import { articleModelFn, mnistInputFn } from './article-cnn';
 

@@ -12,7 +12,7 @@ import { spawnSync } from 'child_process';
 import * as tf from '@tensorflow/tfjs';
 import { Estimator } from '../src/estimator/estimator';
 import { ModeKeys } from '../src/estimator/spec';
-import { setQuiet } from '../src/estimator/log';
+import { setQuiet } from '../src/host/log';
 import { initBackend } from '../src/backend/select';
 import { profileKernels } from '../src/backend/profile';
 import { articleModelFn, mnistInputFn } from './article-cnn';

@@ -7,7 +7,7 @@ import * as path from 'path';
 import { spawnSync } from 'child_process';
 import { Estimator } from '../src/estimator/estimator';
 import { ModeKeys } from '../src/estimator/spec';
-import { setQuiet } from '../src/estimator/log';
+import { setQuiet } from '../src/host/log';
 import { initBackend } from '../src/backend/select';
 import { articleModelFn, mnistInputFn } from './article-cnn';
 

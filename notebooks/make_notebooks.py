@@ -55,9 +55,9 @@ console.log(`training to step ${TRAIN_STEPS} in ${modelDir}`);""",
 
 `getInputs(mode)` returns a `tf.data` pipeline over MNIST: shuffled and repeated for training,
 one pass over the test set otherwise, in batches of 64. Each element is `{xs: images, ys: labels}`.""",
-"""function getInputs(mode: string) {
+"""function getInputs(mode: ModeKey) {
   const examples = mode === ModeKeys.TRAIN ? datasets.mnist.train().shuffle(10000).repeat() : datasets.mnist.test();
-  return examples.batch(64).map((b: any) => ({ xs: b.image, ys: b.label }));
+  return examples.batch(64).map((b: { image: tf.Tensor; label: tf.Tensor }) => ({ xs: b.image, ys: b.label }));
 }
 
 const [sample] = await datasets.mnist.trainBatches(16).take(1).toArray();
@@ -80,7 +80,7 @@ predictions in PREDICT, the loss and metrics in EVAL, and the train op in TRAIN.
   return layers.dense(x, 10);
 }
 
-function modelFn(features: tf.Tensor, labels: tf.Tensor | undefined, mode: string, params: any) {
+function modelFn(features: tf.Tensor, labels: tf.Tensor | undefined, mode: ModeKey, params: { learningRate: number }) {
   const logits = getLogits(features, mode === ModeKeys.TRAIN);
   const predictions = { classes: tf.argMax(logits, -1), probabilities: tf.softmax(logits) };
   if (mode === ModeKeys.PREDICT) return new EstimatorSpec({ mode, predictions });
@@ -153,11 +153,11 @@ the intermediate tensors. tf.data in TensorFlow.js runs `map` on the main thread
   }));
 }
 
-function getInputs(mode: string) {
+function getInputs(mode: ModeKey) {
   if (mode === ModeKeys.TRAIN) {
     return datasets.mnist.train().shuffle(10000).repeat().batch(64).map(addNoise).prefetch(2);
   }
-  return datasets.mnist.test().batch(500).map((b: any) => ({ xs: b.image, ys: b.label }));
+  return datasets.mnist.test().batch(500).map((b: { image: tf.Tensor; label: tf.Tensor }) => ({ xs: b.image, ys: b.label }));
 }
 
 const [noisy] = await getInputs(ModeKeys.TRAIN).take(1).toArray();
@@ -171,7 +171,7 @@ initial values). `summary.image`, `summary.histogram` and `summary.scalar` can b
 in `modelFn` or `inputFn`: every `saveSummarySteps` steps the Estimator writes them, with the
 loss and the steps per second, into the model directory's event file; `evaluate` writes its
 metrics into `modelDir/eval`.""",
-"""function modelFn(features: tf.Tensor, labels: tf.Tensor | undefined, mode: string, params: any) {
+"""function modelFn(features: tf.Tensor, labels: tf.Tensor | undefined, mode: ModeKey, params: { learningRate: number }) {
   const training = mode === ModeKeys.TRAIN;
   let x: tf.Tensor = tf.expandDims(features, -1);
   summary.image('inputs', x, { maxOutputs: 4 });
@@ -255,7 +255,7 @@ const price = tf.tidy(() => size.mul(3).add(rooms.mul(0.4)).sub(age.mul(0.02)).a
 const split = (t: tf.Tensor, test: boolean) => (test ? t.slice(1000) : t.slice(0, 1000));
 const houses = (test: boolean) => ({ size: split(size, test), rooms: split(rooms, test), age: split(age, test) });
 
-function houseModelFn(features: Record<string, tf.Tensor>, labels: tf.Tensor | undefined, mode: string) {
+function houseModelFn(features: Record<string, tf.Tensor>, labels: tf.Tensor | undefined, mode: ModeKey) {
   const x = tf.stack([features.size, features.rooms, tf.div(features.age, 50)], 1);
   const predicted = tf.squeeze(layers.dense(x, 1), [1]);
   if (mode === ModeKeys.PREDICT) return new EstimatorSpec({ mode, predictions: { price: predicted } });
@@ -314,7 +314,7 @@ The discriminator's loss rewards telling real from fake; the generator's loss re
 it. `getCollection(GraphKeys.TRAINABLE_VARIABLES, scope)` picks each network's variables, so each
 optimizer updates only its own network, with the gradient of its own loss, from the same forward
 pass. Only one of them increments the global step.""",
-"""function ganModelFn(features: tf.Tensor, labels: tf.Tensor | undefined, mode: string) {
+"""function ganModelFn(features: tf.Tensor, labels: tf.Tensor | undefined, mode: ModeKey) {
   if (mode === ModeKeys.PREDICT) return new EstimatorSpec({ mode, predictions: generator(features) });
   const fake = generator(tf.randomNormal([features.shape[0], NOISE]));
   const realLogits = discriminator(features);
@@ -338,7 +338,7 @@ pass. Only one of them increments the global step.""",
 }
 
 const gan = new Estimator(ganModelFn, modelDir, { config: { saveSummarySteps: 25, logStepCountSteps: 1000, randomSeed: 1 } });
-const realDigits = () => datasets.mnist.train().shuffle(10000).repeat().batch(64).map((b: any) => ({ xs: b.image, ys: b.label }));
+const realDigits = () => datasets.mnist.train().shuffle(10000).repeat().batch(64).map((b: { image: tf.Tensor; label: tf.Tensor }) => ({ xs: b.image, ys: b.label }));
 
 // The same 16 noise vectors every time, so the pictures compare across calls.
 const fixedNoise = tf.randomNormal([16, NOISE], 0, 1, 'float32', 7);
@@ -394,7 +394,7 @@ The article's CNN again (batch norm momentum 0.9, so a short run is already usab
   return layers.dense(tf.mean(x, [1, 2]), 10);
 }
 
-function modelFn(features: tf.Tensor, labels: tf.Tensor | undefined, mode: string) {
+function modelFn(features: tf.Tensor, labels: tf.Tensor | undefined, mode: ModeKey) {
   const logits = getLogits(features, mode === ModeKeys.TRAIN);
   const predictions = { classes: tf.argMax(logits, -1), probabilities: tf.softmax(logits) };
   if (mode === ModeKeys.PREDICT) return new EstimatorSpec({ mode, predictions });
@@ -404,8 +404,8 @@ function modelFn(features: tf.Tensor, labels: tf.Tensor | undefined, mode: strin
 }
 
 const estimator = new Estimator(modelFn, modelDir);
-await estimator.train(() => datasets.mnist.trainBatches(64, { shuffle: true, repeat: true }).map((b: any) => ({ xs: b.image, ys: b.label })), { maxSteps: TRAIN_STEPS });
-await estimator.evaluate(() => datasets.mnist.testBatches(500).map((b: any) => ({ xs: b.image, ys: b.label })))""",
+await estimator.train(() => datasets.mnist.trainBatches(64, { shuffle: true, repeat: true }).map((b) => ({ xs: b.image, ys: b.label })), { maxSteps: TRAIN_STEPS });
+await estimator.evaluate(() => datasets.mnist.testBatches(500).map((b) => ({ xs: b.image, ys: b.label })))""",
 """md:## Export
 
 The serving input function says what one request looks like: a batch of 28 x 28 images. The

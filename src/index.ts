@@ -11,8 +11,8 @@ import * as summary from './estimator/summary';
 
 export { tf, layers, train, losses, metrics, data, hooks, summary };
 export { display } from './display';
-export { logging } from './estimator/log';
-export type { LogLevel, LogSink } from './estimator/log';
+export { logging } from './host/log';
+export type { LogLevel, LogSink } from './host/log';
 export { datasets } from './data';
 export { trainAndEvaluate } from './estimator/train-and-evaluate';
 export type { TrainSpec, EvalSpec, Exporter, TrainAndEvaluateResult } from './estimator/train-and-evaluate';
@@ -35,9 +35,9 @@ export type { ModeKey, EstimatorSpecOptions, Predictions } from './estimator/spe
 export { RunConfig } from './estimator/run-config';
 export type { RunConfigOptions } from './estimator/run-config';
 export type { InputFn, InputBatch, TensorOrDict } from './estimator/input';
-export { GraphKeys, getCollection } from './estimator/graph';
-export { getVariable, variableScope, initializers } from './estimator/variables';
-export { KeyboardInterrupt, requestInterrupt } from './estimator/interrupt';
+export { GraphKeys, getCollection } from './framework/graph';
+export { getVariable, variableScope, initializers } from './framework/variables';
+export { KeyboardInterrupt, requestInterrupt } from './host/interrupt';
 export { CheckpointError, latestCheckpoint } from './estimator/checkpoint';
 export { restoreAndRun } from './estimator/restore';
 export { exportSavedModel, buildRawServingInputReceiverFn, LatestExporter, BestExporter, FinalExporter, UnsupportedKernelError } from './estimator/export';

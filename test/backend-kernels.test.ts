@@ -8,7 +8,7 @@ import * as tf from '@tensorflow/tfjs';
 import { registerNativeBackend } from '../src/backend/native';
 import { nativeFallbacks } from '../src/backend/native/kernels';
 import { Spec, Outputs, sameAsCpu, values, weighted } from './helpers/backend-compare';
-import { adamUpdate, batchNormTraining, conv2d, maxPool, sparseSoftmaxCrossEntropyPerExample } from '../src/backend/custom-kernels';
+import { adamUpdate, batchNormTraining, conv2d, maxPool, sparseSoftmaxCrossEntropyPerExample } from '../src/framework/fused-ops';
 
 /** Runs fn on cpu and on native with the same inputs; every output within tol of cpu's. */
 const same = (name: string, specs: Spec[], fn: (...xs: tf.Tensor[]) => Outputs, tol = 1e-4): Promise<void> => sameAsCpu('native', name, specs, fn, tol);

@@ -12,7 +12,7 @@ import { registerWasmBackend } from '../src/backend/wasm';
 import { CPU_BRIDGED_KERNELS } from '../src/backend/wasm/kernels';
 import { Estimator } from '../src/estimator/estimator';
 import { ModeKeys } from '../src/estimator/spec';
-import { setQuiet } from '../src/estimator/log';
+import { setQuiet } from '../src/host/log';
 import { makeCnn, disposeCnn, trainStep, syntheticBatch } from '../bench/cnn-step';
 import { articleModelFn, mnistInputFn } from '../bench/article-cnn';
 import { Spec, Outputs, assertCnnTrainsAsOnCpu, assertSameLosses, sameAsCpu, weighted } from './helpers/backend-compare';

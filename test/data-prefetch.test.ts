@@ -7,7 +7,7 @@ import * as tf from '@tensorflow/tfjs';
 import { prefetchToDevice } from '../src/data';
 import { CHROMIUM_SWIFTSHADER_ICD } from '../src/backend/webgpu/setup';
 import { initBackend } from '../src/backend/select';
-import { setQuiet } from '../src/estimator/log';
+import { setQuiet } from '../src/host/log';
 import { Estimator } from '../src/estimator/estimator';
 import { EstimatorSpec, ModeKey } from '../src/estimator/spec';
 import * as train from '../src/estimator/train-api';

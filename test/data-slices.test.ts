@@ -1,7 +1,7 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
-import { setQuiet } from '../src/estimator/log';
+import { setQuiet } from '../src/host/log';
 import { Estimator } from '../src/estimator/estimator';
 import { EstimatorSpec, ModeKeys, ModeKey } from '../src/estimator/spec';
 import * as train from '../src/estimator/train-api';

@@ -10,10 +10,10 @@ import { display } from '../src/display';
 import { mnist } from '../src/data/mnist';
 import { spawnSync } from 'node:child_process';
 import * as os from 'node:os';
-import { EventFileWriter } from '../src/estimator/summary/writer';
+import { EventFileWriter } from '../src/events/writer';
 import { histogramOf } from '../src/estimator/summary/collect';
 import { carriesPlotlyLibrary, plotlyLibraryHtml, resetPlotlyLibrary } from '../src/display/plotly';
-import { DisplayOptions, MimeBundle, setDisplaySink } from '../src/display/sink';
+import { DisplayOptions, MimeBundle, setDisplaySink } from '../src/host/sink';
 
 const CHROMIUM = '/usr/bin/chromium';
 const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'];

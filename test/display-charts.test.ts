@@ -5,7 +5,7 @@ import * as zlib from 'node:zlib';
 import * as tf from '@tensorflow/tfjs';
 import { display } from '../src/display';
 import { carriesPlotlyLibrary, PLOTLY_MIME, PlotlyTrace, plotlyTierOf, resetPlotlyLibrary } from '../src/display/plotly';
-import { DisplayOptions, DisplaySink, MimeBundle, setDisplaySink } from '../src/display/sink';
+import { DisplayOptions, DisplaySink, MimeBundle, setDisplaySink } from '../src/host/sink';
 
 interface Figure {
   data: PlotlyTrace[];

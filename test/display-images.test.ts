@@ -4,7 +4,7 @@ import * as tf from '@tensorflow/tfjs';
 import { decode, DecodedPng } from 'fast-png';
 import { display } from '../src/display';
 import { mnist } from '../src/data/mnist';
-import type { MimeBundle } from '../src/display/sink';
+import type { MimeBundle } from '../src/host/sink';
 
 function png(b: MimeBundle): DecodedPng {
   assert.equal(typeof b['image/png'], 'string', 'bundle has image/png');

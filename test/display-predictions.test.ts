@@ -12,7 +12,7 @@ import { EstimatorSpec, ModeKeys, ModeKey } from '../src/estimator/spec';
 import * as train from '../src/estimator/train-api';
 import * as layers from '../src/layers';
 import { mnist } from '../src/data/mnist';
-import type { MimeBundle } from '../src/display/sink';
+import type { MimeBundle } from '../src/host/sink';
 
 process.env.TFJS_ESTIMATOR_QUIET = '1';
 

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { inspect } from 'node:util';
 import * as tf from '@tensorflow/tfjs';
 import { display, displaySymbol, isAlreadyDisplayed, toMimeBundle } from '../src/display';
-import { DisplayOptions, DisplaySink, MimeBundle, setDisplaySink } from '../src/display/sink';
+import { DisplayOptions, DisplaySink, MimeBundle, setDisplaySink } from '../src/host/sink';
 
 type Event = { kind: 'display'; data: MimeBundle; opts?: DisplayOptions } | { kind: 'update'; data: MimeBundle; id: string } | { kind: 'clear'; wait: boolean };
 

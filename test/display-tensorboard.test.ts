@@ -7,7 +7,7 @@ import * as tf from '@tensorflow/tfjs';
 import { display } from '../src/display';
 import { PLOTLY_MIME, PlotlyTrace } from '../src/display/plotly';
 import { rebin } from '../src/display/tensorboard';
-import { EventFileWriter } from '../src/estimator/summary/writer';
+import { EventFileWriter } from '../src/events/writer';
 import { histogramOf } from '../src/estimator/summary/collect';
 import * as summary from '../src/estimator/summary';
 import { Estimator } from '../src/estimator/estimator';
@@ -15,7 +15,7 @@ import { EstimatorSpec, ModeKeys, ModeKey } from '../src/estimator/spec';
 import * as train from '../src/estimator/train-api';
 import * as metrics from '../src/estimator/metrics';
 import * as layers from '../src/layers';
-import type { MimeBundle } from '../src/display/sink';
+import type { MimeBundle } from '../src/host/sink';
 
 process.env.TFJS_ESTIMATOR_QUIET = '1';
 

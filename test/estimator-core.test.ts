@@ -3,13 +3,13 @@ import assert from 'node:assert/strict';
 import * as fs from 'fs';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
-import { setQuiet } from '../src/estimator/log';
+import { setQuiet } from '../src/host/log';
 import { Estimator } from '../src/estimator/estimator';
 import { EstimatorSpec, ModeKeys, ModeKey } from '../src/estimator/spec';
 import * as train from '../src/estimator/train-api';
 import * as layers from '../src/layers';
-import { getVariable, initializers, variableScope } from '../src/estimator/variables';
-import { GraphKeys, getCollection, UpdateOp } from '../src/estimator/graph';
+import { getVariable, initializers, variableScope } from '../src/framework/variables';
+import { GraphKeys, getCollection, UpdateOp } from '../src/framework/graph';
 import { readState } from '../src/estimator/checkpoint';
 import type { SessionRunHook } from '../src/estimator/hooks/hook';
 import { linearDataset, tmpDir } from './helpers/tmp';
@@ -322,7 +322,7 @@ describe('errors', () => {
 
 describe('interrupt', () => {
   test('an interrupt stops training at the next step boundary, saves a checkpoint and the next train resumes there', async () => {
-    const { requestInterrupt, isInterruptRequested, KeyboardInterrupt } = await import('../src/estimator/interrupt');
+    const { requestInterrupt, isInterruptRequested, KeyboardInterrupt } = await import('../src/host/interrupt');
     const dir = tmpDir();
     const est = new Estimator(linearModel(), dir);
     // As the kernel does on interrupt_request: raise the flag while the loop runs (here at step 7).
@@ -341,7 +341,7 @@ describe('interrupt', () => {
 
 describe('logging and NaN', () => {
   test('loss and global_step/sec are logged every logStepCountSteps', async () => {
-    const { setLogSink, setQuiet: q } = await import('../src/estimator/log');
+    const { setLogSink, setQuiet: q } = await import('../src/host/log');
     const lines: string[] = [];
     setLogSink((l) => void lines.push(l));
     q(false);
@@ -370,4 +370,18 @@ describe('logging and NaN', () => {
     const k = est.getVariableValue('dense/kernel');
     assert.ok(Array.from(k.dataSync()).every(Number.isFinite));
   });
+});
+
+test("an iterable inputFn is typed by the Estimator's modelFn: features of another type are a compile error", async () => {
+  const est = new Estimator(linearModel(), tmpDir('typed-input'));
+  const x = tf.tensor2d([[1], [2]]);
+  const y = tf.tensor2d([[2], [4]]);
+  // @ts-expect-error modelFn takes features as a tensor, this input yields a dict of tensors
+  const dicts: Parameters<typeof est.train>[0] = () => [{ features: { x }, labels: y }];
+  const tensors: Parameters<typeof est.train>[0] = () => [{ features: x, labels: y }];
+  // Unchecked at compile time, the dict still fails at run time, inside modelFn.
+  await assert.rejects(est.train(dicts, { steps: 1 }), /modelFn/);
+  await est.train(tensors, { steps: 1 });
+  assert.equal(est.getVariableValue('global_step').dataSync()[0], 1);
+  tf.dispose([x, y]);
 });

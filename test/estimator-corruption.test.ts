@@ -9,7 +9,7 @@ import { EstimatorSpec, ModeKey } from '../src/estimator/spec';
 import { CheckpointError, latestCheckpoint, loadCheckpoint } from '../src/estimator/checkpoint';
 import * as train from '../src/estimator/train-api';
 import * as layers from '../src/layers';
-import { setQuiet } from '../src/estimator/log';
+import { setQuiet } from '../src/host/log';
 import { linearDataset, tmpDir } from './helpers/tmp';
 
 setQuiet(true);

@@ -9,7 +9,7 @@ import { Estimator } from '../src/estimator/estimator';
 import { EstimatorSpec, ModeKey } from '../src/estimator/spec';
 import * as train from '../src/estimator/train-api';
 import * as layers from '../src/layers';
-import { setQuiet } from '../src/estimator/log';
+import { setQuiet } from '../src/host/log';
 import { tmpDir } from './helpers/tmp';
 
 setQuiet(true);

@@ -12,8 +12,8 @@ import { EstimatorSpec, ModeKey } from '../src/estimator/spec';
 import { CheckpointError, latestCheckpoint, readState } from '../src/estimator/checkpoint';
 import * as train from '../src/estimator/train-api';
 import * as layers from '../src/layers';
-import { getVariable, initializers } from '../src/estimator/variables';
-import { setLogSink, setQuiet } from '../src/estimator/log';
+import { getVariable, initializers } from '../src/framework/variables';
+import { setLogSink, setQuiet } from '../src/host/log';
 import { linearDataset, tmpDir } from './helpers/tmp';
 
 setQuiet(true);

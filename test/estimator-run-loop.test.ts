@@ -12,9 +12,9 @@ import * as train from '../src/estimator/train-api';
 import * as layers from '../src/layers';
 import * as summary from '../src/estimator/summary';
 import type { RunContext, SessionInfo, SessionRunHook } from '../src/estimator/hooks/hook';
-import { KeyboardInterrupt, requestInterrupt } from '../src/estimator/interrupt';
+import { KeyboardInterrupt, requestInterrupt } from '../src/host/interrupt';
 import { closeAllWriters } from '../src/estimator/summary/writer-cache';
-import { setQuiet } from '../src/estimator/log';
+import { setQuiet } from '../src/host/log';
 import { linearDataset, tmpDir } from './helpers/tmp';
 import { decodeEventFile, eventFilesIn } from './summary-decoder';
 

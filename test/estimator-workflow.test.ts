@@ -6,7 +6,7 @@ import { EstimatorSpec, ModeKeys, ModeKey } from '../src/estimator/spec';
 import { trainAndEvaluate } from '../src/estimator/train-and-evaluate';
 import * as train from '../src/estimator/train-api';
 import * as layers from '../src/layers';
-import { setQuiet } from '../src/estimator/log';
+import { setQuiet } from '../src/host/log';
 import { linearDataset, tmpDir } from './helpers/tmp';
 
 setQuiet(true);
@@ -78,7 +78,7 @@ test('restoreAndRun runs layer code against the latest checkpoint, outside the E
 
 test('early stopping stops at the expected step on a synthetic eval metric sequence', async () => {
   const { stopIfNoDecrease, stopIfNoIncrease } = await import('../src/estimator/hooks/early-stopping');
-  const { EventFileWriter } = await import('../src/estimator/summary/writer');
+  const { EventFileWriter } = await import('../src/events/writer');
   const dir = tmpDir();
   const est = new Estimator(modelFn(1), dir);
   // eval loss by step: best (0.5) at step 20, worse afterwards.

@@ -9,7 +9,7 @@ import { trainAndEvaluate } from '../src/estimator/train-and-evaluate';
 import * as train from '../src/estimator/train-api';
 import * as layers from '../src/layers';
 import * as metrics from '../src/estimator/metrics';
-import { setQuiet } from '../src/estimator/log';
+import { setQuiet } from '../src/host/log';
 import { BestExporter, FinalExporter, LatestExporter, listExports } from '../src/estimator/export';
 import { linearDataset, tmpDir } from './helpers/tmp';
 import * as summary from '../src/estimator/summary';

@@ -3,8 +3,8 @@ import assert from 'node:assert/strict';
 import * as path from 'path';
 import { spawnSync } from 'child_process';
 import { logging } from '../src/index';
-import { log, setQuiet } from '../src/estimator/log';
-import { setDisplaySink } from '../src/display/sink';
+import { log, setQuiet } from '../src/host/log';
+import { setDisplaySink } from '../src/host/sink';
 
 /** Runs fn with process.stdout/stderr writes captured (restored afterwards). */
 function capture(fn: () => void): { out: string; err: string } {

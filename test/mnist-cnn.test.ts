@@ -4,7 +4,7 @@ import * as tf from '@tensorflow/tfjs';
 import { Estimator } from '../src/estimator/estimator';
 import { ModeKeys } from '../src/estimator/spec';
 import type { SessionRunHook } from '../src/estimator/hooks/hook';
-import { setQuiet } from '../src/estimator/log';
+import { setQuiet } from '../src/host/log';
 import { articleModelFn, mnistInputFn } from '../bench/article-cnn';
 import { tmpDir } from './helpers/tmp';
 

@@ -11,7 +11,7 @@ import * as train from '../src/estimator/train-api';
 import * as layers from '../src/layers';
 import * as summary from '../src/estimator/summary';
 import type { SessionRunHook } from '../src/estimator/hooks/hook';
-import { setQuiet } from '../src/estimator/log';
+import { setQuiet } from '../src/host/log';
 import { decodeEventFile, DecodedEvent, eventFilesIn } from './summary-decoder';
 import { linearDataset, tmpDir } from './helpers/tmp';
 

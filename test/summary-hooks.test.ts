@@ -8,17 +8,18 @@ import * as tf from '@tensorflow/tfjs';
 import { decode as decodePng } from 'fast-png';
 import * as summary from '../src/estimator/summary';
 import { openWriterFile, setWriterLinger } from '../src/estimator/summary/writer-cache';
-import type { FetchedValue, Mode, RunArgs, RunContext, SessionInfo, SessionRunHook } from '../src/estimator/hooks/hook';
+import type { FetchedValue, RunArgs, RunContext, SessionInfo, SessionRunHook } from '../src/estimator/hooks/hook';
+import type { ModeKey } from '../src/framework/mode';
 import { decodeEventFile, DecodedEvent, eventFilesIn } from './summary-decoder';
 import { tmpDir } from './helpers/tmp';
-import { setLogSink, setQuiet } from '../src/estimator/log';
+import { setLogSink, setQuiet } from '../src/host/log';
 
 setQuiet(true);
 setWriterLinger(0);
 
 class Ctx implements RunContext {
   private stop = false;
-  constructor(readonly mode: Mode, readonly modelDir: string, readonly globalStep: number) {}
+  constructor(readonly mode: ModeKey, readonly modelDir: string, readonly globalStep: number) {}
   requestStop(): void {
     this.stop = true;
   }
@@ -31,7 +32,7 @@ interface LoopOptions {
   modelDir: string;
   steps: number;
   start?: number;
-  mode?: Mode;
+  mode?: ModeKey;
   /** What inputFn + modelFn do in the step that starts at global step g. */
   body?: (g: number) => void | Promise<void>;
   /** The loss of the step that produced global step g. */

@@ -9,7 +9,7 @@ import * as summary from '../src/estimator/summary';
 import { setWriterLinger } from '../src/estimator/summary/writer-cache';
 import { crc32c, maskCrc } from './summary-decoder';
 import { tmpDir } from './helpers/tmp';
-import { setQuiet } from '../src/estimator/log';
+import { setQuiet } from '../src/host/log';
 
 setQuiet(true);
 setWriterLinger(0);

@@ -1,12 +1,12 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
-import { setQuiet } from '../src/estimator/log';
+import { setQuiet } from '../src/host/log';
 import { Estimator } from '../src/estimator/estimator';
 import { EstimatorSpec, ModeKey } from '../src/estimator/spec';
 import * as train from '../src/estimator/train-api';
 import * as layers from '../src/layers';
-import { GraphKeys, getCollection, UpdateOp } from '../src/estimator/graph';
+import { GraphKeys, getCollection, UpdateOp } from '../src/framework/graph';
 import { linearDataset, tmpDir } from './helpers/tmp';
 
 setQuiet(true);

@@ -1,7 +1,7 @@
 // Showing bundles through the current sink, and marking the bundles our helpers return so the
 // kernel can tell them apart from ordinary objects (and skip a duplicate execute_result).
 import { inspect } from 'node:util';
-import { DisplayOptions, getDisplaySink, MimeBundle, DisplaySink } from './sink';
+import { DisplayOptions, getDisplaySink, MimeBundle, DisplaySink } from '../host/sink';
 
 /**
  * Objects carrying this symbol (a method returning a MimeBundle, or a MimeBundle) are shown

@@ -1,7 +1,7 @@
 // Charts computed from values in memory: histogram, confusion matrix, raw plotly figures.
 import { formatNumber } from './html';
 import { plotlyBundle, PlotlyConfig, PlotlyLayout, PlotlyTrace } from './plotly';
-import type { MimeBundle } from './sink';
+import type { MimeBundle } from '../host/sink';
 import { NumericInput, readNumbers, readValues } from './values';
 
 export interface HistogramOptions {

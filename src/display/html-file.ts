@@ -5,7 +5,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { escapeHtml } from './html';
 import { isPlotlyBundle, plotlyLibraryHtml, plotlyTierOf } from './plotly';
-import type { MimeBundle } from './sink';
+import type { MimeBundle } from '../host/sink';
 
 export interface HtmlFileOptions {
   /** The page's <title> and heading. */

@@ -3,7 +3,7 @@ import { markBundle } from './bundle';
 import { escapeHtml } from './html';
 import { describePixels, ImageInput, PixelOptions, Pixels, toPixels, toPixelsList } from './image-data';
 import { autoScale, gridPixels, pngBase64, pngDataUrl, scalePixels } from './png';
-import type { MimeBundle } from './sink';
+import type { MimeBundle } from '../host/sink';
 
 export interface ImageOptions extends PixelOptions {
   /** Integer nearest-neighbour upscaling; default: small images are enlarged (28x28 -> 84x84). */

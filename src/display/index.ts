@@ -10,9 +10,9 @@ import type { ImageInput } from './image-data';
 import { imageBundle, ImageOptions, imagesBundle, ImagesOptions } from './images';
 import { PlotlyConfig, plotlyLibraryBundle, PlotlyLayout, PlotlyTrace } from './plotly';
 import { predictionsBundle, PredictionRecord, PredictionsOptions } from './predictions';
-import { progress, Progress, ProgressOptions } from './progress';
+import { progress, Progress, ProgressOptions } from '../host/progress';
 import { toMimeBundle } from './rich';
-import { DisplayOptions, getDisplaySink, MimeBundle } from './sink';
+import { DisplayOptions, getDisplaySink, MimeBundle } from '../host/sink';
 import { histogramsBundle, HistogramsOptions, scalarsBundle, ScalarsOptions } from './tensorboard';
 import type { NumericInput } from './values';
 
@@ -122,9 +122,9 @@ export const display: Display = Object.assign(displayValue, {
 
 export { toMimeBundle } from './rich';
 export { isAlreadyDisplayed, displaySymbol } from './bundle';
-export { progress } from './progress';
-export type { Progress, ProgressOptions, ProgressState, ProgressStatus } from './progress';
-export type { MimeBundle, DisplaySink, DisplayOptions } from './sink';
+export { progress } from '../host/progress';
+export type { Progress, ProgressOptions, ProgressState, ProgressStatus } from '../host/progress';
+export type { MimeBundle, DisplaySink, DisplayOptions } from '../host/sink';
 export type { ImageInput, ValueRange } from './image-data';
 export type { ImageOptions, ImagesOptions } from './images';
 export type { HistogramOptions, ConfusionMatrixOptions } from './charts';

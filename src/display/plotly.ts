@@ -26,7 +26,7 @@ import * as zlib from 'node:zlib';
 import { randomBytes } from 'node:crypto';
 import { markBundle } from './bundle';
 import { escapeHtml, jsonForScript } from './html';
-import { getDisplaySink, MimeBundle } from './sink';
+import { getDisplaySink, MimeBundle } from '../host/sink';
 
 export type PlotlyTrace = { type?: string; name?: string } & Record<string, unknown>;
 export type PlotlyLayout = Record<string, unknown>;

@@ -4,7 +4,7 @@ import { markBundle } from './bundle';
 import { escapeHtml } from './html';
 import { ImageInput, Pixels, toPixels, toPixelsList } from './image-data';
 import { autoScale, gridPixels, pngBase64, pngDataUrl, Rgb, scalePixels } from './png';
-import type { MimeBundle } from './sink';
+import type { MimeBundle } from '../host/sink';
 import { NestedNumbers, NumericInput, readValues } from './values';
 
 /** One field of a prediction record, as `est.predict` yields them. */

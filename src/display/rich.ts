@@ -1,7 +1,7 @@
 // Rich forms of cell results: what the kernel sends as execute_result for the last expression.
 import { displaySymbol, isOurBundle, looksLikeMimeBundle } from './bundle';
 import { escapeHtml, formatNumber } from './html';
-import type { MimeBundle } from './sink';
+import type { MimeBundle } from '../host/sink';
 import { isTensorLike } from './values';
 
 export { displaySymbol, isAlreadyDisplayed } from './bundle';

@@ -5,15 +5,15 @@ import * as path from 'node:path';
 import { markBundle } from './bundle';
 import { escapeHtml, formatNumber } from './html';
 import { plotlyBundle, PlotlyLayout, PlotlyTrace } from './plotly';
-import type { MimeBundle } from './sink';
-import type { HistogramPoint, ScalarPoint } from '../estimator/summary/reader';
+import type { MimeBundle } from '../host/sink';
+import type { HistogramPoint, ScalarPoint } from '../events/reader';
 
 // The reader pulls in protobufjs: required on first use, not when the kernel starts.
-type SummaryReader = typeof import('../estimator/summary/reader');
+type SummaryReader = typeof import('../events/reader');
 
 function summaryReader(): SummaryReader {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
-  return require('../estimator/summary/reader') as SummaryReader;
+  return require('../events/reader') as SummaryReader;
 }
 
 export interface ScalarsOptions {

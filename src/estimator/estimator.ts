@@ -6,9 +6,9 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
-import { GraphContext, GraphKeys, UpdateOp, withGraph } from './graph';
-import { StepTape } from './tape';
-import { VariableStore } from './variables';
+import { GraphContext, GraphKeys, UpdateOp, withGraph } from '../framework/graph';
+import { StepTape } from '../framework/tape';
+import { VariableStore } from '../framework/variables';
 import { GLOBAL_STEP_NAME, TrainStepContext, describeValue } from './train-ops';
 import { EstimatorSpec, ModeKey, ModeKeys, Predictions, validateSpec } from './spec';
 import { RunConfig, RunConfigOptions } from './run-config';
@@ -32,8 +32,8 @@ import {
   StopAtStepHook,
 } from './hooks/basic-hooks';
 import { ProgressHook } from './hooks/progress-hook';
-import { KeyboardInterrupt } from './interrupt';
-import { info, log, warn } from './log';
+import { KeyboardInterrupt } from '../host/interrupt';
+import { info, log, warn } from '../host/log';
 import { prepareBackend } from './backend-init';
 import type { MetricOp } from './metrics';
 import { builtInTrainHooks, collectorScalars, evalSummaryHook, writeEvalResults } from './summary-wiring';
@@ -194,7 +194,7 @@ export class Estimator<F extends TensorOrDict = tf.Tensor, L extends TensorOrDic
 
   // ---------------------------------------------------------------- train
 
-  async train(inputFn: InputFn, opts: TrainOptions = {}): Promise<this> {
+  async train(inputFn: InputFn<F, L>, opts: TrainOptions = {}): Promise<this> {
     const { steps, maxSteps } = opts;
     if (steps != null && maxSteps != null) {
       throw new Error('train: give steps (relative) or maxSteps (absolute), not both.');
@@ -220,7 +220,7 @@ export class Estimator<F extends TensorOrDict = tf.Tensor, L extends TensorOrDic
     }
   }
 
-  private async trainLoop(store: VariableStore, inputFn: InputFn, restored: Restored, opts: TrainOptions): Promise<void> {
+  private async trainLoop(store: VariableStore, inputFn: InputFn<F, L>, restored: Restored, opts: TrainOptions): Promise<void> {
     let globalStep = restored.globalStep;
     const lastStep = opts.steps != null ? globalStep + opts.steps : opts.maxSteps ?? Infinity;
     const saver = new CheckpointSaverHook({
@@ -241,7 +241,7 @@ export class Estimator<F extends TensorOrDict = tf.Tensor, L extends TensorOrDic
     info(`Training from global step ${globalStep}${restored.path ? ` (restored ${path.basename(restored.path)})` : ''}` +
       `${Number.isFinite(lastStep) ? ` to ${lastStep}` : ' until the input ends'}; checkpoints in ${this.modelDir}`);
     await drain(
-      runLoop<void>({
+      runLoop<void, F, L>({
         call: 'train',
         mode: 'train',
         modelDir: this.modelDir,
@@ -273,7 +273,7 @@ export class Estimator<F extends TensorOrDict = tf.Tensor, L extends TensorOrDic
   }
 
   /** modelFn in TRAIN mode under the tape; run() applies the train op and the update ops. */
-  private async buildTrainStep(store: VariableStore, batch: InputBatch, globalStep: number): Promise<BuiltStep<void>> {
+  private async buildTrainStep(store: VariableStore, batch: InputBatch<F, L>, globalStep: number): Promise<BuiltStep<void>> {
     const tape = new StepTape();
     const graph = new GraphContext(store, 'train', this.config, globalStep);
     const dispose = (): void => {
@@ -285,7 +285,7 @@ export class Estimator<F extends TensorOrDict = tf.Tensor, L extends TensorOrDic
       tape.start();
       let raw: unknown;
       try {
-        raw = await withGraph(graph, () => this.modelFn(batch.features as F, batch.labels as L | undefined, ModeKeys.TRAIN, this.params, this.config));
+        raw = await withGraph(graph, () => this.modelFn(batch.features, batch.labels, ModeKeys.TRAIN, this.params, this.config));
       } catch (e) {
         throw wrapModelFnError(e, 'train', globalStep);
       } finally {
@@ -344,7 +344,7 @@ export class Estimator<F extends TensorOrDict = tf.Tensor, L extends TensorOrDic
 
   // ---------------------------------------------------------------- evaluate
 
-  async evaluate(inputFn: InputFn, opts: EvaluateOptions = {}): Promise<EvalResults> {
+  async evaluate(inputFn: InputFn<F, L>, opts: EvaluateOptions = {}): Promise<EvalResults> {
     checkCount(opts.steps, 'steps');
     await this.prepare();
     checkModelDirReadable(this.modelDir, 'evaluate');
@@ -358,7 +358,7 @@ export class Estimator<F extends TensorOrDict = tf.Tensor, L extends TensorOrDic
     let batches = 0;
     try {
       await drain(
-        runLoop<void>({
+        runLoop<void, F, L>({
           call: 'evaluate',
           mode: 'eval',
           modelDir: this.modelDir,
@@ -407,7 +407,7 @@ export class Estimator<F extends TensorOrDict = tf.Tensor, L extends TensorOrDic
 
   // ---------------------------------------------------------------- predict
 
-  async *predict(inputFn: InputFn, opts: PredictOptions = {}): AsyncGenerator<Prediction, void, undefined> {
+  async *predict(inputFn: InputFn<F, L>, opts: PredictOptions = {}): AsyncGenerator<Prediction, void, undefined> {
     await this.prepare();
     checkModelDirReadable(this.modelDir, 'predict');
     const restored = this.restoreForInference(opts.checkpointPath, 'predict', false);
@@ -416,7 +416,7 @@ export class Estimator<F extends TensorOrDict = tf.Tensor, L extends TensorOrDic
     const single = opts.yieldSingleExamples ?? true;
     const globalStep = restored.globalStep;
     try {
-      const loop = runLoop<PredictionBatch>({
+      const loop = runLoop<PredictionBatch, F, L>({
         call: 'predict',
         mode: 'infer',
         modelDir: this.modelDir,
@@ -442,16 +442,16 @@ export class Estimator<F extends TensorOrDict = tf.Tensor, L extends TensorOrDic
   /** modelFn in EVAL or PREDICT mode on a batch; `use` reads what the step yields as plain values. */
   private async buildInferenceStep<T>(
     store: VariableStore,
-    batch: InputBatch,
+    batch: InputBatch<F, L>,
     mode: ModeKey,
     globalStep: number,
     use: (spec: EstimatorSpec, args: RunArgs[]) => { values: Record<string, FetchedValue>; output: T },
   ): Promise<BuiltStep<T>> {
-    const graph = new GraphContext(store, mode as 'eval' | 'infer', this.config, globalStep);
-    const labels = mode === ModeKeys.PREDICT ? undefined : (batch.labels as L | undefined);
+    const graph = new GraphContext(store, mode, this.config, globalStep);
+    const labels = mode === ModeKeys.PREDICT ? undefined : batch.labels;
     let raw: unknown;
     try {
-      raw = await withGraph(graph, () => this.modelFn(batch.features as F, labels, mode, this.params, this.config));
+      raw = await withGraph(graph, () => this.modelFn(batch.features, labels, mode, this.params, this.config));
     } catch (e) {
       throw wrapModelFnError(e, mode, globalStep);
     }
@@ -638,7 +638,7 @@ function fmt(v: number): string {
   return Number.isInteger(v) ? String(v) : v.toPrecision(6);
 }
 
-function wrapModelFnError(e: unknown, mode: string, step: number): Error {
+function wrapModelFnError(e: unknown, mode: ModeKey, step: number): Error {
   if (!(e instanceof Error)) return new Error(`modelFn threw ${String(e)} in ${mode} mode at global step ${step}.`);
   if (e instanceof KeyboardInterrupt) return e;
   e.message = `${e.message}\n  (raised in modelFn, ${mode} mode, global step ${step})`;

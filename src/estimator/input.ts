@@ -7,17 +7,29 @@ import { describeValue } from './train-ops';
 import type { ModeKey } from './spec';
 
 export type TensorOrDict = tf.Tensor | Record<string, tf.Tensor>;
-export interface InputBatch {
-  features: TensorOrDict;
-  labels?: TensorOrDict;
+/** One batch as modelFn receives it: features F and labels L (none in PREDICT). */
+export interface InputBatch<F extends TensorOrDict = TensorOrDict, L extends TensorOrDict = TensorOrDict> {
+  features: F;
+  labels?: L;
 }
 
+/** An element of an iterable input: [features, labels], {features, labels}, {xs, ys} (tfjs's
+ *  fitDataset), or the features alone (PREDICT). Checked at run time as well. */
+export type InputElement<F extends TensorOrDict = TensorOrDict, L extends TensorOrDict = TensorOrDict> =
+  | ReadonlyArray<F | L | undefined>
+  | { features: F; labels?: L }
+  | { xs: F; ys?: L }
+  | F;
+
 type Element = unknown;
-export type InputSource =
+/** A tf.data.Dataset (its elements are TensorContainers, checked at run time), or an (async)
+ *  iterable of elements with the Estimator's features and labels types. */
+export type InputSource<F extends TensorOrDict = TensorOrDict, L extends TensorOrDict = TensorOrDict> =
   | tf.data.Dataset<tf.TensorContainer>
-  | AsyncIterable<Element>
-  | Iterable<Element>;
-export type InputFn = () => InputSource | Promise<InputSource>;
+  | AsyncIterable<InputElement<F, L>>
+  | Iterable<InputElement<F, L>>;
+/** What Estimator<F, L> trains, evaluates and predicts on: its F and L are this function's. */
+export type InputFn<F extends TensorOrDict = TensorOrDict, L extends TensorOrDict = TensorOrDict> = () => InputSource<F, L> | Promise<InputSource<F, L>>;
 
 function isTensorOrDict(v: unknown): v is TensorOrDict {
   if (v instanceof tf.Tensor) return true;
@@ -82,12 +94,12 @@ function elementHint(el: Element, mode: ModeKey): string {
 /** Batches plus whether they are ours to dispose: tf.data hands out fresh tensors per element;
  *  tensors from a user's own array or iterable stay theirs (ones created while the step runs
  *  are freed with the step's engine scope either way). */
-export interface InputStream extends AsyncIterator<InputBatch> {
+export interface InputStream<F extends TensorOrDict = TensorOrDict, L extends TensorOrDict = TensorOrDict> extends AsyncIterator<InputBatch<F, L>> {
   readonly ownsBatches: boolean;
 }
 
 /** Calls inputFn and returns an async iterator over its batches (closed by return()). */
-export async function openInput(inputFn: InputFn, mode: ModeKey): Promise<InputStream> {
+export async function openInput<F extends TensorOrDict, L extends TensorOrDict>(inputFn: InputFn<F, L>, mode: ModeKey): Promise<InputStream<F, L>> {
   if (typeof inputFn !== 'function') {
     throw new Error(`inputFn must be a function returning a tf.data.Dataset or an (async) iterable, got ${describeValue(inputFn)}.`);
   }
@@ -115,12 +127,15 @@ export async function openInput(inputFn: InputFn, mode: ModeKey): Promise<InputS
   }
   return {
     ownsBatches: source instanceof tf.data.Dataset,
-    async next(): Promise<IteratorResult<InputBatch>> {
+    async next(): Promise<IteratorResult<InputBatch<F, L>>> {
       const r = await inner.next();
       if (r.done) return { done: true, value: undefined };
-      return { done: false, value: toBatch(r.value, mode) };
+      // toBatch checked that features and labels are tensors or objects of tensors; that they
+      // are the F and L modelFn declares is what InputFn<F, L> states (a tf.data.Dataset's
+      // elements are TensorContainers, so its types cannot say it).
+      return { done: false, value: toBatch(r.value, mode) as InputBatch<F, L> };
     },
-    async return(): Promise<IteratorResult<InputBatch>> {
+    async return(): Promise<IteratorResult<InputBatch<F, L>>> {
       if (inner.return) await inner.return();
       return { done: true, value: undefined };
     },

@@ -3,7 +3,8 @@
 // for unit weights). Every loss is differentiable with respect to its logits / predictions and
 // numerically stable for large logits.
 import * as tf from '@tensorflow/tfjs';
-import { sparseSoftmaxCrossEntropyPerExample } from '../backend/custom-kernels';
+import { sparseSoftmaxCrossEntropyPerExample } from '../framework/fused-ops';
+import { alignWeights, tensorArg as checkTensor } from '../framework/args';
 
 /** TF1's tf.losses.Reduction (the scalar ones; values as in TensorFlow). */
 export const Reduction = {
@@ -33,16 +34,10 @@ export interface SmoothedLossOptions extends LossOptions {
   labelSmoothing?: number;
 }
 
-function describe(x: unknown): string {
-  if (x === undefined || x === null) return String(x);
-  if (Array.isArray(x)) return `an array of length ${x.length}`;
-  return typeof x === 'object' ? `a ${(x as object).constructor?.name ?? 'object'}` : `${typeof x} ${String(x)}`;
-}
+const LABELS_HINT = ' (labels are undefined in PREDICT mode: compute the loss only in TRAIN and EVAL)';
 
 function tensorArg(fn: string, name: string, x: unknown): tf.Tensor {
-  if (x instanceof tf.Tensor) return x;
-  const hint = x === undefined && /label/i.test(name) ? ' (labels are undefined in PREDICT mode: compute the loss only in TRAIN and EVAL)' : '';
-  throw new TypeError(`losses.${fn}: ${name} must be a tf.Tensor, got ${describe(x)}${hint}.`);
+  return checkTensor(`losses.${fn}`, name, x, /label/i.test(name) ? LABELS_HINT : '');
 }
 
 function sameShape(fn: string, aName: string, a: tf.Tensor, bName: string, b: tf.Tensor, hint: string): void {
@@ -55,25 +50,6 @@ function checkSmoothing(fn: string, s: number | undefined): number {
   const v = s ?? 0;
   if (!(v >= 0 && v <= 1)) throw new RangeError(`losses.${fn}: labelSmoothing must be in [0, 1], got ${s}.`);
   return v;
-}
-
-/** Weights shaped to broadcast against `losses`, or a clear error. */
-function alignWeights(fn: string, weights: tf.Tensor | number, losses: tf.Tensor): tf.Tensor {
-  if (typeof weights === 'number') return tf.scalar(weights);
-  let w = tf.cast(tensorArg(fn, 'weights', weights), 'float32');
-  if (w.rank === losses.rank + 1 && w.shape[w.rank - 1] === 1) w = tf.squeeze(w, [w.rank - 1]);
-  if (w.rank > 0 && w.rank < losses.rank && tf.util.arraysEqual(w.shape, losses.shape.slice(0, w.rank))) {
-    // Per-example weights [N] against a loss [N, ...]: line them up on the leading axes.
-    w = tf.reshape(w, [...w.shape, ...Array(losses.rank - w.rank).fill(1)]);
-  }
-  const fits = w.rank === 0 || (w.rank === losses.rank && w.shape.every((d, i) => d === 1 || d === losses.shape[i]));
-  if (!fits) {
-    throw new Error(
-      `losses.${fn}: weights [${weights.shape}] cannot be broadcast to the loss [${losses.shape}]; ` +
-        `pass a scalar, one weight per example [${losses.shape[0]}], or a tensor of shape [${losses.shape}].`,
-    );
-  }
-  return w;
 }
 
 /** total / den, or 0 where den is 0 (TF's safe division); differentiable in total, unlike
@@ -96,7 +72,7 @@ export function computeWeightedLoss(losses: tf.Tensor, opts: LossOptions = {}): 
       // Unit weights: every reduction but SUM is the plain mean (0 for an empty loss, as TF).
       return l.size > 0 ? tf.mean(l) : tf.scalar(0);
     }
-    const w = opts.weights === undefined ? undefined : tf.broadcastTo(alignWeights(fn, opts.weights, l), l.shape);
+    const w = opts.weights === undefined ? undefined : tf.broadcastTo(alignWeights(`losses.${fn}`, opts.weights, l, 'the loss'), l.shape);
     const total = tf.sum(w ? tf.mul(l, w) : l) as tf.Scalar;
     switch (reduction) {
       case Reduction.SUM:

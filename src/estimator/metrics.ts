@@ -4,6 +4,7 @@
 // the Estimator folds the batches together with `acc = op.merge(acc)` and reads `acc.result()`
 // at the end, which gives the same value as TF's update_op run over every batch.
 import * as tf from '@tensorflow/tfjs';
+import { alignWeights, describe, tensorArg as checkTensor } from '../framework/args';
 
 export interface MetricOp {
   /** What the metric computes; merging two different kinds is an error. */
@@ -73,16 +74,10 @@ export interface MetricOptions {
   weights?: tf.Tensor | number;
 }
 
-function describe(x: unknown): string {
-  if (x === undefined || x === null) return String(x);
-  if (Array.isArray(x)) return `an array of length ${x.length}`;
-  return typeof x === 'object' ? `a ${(x as object).constructor?.name ?? 'object'}` : `${typeof x} ${String(x)}`;
-}
+const LABELS_HINT = ' (labels are undefined in PREDICT mode: compute metrics only in EVAL)';
 
 function tensorArg(fn: string, name: string, x: unknown): tf.Tensor {
-  if (x instanceof tf.Tensor) return x;
-  const hint = x === undefined && name === 'labels' ? ' (labels are undefined in PREDICT mode: compute metrics only in EVAL)' : '';
-  throw new TypeError(`metrics.${fn}: ${name} must be a tf.Tensor, got ${describe(x)}${hint}.`);
+  return checkTensor(`metrics.${fn}`, name, x, name === 'labels' ? LABELS_HINT : '');
 }
 
 /** Adds states element-wise; a length change means the metric's configuration changed. */
@@ -137,20 +132,7 @@ const CLASS_IDS = 'pass class ids for both (e.g. tf.argMax(logits, -1) as predic
 /** Weights broadcast to `values`' shape as float32, or undefined for unit weights. */
 function broadcastWeights(fn: string, weights: Weights, values: tf.Tensor): tf.Tensor | undefined {
   if (weights === undefined) return undefined;
-  if (typeof weights === 'number') return tf.fill(values.shape, weights);
-  let w = tf.cast(tensorArg(fn, 'weights', weights), 'float32');
-  if (w.rank === values.rank + 1 && w.shape[w.rank - 1] === 1) w = tf.squeeze(w, [w.rank - 1]);
-  if (w.rank > 0 && w.rank < values.rank && tf.util.arraysEqual(w.shape, values.shape.slice(0, w.rank))) {
-    w = tf.reshape(w, [...w.shape, ...Array(values.rank - w.rank).fill(1)]);
-  }
-  const fits = w.rank === 0 || (w.rank === values.rank && w.shape.every((d, i) => d === 1 || d === values.shape[i]));
-  if (!fits) {
-    throw new Error(
-      `metrics.${fn}: weights [${weights.shape}] cannot be broadcast to the values [${values.shape}]; ` +
-        `pass a scalar, one weight per example [${values.shape[0]}], or a tensor of shape [${values.shape}].`,
-    );
-  }
-  return tf.broadcastTo(w, values.shape);
+  return tf.broadcastTo(alignWeights(`metrics.${fn}`, weights, values, 'the values'), values.shape);
 }
 
 /** [sum(values * w), sum(w)] for a weighted mean. */

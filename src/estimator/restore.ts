@@ -3,8 +3,8 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
-import { GraphContext, withGraph } from './graph';
-import { VariableStore } from './variables';
+import { GraphContext, withGraph } from '../framework/graph';
+import { VariableStore } from '../framework/variables';
 import { latestCheckpoint, loadCheckpoint } from './checkpoint';
 import { RunConfig } from './run-config';
 

@@ -8,10 +8,10 @@
 // (TensorFlow calls model_fn before any hook begins, too): they begin, and get their first
 // beforeRun, between the first modelFn call and the ops of the first step.
 import * as tf from '@tensorflow/tfjs';
-import type { FetchedValue, Mode, Outcome, RunArgs, RunContext, SessionInfo, SessionRunHook } from './hooks/hook';
-import { InputBatch, InputFn, InputStream, disposeBatch, openInput } from './input';
+import type { FetchedValue, Outcome, RunArgs, RunContext, SessionInfo, SessionRunHook } from './hooks/hook';
+import { InputBatch, InputFn, InputStream, TensorOrDict, disposeBatch, openInput } from './input';
 import type { ModeKey } from './spec';
-import { clearInterrupt, isInterruptRequested, KeyboardInterrupt } from './interrupt';
+import { clearInterrupt, isInterruptRequested, KeyboardInterrupt } from '../host/interrupt';
 import { abandonStepCollector, fetchRecordingInput, startInputSummaries, stopInputSummaries, takeInputSummaries } from './summary/collect';
 
 export type Call = 'train' | 'evaluate' | 'predict';
@@ -26,9 +26,10 @@ export interface BuiltStep<T> {
   dispose?(): void;
 }
 
-export interface RunLoopOptions<T> {
+/** F and L: the features and labels types of the Estimator's modelFn, and so of its inputFn. */
+export interface RunLoopOptions<T, F extends TensorOrDict = TensorOrDict, L extends TensorOrDict = TensorOrDict> {
   call: Call;
-  mode: Mode;
+  mode: ModeKey;
   modelDir: string;
   /** Global step when the session starts (restored). */
   globalStep: number;
@@ -36,9 +37,9 @@ export interface RunLoopOptions<T> {
   hooks: SessionRunHook[];
   lastHooks?: SessionRunHook[];
   saveCheckpoint?: () => Promise<string | undefined>;
-  inputFn: InputFn;
+  inputFn: InputFn<F, L>;
   /** Runs modelFn on a batch (inside the step's engine scope). */
-  build(batch: InputBatch, globalStep: number): Promise<BuiltStep<T>>;
+  build(batch: InputBatch<F, L>, globalStep: number): Promise<BuiltStep<T>>;
   /** After the last step, before hooks end (may throw: the run then failed). */
   finish?(steps: number): void;
   /** The message of the KeyboardInterrupt thrown after the hooks ended. */
@@ -46,8 +47,7 @@ export interface RunLoopOptions<T> {
 }
 
 /** Runs the loop; yields each step's output after its afterRun hooks. */
-export async function* runLoop<T>(o: RunLoopOptions<T>): AsyncGenerator<T, void, undefined> {
-  const inputMode = o.mode as ModeKey;
+export async function* runLoop<T, F extends TensorOrDict, L extends TensorOrDict>(o: RunLoopOptions<T, F, L>): AsyncGenerator<T, void, undefined> {
   let globalStep = o.globalStep;
   let steps = 0;
   const info = (extra?: { outcome: Outcome; error?: unknown }): SessionInfo => ({
@@ -58,7 +58,7 @@ export async function* runLoop<T>(o: RunLoopOptions<T>): AsyncGenerator<T, void,
     ...extra,
   });
   // TensorFlow calls input_fn before any hook begins: an inputFn that throws ends nothing.
-  const iterator = await callInputFn(o, inputMode, globalStep);
+  const iterator = await callInputFn(o, o.mode, globalStep);
   const lead = o.hooks;
   const last = o.lastHooks ?? [];
   let spec: SessionRunHook[] | undefined;
@@ -149,7 +149,7 @@ export async function drain(loop: AsyncGenerator<unknown, void, undefined>): Pro
   for (;;) if ((await loop.next()).done) return;
 }
 
-async function callInputFn(o: RunLoopOptions<unknown>, mode: ModeKey, globalStep: number): Promise<InputStream> {
+async function callInputFn<F extends TensorOrDict, L extends TensorOrDict>(o: RunLoopOptions<unknown, F, L>, mode: ModeKey, globalStep: number): Promise<InputStream<F, L>> {
   try {
     return await openInput(o.inputFn, mode);
   } catch (e) {
@@ -163,13 +163,18 @@ async function callInputFn(o: RunLoopOptions<unknown>, mode: ModeKey, globalStep
  * is fetched before the scope opens and disposed on its own; a user's iterable is read inside
  * the scope, so tensors a generator makes are freed while tensors the user holds are not.
  */
-async function fetchBatch(iterator: InputStream, o: RunLoopOptions<unknown>, globalStep: number, steps: number): Promise<InputBatch | undefined> {
+async function fetchBatch<F extends TensorOrDict, L extends TensorOrDict>(
+  iterator: InputStream<F, L>,
+  o: RunLoopOptions<unknown, F, L>,
+  globalStep: number,
+  steps: number,
+): Promise<InputBatch<F, L> | undefined> {
   const engine = tf.engine();
   const name = `estimator_${o.mode}_step`;
   const context = (): string =>
     `raised by inputFn's data, fetching batch ${steps + 1} for ${o.call}() in ${o.mode} mode at global step ${globalStep}`;
   if (iterator.ownsBatches) {
-    let next: IteratorResult<InputBatch>;
+    let next: IteratorResult<InputBatch<F, L>>;
     try {
       next = await fetchRecordingInput(iterator);
     } catch (e) {
@@ -219,7 +224,7 @@ class EventLoopYield {
 class LoopContext implements RunContext {
   private stop = false;
   reason?: string;
-  constructor(readonly mode: Mode, readonly modelDir: string, readonly globalStep: number, private readonly parent?: LoopContext) {}
+  constructor(readonly mode: ModeKey, readonly modelDir: string, readonly globalStep: number, private readonly parent?: LoopContext) {}
   requestStop(reason?: string): void {
     this.stop = true;
     this.reason ??= reason;

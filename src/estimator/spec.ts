@@ -5,12 +5,10 @@ import { TrainOp, describeValue } from './train-ops';
 import type { SessionRunHook } from './hooks/hook';
 import type { MetricOp } from './metrics';
 
-export const ModeKeys = {
-  TRAIN: 'train',
-  EVAL: 'eval',
-  PREDICT: 'infer',
-} as const;
-export type ModeKey = (typeof ModeKeys)[keyof typeof ModeKeys];
+import { ModeKeys, type ModeKey } from '../framework/mode';
+
+export { ModeKeys };
+export type { ModeKey };
 
 export type Predictions = tf.Tensor | Record<string, tf.Tensor>;
 

@@ -6,10 +6,11 @@ import type { Estimator, EvalResults } from './estimator';
 import type { InputFn, TensorOrDict } from './input';
 import type { SessionRunHook } from './hooks/hook';
 import type { CheckpointSaverListener } from './hooks/basic-hooks';
-import { info } from './log';
+import type { ExportableEstimator } from './export/export-saved-model';
+import { info } from '../host/log';
 
-export interface TrainSpec {
-  inputFn: InputFn;
+export interface TrainSpec<F extends TensorOrDict = TensorOrDict, L extends TensorOrDict = TensorOrDict> {
+  inputFn: InputFn<F, L>;
   /** Absolute global step to train to; undefined trains until the input ends. */
   maxSteps?: number;
   hooks?: SessionRunHook[];
@@ -19,7 +20,7 @@ export interface TrainSpec {
 export interface Exporter {
   readonly name: string;
   export(
-    estimator: Estimator<TensorOrDict, TensorOrDict, object>,
+    estimator: ExportableEstimator,
     exportPath: string,
     checkpointPath: string,
     evalResult: EvalResults,
@@ -27,8 +28,8 @@ export interface Exporter {
   ): Promise<string | undefined>;
 }
 
-export interface EvalSpec {
-  inputFn: InputFn;
+export interface EvalSpec<F extends TensorOrDict = TensorOrDict, L extends TensorOrDict = TensorOrDict> {
+  inputFn: InputFn<F, L>;
   /** Batches per evaluation (default: until the input ends). */
   steps?: number;
   name?: string;
@@ -51,8 +52,8 @@ export interface TrainAndEvaluateResult {
 
 export async function trainAndEvaluate<F extends TensorOrDict, L extends TensorOrDict, P extends object>(
   estimator: Estimator<F, L, P>,
-  trainSpec: TrainSpec,
-  evalSpec: EvalSpec,
+  trainSpec: TrainSpec<F, L>,
+  evalSpec: EvalSpec<F, L>,
 ): Promise<TrainAndEvaluateResult> {
   if (!trainSpec || typeof trainSpec.inputFn !== 'function') {
     throw new Error('trainAndEvaluate: trainSpec must be {inputFn, maxSteps?, hooks?}.');
@@ -66,7 +67,6 @@ export async function trainAndEvaluate<F extends TensorOrDict, L extends TensorO
   let lastEvalTime = 0;
   let lastEvalStep = -1;
   let lastCheckpoint: string | undefined;
-  const est = estimator as unknown as Estimator<TensorOrDict, TensorOrDict, object>;
 
   let lastExportWasFinal = false;
   const runExporters = async (checkpointPath: string, metrics: EvalResults, isFinal: boolean): Promise<void> => {
@@ -74,7 +74,7 @@ export async function trainAndEvaluate<F extends TensorOrDict, L extends TensorO
     lastExportWasFinal = isFinal;
     for (const exporter of evalSpec.exporters ?? []) {
       const exportPath = path.join(estimator.modelDir, 'export', exporter.name);
-      const written = await exporter.export(est, exportPath, checkpointPath, metrics, isFinal);
+      const written = await exporter.export(estimator, exportPath, checkpointPath, metrics, isFinal);
       if (written) exportResults.push(written);
     }
   };

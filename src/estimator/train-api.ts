@@ -19,4 +19,4 @@ export {
   TrainOp,
 } from './train-ops';
 export type { LearningRate, MinimizeOptions } from './train-ops';
-export { GraphKeys, getCollection, UpdateOp } from './graph';
+export { GraphKeys, getCollection, UpdateOp } from '../framework/graph';

@@ -2,10 +2,10 @@
 // finished and the forward pass is fully recorded. Each op then takes the gradient of its own
 // loss with respect to its own variables from that one recording.
 import * as tf from '@tensorflow/tfjs';
-import { GraphKeys, requireGraph, UpdateOp } from './graph';
-import type { StepTape } from './tape';
-import type { VariableStore } from './variables';
-import { ADAM_UPDATE, adamUpdate, hasKernel } from '../backend/custom-kernels';
+import { GraphKeys, requireGraph, UpdateOp } from '../framework/graph';
+import type { StepTape } from '../framework/tape';
+import type { VariableStore } from '../framework/variables';
+import { ADAM_UPDATE, adamUpdate, hasKernel } from '../framework/fused-ops';
 
 export const GLOBAL_STEP_NAME = 'global_step';
 

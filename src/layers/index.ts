@@ -2,9 +2,9 @@
 // (conv2d, conv2d_1, ... or `name`), gets its variables from the running modelFn's store —
 // created on the first call, reused on every later call — and applies itself eagerly.
 import * as tf from '@tensorflow/tfjs';
-import { activeGraph, GraphKeys, requireGraph, UpdateOp } from '../estimator/graph';
-import { getVariable, initializers, Initializer, variableScope, VariableScopeOptions } from '../estimator/variables';
-import { BN_TRAIN, batchNormTraining, conv2d as fusedConv2d, hasKernel, maxPool } from '../backend/custom-kernels';
+import { activeGraph, GraphKeys, requireGraph, UpdateOp } from '../framework/graph';
+import { getVariable, initializers, Initializer, variableScope, VariableScopeOptions } from '../framework/variables';
+import { BN_TRAIN, batchNormTraining, conv2d as fusedConv2d, hasKernel, maxPool } from '../framework/fused-ops';
 
 export { getVariable, variableScope, initializers };
 export type { Initializer, VariableScopeOptions };

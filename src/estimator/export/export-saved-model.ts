@@ -5,14 +5,14 @@
 // tf.loadGraphModel / loadGraphModelSync — no estimator library needed to serve it.
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
-import { GraphContext, withGraph } from '../graph';
-import { VariableStore } from '../variables';
+import { GraphContext, withGraph } from '../../framework/graph';
+import { VariableStore } from '../../framework/variables';
 import { loadCheckpoint } from '../checkpoint';
 import { EstimatorSpec, ModeKey, ModeKeys, validateSpec } from '../spec';
 import type { RunConfig } from '../run-config';
 import type { TensorOrDict } from '../input';
 import { prepareBackend } from '../backend-init';
-import { info } from '../log';
+import { info } from '../../host/log';
 import { describeValue } from '../train-ops';
 import { KernelTrace, metaOf, replay, TensorMeta, traceKernels } from './trace';
 import { generalizeBatch, Probe } from './batch-axis';

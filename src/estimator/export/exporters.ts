@@ -4,8 +4,8 @@
 import * as path from 'path';
 import type { EvalResults } from '../estimator';
 import type { Exporter } from '../train-and-evaluate';
-import { readEventsDir } from '../summary/reader';
-import { info } from '../log';
+import { readEventsDir } from '../../events/reader';
+import { info } from '../../host/log';
 import { exportSavedModel, ExportableEstimator, ExportSavedModelOptions } from './export-saved-model';
 import { keepNewestExports } from './export-dir';
 import type { ServingInputFn } from './serving';

@@ -256,7 +256,7 @@ const EMITTERS: Record<string, Emitter> = {
   DepthwiseConv2dNative: (c) => [c.node('DepthwiseConv2dNative', [c.input('x'), c.input('filter')], convAttrs(c))],
   FusedConv2D: fusedConv('Conv2D', '_FusedConv2D', true),
   FusedDepthwiseConv2D: fusedConv('DepthwiseConv2dNative', 'FusedDepthwiseConv2dNative', false),
-  // This project's own conv kernel (src/backend/custom-kernels.ts): conv + bias + relu.
+  // This project's own conv kernel (src/backend/custom-kernels.ts, called by src/framework/fused-ops.ts): conv + bias + relu.
   TfjsEstimatorConv2D: fusedConv('Conv2D', '_FusedConv2D', true),
   MaxPool: pool('MaxPool'),
   AvgPool: pool('AvgPool'),

@@ -1,6 +1,6 @@
 // The built-in hooks of tf.estimator's training loop: stopping, checkpoints, logging, NaN checks.
 import type { FetchedValue, RunArgs, RunContext, RunValues, SessionInfo, SessionRunHook, TensorRequest } from './hook';
-import { log } from '../log';
+import { log } from '../../host/log';
 import { deviceReadsAreCostly } from '../../backend/read-cost';
 
 /** Fires every N steps and/or every N seconds (tf.train.SecondOrStepTimer). */

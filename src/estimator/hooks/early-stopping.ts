@@ -3,7 +3,7 @@
 // stop training once the best value is more than maxSteps global steps old.
 import type { RunContext, SessionRunHook } from './hook';
 import { StepTimer } from './basic-hooks';
-import { readScalars } from '../summary/reader';
+import { readScalars } from '../../events/reader';
 
 interface HasEvalDir {
   evalDir(name?: string): string;

@@ -2,8 +2,8 @@
 // SessionRunHook, in eager form). Every built-in behaviour around the loop (logging,
 // checkpoints, summaries, NaN checks, progress, early stopping) is a hook.
 import type * as tf from '@tensorflow/tfjs';
+import type { ModeKey } from '../../framework/mode';
 
-export type Mode = 'train' | 'eval' | 'infer';
 
 /** What a hook may ask to see after a step: a name of a tensor the step produced
  *  ('loss', 'global_step', a key of spec.predictions, a summary scalar's name) or a function
@@ -22,7 +22,7 @@ export interface StepTensors {
 export type FetchedValue = number | number[] | number[][] | number[][][] | number[][][][];
 
 export interface RunContext {
-  readonly mode: Mode;
+  readonly mode: ModeKey;
   readonly modelDir: string;
   /** Global step before this step runs (beforeRun) or after it ran (afterRun). */
   readonly globalStep: number;
@@ -45,7 +45,7 @@ export interface RunValues {
 export type Outcome = 'done' | 'interrupted' | 'failed';
 
 export interface SessionInfo {
-  readonly mode: Mode;
+  readonly mode: ModeKey;
   readonly modelDir: string;
   readonly globalStep: number;
   /** Training only: saves a checkpoint at the current global step (skipped, returning

@@ -1,6 +1,6 @@
 // The live progress display of a training or evaluation loop, as a hook: one display updated
 // in place in the kernel, a throttled text line elsewhere.
-import { progress, Progress } from '../../display/progress';
+import { progress, Progress } from '../../host/progress';
 import { deviceReadsAreCostly } from '../../backend/read-cost';
 import type { RunArgs, RunContext, RunValues, SessionInfo, SessionRunHook } from './hook';
 

@@ -3,8 +3,8 @@
 import type { RunContext, SessionInfo, SessionRunHook } from './hook';
 import { StepTimer } from './basic-hooks';
 import { checkEvery } from './summary-saver-hook';
-import { log } from '../log';
-import type { EventFileWriter } from '../summary/writer';
+import { log } from '../../host/log';
+import type { EventFileWriter } from '../../events/writer';
 import { acquireWriter, releaseWriter } from '../summary/writer-cache';
 
 export interface StepCounterHookOptions {

@@ -3,10 +3,10 @@
 // event file at the global step after the step.
 import type { RunArgs, RunContext, RunValues, SessionInfo, SessionRunHook } from './hook';
 import { StepTimer } from './basic-hooks';
-import { EventFileWriter } from '../summary/writer';
+import { EventFileWriter } from '../../events/writer';
 import { acquireWriter, releaseWriter } from '../summary/writer-cache';
 import { abandonStepCollector, joinStepCollector, leaveStepCollector, SummaryCollector } from '../summary/collect';
-import type { SummaryValue } from '../summary/proto';
+import type { SummaryValue } from '../../events/proto';
 
 export interface SummarySaverHookOptions {
   /** Save every N global steps (the Estimator uses RunConfig.saveSummarySteps). */

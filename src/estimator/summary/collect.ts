@@ -3,11 +3,11 @@
 // at which a summary is due) and do nothing otherwise — not even read the tensor. Values are
 // read at once (dataSync), so no tensor outlives the step.
 import * as tf from '@tensorflow/tfjs';
-import { info } from '../log';
+import { info } from '../../host/log';
 import { histogramOf } from './histogram';
 import { imageValues, ImageOptions } from './image';
-import type { SummaryValue } from './proto';
-import { inModelFnCall } from '../graph';
+import type { SummaryValue } from '../../events/proto';
+import { inModelFnCall } from '../../framework/graph';
 
 // Older imports took histogramOf from here.
 export { histogramOf };

@@ -4,7 +4,7 @@ import * as path from 'path';
 import { acquireWriter, releaseWriter } from './writer-cache';
 import { abandonStepCollector, joinStepCollector, leaveStepCollector, SummaryCollector } from './collect';
 import type { RunContext, SessionRunHook } from '../hooks/hook';
-import type { SummaryValue } from './proto';
+import type { SummaryValue } from '../../events/proto';
 
 /** modelDir/eval, or modelDir/eval_<name>. */
 export function evalDir(modelDir: string, name?: string): string {

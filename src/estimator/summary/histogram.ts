@@ -1,6 +1,6 @@
 // Histograms exactly as TensorFlow's HistogramSummary op builds them
 // (tensorflow/core/lib/histogram/histogram.cc), so TensorBoard draws ours like TF's.
-import type { HistogramValue } from './proto';
+import type { HistogramValue } from '../../events/proto';
 
 let defaultLimits: Float64Array | undefined;
 

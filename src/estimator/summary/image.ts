@@ -2,7 +2,7 @@
 // as TF's ImageSummary op tags them.
 import * as tf from '@tensorflow/tfjs';
 import { encode } from 'fast-png';
-import type { SummaryValue } from './proto';
+import type { SummaryValue } from '../../events/proto';
 
 export interface ImageOptions {
   /** How many images of the batch to keep (default 3, as tf.summary.image). */

@@ -4,10 +4,10 @@
 export { scalar, image, histogram, SummaryCollector, withCollector, activeCollector, setActiveCollector } from './collect';
 export type { ImageOptions } from './image';
 export { histogramOf, defaultBucketLimits } from './histogram';
-export { readEventFile, readEventsDir, readScalars, readHistograms, readImages, eventFiles } from './reader';
-export type { ScalarPoint, HistogramPoint, ImagePoint, ReadEventsOptions } from './reader';
-export type { TfEvent, SummaryValue, HistogramValue, ImageValue, SessionLogValue } from './proto';
-export { EventFileWriter } from './writer';
+export { readEventFile, readEventsDir, readScalars, readHistograms, readImages, eventFiles } from '../../events/reader';
+export type { ScalarPoint, HistogramPoint, ImagePoint, ReadEventsOptions } from '../../events/reader';
+export type { TfEvent, SummaryValue, HistogramValue, ImageValue, SessionLogValue } from '../../events/proto';
+export { EventFileWriter } from '../../events/writer';
 export { closeAllWriters } from './writer-cache';
 export { writeEvalSummary, evalDir, EvalSummaryHook } from './eval-summary';
 export { SummarySaverHook } from '../hooks/summary-saver-hook';

@@ -4,7 +4,7 @@
 // alternating train/evaluate calls append to one file per directory instead of one per call.
 import * as fs from 'fs';
 import * as path from 'path';
-import { EventFileWriter } from './writer';
+import { EventFileWriter } from '../../events/writer';
 
 interface Entry {
   writer: EventFileWriter;

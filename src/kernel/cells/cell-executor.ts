@@ -6,6 +6,7 @@
 import { explainDiagnostic } from '../compiler/diagnostic-hints';
 import { formatTraceback } from './traceback';
 import { resetPlotlyLibrary } from '../../display/plotly';
+import { asKeyboardInterrupt, KeyboardInterrupt } from '../../host/interrupt';
 import * as path from 'path';
 import * as util from 'util';
 import * as vm from 'vm';
@@ -30,14 +31,6 @@ interface Runtime {
 }
 
 const RUNTIME_GLOBAL = '__tfjs_estimator_kernel__';
-
-/** Interrupt of a cell that awaits: the awaited promise loses the race against this. */
-export class CellInterrupted extends Error {
-  constructor() {
-    super('Interrupted by the user');
-    this.name = 'KeyboardInterrupt';
-  }
-}
 
 export class CellExecutor {
   private prevDecl = '';
@@ -94,10 +87,10 @@ export class CellExecutor {
     return this.running;
   }
 
-  /** Interrupts a cell that is awaiting: its await rejects with CellInterrupted. */
+  /** Interrupts a cell that is awaiting: its await rejects with KeyboardInterrupt. */
   interrupt(onlyCell?: number): void {
     if (onlyCell !== undefined && onlyCell !== this.running) return;
-    this.cancel?.(new CellInterrupted());
+    this.cancel?.(new KeyboardInterrupt());
   }
 
   private interruptedWhileCompiling = false;
@@ -114,7 +107,7 @@ export class CellExecutor {
     const converted = await this.compiler.convert(this.prevDecl, src);
     if (this.interruptedWhileCompiling) {
       this.interruptedWhileCompiling = false;
-      return { ok: false, error: runtimeError(new CellInterrupted(), cellName, (t) => t) };
+      return { ok: false, error: runtimeError(new KeyboardInterrupt(), cellName, (t) => t) };
     }
     return this.run(converted, cellName, src);
   }
@@ -150,7 +143,7 @@ export class CellExecutor {
       // result is shown, and what it displays on the way lands in this cell.
       if (util.types.isPromise(value)) value = await Promise.race([value, interrupted]);
     } catch (e) {
-      return { ok: false, error: runtimeError(e, cellName, (t) => this.mapCellPositions(t), (cell) => this.sources.get(cell)?.src) };
+      return { ok: false, error: runtimeError(asKeyboardInterrupt(e), cellName, (t) => this.mapCellPositions(t), (cell) => this.sources.get(cell)?.src) };
     } finally {
       this.cancel = undefined;
       this.running = undefined;
@@ -223,8 +216,7 @@ function compileError(diags: CellDiagnostic[], cellName: string, src: string): C
 
 function runtimeError(e: unknown, cellName: string, mapPositions: (text: string) => string, sourceOf: (cell: string) => string | undefined = () => undefined): CellError {
   if (!(e instanceof Error)) return { ename: 'Error', evalue: String(e), traceback: [`Uncaught ${String(e)}`] };
-  let name = e.name || 'Error';
-  if (/Script execution (was )?interrupted/.test(e.message)) name = 'KeyboardInterrupt';
+  const name = e.name || 'Error';
   const traceback = formatTraceback({ name, message: e.message, stack: mapPositions(e.stack ?? ''), sourceOf });
   return { ename: name, evalue: e.message, traceback };
 }

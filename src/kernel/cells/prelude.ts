@@ -7,7 +7,7 @@
 import * as path from 'path';
 import type { TypeBundle } from '../compiler/type-bundle';
 
-const stdinModule = path.join(__dirname, '..', 'protocol', 'stdin').replace(/\\/g, '/');
+const stdinModule = path.join(__dirname, '..', '..', 'host', 'stdin').replace(/\\/g, '/');
 
 export function preludeSource(bundle: TypeBundle): string {
   const lib = bundle.modulePath.replace(/\\/g, '/');

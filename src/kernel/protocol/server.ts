@@ -17,10 +17,10 @@ import { OutputCapture } from './output';
 import * as util from 'util';
 import { toMimeBundle } from '../../display/rich';
 import { isAlreadyDisplayed } from '../../display/bundle';
-import { setDisplaySink } from '../../display/sink';
-import { requestInterrupt, clearInterrupt, isInterruptRequested } from '../../estimator/interrupt';
+import { setDisplaySink } from '../../host/sink';
+import { requestInterrupt, clearInterrupt, isInterruptRequested, KeyboardInterrupt } from '../../host/interrupt';
 import { kernelBanner } from '../cells/prelude';
-import { setStdinProvider } from './stdin';
+import { setStdinProvider } from '../../host/stdin';
 import { UpdateThrottle } from './update-throttle';
 import { SendQueue } from './send-queue';
 import { ControlThread } from './control-client';
@@ -310,7 +310,8 @@ export class Kernel {
     clearInterrupt();
     await this.preludeReady;
     if (isInterruptRequested()) {
-      await this.reply(m, 'execute_reply', { status: 'error', ename: 'KeyboardInterrupt', evalue: 'Interrupted before the cell started', traceback: [], execution_count: this.executionCount });
+      const e = new KeyboardInterrupt('Interrupted before the cell started');
+      await this.reply(m, 'execute_reply', { status: 'error', ename: e.name, evalue: e.message, traceback: [], execution_count: this.executionCount });
       return;
     }
     if (store) this.executionCount += 1;

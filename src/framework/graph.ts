@@ -3,7 +3,7 @@
 // call, the variable-scope stack, and the collections (UPDATE_OPS). Variables themselves live
 // in the longer-lived VariableStore, so the second call of modelFn reuses the first call's.
 import type { VariableStore } from './variables';
-import type { RunConfig } from './run-config';
+import type { ModeKey } from './mode';
 
 export const GraphKeys = {
   UPDATE_OPS: 'update_ops',
@@ -49,8 +49,9 @@ export class GraphContext {
 
   constructor(
     readonly store: VariableStore,
-    readonly mode: 'train' | 'eval' | 'infer',
-    readonly config: RunConfig,
+    readonly mode: ModeKey,
+    /** The run's settings this layer reads (RunConfig's randomSeed). */
+    readonly config: { readonly randomSeed?: number },
     readonly globalStepValue: number,
   ) {}
 

@@ -2,7 +2,7 @@
 // A store lives for one train/evaluate/predict call; it is filled lazily from the checkpoint
 // being restored: a variable takes its saved value the moment modelFn first asks for it.
 import * as tf from '@tensorflow/tfjs';
-import { activeGraph, hashSeed, requireGraph, GraphKeys } from './graph';
+import { hashSeed, requireGraph, GraphKeys } from './graph';
 
 export type Initializer = (shape: number[], dtype: tf.DataType, seed: number | undefined) => tf.Tensor;
 

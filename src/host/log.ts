@@ -1,7 +1,7 @@
 // The library's log lines, with tf.logging's levels. INFO goes to stdout and warnings and
 // errors to stderr, so Jupyter paints only the lines that need attention. In the kernel the
 // live progress display carries the per-step information, so those lines are dropped there.
-import { getDisplaySink } from '../display/sink';
+import { getDisplaySink } from './sink';
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'fatal';
 const RANK: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40, fatal: 50 };
