@@ -276,7 +276,7 @@ test('names are cleaned like TF (illegal characters become _), and a tag repeate
 
 test('events added before the process is killed (SIGKILL) are all in the file, intact', () => {
   const dir = tmpDir('summary-kill-');
-  const writerModule = path.join(__dirname, '..', 'src', 'estimator', 'summary', 'writer.js');
+  const writerModule = path.join(__dirname, '..', 'src', 'events', 'writer.js');
   const script = `
     const { EventFileWriter } = require(${JSON.stringify(writerModule)});
     const w = new EventFileWriter(${JSON.stringify(dir)});
