@@ -1,6 +1,6 @@
 // An independent reader of TensorBoard event files for the summary tests: TFRecord framing,
 // CRC32C and protobuf wire format written here from the specs (event.proto, summary.proto),
-// sharing no code with src/estimator/summary — so a bug there cannot hide itself.
+// sharing no code with src/events — so a bug there cannot hide itself.
 import * as fs from 'fs';
 
 // ---- CRC32C (Castagnoli, reflected polynomial 0x82F63B78), table-driven -------------------
@@ -118,7 +118,52 @@ export interface DecodedEvent {
   fileVersion?: string;
   /** SessionLog.status (1 START, 2 STOP, 3 CHECKPOINT). */
   sessionLogStatus?: number;
+  /** graph_def (field 4): GraphDef's nodes (graph.proto, node_def.proto, attr_value.proto). */
+  graph?: DecodedNode[];
   values: DecodedValue[];
+}
+
+export interface DecodedNode {
+  name: string;
+  op: string;
+  input: string[];
+  /** attr keys, with the DataType of `T` / `dtype` and the dims of each `_output_shapes` entry. */
+  attrs: string[];
+  type?: number;
+  outputShapes?: number[][];
+}
+
+/** TensorShapeProto: repeated Dim dim = 2, Dim's int64 size = 1. */
+function decodeShape(buf: Buffer): number[] {
+  return fields(buf)
+    .filter((f) => f.no === 2)
+    .map((d) => {
+      const size = fields(bytes(d)).find((g) => g.no === 1);
+      return size ? Number(BigInt.asIntN(64, size.value as bigint)) : 0;
+    });
+}
+
+function decodeNode(buf: Buffer): DecodedNode {
+  const n: DecodedNode = { name: '', op: '', input: [], attrs: [] };
+  for (const f of fields(buf)) {
+    if (f.no === 1) n.name = bytes(f).toString('utf8');
+    else if (f.no === 2) n.op = bytes(f).toString('utf8');
+    else if (f.no === 3) n.input.push(bytes(f).toString('utf8'));
+    else if (f.no === 5) {
+      // map<string, AttrValue> entry: key = 1, value = 2.
+      const entry = fields(bytes(f));
+      const key = bytes(entry.find((g) => g.no === 1)!).toString('utf8');
+      n.attrs.push(key);
+      const value = entry.find((g) => g.no === 2);
+      if (!value) continue;
+      for (const a of fields(bytes(value))) {
+        // AttrValue: list = 1 (ListValue: shape = 7), type = 6.
+        if (a.no === 6 && (key === 'T' || key === 'dtype')) n.type = int(a);
+        if (a.no === 1 && key === '_output_shapes') n.outputShapes = fields(bytes(a)).filter((l) => l.no === 7).map((l) => decodeShape(bytes(l)));
+      }
+    }
+  }
+  return n;
 }
 
 const bytes = (f: Field): Buffer => f.value as Buffer;
@@ -182,6 +227,7 @@ export function decodeEvent(buf: Buffer): DecodedEvent {
     if (f.no === 1) e.wallTime = double(f);
     else if (f.no === 2) e.step = int(f);
     else if (f.no === 3) e.fileVersion = bytes(f).toString('utf8');
+    else if (f.no === 4) e.graph = fields(bytes(f)).filter((g) => g.no === 1).map((g) => decodeNode(bytes(g)));
     else if (f.no === 5) {
       for (const g of fields(bytes(f))) if (g.no === 1) e.values.push(decodeValue(bytes(g)));
     } else if (f.no === 7) {

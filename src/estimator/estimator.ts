@@ -37,6 +37,7 @@ import { info, log, warn } from '../host/log';
 import { prepareBackend } from './backend-init';
 import type { MetricOp } from './metrics';
 import { builtInTrainHooks, collectorScalars, evalSummaryHook, writeEvalResults } from './summary-wiring';
+import { writeStepGraph } from './summary/graph-summary';
 import { BuiltStep, drain, runLoop } from './run-loop';
 import { checkModelDirReadable, isReadOnlyError, readOnlyCode } from './model-dir';
 import { exportSavedModel, ExportSavedModelOptions, ServingInputFn } from './export';
@@ -238,6 +239,8 @@ export class Estimator<F extends TensorOrDict = tf.Tensor, L extends TensorOrDic
       ...builtInTrainHooks(this.modelDir, this.config),
       ...(opts.hooks ?? []),
     ];
+    // TensorBoard's graph, from the first step's forward pass (where summaries are written).
+    let graphWritten = !(this.config.saveSummarySteps > 0);
     info(`Training from global step ${globalStep}${restored.path ? ` (restored ${path.basename(restored.path)})` : ''}` +
       `${Number.isFinite(lastStep) ? ` to ${lastStep}` : ' until the input ends'}; checkpoints in ${this.modelDir}`);
     await drain(
@@ -252,7 +255,8 @@ export class Estimator<F extends TensorOrDict = tf.Tensor, L extends TensorOrDic
         saveCheckpoint: () => this.saveStore(store, globalStep),
         inputFn,
         build: async (batch, step) => {
-          const built = await this.buildTrainStep(store, batch, step);
+          const built = await this.buildTrainStep(store, batch, step, !graphWritten);
+          graphWritten = true;
           return {
             specHooks: built.specHooks,
             dispose: built.dispose,
@@ -272,8 +276,17 @@ export class Estimator<F extends TensorOrDict = tf.Tensor, L extends TensorOrDic
     info(`Loss for final step: ${progress.lastLoss === undefined ? 'n/a' : progress.lastLoss}. Global step ${globalStep}.`);
   }
 
+  /** The first step's graph for TensorBoard; a failure here is a warning, never a failed train(). */
+  private writeGraph(tape: StepTape, store: VariableStore, batch: InputBatch<F, L>, globalStep: number): void {
+    try {
+      writeStepGraph(this.modelDir, globalStep, tape.describe(), store, batch.features, batch.labels);
+    } catch (e) {
+      warn(`Could not write the model's graph for TensorBoard: ${(e as Error).message}`);
+    }
+  }
+
   /** modelFn in TRAIN mode under the tape; run() applies the train op and the update ops. */
-  private async buildTrainStep(store: VariableStore, batch: InputBatch<F, L>, globalStep: number): Promise<BuiltStep<void>> {
+  private async buildTrainStep(store: VariableStore, batch: InputBatch<F, L>, globalStep: number, writeGraph = false): Promise<BuiltStep<void>> {
     const tape = new StepTape();
     const graph = new GraphContext(store, 'train', this.config, globalStep);
     const dispose = (): void => {
@@ -282,7 +295,7 @@ export class Estimator<F extends TensorOrDict = tf.Tensor, L extends TensorOrDic
     };
     let spec: EstimatorSpec;
     try {
-      tape.start();
+      tape.start(writeGraph ? () => graph.scope.prefix : undefined);
       let raw: unknown;
       try {
         raw = await withGraph(graph, () => this.modelFn(batch.features, batch.labels, ModeKeys.TRAIN, this.params, this.config));
@@ -292,6 +305,7 @@ export class Estimator<F extends TensorOrDict = tf.Tensor, L extends TensorOrDic
         tape.stop();
       }
       spec = validateSpec(raw, ModeKeys.TRAIN);
+      if (writeGraph) this.writeGraph(tape, store, batch, globalStep);
     } catch (e) {
       dispose();
       throw e;

@@ -95,8 +95,20 @@ export function graphNodes(ops: readonly GraphOp[], sources: GraphSources): Node
     const variable = sources.variables.get(t.id);
     const placeholder = sources.placeholders.get(t.id);
     let node: NodeDefValue;
-    if (variable) node = { name: names.take(variable.name), op: 'VariableV2', input: [], attr: { ...attrsFor([t], 'dtype'), shape: { shape: shapeProto(t.shape) } } };
-    else if (placeholder) node = { name: names.take(placeholder.name), op: 'Placeholder', input: [], attr: { ...attrsFor([t], 'dtype'), shape: { shape: shapeProto(t.shape) } } };
+    if (variable)
+      node = {
+        name: names.take(variable.name),
+        op: 'VariableV2',
+        input: [],
+        attr: { ...attrsFor([t], 'dtype'), shape: { shape: shapeProto(t.shape) } },
+      };
+    else if (placeholder)
+      node = {
+        name: names.take(placeholder.name),
+        op: 'Placeholder',
+        input: [],
+        attr: { ...attrsFor([t], 'dtype'), shape: { shape: shapeProto(t.shape) } },
+      };
     // A tensor made outside any kernel (tf.scalar, tf.tensor) inside the call: a constant.
     else node = { name: names.take(`${scope}Const`), op: 'Const', input: [], attr: attrsFor([t], 'dtype') };
     nodes.push(node);

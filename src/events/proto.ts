@@ -85,6 +85,8 @@ export interface TfEvent {
   wallTime: number;
   step: number;
   fileVersion?: string;
+  /** A serialised GraphDef (graph-def.ts): what TensorBoard's Graphs tab draws. */
+  graphDef?: Uint8Array;
   summary?: { value: SummaryValue[] };
   sessionLog?: SessionLogValue;
 }

@@ -45,6 +45,11 @@ export class EventFileWriter {
     this.addSummary(step, Object.entries(scalars).map(([tag, simpleValue]) => ({ tag, simpleValue })), wallTime);
   }
 
+  /** The model's graph (a serialised GraphDef), as TensorFlow writes it when a session starts. */
+  addGraph(step: number, graphDef: Uint8Array): void {
+    this.write({ wallTime: Date.now() / 1000, step, graphDef });
+  }
+
   /** SessionLog START at the first step of a run: TensorBoard then drops events an earlier,
    *  crashed run wrote at this step or later (they belong to steps that were redone). */
   addSessionStart(step: number): void {

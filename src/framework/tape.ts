@@ -25,17 +25,46 @@ function engineInternals(): EngineTapeInternals {
   return tf.engine() as unknown as EngineTapeInternals;
 }
 
+/** One recorded kernel as a graph shows it (see describe()). */
+export interface RecordedOp {
+  kernelName: string;
+  inputs: Record<string, tf.Tensor | null | undefined>;
+  outputs: tf.Tensor[];
+  /** The variable scope the kernel ran in ('conv2d/', '' at top level). */
+  scope: string;
+}
+
 export class StepTape {
   private nodes: TapeNode[] | null = null;
   private recording = false;
+  /** Scope of each recorded node, kept only when a graph of the step is wanted. */
+  private scopes: string[] | null = null;
 
-  start(): void {
+  /** scopeOf: when given, the current scope is noted for every kernel (for describe()). */
+  start(scopeOf?: () => string): void {
     const e = engineInternals();
     if (e.state.gradientDepth !== 0) {
       throw new Error('A gradient tape is already active (nested tf.grads around Estimator.train?); call train at top level.');
     }
     e.startTape();
     this.recording = true;
+    const tape = e.state.activeTape;
+    if (scopeOf && tape) {
+      // The engine appends each kernel's node with push(): note the scope it ran in as it does.
+      const scopes: string[] = (this.scopes = []);
+      tape.push = (...added: TapeNode[]): number => {
+        for (let i = 0; i < added.length; i++) scopes.push(scopeOf());
+        return Array.prototype.push.apply(tape, added);
+      };
+    }
+  }
+
+  /** The kernels the forward pass ran, in order, with their scopes (start(scopeOf) only). */
+  describe(): RecordedOp[] {
+    if (this.recording) this.stop();
+    const nodes = this.nodes ?? [];
+    const scopes = this.scopes ?? [];
+    return nodes.map((n, i) => ({ kernelName: n.kernelName, inputs: n.inputs, outputs: n.outputs, scope: scopes[i] ?? '' }));
   }
 
   stop(): void {
