@@ -47,7 +47,7 @@ describe('display.predictions', () => {
     assert.equal(closed, true, "the generator's finally ran (est.predict disposes there)");
     assert.equal(cards(b).length, 5);
     assert.equal(b['image/png'], undefined, 'no images given: no image grid');
-    assert.match(b['text/plain'] as string, /^Predictions: 5 examples\n#  predicted  p      true\n0  0          0\.910/);
+    assert.match(b['text/plain'] as string, /^Predictions: 5 examples\n# {2}predicted {2}p {6}true\n0 {2}0 {10}0\.910/);
   });
 
   test('images, true labels and mistakes: cards, bars, the PNG grid with red and green borders', async () => {
@@ -81,7 +81,7 @@ describe('display.predictions', () => {
     assert.deepEqual(at(2 * 90 + 1, 1), [217, 83, 79]);
     assert.deepEqual(at(0 * 90 + 1, 1), [92, 184, 92]);
     assert.match(b['text/plain'] as string, /3\/4 correct \(75\.0%\)/);
-    assert.match(b['text/plain'] as string, /2  seven +0\.600  two +MISTAKE/);
+    assert.match(b['text/plain'] as string, /2 {2}seven +0\.600 {2}two +MISTAKE/);
     tf.dispose([images, labels]);
   });
 

@@ -34,6 +34,7 @@ class Notebook {
     const req = (id: string): unknown => {
       const file = path.resolve(this.converter.rootDir, id).replace(/\.ts$/, '') + '.js';
       const js = this.side.get(file);
+      // eslint-disable-next-line @typescript-eslint/no-require-imports -- the cell's own require, as the kernel gives it
       if (js === undefined) return require(id.startsWith('.') ? path.resolve(this.converter.rootDir, id) : id);
       const mod = { exports: {} as Record<string, unknown> };
       new Function('exports', 'require', 'module', js)(mod.exports, req, mod);

@@ -68,6 +68,7 @@ function tfjsNode(pkg: '@tensorflow/tfjs-node' | '@tensorflow/tfjs-node-gpu'): C
         return 'not installed';
       }
       try {
+        // eslint-disable-next-line @typescript-eslint/no-require-imports -- probing whether an optional package loads, synchronously
         require(resolved);
       } catch (e) {
         return `installed but failed to load: ${firstLine(e)}`;
@@ -108,7 +109,7 @@ function loadWasmModule(): WasmModule | string {
     return 'not part of this build (no src/backend/wasm)';
   }
   try {
-    // eslint-disable-next-line @typescript-eslint/no-var-requires
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- a path known only at run time
     const m = require(file) as Partial<WasmModule>;
     return typeof m.registerWasmBackend === 'function' ? (m as WasmModule) : 'src/backend/wasm exports no registerWasmBackend()';
   } catch (e) {

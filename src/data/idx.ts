@@ -60,13 +60,13 @@ export function readIdx(file: string): IdxArray {
   try {
     buf = fs.readFileSync(file);
   } catch (e) {
-    throw new Error(`Cannot read IDX file ${file}: ${(e as Error).message}`);
+    throw new Error(`Cannot read IDX file ${file}: ${(e as Error).message}`, { cause: e });
   }
   if (isGzip(buf)) {
     try {
       buf = zlib.gunzipSync(buf);
     } catch (e) {
-      throw new Error(`IDX file ${file} is gzipped but does not decompress (${(e as Error).message}): the file is truncated or corrupt; download or reinstall it.`);
+      throw new Error(`IDX file ${file} is gzipped but does not decompress (${(e as Error).message}): the file is truncated or corrupt; download or reinstall it.`, { cause: e });
     }
   }
   return parseIdx(buf, file);

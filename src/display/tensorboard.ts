@@ -12,7 +12,7 @@ import type { HistogramPoint, ScalarPoint } from '../events/reader';
 type SummaryReader = typeof import('../events/reader');
 
 function summaryReader(): SummaryReader {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- on first use (see above)
   return require('../events/reader') as SummaryReader;
 }
 

@@ -58,7 +58,7 @@ function toBatch(el: Element, mode: ModeKey): InputBatch {
   }
   throw new Error(
     `inputFn produced an element the Estimator cannot use: ${describeValue(el)}. Each element must be ` +
-      `[features, labels], {features, labels} or {xs, ys}, where features and labels are tensors or objects of tensors.${elementHint(el, mode)}`,
+      `[features, labels], {features, labels} or {xs, ys}, where features and labels are tensors or objects of tensors.${elementHint(el)}`,
   );
 }
 
@@ -67,7 +67,7 @@ const FROM_ARRAYS =
   'or data.inputFn({x: xs, y: ys, batchSize: 32, shuffle: true}).';
 
 /** What probably went wrong, in the user's terms (never the tensor's own fields). */
-function elementHint(el: Element, mode: ModeKey): string {
+function elementHint(el: Element): string {
   if (el instanceof tf.Tensor) {
     // tf.data's batch() stacks array elements: zip([xs, ys]).batch(n) gives one tensor.
     return (

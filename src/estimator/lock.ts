@@ -123,6 +123,7 @@ function tryLink(from: string, to: string): boolean {
       throw new Error(
         `train: the file system of ${path.dirname(to)} does not support hard links (${code}), which the training lock needs ` +
           `to be atomic; use a modelDir on a local disk (ext4, xfs, btrfs, tmpfs, NFS all work).`,
+      { cause: e },
       );
     }
     throw e;

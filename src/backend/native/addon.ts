@@ -72,7 +72,7 @@ export function loadAddon(): { addon?: NativeAddon; error?: string } {
     process.env.GOMP_SPINCOUNT = String(DEFAULT_SPIN_COUNT);
   }
   try {
-    // eslint-disable-next-line @typescript-eslint/no-var-requires
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- the addon is a .node file found at run time
     const addon = require(file) as NativeAddon;
     const missing = REQUIRED.filter((f) => typeof (addon as unknown as Record<string, unknown>)[f] !== 'function');
     cached = missing.length

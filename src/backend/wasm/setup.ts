@@ -46,6 +46,7 @@ export function wasmThreadsInUse(): number {
 
 /** The two scripts the pthread workers need, written once per package version into tmpdir. */
 function writeWorkerScripts(outDir: string, factory: Factory): { worker: string; main: string } {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- a script of the installed package, by its path
   const workerSource = (require(path.join(outDir, 'tfjs-backend-wasm-threaded-simd.worker.js')) as { wasmWorkerContents: string }).wasmWorkerContents
     // The contents sit in a template literal, so its "\n" escapes arrived as real newlines.
     .replace(/\n/g, '\\n');
@@ -65,6 +66,7 @@ function writeWorkerScripts(outDir: string, factory: Factory): { worker: string;
 
 async function startThreaded(wasm: WasmPackage, threads: number): Promise<void> {
   const outDir = path.dirname(require.resolve('@tensorflow/tfjs-backend-wasm/wasm-out/tfjs-backend-wasm-threaded-simd.js'));
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- a script of the installed package, by its path
   const factory = require(path.join(outDir, 'tfjs-backend-wasm-threaded-simd.js')) as Factory;
   const scripts = writeWorkerScripts(outDir, factory);
   const binary = fs.readFileSync(path.join(outDir, 'tfjs-backend-wasm-threaded-simd.wasm'));
@@ -125,6 +127,7 @@ function packageRegistration(): { factory: BackendFactory; priority: number } | 
 export async function startWasm(): Promise<string | undefined> {
   let wasm: WasmPackage;
   try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- an optional backend, loaded only when chosen
     wasm = require('@tensorflow/tfjs-backend-wasm') as WasmPackage;
   } catch (e) {
     return `@tensorflow/tfjs-backend-wasm is not installed (${(e as Error).message.split('\n')[0]})`;

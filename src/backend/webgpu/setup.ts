@@ -84,7 +84,7 @@ function loadDawn(searchPaths: string[]): DawnModule | string {
   }
   try {
     // The package is an ES module without top-level await: Node 20.19+ can require() it.
-    // eslint-disable-next-line @typescript-eslint/no-var-requires
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- a path known only at run time
     const m = require(file) as Partial<DawnModule>;
     if (typeof m.create !== 'function' || !m.globals) return `${file} exports no create()/globals`;
     return m as DawnModule;
@@ -137,7 +137,7 @@ export async function registerWebGPUBackend(searchPaths: string[], allowSoftware
   try {
     // Importing it registers the 'webgpu' backend factory (it asks navigator.gpu for the same
     // high-performance adapter when tf.setBackend('webgpu') first runs).
-    // eslint-disable-next-line @typescript-eslint/no-var-requires
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- an optional backend, loaded only when chosen
     const webgpu = require('@tensorflow/tfjs-backend-webgpu') as { WebGPUBackend: { prototype: unknown } };
     patchReadSync(webgpu.WebGPUBackend.prototype as Parameters<typeof patchReadSync>[0], (data, dtype) =>
       tf.util.convertBackendValuesAndArrayBuffer(data, dtype as tf.DataType),

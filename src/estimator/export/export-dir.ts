@@ -45,7 +45,7 @@ export function writeTimestampedDir(exportDirBase: string, files: Record<string,
     }
   } catch (e) {
     fs.rmSync(tmp, { recursive: true, force: true });
-    throw new Error(`Could not write the export to ${exportDirBase}: ${(e as Error).message}`);
+    throw new Error(`Could not write the export to ${exportDirBase}: ${(e as Error).message}`, { cause: e });
   }
 }
 

@@ -22,7 +22,7 @@ export function preludeSource(bundle: TypeBundle): string {
 }
 
 export function kernelBanner(): string {
-  // eslint-disable-next-line @typescript-eslint/no-var-requires
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded lazily: the compiler thread must not load the library
   const { backendReport } = require('../../backend/select') as typeof import('../../backend/select');
   const r = backendReport();
   return [

@@ -75,9 +75,10 @@ function start(): Compiler | undefined {
     const cached = cachedPrelude(cacheDir, ts, src);
     if (cached.result) post({ type: 'prelude', result: cached.result });
     const t1 = performance.now();
-    // eslint-disable-next-line @typescript-eslint/no-var-requires
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded after the code cache is in place
     const { Compiler } = require('./compiler') as typeof import('./compiler');
     // Hover text reads doc comments from the originals: the bundle's twin, the real lib files.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- as the compiler, after the code cache
     const { DeclarationDocs } = require('./declaration-docs') as typeof import('./declaration-docs');
     const libDir = libDirectory(ts);
     const compiler = new Compiler(ts, new DeclarationDocs(ts, (f) => (f === bundle.dtsPath ? bundle.docsPath : path.dirname(f) === libDir ? f : undefined)));

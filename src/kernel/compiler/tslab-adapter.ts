@@ -17,14 +17,14 @@ export function loadTypeScript(cacheDir: string): CachedModule {
 
 /** tslab's TypeScript build, loaded the ordinary way (tests, tools). */
 export function requireTypeScript(): typeof TS {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded when first used, after V8's code cache is set up
   return require(TYPESCRIPT_ID) as typeof TS;
 }
 
 /** The TypeScript version the kernel reports, from the package's metadata (no compiler load). */
 export function typeScriptVersion(): string | undefined {
   try {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- a package.json by name, synchronously
     return (require(`${TYPESCRIPT_ID}/package.json`) as { version: string }).version;
   } catch {
     return undefined;
@@ -33,7 +33,7 @@ export function typeScriptVersion(): string | undefined {
 
 /** tslab's own version: cached conversions depend on its TypeScript build. */
 export function tslabVersion(): string {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- a package.json by name, synchronously
   return (require('tslab/package.json') as { version: string }).version;
 }
 
@@ -52,7 +52,7 @@ export function tslabTypeRoot(): string | undefined {
  * through loadTypeScript first, and never into the kernel's main thread.
  */
 export function cellCompleteness(src: string): { completed: boolean; indent?: string } {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded when first used, so the kernel's main thread never loads tslab
   const { isCompleteCode } = require('tslab/dist/converter') as typeof import('tslab/dist/converter');
   return isCompleteCode(src);
 }

@@ -62,7 +62,7 @@ function cacheKey(ts: typeof TS): string {
   walk(path.join(distRoot, 'src'));
   for (const pkg of ['@tensorflow/tfjs', '@tensorflow/tfjs-core', '@tensorflow/tfjs-layers', '@tensorflow/tfjs-data', '@tensorflow/tfjs-converter', 'protobufjs']) {
     try {
-      // eslint-disable-next-line @typescript-eslint/no-var-requires
+      // eslint-disable-next-line @typescript-eslint/no-require-imports -- a package.json by name, synchronously
       h.update(`${pkg}@${(require(`${pkg}/package.json`) as { version: string }).version}\n`);
     } catch {
       h.update(`${pkg} missing\n`);

@@ -19,7 +19,7 @@ export function readConnectionFile(file: string): ConnectionInfo {
   try {
     parsed = JSON.parse(fs.readFileSync(file, 'utf8')) as Partial<ConnectionInfo>;
   } catch (e) {
-    throw new Error(`Cannot read the connection file ${file}: ${(e as Error).message}`);
+    throw new Error(`Cannot read the connection file ${file}: ${(e as Error).message}`, { cause: e });
   }
   const c = { transport: 'tcp', signature_scheme: 'hmac-sha256', key: '', ...parsed } as ConnectionInfo;
   for (const port of ['shell_port', 'iopub_port', 'stdin_port', 'control_port', 'hb_port'] as const) {

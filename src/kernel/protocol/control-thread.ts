@@ -30,10 +30,9 @@ async function heartbeat(): Promise<void> {
 
 async function serveControl(): Promise<void> {
   for await (const frames of control) {
-    let sig = '';
     try {
       const i = frames.findIndex((f) => f.length === 9 && f.toString() === '<IDS|MSG>');
-      sig = i >= 0 && frames[i + 1] ? frames[i + 1].toString() : '';
+      const sig = i >= 0 && frames[i + 1] ? frames[i + 1].toString() : '';
       const msg = decode(frames, signer, history);
       if (msg.header.msg_type !== 'interrupt_request') {
         post({ type: 'message', frames });
