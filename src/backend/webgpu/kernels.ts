@@ -1,10 +1,31 @@
 // Kernels of our own for the webgpu backend (WGSL), registered over tfjs-backend-webgpu's stock
 // ones where a training step's profile says so. See the files beside this one.
+// TFJS_ESTIMATOR_WEBGPU_STOCK=1 runs the stock kernels instead (to compare speed or results).
+import * as tf from '@tensorflow/tfjs';
+import { conv2dFilterGrad, FilterGradAttrs, supportsFilterGrad, WebGPUBackendLike } from './conv-backprop-filter';
 
+const BACKEND = 'webgpu';
 let registered = false;
+
+/**
+ * Replaces the stock kernel `name` with `ours`; `ours` gets the stock kernelFunc to fall back
+ * on for the cases it does not handle.
+ */
+function override(name: string, ours: (args: Parameters<tf.KernelFunc>[0], stock: tf.KernelFunc) => ReturnType<tf.KernelFunc>): void {
+  const stock = tf.getKernel(name, BACKEND);
+  if (!stock) return; // tfjs-backend-webgpu changed: keep whatever it has
+  tf.unregisterKernel(name, BACKEND);
+  tf.registerKernel({ ...stock, kernelFunc: (args) => ours(args, stock.kernelFunc) });
+}
 
 /** Registers every custom webgpu kernel once; called after tfjs-backend-webgpu has loaded. */
 export function registerWebGPUKernels(): void {
   if (registered) return;
   registered = true;
+  override('Conv2DBackpropFilter', (args, stock) => {
+    const { x, dy } = args.inputs as { x: tf.TensorInfo; dy: tf.TensorInfo };
+    const attrs = args.attrs as unknown as FilterGradAttrs;
+    if (process.env.TFJS_ESTIMATOR_WEBGPU_STOCK === '1' || !supportsFilterGrad(x, dy, attrs)) return stock(args);
+    return conv2dFilterGrad(args.backend as unknown as WebGPUBackendLike, x, dy, attrs);
+  });
 }
