@@ -7,6 +7,8 @@ import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { CHROMIUM_SWIFTSHADER_ICD } from '../src/backend/webgpu/setup';
 import { planFilterGrad } from '../src/backend/webgpu/conv-backprop-filter';
+import { planBatchNorm } from '../src/backend/webgpu/batch-norm';
+import { BN_TRAIN, batchNormTraining, hasKernel } from '../src/backend/custom-kernels';
 import { initBackend } from '../src/backend/select';
 import { setQuiet } from '../src/estimator/log';
 import { sameAsCpu, weighted } from './helpers/backend-compare';
@@ -126,4 +128,69 @@ test('no tensor is left behind over repeated calls (the partial sums are freed)'
   assert.equal(tf.memory().numTensors, tensors);
   assert.equal(tf.memory().numBytes, bytes);
   tf.dispose([x, dy]);
+});
+
+/** tf.moments + tf.batchNorm: what layers.batchNormalization computes where BN_TRAIN is missing. */
+function composite(x: tf.Tensor, scale: tf.Tensor, offset: tf.Tensor, eps: number): tf.Tensor[] {
+  const { mean, variance } = tf.moments(x, [...Array(x.rank - 1).keys()]);
+  return [tf.batchNorm(x, mean, variance, offset, scale, eps), mean, variance];
+}
+
+const BN_CASES: Array<[string, number[], number]> = [
+  ['NHWC, 3 channels', [2, 5, 7, 3], 0],
+  ["the article's first batch norm, batch 8 (many splits)", [8, 26, 26, 32], 0],
+  ['80 channels (two channel tiles), a mean far from 0', [4, 6, 6, 80], 50],
+  ['rank 2 (after a dense layer), 3 rows', [3, 10], 0],
+];
+
+for (const [name, shape, bias] of BN_CASES) {
+  test(`batch norm (training) on webgpu = cpu's tf.moments + tf.batchNorm, forward and gradient: ${name}`, async () => {
+    await tf.setBackend('webgpu');
+    assert.ok(hasKernel(BN_TRAIN), 'the webgpu backend registers the fused batch norm');
+    const c = shape[shape.length - 1];
+    const eps = 1e-3;
+    const specs = [{ shape, lo: bias - 2, hi: bias + 3 }, { shape: [c], lo: 0.5, hi: 1.5 }, { shape: [c] }];
+    const fused = (x: tf.Tensor, s: tf.Tensor, o: tf.Tensor) =>
+      tf.getBackend() === 'cpu' ? composite(x, s, o, eps) : batchNormTraining(x, s, o, eps);
+    await sameAsCpu('webgpu', `${name}: y, mean, variance`, specs, (x, s, o) => fused(x, s, o), 1e-4);
+    // Gradient of a weighted sum of y (so dy is not uniform) with respect to x, scale, offset.
+    await sameAsCpu('webgpu', `${name}: dx, dscale, doffset`, specs, (x, s, o) =>
+      tf.grads((a: tf.Tensor, b: tf.Tensor, d: tf.Tensor) => weighted(fused(a, b, d)[0]))([x, s, o]),
+    );
+  });
+}
+
+test('the batch-norm plan splits long columns and covers every row once', () => {
+  const p = planBatchNorm(256 * 26 * 26, 32);
+  assert.ok(p.splits > 100 && p.tile === 32, JSON.stringify(p));
+  assert.ok(p.splits * p.rowsPerSplit >= p.rows && (p.splits - 1) * p.rowsPerSplit < p.rows);
+  assert.equal(planBatchNorm(10, 3).splits, 1);
+});
+
+test('batch norm on webgpu leaves no tensor behind (the partial sums are freed)', async () => {
+  await tf.setBackend('webgpu');
+  const x = tf.randomUniform([8, 10, 10, 16]);
+  const s = tf.ones([16]);
+  const o = tf.zeros([16]);
+  const run = async () => {
+    const outs = tf.tidy(() => {
+      const [y, mean, variance] = batchNormTraining(x, s, o, 1e-3);
+      const g = tf.grads((a: tf.Tensor) => tf.sum(tf.square(batchNormTraining(a, s, o, 1e-3)[0])))([x]);
+      return [y, mean, variance, ...g];
+    });
+    await Promise.all(outs.map((t) => t.data()));
+    tf.dispose(outs);
+  };
+  await run();
+  const tensors = tf.memory().numTensors;
+  for (let i = 0; i < 3; i++) await run();
+  assert.equal(tf.memory().numTensors, tensors);
+  tf.dispose([x, s, o]);
+  const keys = Object.keys((tf.backend() as unknown as { pipelineCache: Record<string, unknown> }).pipelineCache);
+  for (const k of ['tfjsEstimatorBnPartials_false', 'tfjsEstimatorBnPartials_true', 'tfjsEstimatorBnApply_true']) {
+    assert.ok(
+      keys.some((key) => key.startsWith(k)),
+      `${k} ran`,
+    );
+  }
 });

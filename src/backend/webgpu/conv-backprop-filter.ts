@@ -7,27 +7,7 @@
 // reduces one chunk of R into one 64x64 (or smaller) tile of the output through shared
 // memory and writes its partial sums; a second small program adds the partials.
 import * as tf from '@tensorflow/tfjs';
-
-/** The part of tfjs-backend-webgpu's program interface (WebGPUProgram) used here. */
-interface WebGPUProgramLike {
-  variableNames: string[];
-  outputShape: number[];
-  shaderKey: string;
-  dispatchLayout: { x: number[]; y?: number[]; z?: number[] };
-  dispatch: [number, number, number];
-  workgroupSize: [number, number, number];
-  uniforms?: string;
-  size?: boolean;
-  getUserCode(): string;
-}
-
-type Uniform = { type: 'int32' | 'float32'; data: number[] };
-
-/** The part of WebGPUBackend used here. */
-export interface WebGPUBackendLike {
-  runWebGPUProgram(program: WebGPUProgramLike, inputs: tf.TensorInfo[], dtype: tf.DataType, uniforms?: Uniform[]): tf.TensorInfo;
-  disposeData(dataId: object): boolean;
-}
+import type { Uniform, WebGPUBackendLike, WebGPUProgramLike } from './program';
 
 /** Rows of R loaded into shared memory per step; 16 x 64 floats for each operand = 8 KB. */
 const TILE_R = 16;

@@ -1,8 +1,12 @@
 // Kernels of our own for the webgpu backend (WGSL), registered over tfjs-backend-webgpu's stock
 // ones where a training step's profile says so. See the files beside this one.
-// TFJS_ESTIMATOR_WEBGPU_STOCK=1 runs the stock kernels instead (to compare speed or results).
+// TFJS_ESTIMATOR_WEBGPU_STOCK=1 runs tfjs's own instead (to compare speed or results): the stock
+// filter gradient (read at each call), the layers' composite batch norm (read when registering).
 import * as tf from '@tensorflow/tfjs';
-import { conv2dFilterGrad, FilterGradAttrs, supportsFilterGrad, WebGPUBackendLike } from './conv-backprop-filter';
+import { BN_TRAIN, BN_TRAIN_GRAD } from '../custom-kernels';
+import { batchNormTrain, batchNormTrainGrad } from './batch-norm';
+import { conv2dFilterGrad, FilterGradAttrs, supportsFilterGrad } from './conv-backprop-filter';
+import type { WebGPUBackendLike } from './program';
 
 const BACKEND = 'webgpu';
 let registered = false;
@@ -27,5 +31,31 @@ export function registerWebGPUKernels(): void {
     const attrs = args.attrs as unknown as FilterGradAttrs;
     if (process.env.TFJS_ESTIMATOR_WEBGPU_STOCK === '1' || !supportsFilterGrad(x, dy, attrs)) return stock(args);
     return conv2dFilterGrad(args.backend as unknown as WebGPUBackendLike, x, dy, attrs);
+  });
+  if (process.env.TFJS_ESTIMATOR_WEBGPU_STOCK === '1') return; // the layers' composite batch norm
+  // The project's fused batch norm (see custom-kernels.ts): layers use it where registered.
+  tf.registerKernel({
+    kernelName: BN_TRAIN,
+    backendName: BACKEND,
+    kernelFunc: ({ inputs, backend, attrs }) => {
+      const { x, scale, offset } = inputs as Record<string, tf.TensorInfo>;
+      return batchNormTrain(backend as unknown as WebGPUBackendLike, x, scale, offset, (attrs as { epsilon: number }).epsilon);
+    },
+  });
+  tf.registerKernel({
+    kernelName: BN_TRAIN_GRAD,
+    backendName: BACKEND,
+    kernelFunc: ({ inputs, backend, attrs }) => {
+      const { x, dy, mean, variance, scale } = inputs as Record<string, tf.TensorInfo>;
+      return batchNormTrainGrad(
+        backend as unknown as WebGPUBackendLike,
+        x,
+        dy,
+        mean,
+        variance,
+        scale,
+        (attrs as { epsilon: number }).epsilon,
+      );
+    },
   });
 }
