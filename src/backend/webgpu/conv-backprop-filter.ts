@@ -81,6 +81,12 @@ class FilterGradPartialsProgram implements WebGPUProgramLike {
     const threads = SIDE * SIDE;
     const aRowsPerPass = threads / tileK;
     const bRowsPerPass = threads / tileC;
+    // The TM x TN accumulators as separate variables (unrolled here), so they stay in registers.
+    const range = (n: number) => [...Array(n).keys()];
+    const each = (f: (i: number, j: number) => string) =>
+      range(tm)
+        .flatMap((i) => range(tn).map((j) => f(i, j)))
+        .join('\n');
     return `
       var<workgroup> tileA : array<f32, ${TILE_R * tileK}>;
       var<workgroup> tileB : array<f32, ${TILE_R * tileC}>;
@@ -110,10 +116,7 @@ class FilterGradPartialsProgram implements WebGPUProgramLike {
         let cc = c0 + bc;
         let cValid = cc < cout;
 
-        var acc : array<array<f32, ${tn}>, ${tm}>;
-        for (var i = 0; i < ${tm}; i++) {
-          for (var j = 0; j < ${tn}; j++) { acc[i][j] = 0.0; }
-        }
+        ${each((i, j) => `var acc${i}${j} = 0.0;`)}
         let firstRow = split * uniforms.tilesPerSplit * ${TILE_R};
         for (var t = 0; t < uniforms.tilesPerSplit; t++) {
           let rBase = firstRow + t * ${TILE_R};
@@ -145,24 +148,21 @@ class FilterGradPartialsProgram implements WebGPUProgramLike {
           }
           workgroupBarrier();
           for (var rr = 0; rr < ${TILE_R}; rr++) {
-            var a : array<f32, ${tm}>;
-            for (var i = 0; i < ${tm}; i++) { a[i] = tileA[rr * ${tileK} + ty + ${SIDE} * i]; }
-            for (var j = 0; j < ${tn}; j++) {
-              let bv = tileB[rr * ${tileC} + tx + ${SIDE} * j];
-              for (var i = 0; i < ${tm}; i++) { acc[i][j] = acc[i][j] + a[i] * bv; }
-            }
+            ${range(tm)
+              .map((i) => `let a${i} = tileA[rr * ${tileK} + ty + ${SIDE * i}];`)
+              .join(' ')}
+            ${range(tn)
+              .map((j) => `let b${j} = tileB[rr * ${tileC} + tx + ${SIDE * j}];`)
+              .join(' ')}
+            ${each((i, j) => `acc${i}${j} = acc${i}${j} + a${i} * b${j};`)}
           }
           workgroupBarrier();
         }
-        for (var i = 0; i < ${tm}; i++) {
-          let k = k0 + ty + ${SIDE} * i;
-          for (var j = 0; j < ${tn}; j++) {
-            let c = c0 + tx + ${SIDE} * j;
-            if (k < uniforms.kDim && c < cout) {
-              result[(split * uniforms.kDim + k) * cout + c] = acc[i][j];
-            }
-          }
-        }
+        ${each(
+          (i, j) => `if (k0 + ty + ${SIDE * i} < uniforms.kDim && c0 + tx + ${SIDE * j} < cout) {
+            result[(split * uniforms.kDim + k0 + ty + ${SIDE * i}) * cout + c0 + tx + ${SIDE * j}] = acc${i}${j};
+          }`,
+        )}
       }
     `;
   }
