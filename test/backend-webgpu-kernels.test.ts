@@ -224,3 +224,47 @@ test("the article CNN with our kernels: step-1 gradients = cpu to 1e-4 of each v
   }
   await assertCnnTrainsAsOnCpu('webgpu');
 });
+
+const POOL_CASES: Array<[string, number[], number, number, 'valid' | 'same']> = [
+  ['2x2 stride 2 valid', [2, 8, 8, 3], 2, 2, 'valid'],
+  ['3x3 stride 2 valid (the article: overlapping windows)', [2, 13, 13, 5], 3, 2, 'valid'],
+  ['3x3 stride 1 same, odd sizes (padding)', [1, 7, 9, 4], 3, 1, 'same'],
+  ['2x2 stride 2 same, odd sizes', [3, 7, 5, 2], 2, 2, 'same'],
+];
+
+const poolGrad = (f: number, s: number, pad: 'valid' | 'same') => (x: tf.Tensor) =>
+  tf.grad((a: tf.Tensor) => weighted(tf.maxPool(a as tf.Tensor4D, f, s, pad)))(x);
+
+for (const [name, shape, f, s, pad] of POOL_CASES) {
+  test(`MaxPoolGrad on webgpu = cpu (no ties), = the stock webgpu kernel (ties: the last maximum): ${name}`, async () => {
+    await sameAsCpu('webgpu', name, [{ shape }], poolGrad(f, s, pad), 1e-6);
+    // Values rounded to halves: windows hold equal maxima; the gradient goes where the stock kernel sends it.
+    const n = shape.reduce((a, b) => a * b, 1);
+    const x = tf.tidy(() => tf.div(tf.round(tf.mul(tf.randomUniform(shape, -2, 2, 'float32', n), 2)), 2));
+    const run = async (stock: boolean) => {
+      process.env.TFJS_ESTIMATOR_WEBGPU_STOCK = stock ? '1' : '';
+      const g = poolGrad(f, s, pad)(x);
+      const v = await g.data();
+      g.dispose();
+      return v;
+    };
+    await tf.setBackend('webgpu');
+    try {
+      const ours = await run(false);
+      const stock = await run(true);
+      assert.deepEqual(Array.from(ours), Array.from(stock));
+    } finally {
+      delete process.env.TFJS_ESTIMATOR_WEBGPU_STOCK;
+      x.dispose();
+    }
+  });
+}
+
+test('MaxPoolGrad ran our program (one dispatch instead of two)', async () => {
+  await tf.setBackend('webgpu');
+  const keys = Object.keys((tf.backend() as unknown as { pipelineCache: Record<string, unknown> }).pipelineCache);
+  assert.ok(
+    keys.some((k) => k.startsWith('tfjsEstimatorMaxPoolGrad')),
+    keys.join(' '),
+  );
+});

@@ -1,11 +1,12 @@
 // Kernels of our own for the webgpu backend (WGSL), registered over tfjs-backend-webgpu's stock
 // ones where a training step's profile says so. See the files beside this one.
 // TFJS_ESTIMATOR_WEBGPU_STOCK=1 runs tfjs's own instead (to compare speed or results): the stock
-// filter gradient (read at each call), the layers' composite batch norm (read when registering).
+// filter gradient and MaxPoolGrad (read at each call), the layers' composite batch norm (read when registering).
 import * as tf from '@tensorflow/tfjs';
 import { BN_TRAIN, BN_TRAIN_GRAD } from '../custom-kernels';
 import { batchNormTrain, batchNormTrainGrad } from './batch-norm';
 import { conv2dFilterGrad, FilterGradAttrs, supportsFilterGrad } from './conv-backprop-filter';
+import { maxPoolGrad, MaxPoolGradAttrs, supportsMaxPoolGrad } from './max-pool-grad';
 import type { WebGPUBackendLike } from './program';
 
 const BACKEND = 'webgpu';
@@ -31,6 +32,11 @@ export function registerWebGPUKernels(): void {
     const attrs = args.attrs as unknown as FilterGradAttrs;
     if (process.env.TFJS_ESTIMATOR_WEBGPU_STOCK === '1' || !supportsFilterGrad(x, dy, attrs)) return stock(args);
     return conv2dFilterGrad(args.backend as unknown as WebGPUBackendLike, x, dy, attrs);
+  });
+  override('MaxPoolGrad', (args, stock) => {
+    const { dy, input } = args.inputs as { dy: tf.TensorInfo; input: tf.TensorInfo };
+    if (process.env.TFJS_ESTIMATOR_WEBGPU_STOCK === '1' || !supportsMaxPoolGrad(dy, input)) return stock(args);
+    return maxPoolGrad(args.backend as unknown as WebGPUBackendLike, dy, input, args.attrs as unknown as MaxPoolGradAttrs);
   });
   if (process.env.TFJS_ESTIMATOR_WEBGPU_STOCK === '1') return; // the layers' composite batch norm
   // The project's fused batch norm (see custom-kernels.ts): layers use it where registered.
