@@ -48,18 +48,24 @@ function input(repeat: boolean) {
 }
 
 /** A small CNN: conv 4 (no bias) / batch norm / relu / maxpool, global mean, dense 3; Adam. */
-function modelFn(x: tf.Tensor, y: tf.Tensor | undefined, mode: ModeKey): EstimatorSpec {
+/** The model's logits. */
+function forward(x: tf.Tensor, mode: ModeKey): tf.Tensor {
   // No conv bias: batch norm cancels its gradient, and Adam turns that ~1e-9 noise into
   // steps of ±lr that differ from one backend to the next (the moving mean then differs).
   let h: tf.Tensor = layers.conv2d(x as tf.Tensor4D, 4, 3, { useBias: false });
   h = layers.batchNormalization(h, { training: mode === ModeKeys.TRAIN, momentum: 0.9 });
   h = layers.maxPooling2d(tf.relu(h), 2, 2);
-  const logits = layers.dense(tf.mean(h, [1, 2]), 3);
+  return layers.dense(tf.mean(h, [1, 2]), 3);
+}
+
+function modelFn(x: tf.Tensor, y: tf.Tensor | undefined, mode: ModeKey): EstimatorSpec {
+  const logits = forward(x, mode);
   const classes = tf.argMax(logits, -1);
   const predictions = { classes, probabilities: tf.softmax(logits) };
   if (mode === ModeKeys.PREDICT) return new EstimatorSpec({ mode, predictions });
   const loss = losses.sparseSoftmaxCrossEntropy(y!, logits);
-  if (mode === ModeKeys.EVAL) return new EstimatorSpec({ mode, loss, predictions, evalMetricOps: { accuracy: metrics.accuracy(y!, classes) } });
+  if (mode === ModeKeys.EVAL)
+    return new EstimatorSpec({ mode, loss, predictions, evalMetricOps: { accuracy: metrics.accuracy(y!, classes) } });
   const trainOp = train.adam(0.01).minimize(loss, { globalStep: train.getOrCreateGlobalStep() });
   return new EstimatorSpec({ mode, loss, trainOp, predictions });
 }
@@ -71,7 +77,10 @@ function estimator(dir: string, backend: string, config: RunConfigOptions = {}):
 /** Losses of each step, read by a hook (as the logging hook reads them). */
 async function trainLosses(est: Estimator<tf.Tensor, tf.Tensor>, steps: number): Promise<number[]> {
   const out: number[] = [];
-  const hook: SessionRunHook = { beforeRun: () => ({ fetches: { loss: 'loss' } }), afterRun: (_c, v) => void out.push(v.results.loss as number) };
+  const hook: SessionRunHook = {
+    beforeRun: () => ({ fetches: { loss: 'loss' } }),
+    afterRun: (_c, v) => void out.push(v.results.loss as number),
+  };
   await est.train(input(true), { steps, hooks: [hook] });
   return out;
 }
@@ -80,7 +89,7 @@ function close(got: number, want: number, tol: number, what: string): void {
   assert.ok(Math.abs(got - want) <= tol * Math.max(1, Math.abs(want)), `${what}: webgpu ${got} vs cpu ${want}`);
 }
 
-test('Estimator.train on webgpu gives the cpu backend\'s losses to 1e-3; evaluate and predict agree too', async () => {
+test("Estimator.train on webgpu gives the cpu backend's losses to 1e-3; evaluate and predict agree too", async () => {
   const cpuDir = tmpDir('wg-cpu-');
   const gpuDir = tmpDir('wg-gpu-');
   const cpu = await trainLosses(estimator(cpuDir, 'cpu'), 8);
@@ -99,11 +108,21 @@ test('Estimator.train on webgpu gives the cpu backend\'s losses to 1e-3; evaluat
   assert.equal(evGpu.globalStep, 8);
 
   const preds: Array<{ classes: number; probabilities: Float32Array }> = [];
-  for await (const p of estimator(gpuDir, 'webgpu').predict(input(false))) preds.push(p as unknown as { classes: number; probabilities: Float32Array });
+  for await (const p of estimator(gpuDir, 'webgpu').predict(input(false)))
+    preds.push(p as unknown as { classes: number; probabilities: Float32Array });
   assert.equal(preds.length, N);
   assert.equal(tf.getBackend(), 'webgpu');
-  for (const p of preds) close(p.probabilities.reduce((a, b) => a + b, 0), 1, 1e-5, 'probabilities sum');
-  assert.ok(preds.every((p) => Number.isInteger(p.classes) && p.classes >= 0 && p.classes < 3), 'int32 classes read back as class ids');
+  for (const p of preds)
+    close(
+      p.probabilities.reduce((a, b) => a + b, 0),
+      1,
+      1e-5,
+      'probabilities sum',
+    );
+  assert.ok(
+    preds.every((p) => Number.isInteger(p.classes) && p.classes >= 0 && p.classes < 3),
+    'int32 classes read back as class ids',
+  );
 });
 
 test('checkpoints written on webgpu restore on cpu and native, and the other way round', async () => {
@@ -167,7 +186,12 @@ test('training on webgpu keeps tf.memory().numTensors and the GPU buffer pool fl
       const t = tf.scalar(0);
       await t.data();
       t.dispose();
-      samples.push({ step: ctx.globalStep, tensors: tf.memory().numTensors, used: pool.getNumUsedBuffers(), free: pool.getNumFreeBuffers() });
+      samples.push({
+        step: ctx.globalStep,
+        tensors: tf.memory().numTensors,
+        used: pool.getNumUsedBuffers(),
+        free: pool.getNumFreeBuffers(),
+      });
     },
   };
   await est.train(input(true), { steps: 200, hooks: [probe] });
@@ -181,11 +205,15 @@ test('training on webgpu keeps tf.memory().numTensors and the GPU buffer pool fl
   }
   // Once the GPU has caught up, every buffer of past steps is back in the pool.
   const last = samples[samples.length - 1];
-  assert.ok(last.used <= Math.min(...samples.map((x) => x.used)) + 16, `GPU buffers in use after the last step: ${JSON.stringify(samples)}`);
+  assert.ok(
+    last.used <= Math.min(...samples.map((x) => x.used)) + 16,
+    `GPU buffers in use after the last step: ${JSON.stringify(samples)}`,
+  );
 });
 
 test('on webgpu the built-in hooks do not read the loss back every step (each read waits for the GPU)', async () => {
-  const proto = (globalThis as unknown as { GPUBuffer: { prototype: { mapAsync(mode: number, ...a: unknown[]): Promise<void> } } }).GPUBuffer.prototype;
+  const proto = (globalThis as unknown as { GPUBuffer: { prototype: { mapAsync(mode: number, ...a: unknown[]): Promise<void> } } })
+    .GPUBuffer.prototype;
   const original = proto.mapAsync;
   let reads = 0;
   proto.mapAsync = function (this: unknown, mode: number, ...a: unknown[]) {
@@ -214,4 +242,53 @@ test('on webgpu the built-in hooks do not read the loss back every step (each re
   } finally {
     proto.mapAsync = original;
   }
+});
+
+test("on webgpu a training step (modelFn and train op) reads nothing back: Adam's lr_t stays on the GPU, exponentialDecay knows the global step", async () => {
+  const proto = (globalThis as unknown as { GPUBuffer: { prototype: { mapAsync(mode: number, ...a: unknown[]): Promise<void> } } })
+    .GPUBuffer.prototype;
+  const original = proto.mapAsync;
+  let reads = 0;
+  proto.mapAsync = function (this: unknown, mode: number, ...a: unknown[]) {
+    if (mode === 1) reads += 1; // GPUMapMode.READ
+    return original.call(this, mode, ...a);
+  };
+  const trainOpReads: number[] = [];
+  const modelFnReads: number[] = [];
+  const rates: Array<[number, number]> = [];
+  /** Counts the read-backs of the wrapped op: the gradient, Adam's update, the step increment. */
+  class Counted extends train.TrainOp {
+    constructor(private readonly inner: train.TrainOp) {
+      super();
+    }
+    run(ctx: Parameters<train.TrainOp['run']>[0]): void {
+      const before = reads;
+      this.inner.run(ctx);
+      trainOpReads.push(reads - before);
+    }
+  }
+  // Trains only (no predictions): the same variables as modelFn, Adam on a decayed rate.
+  const fn = (x: tf.Tensor, y: tf.Tensor | undefined, mode: ModeKey): EstimatorSpec => {
+    const before = reads;
+    // The forward pass and the loss too (the loss checks its labels: they are still on the CPU).
+    const loss = losses.sparseSoftmaxCrossEntropy(y!, forward(x, mode));
+    const step = train.getOrCreateGlobalStep();
+    const lr = train.exponentialDecay(0.01, step, 10, 0.5);
+    modelFnReads.push(reads - before);
+    rates.push([lr, 0.01 * Math.pow(0.5, (rates.length + 2) / 10)]);
+    return new EstimatorSpec({ mode, loss, trainOp: new Counted(train.adam(lr).minimize(loss, { globalStep: step })) });
+  };
+  try {
+    const dir = tmpDir('wg-adam-reads-');
+    // Two steps first, so that the run below resumes from a checkpoint (beta powers restored).
+    await new Estimator(modelFn, dir, { config: { backend: 'webgpu', randomSeed: 3, logStepCountSteps: 0 } }).train(input(true), {
+      steps: 2,
+    });
+    await new Estimator(fn, dir, { config: { backend: 'webgpu', randomSeed: 3, logStepCountSteps: 0 } }).train(input(true), { steps: 4 });
+  } finally {
+    proto.mapAsync = original;
+  }
+  assert.deepEqual(trainOpReads, [0, 0, 0, 0], "read-backs in each step's train op");
+  assert.deepEqual(modelFnReads, [0, 0, 0, 0], 'read-backs in modelFn: forward pass, loss, exponentialDecay');
+  for (const [got, want] of rates) close(got, want, 1e-12, 'decayed learning rate at the restored global step');
 });

@@ -2,7 +2,7 @@
 // finished and the forward pass is fully recorded. Each op then takes the gradient of its own
 // loss with respect to its own variables from that one recording.
 import * as tf from '@tensorflow/tfjs';
-import { GraphKeys, requireGraph, UpdateOp } from '../framework/graph';
+import { activeGraph, GraphKeys, requireGraph, UpdateOp } from '../framework/graph';
 import type { StepTape } from '../framework/tape';
 import type { VariableStore } from '../framework/variables';
 import { ADAM_UPDATE, adamUpdate, hasKernel } from '../framework/fused-ops';
@@ -88,7 +88,11 @@ export interface MinimizeOptions {
 
 /** Applies one optimizer's update rule to variables, given their gradients. */
 export abstract class Optimizer {
-  protected constructor(readonly learningRate: LearningRate, readonly baseName: string, private readonly explicitName?: string) {}
+  protected constructor(
+    readonly learningRate: LearningRate,
+    readonly baseName: string,
+    private readonly explicitName?: string,
+  ) {}
 
   minimize(loss: tf.Tensor, opts: MinimizeOptions = {}): TrainOp {
     const graph = requireGraph(`${this.baseName} optimizer's minimize`);
@@ -96,7 +100,9 @@ export abstract class Optimizer {
       throw new Error(`minimize(loss) needs a scalar tf.Tensor loss, got ${describeValue(loss)}.`);
     }
     if (loss.rank !== 0) {
-      throw new Error(`minimize(loss) needs a scalar loss, got shape [${loss.shape}]; reduce it with tf.mean(loss) or a function from losses.`);
+      throw new Error(
+        `minimize(loss) needs a scalar loss, got shape [${loss.shape}]; reduce it with tf.mean(loss) or a function from losses.`,
+      );
     }
     if (opts.globalStep !== undefined && !(opts.globalStep instanceof tf.Variable)) {
       throw new Error('minimize: globalStep must be the variable from train.getOrCreateGlobalStep().');
@@ -113,7 +119,17 @@ export abstract class Optimizer {
   }
 
   /** Called by MinimizeOp: apply one gradient to one variable. */
-  abstract applyGradient(store: VariableStore, optName: string, varName: string, v: tf.Variable, grad: tf.Tensor, lr: tf.Scalar | number): void;
+  abstract applyGradient(
+    store: VariableStore,
+    optName: string,
+    varName: string,
+    v: tf.Variable,
+    grad: tf.Tensor,
+    lr: tf.Scalar | number,
+  ): void;
+
+  /** Per-apply set-up before any variable is updated, inside the apply's tf.tidy (Adam's lr_t). */
+  beginApply(_store: VariableStore, _optName: string, _lr: tf.Scalar | number): void {}
 
   /** Per-apply bookkeeping after all variables were updated (Adam's beta powers). */
   finishApply(_store: VariableStore, _optName: string): void {}
@@ -159,6 +175,7 @@ class MinimizeOp extends TrainOp {
         scale = tf.div(this.clipNorm, tf.maximum(norm, this.clipNorm)) as tf.Scalar;
       }
       const lr = this.optimizer.learningRate;
+      this.optimizer.beginApply(ctx.store, this.name, lr);
       vars.forEach((v, i) => {
         const g = grads[i];
         if (g === null) return;
@@ -182,7 +199,12 @@ export class GradientDescentOptimizer extends Optimizer {
 }
 
 export class MomentumOptimizer extends Optimizer {
-  constructor(learningRate: LearningRate, readonly momentum: number, readonly useNesterov = false, name?: string) {
+  constructor(
+    learningRate: LearningRate,
+    readonly momentum: number,
+    readonly useNesterov = false,
+    name?: string,
+  ) {
     super(learningRate, 'Momentum', name);
   }
   applyGradient(store: VariableStore, optName: string, varName: string, v: tf.Variable, g: tf.Tensor, lr: tf.Scalar | number): void {
@@ -213,22 +235,40 @@ export class AdamOptimizer extends Optimizer {
     ];
   }
 
-  applyGradient(store: VariableStore, optName: string, varName: string, v: tf.Variable, g: tf.Tensor, lr: tf.Scalar | number): void {
+  /**
+   * TF1's Adam: lr_t = lr * sqrt(1 - beta2^t) / (1 - beta1^t), computed once per apply. As a
+   * tensor where the update is tensor ops: on webgpu each read-back (dataSync) waits for the
+   * whole GPU queue. Read back (once) only for the native fused kernel, which takes a number
+   * and runs on the CPU, where a read is a copy.
+   */
+  private lrT: { optName: string; value: tf.Scalar | number } | undefined;
+
+  override beginApply(store: VariableStore, optName: string, lr: tf.Scalar | number): void {
     const [b1p, b2p] = this.powers(store, optName);
+    if (hasKernel(ADAM_UPDATE)) {
+      const lrNum = typeof lr === 'number' ? lr : lr.dataSync()[0];
+      this.lrT = { optName, value: (lrNum * Math.sqrt(1 - b2p.dataSync()[0])) / (1 - b1p.dataSync()[0]) };
+    } else {
+      this.lrT = { optName, value: tf.div(tf.mul(lr, tf.sqrt(tf.sub(1, b2p))), tf.sub(1, b1p)) as tf.Scalar };
+    }
+  }
+
+  applyGradient(store: VariableStore, optName: string, varName: string, v: tf.Variable, g: tf.Tensor, lr: tf.Scalar | number): void {
+    const cached = this.lrT;
+    if (!cached || cached.optName !== optName || (typeof cached.value !== 'number' && cached.value.isDisposed))
+      this.beginApply(store, optName, lr);
+    const lrT = this.lrT!.value;
     const m = this.slot(store, `${varName}/${optName}/m`, v);
     const s = this.slot(store, `${varName}/${optName}/v`, v);
-    if (hasKernel(ADAM_UPDATE) && v.dtype === 'float32') {
+    if (typeof lrT === 'number' && v.dtype === 'float32') {
       // One kernel per variable instead of ~12 element-wise ops.
-      const lrNum = typeof lr === 'number' ? lr : lr.dataSync()[0];
-      const lrT = (lrNum * Math.sqrt(1 - b2p.dataSync()[0])) / (1 - b1p.dataSync()[0]);
       const [nv, nm, ns] = adamUpdate(v, m, s, g, lrT, this.beta1, this.beta2, this.epsilon);
       v.assign(nv);
       m.assign(nm);
       s.assign(ns);
       return;
     }
-    // TF1's Adam: lr_t = lr * sqrt(1 - beta2^t) / (1 - beta1^t), epsilon outside the sqrt.
-    const lrT = tf.div(tf.mul(lr, tf.sqrt(tf.sub(1, b2p))), tf.sub(1, b1p));
+    // Epsilon outside the sqrt, as in TF1.
     const newM = tf.add(tf.mul(m, this.beta1), tf.mul(g, 1 - this.beta1));
     const newS = tf.add(tf.mul(s, this.beta2), tf.mul(tf.square(g), 1 - this.beta2));
     m.assign(newM);
@@ -237,6 +277,7 @@ export class AdamOptimizer extends Optimizer {
   }
 
   override finishApply(store: VariableStore, optName: string): void {
+    this.lrT = undefined;
     const [b1p, b2p] = this.powers(store, optName);
     b1p.assign(tf.mul(b1p, this.beta1));
     b2p.assign(tf.mul(b2p, this.beta2));
@@ -297,9 +338,19 @@ export function exponentialDecay(
   decayRate: number,
   staircase = false,
 ): number {
-  const step = typeof globalStep === 'number' ? globalStep : (globalStep.dataSync()[0] as number);
+  const step = typeof globalStep === 'number' ? globalStep : stepOf(globalStep);
   const p = staircase ? Math.floor(step / decaySteps) : step / decaySteps;
   return learningRate * Math.pow(decayRate, p);
+}
+
+/**
+ * The value of a step variable. The running model's global step is known without reading
+ * it back (a read waits for the GPU queue on webgpu): it is the step this modelFn call runs at.
+ */
+function stepOf(v: tf.Variable): number {
+  const graph = activeGraph();
+  if (graph && graph.store.get(GLOBAL_STEP_NAME)?.variable === v) return graph.globalStepValue;
+  return v.dataSync()[0] as number;
 }
 
 export function describeValue(v: unknown): string {
