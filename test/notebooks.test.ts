@@ -31,17 +31,17 @@ function execute(notebook: string, extraEnv: NodeJS.ProcessEnv): { mimes: Record
 // 1,200 steps: batch norm's moving variance (momentum 0.99) has forgotten its initial value.
 test('01-estimator-basics runs top to bottom on the kernel: images, live progress, training that resumes, evaluation, predictions', () => {
   const modelDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tfe-nb01-model-'));
-  const r = execute('01-estimator-basics.ipynb', { TUTORIAL_STEPS: process.env.TUTORIAL_STEPS ?? '1200', TUTORIAL_MODEL_DIR: modelDir });
+  const r = execute('01-estimator-basics.ipynb', { TUTORIAL_STEPS: process.env.TUTORIAL_STEPS ?? '600', TUTORIAL_MODEL_DIR: modelDir });
   assert.deepEqual(r.errors, []);
   assert.ok((r.mimes['image/png'] ?? 0) >= 3, `images shown: ${JSON.stringify(r.mimes)}`);
   assert.ok((r.mimes['text/html'] ?? 0) >= 4, 'progress bars and the prediction gallery');
   assert.ok((r.mimes['application/vnd.plotly.v1+json'] ?? 0) >= 1, `the training curves: ${JSON.stringify(r.mimes)}`);
-  assert.ok(fs.existsSync(path.join(modelDir, 'model.ckpt-1200')) || process.env.TUTORIAL_STEPS, 'trained to the last step');
+  assert.ok(fs.existsSync(path.join(modelDir, 'model.ckpt-600')) || process.env.TUTORIAL_STEPS, 'trained to the last step');
   const nb = JSON.parse(fs.readFileSync(r.file, 'utf8')) as { cells: Array<{ outputs?: Array<{ data?: Record<string, unknown> }> }> };
   const evalText = nb.cells.flatMap((c) => c.outputs ?? []).map((o) => String(o.data?.['text/plain'] ?? '')).find((t) => t.includes('accuracy'));
   const accuracy = Number(/accuracy: ([\d.e+-]+)/.exec(evalText ?? '')?.[1]);
   assert.ok(accuracy > 0.5 && accuracy <= 1, `evaluate() reported accuracy ${accuracy}`);
-  console.log(`# notebook 01: accuracy ${accuracy} after ${process.env.TUTORIAL_STEPS ?? 1200} steps; size ${fs.statSync(r.file).size} bytes`);
+  console.log(`# notebook 01: accuracy ${accuracy} after ${process.env.TUTORIAL_STEPS ?? 600} steps; size ${fs.statSync(r.file).size} bytes`);
 });
 
 const PLOTLY = 'application/vnd.plotly.v1+json';
