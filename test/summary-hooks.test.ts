@@ -7,7 +7,8 @@ import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
 import { decode as decodePng } from 'fast-png';
 import * as summary from '../src/estimator/summary';
-import { openWriterFile, setWriterLinger } from '../src/estimator/summary/writer-cache';
+import { activeCollector } from '../src/estimator/summary/collect';
+import { closeAllWriters, openWriterFile, setWriterLinger } from '../src/estimator/summary/writer-cache';
 import type { FetchedValue, RunArgs, RunContext, SessionInfo, SessionRunHook } from '../src/estimator/hooks/hook';
 import type { ModeKey } from '../src/framework/mode';
 import { decodeEventFile, DecodedEvent, eventFilesIn } from './summary-decoder';
@@ -88,7 +89,7 @@ test('SummarySaverHook saves at the first step and every saveSteps after it, wit
     steps: 12,
     loss,
     body: (g) => {
-      active.push(summary.activeCollector() !== undefined);
+      active.push(activeCollector() !== undefined);
       summary.scalar('pre_step', g);
       summary.histogram('h', [g, 2 * g]);
     },
@@ -105,7 +106,7 @@ test('SummarySaverHook saves at the first step and every saveSteps after it, wit
     assert.equal(value(e, 'pre_step'), e.step - 1);
     assert.equal(e.values[1].histo!.num, 2);
   }
-  assert.equal(summary.activeCollector(), undefined);
+  assert.equal(activeCollector(), undefined);
   assert.equal(openWriterFile(dir), undefined, 'closed after end (no linger)');
 });
 
@@ -198,11 +199,11 @@ test('a step that fails leaves no collector recording into the next run', async 
     }),
     /modelFn failed/,
   );
-  summary.closeAllWriters();
+  closeAllWriters();
   const active: boolean[] = [];
-  await runLoop([new summary.SummarySaverHook({ saveSteps: 10, outputDir: dir })], { modelDir: dir, steps: 3, loss: () => 0, body: () => void active.push(summary.activeCollector() !== undefined) });
+  await runLoop([new summary.SummarySaverHook({ saveSteps: 10, outputDir: dir })], { modelDir: dir, steps: 3, loss: () => 0, body: () => void active.push(activeCollector() !== undefined) });
   assert.deepEqual(active, [true, false, false]);
-  assert.equal(summary.activeCollector(), undefined);
+  assert.equal(activeCollector(), undefined);
 });
 
 test('in PREDICT mode SummarySaverHook asks for no loss and writes no START', async () => {
@@ -233,7 +234,7 @@ test('writeEvalSummary writes the metrics (not the global step) and the first ev
     start: 42,
     steps: 3,
     body: (g) => {
-      active.push(summary.activeCollector() !== undefined);
+      active.push(activeCollector() !== undefined);
       summary.scalar('batch_mean', g);
       summary.scalar('accuracy', 0); // a metric of the same name wins
       summary.image('inputs', images, { maxOutputs: 1 });
@@ -272,7 +273,7 @@ test('a directory\'s writer is shared and kept open between runs (one file), but
     await runLoop([new summary.SummarySaverHook({ saveSteps: 5 })], { modelDir: dir, start: 6, steps: 1, loss: () => 3 });
     assert.deepEqual(withSummaries(onlyFile(dir)).map((e) => e.step), [7]);
   } finally {
-    summary.closeAllWriters();
+    closeAllWriters();
     setWriterLinger(0);
   }
 });
