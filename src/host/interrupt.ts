@@ -25,14 +25,6 @@ export function isInterruptRequested(): boolean {
   return requested;
 }
 
-/** Throws KeyboardInterrupt (and clears the request) if a stop was requested. */
-export function throwIfInterrupted(message?: string): void {
-  if (requested) {
-    requested = false;
-    throw new KeyboardInterrupt(message);
-  }
-}
-
 /**
  * `e` as a KeyboardInterrupt when it is one of the ways code gets interrupted: already a
  * KeyboardInterrupt, or Node's error for SIGINT during vm code run with breakOnSigint (told by
