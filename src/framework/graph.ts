@@ -5,10 +5,15 @@
 import type { VariableStore } from './variables';
 import type { ModeKey } from './mode';
 
+/** Standard collection names (tf.GraphKeys) for getCollection. */
 export const GraphKeys = {
+  /** Deferred updates to run with the train op: batch-norm moving averages. */
   UPDATE_OPS: 'update_ops',
+  /** Every variable created by getVariable in this modelFn call. */
   GLOBAL_VARIABLES: 'variables',
+  /** The variables optimizers train by default. */
   TRAINABLE_VARIABLES: 'trainable_variables',
+  /** For losses a modelFn adds itself; the losses.* functions do not add to it. */
   LOSSES: 'losses',
 } as const;
 
