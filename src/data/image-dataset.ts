@@ -93,6 +93,11 @@ function checkCount(op: string, name: string, v: number | undefined): void {
   if (v !== undefined && !Number.isInteger(v)) throw new RangeError(`Dataset.${op}: ${name} must be an integer, got ${v}.`);
 }
 
+/**
+ * A tf.data.Dataset of {image: [rows, cols] float32 in [0, 1], label: int32} over an in-memory
+ * split, with a full-buffer seeded shuffle and a known size.
+ * @example datasets.mnist.train().shuffle(60000, 42).batch(100)
+ */
 export class ImageDataset extends tf.data.Dataset<Example> {
   override readonly size: number;
 
@@ -220,6 +225,7 @@ export class ImageDataset extends tf.data.Dataset<Example> {
   }
 }
 
+/** Options of the batch helpers (trainBatches, testBatches, batchesFromIdx). */
 export interface BatchOptions {
   /** Full shuffle (a fresh order each epoch); default false: file order. */
   shuffle?: boolean;

@@ -4,6 +4,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { IdxArray, readIdxAs } from './idx';
 
+/** The raw images and labels of a dataset split, as loaded from its IDX files. */
 export interface Split {
   /** uint8 images [n, rows, cols]. */
   images: IdxArray;
