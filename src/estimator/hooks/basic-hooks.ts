@@ -62,9 +62,13 @@ export interface CheckpointSaverListener {
   end?(globalStep: number): void | Promise<void>;
 }
 
+/** Options of CheckpointSaverHook: give saveSteps or saveSecs. */
 export interface CheckpointSaverOptions {
+  /** Save every N global steps. */
   saveSteps?: number;
+  /** Save every N seconds. */
   saveSecs?: number;
+  /** Called around every save. */
   listeners?: CheckpointSaverListener[];
 }
 
@@ -113,6 +117,7 @@ export class CheckpointSaverHook implements SessionRunHook {
   }
 }
 
+/** Options of LoggingTensorHook: what to log, and every N steps, every N seconds or only at the end. */
 export interface LoggingTensorHookOptions {
   /** Names to log ('loss', 'global_step', prediction keys, summary scalar names) or name -> request. */
   tensors: string[] | Record<string, TensorRequest>;
@@ -164,6 +169,7 @@ export class LoggingTensorHook implements SessionRunHook {
   }
 }
 
+/** Thrown by NanTensorHook (failOnNanLoss, the default) when the loss is NaN or infinite. */
 export class NanLossDuringTrainingError extends Error {
   constructor(step: number) {
     super(

@@ -9,6 +9,7 @@ interface HasEvalDir {
   evalDir(name?: string): string;
 }
 
+/** Options of stopIfNoDecrease / stopIfNoIncrease. */
 export interface EarlyStoppingOptions {
   /** Evaluation name (reads modelDir/eval_<name>); default modelDir/eval. */
   evalName?: string;
@@ -27,6 +28,11 @@ export function shouldStop(history: Array<{ step: number; value: number }>, bett
   return currentStep - best.step > maxSteps;
 }
 
+/**
+ * tf.estimator.experimental's early-stopping hook: every so often reads the eval summaries
+ * (evalDir) and stops training when `metric` has not improved within a number of global steps.
+ * Made by stopIfNoDecrease / stopIfNoIncrease.
+ */
 export class EarlyStoppingHook implements SessionRunHook {
   private readonly timer: StepTimer;
   stoppedAt?: number;

@@ -7,6 +7,7 @@ import { log } from '../../host/log';
 import type { EventFileWriter } from '../../events/writer';
 import { acquireWriter, releaseWriter } from '../summary/writer-cache';
 
+/** Options of StepCounterHook. */
 export interface StepCounterHookOptions {
   /** Measure every N global steps (default 100 when everyNSecs is not given). */
   everyNSteps?: number;
@@ -17,6 +18,7 @@ export interface StepCounterHookOptions {
   log?: boolean;
 }
 
+/** tf.train.StepCounterHook: measures global steps per second; logs it and writes `global_step/sec` summaries. */
 export class StepCounterHook implements SessionRunHook {
   private readonly timer: StepTimer;
   private writer?: EventFileWriter;
