@@ -37,6 +37,7 @@ const EventType = root.lookupType('Event');
 /** SessionLog.SessionStatus (event.proto). */
 export const SessionStatus = { START: 1, STOP: 2, CHECKPOINT: 3 } as const;
 
+/** A HistogramProto (summary.proto): statistics and buckets of the values. */
 export interface HistogramValue {
   min: number;
   max: number;
@@ -48,6 +49,7 @@ export interface HistogramValue {
   bucket: number[];
 }
 
+/** Summary.Image (summary.proto): one encoded image. */
 export interface ImageValue {
   height: number;
   width: number;
@@ -65,6 +67,7 @@ export interface TensorValue {
   doubleVal?: number[];
 }
 
+/** Summary.Value (summary.proto): one tagged value; exactly one of its payloads is set. */
 export interface SummaryValue {
   tag: string;
   simpleValue?: number;
@@ -74,12 +77,14 @@ export interface SummaryValue {
   metadata?: { pluginData?: { pluginName?: string } };
 }
 
+/** SessionLog (event.proto): START when a run begins (TensorBoard purges orphaned later steps), STOP, CHECKPOINT. */
 export interface SessionLogValue {
   status: number;
   checkpointPath?: string;
   msg?: string;
 }
 
+/** An Event (event.proto), one record of an event file: a wall time, a step and one payload. */
 export interface TfEvent {
   /** Seconds since the epoch. */
   wallTime: number;

@@ -7,6 +7,10 @@ import * as path from 'path';
 import { encodeEvent, SessionStatus, SummaryValue, TfEvent } from './proto';
 import { frame } from './tfrecord';
 
+/**
+ * tf.summary.FileWriter: writes an events.out.tfevents.* file in `logdir` that TensorBoard reads;
+ * each event is written at once and fsynced every flushSecs (default 2).
+ */
 export class EventFileWriter {
   readonly file: string;
   private fd: number | undefined;

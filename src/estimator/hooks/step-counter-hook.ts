@@ -18,7 +18,7 @@ export interface StepCounterHookOptions {
   log?: boolean;
 }
 
-/** tf.train.StepCounterHook: measures global steps per second; logs it and writes `global_step/sec` summaries. */
+/** tf.train.StepCounterHook: measures global steps per second; logs it and, with outputDir, writes `global_step/sec` summaries. */
 export class StepCounterHook implements SessionRunHook {
   private readonly timer: StepTimer;
   private writer?: EventFileWriter;
