@@ -30,6 +30,7 @@ export interface CheckpointMeta {
   trainable?: string[];
 }
 
+/** A checkpoint or its state file is missing, unreadable or corrupt; `file` names it. */
 export class CheckpointError extends Error {
   constructor(message: string, readonly file: string) {
     super(message);

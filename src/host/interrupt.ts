@@ -4,6 +4,7 @@
 // KeyboardInterrupt. Whatever else stops a cell (SIGINT inside synchronous code, an abandoned
 // await) ends as the same KeyboardInterrupt, made by asKeyboardInterrupt / new KeyboardInterrupt.
 
+/** Python's KeyboardInterrupt: what train / evaluate / predict throw when the kernel's Interrupt stops them. */
 export class KeyboardInterrupt extends Error {
   constructor(message = 'Interrupted by the user') {
     super(message);

@@ -5,6 +5,7 @@
 import type { TracedKernel, TensorMeta, AttrMap } from './trace';
 import { attr, AttrValue, GraphDefBuilder, outputName } from './graphdef';
 
+/** exportSavedModel: the PREDICT computation uses a tfjs kernel the graph-model export cannot translate (`kernelName`). */
 export class UnsupportedKernelError extends Error {
   constructor(readonly kernelName: string, detail: string) {
     super(
