@@ -74,9 +74,12 @@ function walk(): Surface {
       for (const member of members) {
         const decls = member.declarations ?? [];
         const hidden = decls.some(
-          (d) => (ts.getCombinedModifierFlags(d) & (ts.ModifierFlags.Private | ts.ModifierFlags.Protected)) !== 0 || ((d as TS.NamedDeclaration).name !== undefined && ts.isPrivateIdentifier((d as TS.NamedDeclaration).name!)),
+          (d) =>
+            (ts.getCombinedModifierFlags(d) & (ts.ModifierFlags.Private | ts.ModifierFlags.Protected)) !== 0 ||
+            ((d as TS.NamedDeclaration).name !== undefined && ts.isPrivateIdentifier((d as TS.NamedDeclaration).name!)),
         );
-        if (hidden || member.flags & ts.SymbolFlags.TypeParameter || member.getName() === 'prototype' || member.getName().startsWith('_')) continue;
+        if (hidden || member.flags & ts.SymbolFlags.TypeParameter || member.getName() === 'prototype' || member.getName().startsWith('_'))
+          continue;
         // A constructor's doc lives on the class or its options; a parameter property is a field.
         if (member.getName() === '__constructor') continue;
         documented.set(`${name}.${member.getName()}`, hasDoc(member));
@@ -93,7 +96,16 @@ test('the public API reaches no internal machinery', () => {
   const leaks = reachable.filter((p) => INTERNAL.includes(p.split('.').pop() ?? ''));
   assert.deepEqual(leaks, [], `internal names on the public API: ${leaks.join(', ')}`);
   // The walk saw the namespaces at all (a broken walk would pass the check above vacuously).
-  for (const p of ['Estimator', 'train.adam', 'layers.conv2d', 'metrics.accuracy', 'display.image', 'hooks.LoggingTensorHook', 'logging.setVerbosity', 'Estimator.train']) {
+  for (const p of [
+    'Estimator',
+    'train.adam',
+    'layers.conv2d',
+    'metrics.accuracy',
+    'display.image',
+    'hooks.LoggingTensorHook',
+    'logging.setVerbosity',
+    'Estimator.train',
+  ]) {
     assert.ok(surface.documented.has(p), `${p} is on the public surface`);
   }
 });

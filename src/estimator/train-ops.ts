@@ -2,7 +2,7 @@
 // finished and the forward pass is fully recorded. Each op then takes the gradient of its own
 // loss with respect to its own variables from that one recording.
 import * as tf from '@tensorflow/tfjs';
-import { GraphKeys, requireGraph, UpdateOp } from '../framework/graph';
+import { requireGraph, UpdateOp } from '../framework/graph';
 import type { StepTape } from '../framework/tape';
 import type { VariableStore } from '../framework/variables';
 import { ADAM_UPDATE, adamUpdate, hasKernel } from '../framework/fused-ops';
@@ -347,5 +347,3 @@ export function describeValue(v: unknown): string {
   if (typeof v === 'object') return `an object with keys {${Object.keys(v as object).join(', ')}}`;
   return `${typeof v} ${String(v)}`;
 }
-
-export { GraphKeys };
