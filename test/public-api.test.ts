@@ -13,7 +13,17 @@ import { packageRoot } from '../src/package-root';
 const ts: typeof TS = requireTypeScript();
 
 /** Names that are the library's own plumbing: reachable from the public API they invite misuse. */
-const INTERNAL = ['setActiveCollector', 'activeCollector', 'closeAllWriters', 'withCollector'];
+const INTERNAL = [
+  'setActiveCollector',
+  'activeCollector',
+  'withCollector',
+  'SummaryCollector',
+  'closeAllWriters',
+  'EvalSummaryHook',
+  'writeEvalSummary',
+  'ProgressHook',
+  'requestInterrupt',
+];
 /** Classes whose public members, and whose options interfaces' fields, are documented too. */
 const CORE_CLASSES = ['Estimator', 'EstimatorSpec', 'RunConfig'];
 const CORE_OPTIONS = ['EstimatorOptions', 'EstimatorSpecOptions', 'RunConfigOptions', 'TrainOptions', 'EvaluateOptions', 'PredictOptions'];
