@@ -17,6 +17,7 @@ export interface EarlyStoppingOptions {
   minSteps?: number;
   /** Check every N steps (default 60 seconds when neither is given). */
   runEveryNSteps?: number;
+  /** Or every N seconds. */
   runEverySecs?: number;
 }
 
@@ -35,10 +36,20 @@ export function shouldStop(history: Array<{ step: number; value: number }>, bett
  */
 export class EarlyStoppingHook implements SessionRunHook {
   private readonly timer: StepTimer;
+  /** The global step at which it asked training to stop, if it did. */
   stoppedAt?: number;
+  /**
+   * @param estimator whose evalDir holds the eval summaries.
+   * @param metric the eval metric watched.
+   * @param maxStepsWithoutImprovement stop when the best value is older than this many global steps.
+   * @param better whether a value improves on another.
+   * @param opts evalName, minSteps, and how often to check.
+   */
   constructor(
     private readonly estimator: HasEvalDir,
+    /** The eval metric it watches. */
     readonly metric: string,
+    /** Global steps allowed without improvement. */
     readonly maxStepsWithoutImprovement: number,
     private readonly better: (a: number, b: number) => boolean,
     readonly opts: EarlyStoppingOptions = {},

@@ -76,7 +76,9 @@ export interface SessionRunHook {
   begin?(info: SessionInfo): void | Promise<void>;
   /** After the latest checkpoint was restored (variables exist, globalStep is known). */
   afterCreateSession?(info: SessionInfo): void | Promise<void>;
+  /** Before each step; return {fetches} to receive those values in afterRun. */
   beforeRun?(ctx: RunContext): RunArgs | void | Promise<RunArgs | void>;
+  /** After each step, with the values of beforeRun's fetches; may call ctx.requestStop(). */
   afterRun?(ctx: RunContext, values: RunValues): void | Promise<void>;
   /** After the last step, also when the run was interrupted or failed (info.outcome says which;
    *  errors thrown by end() after a failure are ignored: the run's own error is reported). */

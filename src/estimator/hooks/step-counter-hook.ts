@@ -11,6 +11,7 @@ import { acquireWriter, releaseWriter } from '../summary/writer-cache';
 export interface StepCounterHookOptions {
   /** Measure every N global steps (default 100 when everyNSecs is not given). */
   everyNSteps?: number;
+  /** Or every N seconds. */
   everyNSecs?: number;
   /** Write `global_step/sec` into this directory's event file; without it the rate is only logged. */
   outputDir?: string;
@@ -25,6 +26,7 @@ export class StepCounterHook implements SessionRunHook {
   /** Every rate measured, in order. */
   readonly rates: number[] = [];
 
+  /** @param opts how often to measure, and where the rate goes. */
   constructor(readonly opts: StepCounterHookOptions = {}) {
     const steps = opts.everyNSteps ?? (opts.everyNSecs == null ? 100 : undefined);
     checkEvery('StepCounterHook', steps, opts.everyNSecs, ['everyNSteps', 'everyNSecs']);

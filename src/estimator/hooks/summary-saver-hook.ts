@@ -37,6 +37,7 @@ export class SummarySaverHook implements SessionRunHook {
   private collector?: SummaryCollector;
   private started = false;
 
+  /** @param opts saveSteps or saveSecs, and outputDir. */
   constructor(readonly opts: SummarySaverHookOptions) {
     checkEvery('SummarySaverHook', opts.saveSteps, opts.saveSecs, ['saveSteps', 'saveSecs']);
     this.timer = new StepTimer(opts.saveSteps, opts.saveSteps == null ? opts.saveSecs : undefined);
