@@ -99,8 +99,10 @@ function checkCount(op: string, name: string, v: number | undefined): void {
  * @example datasets.mnist.train().shuffle(60000, 42).batch(100)
  */
 export class ImageDataset extends tf.data.Dataset<Example> {
+  /** Number of examples one pass yields. */
   override readonly size: number;
 
+  /** Use ImageDataset.of(split), or datasets.mnist.train(). @param split the images and labels it reads. */
   constructor(readonly split: Split, private readonly plan: IndexPlan, size: number) {
     super();
     this.size = size;
@@ -111,6 +113,7 @@ export class ImageDataset extends tf.data.Dataset<Example> {
     return new ImageDataset(split, () => range(split.count), split.count);
   }
 
+  /** tf.data's iterator: one pass over the examples (a fresh order per pass when shuffled). */
   override iterator(): Promise<LazyIteratorOf<Example>> {
     const { split, plan } = this;
     return tf.data.generator(function* () {

@@ -10,10 +10,15 @@ export interface Split {
   images: IdxArray;
   /** uint8 labels [n]. */
   labels: IdxArray;
+  /** Number of examples. */
   count: number;
+  /** Image height. */
   rows: number;
+  /** Image width. */
   cols: number;
+  /** The images IDX file it was read from. */
   imagesFile: string;
+  /** The labels IDX file it was read from. */
   labelsFile: string;
 }
 

@@ -32,6 +32,7 @@ export interface CheckpointMeta {
 
 /** A checkpoint or its state file is missing, unreadable or corrupt; `file` names it. */
 export class CheckpointError extends Error {
+  /** @param file the checkpoint file or directory at fault (also on `.file`). */
   constructor(message: string, readonly file: string) {
     super(message);
     this.name = 'CheckpointError';

@@ -21,7 +21,9 @@ export interface TrainSpec<F extends TensorOrDict = TensorOrDict, L extends Tens
 
 /** Something that exports the model after an evaluation (LatestExporter, BestExporter). */
 export interface Exporter {
+  /** Exports go to modelDir/export/<name>/. */
   readonly name: string;
+  /** Exports the checkpoint just evaluated under exportPath if it decides to; returns the export's directory or undefined. */
   export(
     estimator: ExportableEstimator,
     exportPath: string,

@@ -19,6 +19,7 @@ export interface TrainStepContext {
 
 /** What modelFn returns as EstimatorSpec.trainOp: run by the Estimator once per step, after modelFn. */
 export abstract class TrainOp {
+  /** Runs the op once; called by the Estimator, not by modelFn. */
   abstract run(ctx: TrainStepContext): void;
 }
 
@@ -54,6 +55,7 @@ export function group(...ops: Array<TrainOp | UpdateOp | Array<TrainOp | UpdateO
  *  controlDependencies(updateOps, () => train.noOp()) runs only the update ops. It does not
  *  advance the global step, so a trainOp made only of no-ops cannot train. */
 export class NoOp extends TrainOp {
+  /** Does nothing. */
   run(): void {
     // Nothing to do, by definition.
   }
@@ -100,6 +102,10 @@ export interface MinimizeOptions {
 
 /** Applies one optimizer's update rule to variables, given their gradients. */
 export abstract class Optimizer {
+  /**
+   * @param learningRate the step size.
+   * @param baseName the optimizer's TF name (Adam, Momentum, ...): slot variables are named after it.
+   */
   protected constructor(readonly learningRate: LearningRate, readonly baseName: string, private readonly explicitName?: string) {}
 
   /**
@@ -201,6 +207,10 @@ export class GradientDescentOptimizer extends Optimizer {
 
 /** tf.train.MomentumOptimizer (optionally Nesterov), one accumulator slot per variable. Made by train.momentum. */
 export class MomentumOptimizer extends Optimizer {
+  /**
+   * @param momentum the accumulator's decay.
+   * @param useNesterov Nesterov momentum (default false).
+   */
   constructor(learningRate: LearningRate, readonly momentum: number, readonly useNesterov = false, name?: string) {
     super(learningRate, 'Momentum', name);
   }
@@ -215,6 +225,11 @@ export class MomentumOptimizer extends Optimizer {
 
 /** tf.train.AdamOptimizer (lr 0.001, beta1 0.9, beta2 0.999, epsilon 1e-8), with TF1's slot names. Made by train.adam. */
 export class AdamOptimizer extends Optimizer {
+  /**
+   * @param beta1 decay of the first-moment estimate (default 0.9).
+   * @param beta2 decay of the second-moment estimate (default 0.999).
+   * @param epsilon added to the denominator (default 1e-8).
+   */
   constructor(
     learningRate: LearningRate = 0.001,
     readonly beta1 = 0.9,
@@ -265,6 +280,12 @@ export class AdamOptimizer extends Optimizer {
 
 /** tf.train.RMSPropOptimizer (decay 0.9, momentum 0, epsilon 1e-10, not centered). Made by train.rmsprop. */
 export class RMSPropOptimizer extends Optimizer {
+  /**
+   * @param decay decay of the mean square (default 0.9).
+   * @param momentum momentum of the update (default 0).
+   * @param epsilon added to the denominator (default 1e-10).
+   * @param centered divide by the variance instead of the mean square (default false).
+   */
   constructor(
     learningRate: LearningRate,
     readonly decay = 0.9,

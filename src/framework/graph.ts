@@ -20,7 +20,9 @@ export const GraphKeys = {
 /** An eager op deferred to the end of the step (batch-norm moving averages). Runs at most once. */
 export class UpdateOp {
   private done = false;
+  /** @param name the op's name (its variable scope). */
   constructor(readonly name: string, private readonly fn: () => void, private readonly cleanup?: () => void) {}
+  /** Runs the update, unless it already ran. */
   run(): void {
     if (this.done) return;
     this.done = true;
@@ -33,6 +35,7 @@ export class UpdateOp {
     this.done = true;
     this.cleanup?.();
   }
+  /** Whether it ran (or was discarded). */
   get hasRun(): boolean {
     return this.done;
   }

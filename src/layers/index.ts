@@ -64,12 +64,19 @@ interface CommonOptions {
 
 /** Options of layers.conv2d. */
 export interface Conv2dOptions extends CommonOptions {
+  /** Step of the window (default 1). */
   strides?: number | [number, number];
+  /** Default 'valid'. */
   padding?: Padding;
+  /** Atrous convolution rate (default 1). */
   dilationRate?: number | [number, number];
+  /** Applied after the bias (default none). */
   activation?: Activation;
+  /** Add a bias variable (default true). */
   useBias?: boolean;
+  /** Default Glorot uniform. */
   kernelInitializer?: Initializer;
+  /** Default zeros. */
   biasInitializer?: Initializer;
 }
 
@@ -108,9 +115,13 @@ export function conv2d(x: tf.Tensor, filters: number, kernelSize: number | [numb
 
 /** Options of layers.dense. */
 export interface DenseOptions extends CommonOptions {
+  /** Applied after the bias (default none). */
   activation?: Activation;
+  /** Add a bias variable (default true). */
   useBias?: boolean;
+  /** Default Glorot uniform. */
   kernelInitializer?: Initializer;
+  /** Default zeros. */
   biasInitializer?: Initializer;
 }
 
@@ -146,10 +157,15 @@ export function dense(x: tf.Tensor, units: number, opts: DenseOptions = {}): tf.
 export interface BatchNormOptions extends CommonOptions {
   /** Normalize batch statistics (TRAIN) or use the moving averages (EVAL/PREDICT). */
   training?: boolean;
+  /** The channels axis; only the last (-1, the default) is supported. */
   axis?: number;
+  /** Decay of the moving averages (default 0.99). */
   momentum?: number;
+  /** Added to the variance (default 1e-3). */
   epsilon?: number;
+  /** Learn an offset beta (default true). */
   center?: boolean;
+  /** Learn a scale gamma (default true). */
   scale?: boolean;
 }
 
@@ -213,7 +229,9 @@ export function batchNormalization(x: tf.Tensor, opts: BatchNormOptions = {}): t
 
 /** Options of layers.maxPooling2d and layers.averagePooling2d. */
 export interface PoolOptions {
+  /** Default 'valid'. */
   padding?: Padding;
+  /** Accepted for TF1 compatibility; pooling has no variables to name. */
   name?: string;
 }
 
@@ -236,7 +254,9 @@ export function averagePooling2d(x: tf.Tensor, poolSize: number | [number, numbe
 export interface DropoutOptions {
   /** Drop only when true (pass mode === ModeKeys.TRAIN); default false: identity. */
   training?: boolean;
+  /** Shape of the keep/drop mask, broadcast over the input (e.g. [batch, 1, 1, channels]). */
   noiseShape?: number[];
+  /** Seed of the mask; default derived from RunConfig.randomSeed. */
   seed?: number;
 }
 

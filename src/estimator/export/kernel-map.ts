@@ -7,6 +7,7 @@ import { attr, AttrValue, GraphDefBuilder, outputName } from './graphdef';
 
 /** exportSavedModel: the PREDICT computation uses a tfjs kernel the graph-model export cannot translate (`kernelName`). */
 export class UnsupportedKernelError extends Error {
+  /** @param kernelName the tfjs kernel that cannot be exported (also on `.kernelName`). */
   constructor(readonly kernelName: string, detail: string) {
     super(
       `Cannot export: modelFn's PREDICT computation runs the TensorFlow.js kernel '${kernelName}'${detail}, which the graph-model export ` +

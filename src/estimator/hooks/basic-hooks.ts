@@ -40,7 +40,7 @@ export class StepTimer {
 /** Stops training after numSteps more steps, or at lastStep (tf.train.StopAtStepHook). */
 export class StopAtStepHook implements SessionRunHook {
   private target?: number;
-  /** Give numSteps (relative to the restored global step) or lastStep (absolute). */
+  /** @param opts numSteps (relative to the restored global step) or lastStep (absolute). */
   constructor(readonly opts: { numSteps?: number; lastStep?: number }) {
     if ((opts.numSteps == null) === (opts.lastStep == null)) {
       throw new Error('StopAtStepHook: give exactly one of numSteps (relative) or lastStep (absolute).');

@@ -52,6 +52,7 @@ export class EarlyStoppingHook implements SessionRunHook {
     /** Global steps allowed without improvement. */
     readonly maxStepsWithoutImprovement: number,
     private readonly better: (a: number, b: number) => boolean,
+    /** The options it was made with. */
     readonly opts: EarlyStoppingOptions = {},
   ) {
     if (!(maxStepsWithoutImprovement > 0)) throw new Error('early stopping: maxStepsWithoutImprovement must be a positive number of global steps.');
