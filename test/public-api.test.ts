@@ -1,8 +1,8 @@
 // The public API (what src/index.ts exports, and the kernel preloads as globals) is documented
 // and holds no internal machinery. Reads the source with TypeScript's checker: every exported
 // symbol, every member of the namespace objects (train.adam, display.image, logging.WARN, ...)
-// and the public members and options of the core classes must carry a doc comment, since that
-// is what Shift-Tab in the kernel shows.
+// and every public member of an exported class or interface (Estimator.train, options fields)
+// must carry a doc comment, since that is what Shift-Tab in the kernel shows.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as path from 'path';
@@ -24,9 +24,6 @@ const INTERNAL = [
   'ProgressHook',
   'requestInterrupt',
 ];
-/** Classes whose public members, and whose options interfaces' fields, are documented too. */
-const CORE_CLASSES = ['Estimator', 'EstimatorSpec', 'RunConfig'];
-const CORE_OPTIONS = ['EstimatorOptions', 'EstimatorSpecOptions', 'RunConfigOptions', 'TrainOptions', 'EvaluateOptions', 'PredictOptions'];
 
 interface Surface {
   /** Public path (`train.adam`) -> whether it has a doc comment. */
@@ -59,18 +56,19 @@ function walk(): Surface {
 
   const isModule = (s: TS.Symbol): boolean => (s.flags & ts.SymbolFlags.ValueModule) !== 0 && (s.declarations ?? []).some(ts.isSourceFile);
 
-  for (const exported of checker.getExportsOfModule(moduleSymbol)) {
-    const name = exported.getName();
-    if (name === 'tf') continue; // tfjs itself, documented upstream
-    const target = resolve(exported);
-    if (isModule(target)) {
-      // A namespace (`train`, `layers`, ...): each of its exports is public.
-      for (const member of checker.getExportsOfModule(target)) {
-        const m = resolve(member);
-        if (ownFile(m)) documented.set(`${name}.${member.getName()}`, hasDoc(m));
-      }
-      continue;
-    }
+  const isPublicMember = (member: TS.Symbol): boolean => {
+    const hidden = (member.declarations ?? []).some(
+      (d) =>
+        (ts.getCombinedModifierFlags(d) & (ts.ModifierFlags.Private | ts.ModifierFlags.Protected)) !== 0 ||
+        ((d as TS.NamedDeclaration).name !== undefined && ts.isPrivateIdentifier((d as TS.NamedDeclaration).name!)),
+    );
+    // A constructor's doc lives on the class (and its @params); `_x` and symbol-keyed members are hooks for tools.
+    const name = member.getName();
+    return (
+      !hidden && !(member.flags & ts.SymbolFlags.TypeParameter) && name !== 'prototype' && name !== '__constructor' && !name.startsWith('_')
+    );
+  };
+  const visit = (name: string, target: TS.Symbol): void => {
     documented.set(name, hasDoc(target));
     const decl = target.valueDeclaration;
     // Namespace objects (`display`, `logging`, `datasets`, `initializers`): their properties.
@@ -79,21 +77,27 @@ function walk(): Surface {
         if (ownFile(prop)) documented.set(`${name}.${prop.getName()}`, hasDoc(prop));
       }
     }
-    if ((CORE_CLASSES.includes(name) && target.flags & ts.SymbolFlags.Class) || CORE_OPTIONS.includes(name)) {
-      const members = [...(target.members?.values() ?? []), ...(target.exports?.values() ?? [])];
-      for (const member of members) {
-        const decls = member.declarations ?? [];
-        const hidden = decls.some(
-          (d) =>
-            (ts.getCombinedModifierFlags(d) & (ts.ModifierFlags.Private | ts.ModifierFlags.Protected)) !== 0 ||
-            ((d as TS.NamedDeclaration).name !== undefined && ts.isPrivateIdentifier((d as TS.NamedDeclaration).name!)),
-        );
-        if (hidden || member.flags & ts.SymbolFlags.TypeParameter || member.getName() === 'prototype' || member.getName().startsWith('_'))
-          continue;
-        // A constructor's doc lives on the class or its options; a parameter property is a field.
-        if (member.getName() === '__constructor') continue;
-        documented.set(`${name}.${member.getName()}`, hasDoc(member));
+    // Classes and interfaces: their public members, and static members of classes. A member
+    // without its own comment may inherit one from what it implements (hook methods).
+    if (target.flags & (ts.SymbolFlags.Class | ts.SymbolFlags.Interface)) {
+      for (const member of [...(target.members?.values() ?? []), ...(target.exports?.values() ?? [])]) {
+        if (isPublicMember(member)) documented.set(`${name}.${member.getName()}`, hasDoc(member));
       }
+    }
+  };
+
+  for (const exported of checker.getExportsOfModule(moduleSymbol)) {
+    const name = exported.getName();
+    if (name === 'tf') continue; // tfjs itself, documented upstream
+    const target = resolve(exported);
+    if (isModule(target)) {
+      // A namespace (`train`, `layers`, ...): each of its exports is public.
+      for (const member of checker.getExportsOfModule(target)) {
+        const m = resolve(member);
+        if (ownFile(m)) visit(`${name}.${member.getName()}`, m);
+      }
+    } else {
+      visit(name, target);
     }
   }
   return { documented };

@@ -102,7 +102,10 @@ export class ImageDataset extends tf.data.Dataset<Example> {
   /** Number of examples one pass yields. */
   override readonly size: number;
 
-  /** Use ImageDataset.of(split), or datasets.mnist.train(). @param split the images and labels it reads. */
+  /**
+   * Use ImageDataset.of(split), or datasets.mnist.train().
+   * @param split the images and labels it reads.
+   */
   constructor(readonly split: Split, private readonly plan: IndexPlan, size: number) {
     super();
     this.size = size;
