@@ -37,7 +37,7 @@ export type { RunConfigOptions } from './estimator/run-config';
 export type { InputFn, InputBatch, TensorOrDict } from './estimator/input';
 export { GraphKeys, getCollection } from './framework/graph';
 export { getVariable, variableScope, initializers } from './framework/variables';
-export { KeyboardInterrupt, requestInterrupt } from './host/interrupt';
+export { KeyboardInterrupt } from './host/interrupt';
 export { CheckpointError, latestCheckpoint } from './estimator/checkpoint';
 export { restoreAndRun } from './estimator/restore';
 export { exportSavedModel, buildRawServingInputReceiverFn, LatestExporter, BestExporter, FinalExporter, UnsupportedKernelError } from './estimator/export';

@@ -10,6 +10,7 @@ import { EstimatorSpec, ModeKey } from '../src/estimator/spec';
 import * as train from '../src/estimator/train-api';
 import * as layers from '../src/layers';
 import * as summary from '../src/estimator/summary';
+import { activeCollector } from '../src/estimator/summary/collect';
 import type { SessionRunHook } from '../src/estimator/hooks/hook';
 import { setQuiet } from '../src/host/log';
 import { decodeEventFile, DecodedEvent, eventFilesIn } from './summary-decoder';
@@ -35,7 +36,7 @@ function recorder(): SessionRunHook & { seen: Map<number, { loss: number; hidden
     seen,
     // summary.scalar values are fetchable by name at steps where summaries are recorded (the
     // built-in SummarySaverHook's beforeRun, which runs before user hooks, opened a collector).
-    beforeRun: () => ({ fetches: { loss: 'loss', hidden: 'hidden', ...(summary.activeCollector() ? { predMean: 'pred_mean' } : {}) } }),
+    beforeRun: () => ({ fetches: { loss: 'loss', hidden: 'hidden', ...(activeCollector() ? { predMean: 'pred_mean' } : {}) } }),
     afterRun: (ctx, v) => void seen.set(ctx.globalStep, { loss: v.results.loss as number, hidden: v.results.hidden as number[][], predMean: v.results.predMean as number }),
   };
 }

@@ -9,6 +9,7 @@ import { spawnSync } from 'child_process';
 import * as tf from '@tensorflow/tfjs';
 import { decode as decodePng } from 'fast-png';
 import * as summary from '../src/estimator/summary';
+import { SummaryCollector, activeCollector, setActiveCollector, withCollector } from '../src/estimator/summary/collect';
 import { setWriterLinger } from '../src/estimator/summary/writer-cache';
 import { crc32c, decodeEventFile, DecodedHisto, maskCrc, readRecords } from './summary-decoder';
 import { tmpDir } from './helpers/tmp';
@@ -20,8 +21,8 @@ setWriterLinger(0);
 /** Records `fn`'s summaries and writes them at `step` into a fresh directory; returns the decoded values. */
 function recordAndDecode(fn: () => void, step = 7): ReturnType<typeof decodeEventFile>[number]['values'] {
   const dir = tmpDir('summary-format-');
-  const c = new summary.SummaryCollector();
-  summary.withCollector(c, fn);
+  const c = new SummaryCollector();
+  withCollector(c, fn);
   const w = new summary.EventFileWriter(dir);
   w.addSummary(step, c.values);
   w.close();
@@ -139,8 +140,8 @@ test('a NaN or Infinity pixel is drawn in TF\'s bad colour (opaque red), the res
 });
 
 test('summary.image rejects shapes and dtypes TensorBoard cannot show, naming the fix', () => {
-  const c = new summary.SummaryCollector();
-  summary.withCollector(c, () => {
+  const c = new SummaryCollector();
+  withCollector(c, () => {
     const flat = tf.zeros([2, 28, 28]);
     assert.throws(() => summary.image('x', flat), /summary\.image\('x'\): images must be NHWC with 1, 3 or 4 channels, got shape \[2,28,28\]; reshape it first/);
     const two = tf.zeros([1, 4, 4, 2]);
@@ -216,8 +217,8 @@ test('histogram summaries: min, max, num, sum, sum_squares and TF-style buckets 
 });
 
 test('a histogram of NaN or Infinity is an error naming the summary, as in TF', () => {
-  const c = new summary.SummaryCollector();
-  summary.withCollector(c, () => {
+  const c = new SummaryCollector();
+  withCollector(c, () => {
     assert.throws(() => summary.histogram('layer/kernel', [1, NaN]), /NaN in summary histogram for: layer\/kernel \(element 1\)\. The model has probably diverged/);
     assert.throws(() => summary.histogram('x', [Infinity]), /Infinity in summary histogram for: x/);
   });
@@ -226,7 +227,7 @@ test('a histogram of NaN or Infinity is an error naming the summary, as in TF', 
 test('outside a collector the summary functions do nothing and read no tensor', () => {
   const t = tf.tensor4d([0, 1, 0, 1], [1, 2, 2, 1]);
   t.dispose(); // reading a disposed tensor throws, so nothing may read it
-  assert.equal(summary.activeCollector(), undefined);
+  assert.equal(activeCollector(), undefined);
   summary.scalar('s', t);
   summary.image('i', t);
   summary.histogram('h', t);
@@ -237,8 +238,8 @@ test('recording summaries allocates no tensor that outlives the call', () => {
   const h = tf.randomNormal([100]);
   const m = tf.mean(h);
   const before = tf.memory().numTensors;
-  const c = new summary.SummaryCollector();
-  summary.withCollector(c, () => {
+  const c = new SummaryCollector();
+  withCollector(c, () => {
     summary.image('x', x, { maxOutputs: 2 });
     summary.histogram('h', h);
     summary.scalar('m', m);
@@ -249,17 +250,17 @@ test('recording summaries allocates no tensor that outlives the call', () => {
 });
 
 test('withCollector restores the previous collector, also when fn throws or is async', async () => {
-  const outer = new summary.SummaryCollector();
-  const inner = new summary.SummaryCollector();
-  summary.setActiveCollector(outer);
-  assert.throws(() => summary.withCollector(inner, () => { throw new Error('boom'); }), /boom/);
-  assert.equal(summary.activeCollector(), outer);
-  await summary.withCollector(inner, async () => {
+  const outer = new SummaryCollector();
+  const inner = new SummaryCollector();
+  setActiveCollector(outer);
+  assert.throws(() => withCollector(inner, () => { throw new Error('boom'); }), /boom/);
+  assert.equal(activeCollector(), outer);
+  await withCollector(inner, async () => {
     await new Promise((r) => setTimeout(r, 5));
     summary.scalar('late', 1);
   });
-  assert.equal(summary.activeCollector(), outer);
-  summary.setActiveCollector(undefined);
+  assert.equal(activeCollector(), outer);
+  setActiveCollector(undefined);
   assert.deepEqual(inner.values.map((v) => v.tag), ['late']);
 });
 

@@ -7,7 +7,9 @@ import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
 import { decode as decodePng } from 'fast-png';
 import * as summary from '../src/estimator/summary';
-import { openWriterFile, setWriterLinger } from '../src/estimator/summary/writer-cache';
+import { activeCollector } from '../src/estimator/summary/collect';
+import { evalDir, EvalSummaryHook, writeEvalSummary } from '../src/estimator/summary/eval-summary';
+import { closeAllWriters, openWriterFile, setWriterLinger } from '../src/estimator/summary/writer-cache';
 import type { FetchedValue, RunArgs, RunContext, SessionInfo, SessionRunHook } from '../src/estimator/hooks/hook';
 import type { ModeKey } from '../src/framework/mode';
 import { decodeEventFile, DecodedEvent, eventFilesIn } from './summary-decoder';
@@ -88,7 +90,7 @@ test('SummarySaverHook saves at the first step and every saveSteps after it, wit
     steps: 12,
     loss,
     body: (g) => {
-      active.push(summary.activeCollector() !== undefined);
+      active.push(activeCollector() !== undefined);
       summary.scalar('pre_step', g);
       summary.histogram('h', [g, 2 * g]);
     },
@@ -105,7 +107,7 @@ test('SummarySaverHook saves at the first step and every saveSteps after it, wit
     assert.equal(value(e, 'pre_step'), e.step - 1);
     assert.equal(e.values[1].histo!.num, 2);
   }
-  assert.equal(summary.activeCollector(), undefined);
+  assert.equal(activeCollector(), undefined);
   assert.equal(openWriterFile(dir), undefined, 'closed after end (no linger)');
 });
 
@@ -198,11 +200,11 @@ test('a step that fails leaves no collector recording into the next run', async 
     }),
     /modelFn failed/,
   );
-  summary.closeAllWriters();
+  closeAllWriters();
   const active: boolean[] = [];
-  await runLoop([new summary.SummarySaverHook({ saveSteps: 10, outputDir: dir })], { modelDir: dir, steps: 3, loss: () => 0, body: () => void active.push(summary.activeCollector() !== undefined) });
+  await runLoop([new summary.SummarySaverHook({ saveSteps: 10, outputDir: dir })], { modelDir: dir, steps: 3, loss: () => 0, body: () => void active.push(activeCollector() !== undefined) });
   assert.deepEqual(active, [true, false, false]);
-  assert.equal(summary.activeCollector(), undefined);
+  assert.equal(activeCollector(), undefined);
 });
 
 test('in PREDICT mode SummarySaverHook asks for no loss and writes no START', async () => {
@@ -224,7 +226,7 @@ test('hook options are checked with errors that name the fix', () => {
 
 test('writeEvalSummary writes the metrics (not the global step) and the first eval batch\'s summaries into eval_<name> or eval', async () => {
   const modelDir = tmpDir('summary-eval-');
-  const hook = new summary.EvalSummaryHook();
+  const hook = new EvalSummaryHook();
   const images = tf.fill([4, 3, 5, 1], 0.5);
   const active: boolean[] = [];
   await runLoop([hook], {
@@ -233,7 +235,7 @@ test('writeEvalSummary writes the metrics (not the global step) and the first ev
     start: 42,
     steps: 3,
     body: (g) => {
-      active.push(summary.activeCollector() !== undefined);
+      active.push(activeCollector() !== undefined);
       summary.scalar('batch_mean', g);
       summary.scalar('accuracy', 0); // a metric of the same name wins
       summary.image('inputs', images, { maxOutputs: 1 });
@@ -241,7 +243,7 @@ test('writeEvalSummary writes the metrics (not the global step) and the first ev
   });
   images.dispose();
   assert.deepEqual(active, [true, false, false]);
-  const file = summary.writeEvalSummary(modelDir, 'holdout', 42, { accuracy: 0.75, loss: 0.5, globalStep: 42 }, hook.collected);
+  const file = writeEvalSummary(modelDir, 'holdout', 42, { accuracy: 0.75, loss: 0.5, globalStep: 42 }, hook.collected);
   assert.equal(path.dirname(file), path.join(modelDir, 'eval_holdout'));
   const saved = withSummaries(onlyFile(path.join(modelDir, 'eval_holdout')));
   assert.equal(saved.length, 1);
@@ -251,9 +253,9 @@ test('writeEvalSummary writes the metrics (not the global step) and the first ev
   const png = decodePng(saved[0].values[3].image!.png);
   assert.deepEqual([png.width, png.height], [5, 3]);
 
-  summary.writeEvalSummary(modelDir, undefined, 42, { accuracy: 0.5, globalStep: 42 });
-  summary.writeEvalSummary(modelDir, undefined, 84, { accuracy: 0.625, globalStep: 84 });
-  assert.equal(summary.evalDir(modelDir), path.join(modelDir, 'eval'));
+  writeEvalSummary(modelDir, undefined, 42, { accuracy: 0.5, globalStep: 42 });
+  writeEvalSummary(modelDir, undefined, 84, { accuracy: 0.625, globalStep: 84 });
+  assert.equal(evalDir(modelDir), path.join(modelDir, 'eval'));
   const evalScalars = (await summary.readScalars(path.join(modelDir, 'eval'))).get('accuracy')!;
   assert.deepEqual(evalScalars.map((p) => [p.step, p.value]), [[42, 0.5], [84, 0.625]]);
 });
@@ -263,7 +265,7 @@ test('a directory\'s writer is shared and kept open between runs (one file), but
   setWriterLinger(60_000);
   try {
     await runLoop([new summary.SummarySaverHook({ saveSteps: 5 })], { modelDir: dir, steps: 3, loss: () => 1 });
-    summary.writeEvalSummary(dir, undefined, 3, { accuracy: 1 });
+    writeEvalSummary(dir, undefined, 3, { accuracy: 1 });
     await runLoop([new summary.SummarySaverHook({ saveSteps: 5 })], { modelDir: dir, start: 3, steps: 3, loss: () => 2 });
     const events = onlyFile(dir);
     assert.deepEqual(events.filter((e) => e.sessionLogStatus === 1).map((e) => e.step), [1, 4]);
@@ -272,7 +274,7 @@ test('a directory\'s writer is shared and kept open between runs (one file), but
     await runLoop([new summary.SummarySaverHook({ saveSteps: 5 })], { modelDir: dir, start: 6, steps: 1, loss: () => 3 });
     assert.deepEqual(withSummaries(onlyFile(dir)).map((e) => e.step), [7]);
   } finally {
-    summary.closeAllWriters();
+    closeAllWriters();
     setWriterLinger(0);
   }
 });

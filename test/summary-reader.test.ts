@@ -6,6 +6,7 @@ import * as path from 'path';
 import { decode as decodePng } from 'fast-png';
 import * as tf from '@tensorflow/tfjs';
 import * as summary from '../src/estimator/summary';
+import { SummaryCollector, withCollector } from '../src/estimator/summary/collect';
 import { setWriterLinger } from '../src/estimator/summary/writer-cache';
 import { crc32c, maskCrc } from './summary-decoder';
 import { tmpDir } from './helpers/tmp';
@@ -111,8 +112,8 @@ test('readScalars, readHistograms and readImages return each tag\'s points by st
   const w = new summary.EventFileWriter(dir);
   const img = tf.tensor4d([0, 1, 1, 0], [1, 2, 2, 1]);
   for (const step of [1, 11]) {
-    const c = new summary.SummaryCollector();
-    summary.withCollector(c, () => {
+    const c = new SummaryCollector();
+    withCollector(c, () => {
       summary.scalar('loss', 1 / step);
       summary.histogram('w', [step, -step, 0]);
       summary.image('digit', img, { maxOutputs: 1 });

@@ -7,6 +7,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { Random, Seed, nextSeededRandom, randomInt } from './random';
 
+/** Options every augmentation helper takes. */
 export interface AugmentOptions {
   /** Reproducible draws: the same sequence of results in every run (see resetSeeds). */
   seed?: Seed;
@@ -31,6 +32,7 @@ function asBatch(image: tf.Tensor): [tf.Tensor4D, (t: tf.Tensor4D) => tf.Tensor]
   return [tf.reshape(image, [1, h, w, c]), (t) => tf.reshape(t, image.shape)];
 }
 
+/** Options of data.addNoise. */
 export interface NoiseOptions extends AugmentOptions {
   /** Clip the result to [0, 1] (default true; pass false for data not scaled to [0, 1]). */
   clip?: boolean;
@@ -48,6 +50,7 @@ export function addNoise(image: tf.Tensor, stddev: number, opts: NoiseOptions = 
   });
 }
 
+/** Options of data.randomShift. */
 export interface ShiftOptions extends AugmentOptions {
   /** Value of the pixels shifted in (default 0). */
   fillValue?: number;

@@ -5,6 +5,7 @@
 import * as fs from 'fs';
 import * as zlib from 'zlib';
 
+/** An IDX file's contents: its shape and uint8 data. */
 export interface IdxArray {
   /** [n] for labels, [n, rows, cols] for images. */
   shape: number[];
@@ -12,8 +13,9 @@ export interface IdxArray {
   data: Uint8Array;
 }
 
-/** Magic numbers of the two layouts MNIST uses. */
+/** Magic number of an IDX labels file (uint8, rank 1). */
 export const IDX_LABELS_MAGIC = 0x00000801;
+/** Magic number of an IDX images file (uint8, rank 3). */
 export const IDX_IMAGES_MAGIC = 0x00000803;
 
 const TYPE_NAMES: Record<number, string> = { 0x09: 'int8', 0x0b: 'int16', 0x0c: 'int32', 0x0d: 'float32', 0x0e: 'float64' };

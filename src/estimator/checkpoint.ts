@@ -30,7 +30,9 @@ export interface CheckpointMeta {
   trainable?: string[];
 }
 
+/** A checkpoint or its state file is missing, unreadable or corrupt; `file` names it. */
 export class CheckpointError extends Error {
+  /** @param file the checkpoint file or directory at fault (also on `.file`). */
   constructor(message: string, readonly file: string) {
     super(message);
     this.name = 'CheckpointError';

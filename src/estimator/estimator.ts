@@ -42,8 +42,15 @@ import { BuiltStep, drain, runLoop } from './run-loop';
 import { checkModelDirReadable, isReadOnlyError, readOnlyCode } from './model-dir';
 import { exportSavedModel, ExportSavedModelOptions, ServingInputFn } from './export';
 
+/** Hyperparameters passed to modelFn as its `params` argument (EstimatorOptions.params). */
 export type Params = Record<string, unknown>;
 
+/**
+ * tf.estimator's model_fn: builds the model for one batch and returns an EstimatorSpec for `mode`
+ * (loss and trainOp in TRAIN, loss and evalMetricOps in EVAL, predictions in PREDICT). It runs
+ * eagerly on every step; labels are undefined in PREDICT.
+ * @example const modelFn: ModelFn = (x, y, mode) => new EstimatorSpec({ mode, predictions: layers.dense(x, 1) });
+ */
 export type ModelFn<F extends TensorOrDict = tf.Tensor, L extends TensorOrDict = tf.Tensor, P extends object = Params> = (
   features: F,
   labels: L | undefined,
@@ -52,6 +59,7 @@ export type ModelFn<F extends TensorOrDict = tf.Tensor, L extends TensorOrDict =
   config: RunConfig,
 ) => EstimatorSpec | Promise<EstimatorSpec>;
 
+/** tf.estimator.WarmStartSettings: start a new model from another model's variables. */
 export interface WarmStartSettings {
   /** A model directory or a checkpoint directory (model.ckpt-N). */
   ckptToInitializeFrom: string;
@@ -59,45 +67,62 @@ export interface WarmStartSettings {
   varsToWarmStart?: string | RegExp | Array<string | RegExp>;
 }
 
+/** The third argument of `new Estimator(modelFn, modelDir, opts)`. */
 export interface EstimatorOptions<P extends object = Params> {
+  /** Checkpoint, summary, seed and backend settings (a RunConfig or its options). */
   config?: RunConfig | RunConfigOptions;
+  /** Hyperparameters handed to modelFn as `params` (default {}). */
   params?: P;
+  /** When modelDir has no checkpoint yet: initialize variables from this checkpoint or model directory. */
   warmStartFrom?: string | WarmStartSettings;
 }
 
+/** Options of Estimator.train: give `steps` or `maxSteps` (or neither: train until the input ends). */
 export interface TrainOptions {
   /** Train this many more steps (relative to the restored global step). */
   steps?: number;
   /** Train until the global step reaches this (absolute; a no-op once reached). */
   maxSteps?: number;
+  /** Extra hooks for this call, run after the built-in ones (stop, checkpoint, logging, summaries). */
   hooks?: SessionRunHook[];
+  /** Called around every checkpoint this call saves (tf.train.CheckpointSaverListener). */
   savingListeners?: CheckpointSaverListener[];
   /** If the newest checkpoint is corrupt, restore the newest intact one instead of failing. */
   fallbackToPreviousCheckpoint?: boolean;
 }
 
+/** Options of Estimator.evaluate. */
 export interface EvaluateOptions {
   /** Batches to evaluate; default: until the input ends. */
   steps?: number;
   /** Evaluation name: summaries go to modelDir/eval_<name>/ (default modelDir/eval/). */
   name?: string;
+  /** Evaluate this checkpoint instead of the latest in modelDir. */
   checkpointPath?: string;
+  /** Extra hooks for this evaluation. */
   hooks?: SessionRunHook[];
+  /** If the newest checkpoint is corrupt, evaluate the newest intact one instead of failing. */
   fallbackToPreviousCheckpoint?: boolean;
 }
 
+/** Options of Estimator.predict. */
 export interface PredictOptions {
+  /** Keep only these keys of a predictions object (a single key yields its bare values). */
   predictKeys?: string | string[];
+  /** Predict with this checkpoint instead of the latest in modelDir. */
   checkpointPath?: string;
   /** Yield one example at a time (default) or whole batches. */
   yieldSingleExamples?: boolean;
+  /** Extra hooks for this prediction run. */
   hooks?: SessionRunHook[];
 }
 
 /** A predicted value for one example: a number, a typed array (rank 1) or nested arrays. */
 export type PredictionValue = number | Float32Array | Int32Array | Uint8Array | number[] | number[][] | number[][][];
+/** What Estimator.predict yields: one value, or an object of them when predictions is an object. */
 export type Prediction = PredictionValue | Record<string, PredictionValue>;
 
+/** Estimator.evaluate's result: each eval metric's value, the mean `loss` and the checkpoint's `globalStep`. */
 export type EvalResults = Record<string, number> & { loss: number; globalStep: number };
 
 interface Restored {
@@ -108,12 +133,30 @@ interface Restored {
 
 let backendLogged = false;
 
+/**
+ * tf.estimator.Estimator: trains, evaluates and predicts with a modelFn over a persistent model
+ * directory. Every call restores the latest checkpoint there; every train call ends by saving
+ * one, so a new process (or a restarted kernel) continues where the last one stopped.
+ * @example
+ * const est = new Estimator(modelFn, '/tmp/mnist', { params: { lr: 1e-3 } });
+ * await est.train(trainInputFn, { steps: 1000 });
+ * const { accuracy } = await est.evaluate(evalInputFn);
+ */
 export class Estimator<F extends TensorOrDict = tf.Tensor, L extends TensorOrDict = tf.Tensor, P extends object = Params> {
+  /** The model directory (absolute): checkpoints, event files, eval/ and exports. */
   readonly modelDir: string;
+  /** The run configuration, with modelDir filled in. */
   readonly config: RunConfig;
+  /** The hyperparameters modelFn receives. */
   readonly params: P;
+  /** Where variables are initialized from when modelDir has no checkpoint. */
   readonly warmStartFrom?: WarmStartSettings;
 
+  /**
+   * @param modelFn builds the model and returns an EstimatorSpec for each mode.
+   * @param modelDir where checkpoints and summaries live; default config.modelDir, else a new temporary folder.
+   * @param opts config, params and warmStartFrom.
+   */
   constructor(readonly modelFn: ModelFn<F, L, P>, modelDir?: string, opts: EstimatorOptions<P> = {}) {
     if (typeof modelFn !== 'function') {
       throw new Error(`new Estimator(modelFn, modelDir): modelFn must be a function (features, labels, mode, params, config) => EstimatorSpec, got ${describeValue(modelFn)}.`);
@@ -169,10 +212,12 @@ export class Estimator<F extends TensorOrDict = tf.Tensor, L extends TensorOrDic
     return path.join(this.modelDir, name ? `eval_${name}` : 'eval');
   }
 
+  /** Path of the newest checkpoint in modelDir (model.ckpt-N), or undefined before the first train. */
   latestCheckpoint(): string | undefined {
     return latestCheckpoint(this.modelDir);
   }
 
+  /** Names of the variables in the latest checkpoint, sorted (global_step included). */
   getVariableNames(): string[] {
     const ckpt = this.requireCheckpoint('getVariableNames');
     const loaded = loadCheckpoint(ckpt);
@@ -195,6 +240,13 @@ export class Estimator<F extends TensorOrDict = tf.Tensor, L extends TensorOrDic
 
   // ---------------------------------------------------------------- train
 
+  /**
+   * Trains from the latest checkpoint: runs modelFn in TRAIN mode and its trainOp on each batch
+   * of inputFn, with checkpoints, summaries and logging per the RunConfig, and saves a final
+   * checkpoint. `steps` is relative to the restored global step, `maxSteps` absolute; without
+   * either it trains until the input ends. Returns the Estimator.
+   * @example await est.train(trainInputFn, { steps: 500, hooks: [new hooks.LoggingTensorHook({ tensors: ['loss'], everyNIter: 100 })] });
+   */
   async train(inputFn: InputFn<F, L>, opts: TrainOptions = {}): Promise<this> {
     const { steps, maxSteps } = opts;
     if (steps != null && maxSteps != null) {
@@ -358,6 +410,12 @@ export class Estimator<F extends TensorOrDict = tf.Tensor, L extends TensorOrDic
 
   // ---------------------------------------------------------------- evaluate
 
+  /**
+   * Evaluates the latest checkpoint (or opts.checkpointPath): runs modelFn in EVAL mode over
+   * inputFn (until it ends, or `steps` batches) and returns the evalMetricOps' values with the
+   * mean loss and the global step; writes them as summaries to evalDir(name).
+   * @example const { accuracy, loss } = await est.evaluate(testInputFn);
+   */
   async evaluate(inputFn: InputFn<F, L>, opts: EvaluateOptions = {}): Promise<EvalResults> {
     checkCount(opts.steps, 'steps');
     await this.prepare();
@@ -421,6 +479,12 @@ export class Estimator<F extends TensorOrDict = tf.Tensor, L extends TensorOrDic
 
   // ---------------------------------------------------------------- predict
 
+  /**
+   * Yields predictions of the latest checkpoint (or opts.checkpointPath): runs modelFn in PREDICT
+   * mode on each batch of inputFn and yields one example at a time (or whole batches), as plain
+   * numbers and typed arrays.
+   * @example for await (const p of est.predict(inputFn, { predictKeys: 'classes' })) console.log(p);
+   */
   async *predict(inputFn: InputFn<F, L>, opts: PredictOptions = {}): AsyncGenerator<Prediction, void, undefined> {
     await this.prepare();
     checkModelDirReadable(this.modelDir, 'predict');

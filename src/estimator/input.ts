@@ -6,10 +6,13 @@ import * as tf from '@tensorflow/tfjs';
 import { describeValue } from './train-ops';
 import type { ModeKey } from './spec';
 
+/** Features or labels: one tensor, or an object of named tensors. */
 export type TensorOrDict = tf.Tensor | Record<string, tf.Tensor>;
 /** One batch as modelFn receives it: features F and labels L (none in PREDICT). */
 export interface InputBatch<F extends TensorOrDict = TensorOrDict, L extends TensorOrDict = TensorOrDict> {
+  /** What modelFn receives as features. */
   features: F;
+  /** What modelFn receives as labels; absent in PREDICT. */
   labels?: L;
 }
 

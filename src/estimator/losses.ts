@@ -20,15 +20,18 @@ export const Reduction = {
 export type Reduction = (typeof Reduction)[keyof typeof Reduction];
 const REDUCTIONS = new Set<string>(Object.values(Reduction));
 
+/** Options every loss takes: weights and the reduction (tf.losses' weights and reduction). */
 export interface LossOptions {
   /**
    * A scalar, or per-element weights broadcastable to the loss: same rank with dimensions 1 or
    * equal, or just the leading dimensions (e.g. one weight per example). Weight 0 masks an element.
    */
   weights?: tf.Tensor | number;
+  /** How the weighted losses become a scalar; default SUM_BY_NONZERO_WEIGHTS, as TF1. */
   reduction?: Reduction;
 }
 
+/** Options of the cross-entropy losses that take one-hot or multi-class labels. */
 export interface SmoothedLossOptions extends LossOptions {
   /** In [0, 1]: mixes the labels with the uniform distribution (see each loss). */
   labelSmoothing?: number;

@@ -6,6 +6,11 @@
 import * as tf from '@tensorflow/tfjs';
 import { alignWeights, describe, tensorArg as checkTensor } from '../framework/args';
 
+/**
+ * One batch's contribution to a streaming metric (TF1's (value, update_op) pair): what the
+ * metrics.* functions return, and what EstimatorSpec.evalMetricOps holds. Folded over every
+ * batch by the Estimator.
+ */
 export interface MetricOp {
   /** What the metric computes; merging two different kinds is an error. */
   readonly kind: string;
@@ -15,6 +20,7 @@ export interface MetricOp {
   result(): number;
 }
 
+/** Whether x has a MetricOp's shape (kind, merge, result): how the Estimator checks evalMetricOps. */
 export function isMetricOp(x: unknown): x is MetricOp {
   if (x === null || typeof x !== 'object') return false;
   const m = x as Partial<MetricOp>;
@@ -66,6 +72,7 @@ export function createMetric<S>(kind: string, state: S, merge: (previous: S, bat
 
 type Weights = tf.Tensor | number | undefined;
 
+/** Options every metric takes. */
 export interface MetricOptions {
   /**
    * A scalar, or weights broadcastable to the values (same rank with dimensions 1 or equal, or
@@ -143,7 +150,10 @@ function weightedSums(fn: string, values: tf.Tensor, weights: Weights): tf.Tenso
 
 // ---------------------------------------------------------------- means
 
-/** How often predictions equal labels (class ids, or any values of one shape). */
+/**
+ * tf.metrics.accuracy: how often predictions equal labels (class ids, or any values of one shape).
+ * @example evalMetricOps: { accuracy: metrics.accuracy(labels, tf.argMax(logits, 1)) }
+ */
 export function accuracy(labels: tf.Tensor, predictions: tf.Tensor, opts: MetricOptions = {}): MetricOp {
   const [correct, count] = readScalars(() => {
     const [l, p] = align('accuracy', labels, predictions, CLASS_IDS);
@@ -169,11 +179,16 @@ function errorSums(fn: string, labels: tf.Tensor, predictions: tf.Tensor, weight
   });
 }
 
+/**
+ * tf.metrics.mean_squared_error: mean of (predictions - labels)^2 over every evaluated element.
+ * @example evalMetricOps: { mse: metrics.meanSquaredError(labels, predictions) }
+ */
 export function meanSquaredError(labels: tf.Tensor, predictions: tf.Tensor, opts: MetricOptions = {}): MetricOp {
   const [total, count] = errorSums('meanSquaredError', labels, predictions, opts.weights, tf.square);
   return ratio('mean_squared_error', total, count);
 }
 
+/** tf.metrics.mean_absolute_error: mean of |predictions - labels| over every evaluated element. */
 export function meanAbsoluteError(labels: tf.Tensor, predictions: tf.Tensor, opts: MetricOptions = {}): MetricOp {
   const [total, count] = errorSums('meanAbsoluteError', labels, predictions, opts.weights, tf.abs);
   return ratio('mean_absolute_error', total, count);
@@ -187,6 +202,7 @@ export function rootMeanSquaredError(labels: tf.Tensor, predictions: tf.Tensor, 
 
 // ---------------------------------------------------------------- binary counts
 
+/** Options of the binary metrics (precision, recall, truePositives, ...). */
 export interface BinaryOptions extends MetricOptions {
   /**
    * Not in TF: predictions above this are positive. Without it predictions are cast to bool as
@@ -238,11 +254,14 @@ export const falseNegatives = countMetric('false_negatives', 3);
 
 // ---------------------------------------------------------------- AUC
 
+/** How metrics.auc sums the curve (TF1's summation_method). */
 export type AucSummation = 'trapezoidal' | 'careful_interpolation' | 'minoring' | 'majoring';
 
+/** Options of metrics.auc. */
 export interface AucOptions extends MetricOptions {
   /** Evenly spaced thresholds in [0, 1] (default 200), the end ones just outside. */
   numThresholds?: number;
+  /** 'ROC' (default) or 'PR' (precision-recall). */
   curve?: 'ROC' | 'PR';
   /** TF1's summation_method; default 'trapezoidal' ('careful_interpolation' is better for PR). */
   summationMethod?: AucSummation;

@@ -1,6 +1,8 @@
 // RunConfig: how the Estimator saves, logs and seeds (tf.estimator.RunConfig, same defaults).
 
+/** Options of `new RunConfig(opts)`; every field is optional and has tf.estimator's default. */
 export interface RunConfigOptions {
+  /** The model directory, when not given to the Estimator itself. */
   modelDir?: string;
   /** Seed for variable initializers and random ops (dropout, augmentation via data helpers). */
   randomSeed?: number;
@@ -20,17 +22,32 @@ export interface RunConfigOptions {
   checkNan?: boolean;
 }
 
+/**
+ * tf.estimator.RunConfig: how the Estimator checkpoints, writes summaries, logs, seeds and which
+ * backend it uses. Defaults: a checkpoint every 600 s, keep 5, summaries and log lines every 100 steps.
+ * @example new Estimator(modelFn, dir, { config: new RunConfig({ saveCheckpointsSteps: 500, randomSeed: 42 }) })
+ */
 export class RunConfig {
+  /** The model directory (the Estimator's copy always has it). */
   readonly modelDir?: string;
+  /** Seed for initializers and random ops; undefined: not seeded. */
   readonly randomSeed?: number;
+  /** Checkpoint every N global steps (undefined when saving by time). */
   readonly saveCheckpointsSteps?: number;
+  /** Checkpoint every N seconds (600 unless saveCheckpointsSteps is set). */
   readonly saveCheckpointsSecs?: number;
+  /** Checkpoints kept (0 keeps all). */
   readonly keepCheckpointMax: number;
+  /** Summaries every N steps (0: none). */
   readonly saveSummarySteps: number;
+  /** Loss and steps/sec logged every N steps. */
   readonly logStepCountSteps: number;
+  /** The forced compute backend, or undefined for the best available. */
   readonly backend?: string;
+  /** Whether each step's loss is checked for NaN. */
   readonly checkNan: boolean;
 
+  /** Checks the options (non-negative counts, an integer seed, one save trigger) and applies the defaults. */
   constructor(opts: RunConfigOptions = {}) {
     if (opts.saveCheckpointsSteps != null && opts.saveCheckpointsSecs != null) {
       throw new Error(
@@ -66,6 +83,7 @@ export class RunConfig {
     return new RunConfig(merged);
   }
 
+  /** The settings as options, for `new RunConfig` or JSON. */
   toOptions(): RunConfigOptions {
     return {
       modelDir: this.modelDir,

@@ -10,34 +10,57 @@ import { ModeKeys, type ModeKey } from '../framework/mode';
 export { ModeKeys };
 export type { ModeKey };
 
+/** What modelFn predicts: one tensor, or an object of named tensors (the predictKeys), batch axis first. */
 export type Predictions = tf.Tensor | Record<string, tf.Tensor>;
 
+/** The fields of an EstimatorSpec; which are required depends on the mode. */
 export interface EstimatorSpecOptions {
   /** The mode modelFn received (checked at run time, so `mode: string` in a modelFn works). */
   mode: ModeKey | string;
+  /** Required in PREDICT: what Estimator.predict yields. */
   predictions?: Predictions;
+  /** A scalar loss; required in TRAIN and EVAL. */
   loss?: tf.Tensor;
+  /** Required in TRAIN: from optimizer.minimize or train.group. */
   trainOp?: TrainOp;
+  /** EVAL: streaming metrics by name (metrics.accuracy, ...); their values are evaluate's result. */
   evalMetricOps?: Record<string, MetricOp>;
   /** Hooks added to train() for this model. */
   trainingHooks?: SessionRunHook[];
+  /** Hooks added to evaluate() for this model. */
   evaluationHooks?: SessionRunHook[];
+  /** Hooks added to predict() for this model. */
   predictionHooks?: SessionRunHook[];
   /** Outputs for serving export (defaults to predictions). */
   exportOutputs?: Record<string, tf.Tensor>;
 }
 
+/**
+ * tf.estimator.EstimatorSpec: what modelFn returns. TRAIN needs loss and trainOp, EVAL needs
+ * loss (and usually evalMetricOps), PREDICT needs predictions; the constructor checks types.
+ * @example return new EstimatorSpec({ mode, loss, trainOp: train.adam().minimize(loss, { globalStep: train.getOrCreateGlobalStep() }) });
+ */
 export class EstimatorSpec {
+  /** The mode this spec was built for. */
   readonly mode: ModeKey;
+  /** What predict yields (PREDICT). */
   readonly predictions?: Predictions;
+  /** The scalar loss (TRAIN, EVAL). */
   readonly loss?: tf.Tensor;
+  /** The op train runs after modelFn each step (TRAIN). */
   readonly trainOp?: TrainOp;
+  /** Streaming metrics evaluate reports (EVAL). */
   readonly evalMetricOps?: Record<string, MetricOp>;
+  /** Extra hooks for train (default []). */
   readonly trainingHooks: SessionRunHook[];
+  /** Extra hooks for evaluate (default []). */
   readonly evaluationHooks: SessionRunHook[];
+  /** Extra hooks for predict (default []). */
   readonly predictionHooks: SessionRunHook[];
+  /** Outputs for serving export (defaults to predictions). */
   readonly exportOutputs?: Record<string, tf.Tensor>;
 
+  /** Checks and stores the fields; throws with the field and the fix when one has the wrong type. */
   constructor(opts: EstimatorSpecOptions) {
     if (opts === null || typeof opts !== 'object') {
       throw new Error('new EstimatorSpec({mode, predictions, loss, trainOp, evalMetricOps}) takes one options object.');

@@ -6,7 +6,7 @@ import type { RunConfig } from './run-config';
 import type { SessionRunHook } from './hooks/hook';
 import { SummarySaverHook } from './hooks/summary-saver-hook';
 import { StepCounterHook } from './hooks/step-counter-hook';
-import { abandonStepCollector, activeCollector } from './summary/collect';
+import { activeCollector } from './summary/collect';
 import { EvalSummaryHook, writeEvalSummary } from './summary/eval-summary';
 
 /**
@@ -21,11 +21,6 @@ export function builtInTrainHooks(modelDir: string, config: RunConfig): SessionR
       ? [new StepCounterHook({ everyNSteps: config.logStepCountSteps, outputDir: summariesOn ? modelDir : undefined })]
       : []),
   ];
-}
-
-/** A step that threw leaves its summary collector open; drop it so the next run starts clean. */
-export function abandonFailedStepSummaries(): void {
-  abandonStepCollector();
 }
 
 /** Scalars recorded by summary.scalar during this step, for hooks that fetch them by name. */

@@ -9,16 +9,21 @@ import type { CheckpointSaverListener } from './hooks/basic-hooks';
 import type { ExportableEstimator } from './export/export-saved-model';
 import { info } from '../host/log';
 
+/** tf.estimator.TrainSpec: what trainAndEvaluate trains on, and for how long. */
 export interface TrainSpec<F extends TensorOrDict = TensorOrDict, L extends TensorOrDict = TensorOrDict> {
+  /** The training input. */
   inputFn: InputFn<F, L>;
   /** Absolute global step to train to; undefined trains until the input ends. */
   maxSteps?: number;
+  /** Extra training hooks (early-stopping hooks end the whole run). */
   hooks?: SessionRunHook[];
 }
 
 /** Something that exports the model after an evaluation (LatestExporter, BestExporter). */
 export interface Exporter {
+  /** Exports go to modelDir/export/<name>/. */
   readonly name: string;
+  /** Exports the checkpoint just evaluated under exportPath if it decides to; returns the export's directory or undefined. */
   export(
     estimator: ExportableEstimator,
     exportPath: string,
@@ -28,12 +33,17 @@ export interface Exporter {
   ): Promise<string | undefined>;
 }
 
+/** tf.estimator.EvalSpec: how trainAndEvaluate evaluates (after checkpoints, throttled) and exports. */
 export interface EvalSpec<F extends TensorOrDict = TensorOrDict, L extends TensorOrDict = TensorOrDict> {
+  /** The evaluation input. */
   inputFn: InputFn<F, L>;
   /** Batches per evaluation (default: until the input ends). */
   steps?: number;
+  /** Evaluation name: summaries go to modelDir/eval_<name>/. */
   name?: string;
+  /** Extra evaluation hooks. */
   hooks?: SessionRunHook[];
+  /** Run after each evaluation with its results (LatestExporter, BestExporter, FinalExporter). */
   exporters?: Exporter[];
   /** Accepted for tf.estimator compatibility; a local run starts evaluating after the first checkpoint. */
   startDelaySecs?: number;
@@ -41,6 +51,7 @@ export interface EvalSpec<F extends TensorOrDict = TensorOrDict, L extends Tenso
   throttleSecs?: number;
 }
 
+/** What trainAndEvaluate resolves to. */
 export interface TrainAndEvaluateResult {
   /** The last evaluation's metrics. */
   metrics: EvalResults;
@@ -50,6 +61,12 @@ export interface TrainAndEvaluateResult {
   history: EvalResults[];
 }
 
+/**
+ * tf.estimator.train_and_evaluate on one machine: trains per trainSpec; after a checkpoint is
+ * saved (at most once per evalSpec.throttleSecs) evaluates per evalSpec and runs the exporters;
+ * evaluates once more at the last step.
+ * @example await trainAndEvaluate(est, { inputFn: trainInput, maxSteps: 5000 }, { inputFn: evalInput, throttleSecs: 60 });
+ */
 export async function trainAndEvaluate<F extends TensorOrDict, L extends TensorOrDict, P extends object>(
   estimator: Estimator<F, L, P>,
   trainSpec: TrainSpec<F, L>,

@@ -2,7 +2,7 @@
 // finished and the forward pass is fully recorded. Each op then takes the gradient of its own
 // loss with respect to its own variables from that one recording.
 import * as tf from '@tensorflow/tfjs';
-import { activeGraph, GraphKeys, requireGraph, UpdateOp } from '../framework/graph';
+import { activeGraph, requireGraph, UpdateOp } from '../framework/graph';
 import type { StepTape } from '../framework/tape';
 import type { VariableStore } from '../framework/variables';
 import { ADAM_UPDATE, adamUpdate, hasKernel } from '../framework/fused-ops';
@@ -17,7 +17,9 @@ export interface TrainStepContext {
   incrementGlobalStep(v: tf.Variable): void;
 }
 
+/** What modelFn returns as EstimatorSpec.trainOp: run by the Estimator once per step, after modelFn. */
 export abstract class TrainOp {
+  /** Runs the op once; called by the Estimator, not by modelFn. */
   abstract run(ctx: TrainStepContext): void;
 }
 
@@ -34,6 +36,11 @@ export class GroupOp extends TrainOp {
   }
 }
 
+/**
+ * tf.group: one train op that runs each op once, in order (undefined entries and nested arrays
+ * are allowed).
+ * @example train.group(optimizer.minimize(loss, { globalStep }), getCollection<train.UpdateOp>(GraphKeys.UPDATE_OPS))
+ */
 export function group(...ops: Array<TrainOp | UpdateOp | Array<TrainOp | UpdateOp> | undefined>): TrainOp {
   const flat = ops.flat().filter((o): o is TrainOp | UpdateOp => o !== undefined);
   for (const o of flat) {
@@ -48,11 +55,13 @@ export function group(...ops: Array<TrainOp | UpdateOp | Array<TrainOp | UpdateO
  *  controlDependencies(updateOps, () => train.noOp()) runs only the update ops. It does not
  *  advance the global step, so a trainOp made only of no-ops cannot train. */
 export class NoOp extends TrainOp {
+  /** Does nothing. */
   run(): void {
     // Nothing to do, by definition.
   }
 }
 
+/** tf.no_op: a train op that does nothing (it does not advance the global step). */
 export function noOp(): TrainOp {
   return new NoOp();
 }
@@ -72,15 +81,20 @@ export function getOrCreateGlobalStep(): tf.Variable {
   });
 }
 
+/** tf.train.get_global_step: the global step variable if getOrCreateGlobalStep made it, else undefined. */
 export function getGlobalStep(): tf.Variable | undefined {
   const ctx = requireGraph('train.getGlobalStep');
   return ctx.store.get(GLOBAL_STEP_NAME)?.variable;
 }
 
+/** A learning rate: a number, or a scalar tensor (e.g. computed from the global step). */
 export type LearningRate = number | tf.Scalar;
 
+/** Options of Optimizer.minimize. */
 export interface MinimizeOptions {
+  /** The step variable (train.getOrCreateGlobalStep()) to increment by one each time the op runs. */
   globalStep?: tf.Variable;
+  /** Variables to train; default: every trainable variable of the model. */
   varList?: tf.Variable[];
   /** Scale gradients to this global norm before applying (tf.clip_by_global_norm). */
   clipNorm?: number;
@@ -88,12 +102,17 @@ export interface MinimizeOptions {
 
 /** Applies one optimizer's update rule to variables, given their gradients. */
 export abstract class Optimizer {
-  protected constructor(
-    readonly learningRate: LearningRate,
-    readonly baseName: string,
-    private readonly explicitName?: string,
-  ) {}
+  /**
+   * @param learningRate the step size.
+   * @param baseName the optimizer's TF name (Adam, Momentum, ...): slot variables are named after it.
+   */
+  protected constructor(readonly learningRate: LearningRate, readonly baseName: string, private readonly explicitName?: string) {}
 
+  /**
+   * optimizer.minimize: a train op that, when the Estimator runs it, takes the gradient of the
+   * scalar `loss` (recorded during modelFn) and applies this optimizer's update.
+   * @example trainOp: train.adam(1e-3).minimize(loss, { globalStep: train.getOrCreateGlobalStep() })
+   */
   minimize(loss: tf.Tensor, opts: MinimizeOptions = {}): TrainOp {
     const graph = requireGraph(`${this.baseName} optimizer's minimize`);
     if (!(loss instanceof tf.Tensor)) {
@@ -189,6 +208,7 @@ class MinimizeOp extends TrainOp {
   }
 }
 
+/** tf.train.GradientDescentOptimizer: v -= learningRate * grad. Made by train.sgd. */
 export class GradientDescentOptimizer extends Optimizer {
   constructor(learningRate: LearningRate, name?: string) {
     super(learningRate, 'GradientDescent', name);
@@ -198,13 +218,13 @@ export class GradientDescentOptimizer extends Optimizer {
   }
 }
 
+/** tf.train.MomentumOptimizer (optionally Nesterov), one accumulator slot per variable. Made by train.momentum. */
 export class MomentumOptimizer extends Optimizer {
-  constructor(
-    learningRate: LearningRate,
-    readonly momentum: number,
-    readonly useNesterov = false,
-    name?: string,
-  ) {
+  /**
+   * @param momentum the accumulator's decay.
+   * @param useNesterov Nesterov momentum (default false).
+   */
+  constructor(learningRate: LearningRate, readonly momentum: number, readonly useNesterov = false, name?: string) {
     super(learningRate, 'Momentum', name);
   }
   applyGradient(store: VariableStore, optName: string, varName: string, v: tf.Variable, g: tf.Tensor, lr: tf.Scalar | number): void {
@@ -216,7 +236,13 @@ export class MomentumOptimizer extends Optimizer {
   }
 }
 
+/** tf.train.AdamOptimizer (lr 0.001, beta1 0.9, beta2 0.999, epsilon 1e-8), with TF1's slot names. Made by train.adam. */
 export class AdamOptimizer extends Optimizer {
+  /**
+   * @param beta1 decay of the first-moment estimate (default 0.9).
+   * @param beta2 decay of the second-moment estimate (default 0.999).
+   * @param epsilon added to the denominator (default 1e-8).
+   */
   constructor(
     learningRate: LearningRate = 0.001,
     readonly beta1 = 0.9,
@@ -284,7 +310,14 @@ export class AdamOptimizer extends Optimizer {
   }
 }
 
+/** tf.train.RMSPropOptimizer (decay 0.9, momentum 0, epsilon 1e-10, not centered). Made by train.rmsprop. */
 export class RMSPropOptimizer extends Optimizer {
+  /**
+   * @param decay decay of the mean square (default 0.9).
+   * @param momentum momentum of the update (default 0).
+   * @param epsilon added to the denominator (default 1e-10).
+   * @param centered divide by the variance instead of the mean square (default false).
+   */
   constructor(
     learningRate: LearningRate,
     readonly decay = 0.9,
@@ -314,15 +347,31 @@ export class RMSPropOptimizer extends Optimizer {
   }
 }
 
+/**
+ * Plain gradient descent (tf.train.GradientDescentOptimizer).
+ * @example train.sgd(0.1).minimize(loss, { globalStep: train.getOrCreateGlobalStep() })
+ */
 export function sgd(learningRate: LearningRate): GradientDescentOptimizer {
   return new GradientDescentOptimizer(learningRate);
 }
+/**
+ * Gradient descent with momentum `m` (tf.train.MomentumOptimizer); `useNesterov` for Nesterov momentum.
+ * @example train.momentum(0.01, 0.9)
+ */
 export function momentum(learningRate: LearningRate, m: number, opts: { useNesterov?: boolean } = {}): MomentumOptimizer {
   return new MomentumOptimizer(learningRate, m, opts.useNesterov ?? false);
 }
+/**
+ * Adam (tf.train.AdamOptimizer): learning rate 0.001, beta1 0.9, beta2 0.999, epsilon 1e-8 by default.
+ * @example train.adam(1e-4).minimize(loss, { globalStep: train.getOrCreateGlobalStep() })
+ */
 export function adam(learningRate = 0.001, opts: { beta1?: number; beta2?: number; epsilon?: number } = {}): AdamOptimizer {
   return new AdamOptimizer(learningRate, opts.beta1, opts.beta2, opts.epsilon);
 }
+/**
+ * RMSProp (tf.train.RMSPropOptimizer): decay 0.9, momentum 0, epsilon 1e-10, centered false by default.
+ * @example train.rmsprop(0.001, { momentum: 0.9 })
+ */
 export function rmsprop(
   learningRate: LearningRate,
   opts: { decay?: number; momentum?: number; epsilon?: number; centered?: boolean } = {},
@@ -361,5 +410,3 @@ export function describeValue(v: unknown): string {
   if (typeof v === 'object') return `an object with keys {${Object.keys(v as object).join(', ')}}`;
   return `${typeof v} ${String(v)}`;
 }
-
-export { GraphKeys };

@@ -134,9 +134,3 @@ export function encodeGraphDef(ops: readonly GraphOp[], sources: GraphSources): 
   const message = GraphDefType.fromObject({ node: graphNodes(ops, sources), versions: { producer: 27 } });
   return GraphDefType.encode(message).finish();
 }
-
-/** Reads a GraphDef back (tests and tools): node names, ops and inputs. */
-export function decodeGraphDef(bytes: Uint8Array): Array<{ name: string; op: string; input: string[]; attr: Record<string, unknown> }> {
-  const decoded = GraphDefType.toObject(GraphDefType.decode(bytes), { longs: Number, defaults: true }) as { node: NodeDefValue[] };
-  return decoded.node;
-}

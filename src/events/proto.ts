@@ -37,19 +37,29 @@ const EventType = root.lookupType('Event');
 /** SessionLog.SessionStatus (event.proto). */
 export const SessionStatus = { START: 1, STOP: 2, CHECKPOINT: 3 } as const;
 
+/** A HistogramProto (summary.proto): statistics and buckets of the values. */
 export interface HistogramValue {
+  /** Smallest value. */
   min: number;
+  /** Largest value. */
   max: number;
+  /** Number of values. */
   num: number;
+  /** Sum of the values. */
   sum: number;
+  /** Sum of their squares. */
   sumSquares: number;
   /** Right edge of each bucket; bucket i spans [bucketLimit[i-1], bucketLimit[i]) (-DBL_MAX for i = 0). */
   bucketLimit: number[];
+  /** Count of values in each bucket. */
   bucket: number[];
 }
 
+/** Summary.Image (summary.proto): one encoded image. */
 export interface ImageValue {
+  /** Height in pixels. */
   height: number;
+  /** Width in pixels. */
   width: number;
   /** 1 grey, 2 grey + alpha, 3 RGB, 4 RGBA. */
   colorspace: number;
@@ -65,29 +75,45 @@ export interface TensorValue {
   doubleVal?: number[];
 }
 
+/** Summary.Value (summary.proto): one tagged value; exactly one of its payloads is set. */
 export interface SummaryValue {
+  /** The summary's name (TensorBoard groups charts by it). */
   tag: string;
+  /** A scalar (summary.scalar). */
   simpleValue?: number;
+  /** An image (summary.image). */
   image?: ImageValue;
+  /** A histogram (summary.histogram). */
   histo?: HistogramValue;
+  /** A TF2-style tensor value (read only). */
   tensor?: TensorValue;
+  /** Which TensorBoard plugin reads the value. */
   metadata?: { pluginData?: { pluginName?: string } };
 }
 
+/** SessionLog (event.proto): START when a run begins (TensorBoard purges orphaned later steps), STOP, CHECKPOINT. */
 export interface SessionLogValue {
+  /** A SessionStatus: 1 START, 2 STOP, 3 CHECKPOINT. */
   status: number;
+  /** The checkpoint, for CHECKPOINT. */
   checkpointPath?: string;
+  /** A free-form message. */
   msg?: string;
 }
 
+/** An Event (event.proto), one record of an event file: a wall time, a step and one payload. */
 export interface TfEvent {
   /** Seconds since the epoch. */
   wallTime: number;
+  /** The global step it belongs to. */
   step: number;
+  /** Only in a file's first event: 'brain.Event:2'. */
   fileVersion?: string;
   /** A serialised GraphDef (graph-def.ts): what TensorBoard's Graphs tab draws. */
   graphDef?: Uint8Array;
+  /** Summary values written at this step. */
   summary?: { value: SummaryValue[] };
+  /** A session start/stop/checkpoint marker. */
   sessionLog?: SessionLogValue;
 }
 

@@ -8,6 +8,10 @@ import { unframe } from './tfrecord';
 
 export type { TfEvent, SummaryValue, HistogramValue };
 
+/**
+ * Reads one TensorBoard event file. A corrupt or truncated tail is not thrown: the events
+ * before it are returned with `error` saying where reading stopped.
+ */
 export async function readEventFile(file: string): Promise<{ events: TfEvent[]; error?: Error }> {
   let buf: Buffer;
   try {
@@ -46,6 +50,7 @@ export function eventFiles(dir: string): string[] {
     .map((n) => path.join(dir, n));
 }
 
+/** Options of readEventsDir. */
 export interface ReadEventsOptions {
   /** As TensorBoard: a SessionLog START at step s (a run resumed from a checkpoint) drops the
    *  events written earlier at steps >= s, which a crashed run wrote and the new run redoes. Default true. */
@@ -83,8 +88,11 @@ async function collectByTag<T extends object>(dir: string, pick: (v: SummaryValu
   return out;
 }
 
+/** One value of a scalar summary: its step, wall time (seconds since the epoch) and value. */
 export type ScalarPoint = { step: number; wallTime: number; value: number };
+/** One histogram summary: its step, wall time and buckets. */
 export type HistogramPoint = { step: number; wallTime: number } & HistogramValue;
+/** One image summary: its step, wall time, size, colorspace (1 grey ... 4 RGBA) and PNG bytes. */
 export type ImagePoint = { step: number; wallTime: number; width: number; height: number; colorspace: number; png: Uint8Array };
 
 const DT_FLOAT = 1;
@@ -113,6 +121,7 @@ export function readScalars(dir: string): Promise<Map<string, ScalarPoint[]>> {
   });
 }
 
+/** Histograms by tag (summary.histogram), in step order. */
 export function readHistograms(dir: string): Promise<Map<string, HistogramPoint[]>> {
   return collectByTag(dir, ({ histo: h }) =>
     h ? { min: h.min ?? 0, max: h.max ?? 0, num: h.num ?? 0, sum: h.sum ?? 0, sumSquares: h.sumSquares ?? 0, bucketLimit: h.bucketLimit ?? [], bucket: h.bucket ?? [] } : undefined,

@@ -7,12 +7,21 @@ import * as path from 'path';
 import { encodeEvent, SessionStatus, SummaryValue, TfEvent } from './proto';
 import { frame } from './tfrecord';
 
+/**
+ * tf.summary.FileWriter: writes an events.out.tfevents.* file in `logdir` that TensorBoard reads;
+ * each event is written at once and fsynced every flushSecs (default 2).
+ */
 export class EventFileWriter {
+  /** The event file's path. */
   readonly file: string;
   private fd: number | undefined;
   private dirty = false;
   private readonly timer: NodeJS.Timeout;
 
+  /**
+   * @param logdir the directory (created if missing) the file goes in.
+   * @param opts flushSecs: how often written events are fsynced (default 2).
+   */
   constructor(readonly logdir: string, opts: { flushSecs?: number } = {}) {
     fs.mkdirSync(logdir, { recursive: true });
     const base = `events.out.tfevents.${String(Math.floor(Date.now() / 1000)).padStart(10, '0')}.${os.hostname()}`;
@@ -25,6 +34,7 @@ export class EventFileWriter {
     this.timer.unref();
   }
 
+  /** Whether close() was called. */
   get closed(): boolean {
     return this.fd === undefined;
   }
@@ -41,6 +51,7 @@ export class EventFileWriter {
     if (values.length) this.write({ wallTime, step, summary: { value: values } });
   }
 
+  /** One event holding a scalar summary per entry of `scalars` (tag -> value) at `step`. */
   addScalars(step: number, scalars: Record<string, number>, wallTime = Date.now() / 1000): void {
     this.addSummary(step, Object.entries(scalars).map(([tag, simpleValue]) => ({ tag, simpleValue })), wallTime);
   }
@@ -56,12 +67,14 @@ export class EventFileWriter {
     this.write({ wallTime: Date.now() / 1000, step, sessionLog: { status: SessionStatus.START } });
   }
 
+  /** Forces what was written to disk (fsync). */
   flush(): void {
     if (this.fd === undefined || !this.dirty) return;
     fs.fsyncSync(this.fd);
     this.dirty = false;
   }
 
+  /** Flushes and closes the file; later writes are errors. */
   close(): void {
     if (this.fd === undefined) return;
     clearInterval(this.timer);

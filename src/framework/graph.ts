@@ -5,17 +5,24 @@
 import type { VariableStore } from './variables';
 import type { ModeKey } from './mode';
 
+/** Standard collection names (tf.GraphKeys) for getCollection. */
 export const GraphKeys = {
+  /** Deferred updates to run with the train op: batch-norm moving averages. */
   UPDATE_OPS: 'update_ops',
+  /** Every variable created by getVariable in this modelFn call. */
   GLOBAL_VARIABLES: 'variables',
+  /** The variables optimizers train by default. */
   TRAINABLE_VARIABLES: 'trainable_variables',
+  /** For losses a modelFn adds itself; the losses.* functions do not add to it. */
   LOSSES: 'losses',
 } as const;
 
 /** An eager op deferred to the end of the step (batch-norm moving averages). Runs at most once. */
 export class UpdateOp {
   private done = false;
+  /** @param name the op's name (its variable scope). */
   constructor(readonly name: string, private readonly fn: () => void, private readonly cleanup?: () => void) {}
+  /** Runs the update, unless it already ran. */
   run(): void {
     if (this.done) return;
     this.done = true;
@@ -28,6 +35,7 @@ export class UpdateOp {
     this.done = true;
     this.cleanup?.();
   }
+  /** Whether it ran (or was discarded). */
   get hasRun(): boolean {
     return this.done;
   }

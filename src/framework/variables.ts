@@ -4,11 +4,23 @@
 import * as tf from '@tensorflow/tfjs';
 import { hashSeed, requireGraph, GraphKeys } from './graph';
 
+/**
+ * Makes a variable's first value from its shape, dtype and seed (the seed is derived from
+ * RunConfig.randomSeed and the variable's name, or undefined when no seed is set).
+ */
 export type Initializer = (shape: number[], dtype: tf.DataType, seed: number | undefined) => tf.Tensor;
 
+/**
+ * Variable initializers (tf.*_initializer) for getVariable and the layers' kernelInitializer /
+ * biasInitializer options.
+ * @example layers.dense(x, 10, { kernelInitializer: initializers.truncatedNormal(0.1) })
+ */
 export const initializers = {
+  /** All zeros (tf.zeros_initializer); the layers' default for biases. */
   zeros: (): Initializer => (shape, dtype) => tf.zeros(shape, dtype),
+  /** All ones (tf.ones_initializer). */
   ones: (): Initializer => (shape, dtype) => tf.ones(shape, dtype),
+  /** Every element `value` (tf.constant_initializer). */
   constant: (value: number): Initializer => (shape, dtype) => tf.fill(shape, value, dtype),
   /** TF1's default for get_variable: Glorot (Xavier) uniform. */
   glorotUniform: (): Initializer => (shape, dtype, seed) => {
@@ -16,14 +28,18 @@ export const initializers = {
     const limit = Math.sqrt(6 / Math.max(1, fanIn + fanOut));
     return tf.randomUniform(shape, -limit, limit, dtype as 'float32', seed);
   },
+  /** He normal: truncated normal with stddev sqrt(2 / fanIn), for ReLU layers. */
   heNormal: (): Initializer => (shape, dtype, seed) => {
     const [fanIn] = fans(shape);
     return tf.truncatedNormal(shape, 0, Math.sqrt(2 / Math.max(1, fanIn)), dtype as 'float32', seed);
   },
+  /** Normal values re-drawn beyond two stddevs (tf.truncated_normal_initializer); stddev 0.05, mean 0 by default. */
   truncatedNormal: (stddev = 0.05, mean = 0): Initializer => (shape, dtype, seed) =>
     tf.truncatedNormal(shape, mean, stddev, dtype as 'float32', seed),
+  /** Normal values (tf.random_normal_initializer); stddev 0.05, mean 0 by default. */
   randomNormal: (stddev = 0.05, mean = 0): Initializer => (shape, dtype, seed) =>
     tf.randomNormal(shape, mean, stddev, dtype as 'float32', seed),
+  /** Uniform values in [minval, maxval) (tf.random_uniform_initializer); [-0.05, 0.05) by default. */
   randomUniform: (minval = -0.05, maxval = 0.05): Initializer => (shape, dtype, seed) =>
     tf.randomUniform(shape, minval, maxval, dtype as 'float32', seed),
 };
@@ -161,12 +177,17 @@ export class VariableStore {
   }
 }
 
+/** Options of variableScope. */
 export interface VariableScopeOptions {
   /** true: variables must exist; 'auto': reuse if present, else create (tf.AUTO_REUSE). */
   reuse?: boolean | 'auto';
 }
 
-/** tf.variable_scope: names created inside fn are prefixed with `name/`. */
+/**
+ * tf.variable_scope: names created inside fn are prefixed with `name/`; returns fn's result
+ * (awaited scopes work too). Only inside modelFn.
+ * @example variableScope('tower', () => layers.dense(x, 10)) // variables tower/dense/kernel, ...
+ */
 export function variableScope<T>(name: string, fn: () => T, opts: VariableScopeOptions = {}): T {
   const ctx = requireGraph('variableScope');
   if (!/^[A-Za-z0-9_.\-/]*$/.test(name)) {
@@ -190,7 +211,11 @@ export function variableScope<T>(name: string, fn: () => T, opts: VariableScopeO
   return result;
 }
 
-/** tf.get_variable: a variable named `<scope>/<name>`, created once and reused across steps. */
+/**
+ * tf.get_variable: a variable named `<scope>/<name>`, created once and reused across steps (and
+ * restored from the checkpoint). Default initializer: Glorot uniform. Only inside modelFn.
+ * @example const w = getVariable('w', [784, 10], { initializer: initializers.zeros() });
+ */
 export function getVariable(name: string, shape: number[], opts: GetVariableOptions = {}): tf.Variable {
   const ctx = requireGraph('getVariable');
   const full = ctx.scope.prefix + name;

@@ -4,6 +4,7 @@
 // KeyboardInterrupt. Whatever else stops a cell (SIGINT inside synchronous code, an abandoned
 // await) ends as the same KeyboardInterrupt, made by asKeyboardInterrupt / new KeyboardInterrupt.
 
+/** Python's KeyboardInterrupt: what train / evaluate / predict throw when the kernel's Interrupt stops them. */
 export class KeyboardInterrupt extends Error {
   constructor(message = 'Interrupted by the user') {
     super(message);
@@ -23,14 +24,6 @@ export function clearInterrupt(): void {
 
 export function isInterruptRequested(): boolean {
   return requested;
-}
-
-/** Throws KeyboardInterrupt (and clears the request) if a stop was requested. */
-export function throwIfInterrupted(message?: string): void {
-  if (requested) {
-    requested = false;
-    throw new KeyboardInterrupt(message);
-  }
 }
 
 /**

@@ -3,10 +3,12 @@
 // live progress display carries the per-step information, so those lines are dropped there.
 import { getDisplaySink } from './sink';
 
+/** tf.logging's levels, lowest first. */
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'fatal';
 const RANK: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40, fatal: 50 };
 const LABEL: Record<LogLevel, string> = { debug: 'DEBUG', info: 'INFO', warn: 'WARNING', error: 'ERROR', fatal: 'FATAL' };
 
+/** Where log lines go (logging.setLogSink): receives each line that passes the verbosity. */
 export type LogSink = (line: string, level: LogLevel) => void;
 
 const defaultSink: LogSink = (line, level) => {
@@ -69,6 +71,7 @@ export function info(line: string): void {
   emit('info', line);
 }
 
+/** A DEBUG line: shown only at verbosity 'debug'. */
 export function debug(line: string): void {
   emit('debug', line);
 }
@@ -78,22 +81,35 @@ export function warn(line: string): void {
   emit('warn', line);
 }
 
+/** Something that went wrong: goes to stderr. */
 export function error(line: string): void {
   emit('error', line);
 }
 
 /** The public `logging` namespace, after tf.logging: logging.setVerbosity(logging.WARN). */
 export const logging = Object.freeze({
+  /** tf.logging.DEBUG. */
   DEBUG: 'debug' as const,
+  /** tf.logging.INFO: the default verbosity. */
   INFO: 'info' as const,
+  /** tf.logging.WARN: hides the library's INFO lines. */
   WARN: 'warn' as const,
+  /** tf.logging.ERROR. */
   ERROR: 'error' as const,
+  /** tf.logging.FATAL. */
   FATAL: 'fatal' as const,
+  /** tf.logging.set_verbosity: lines below this level are not printed (default INFO). */
   setVerbosity,
+  /** The current verbosity as a level name. */
   getVerbosity,
+  /** Sends log lines to your own function (undefined restores stdout/stderr). */
   setLogSink,
+  /** Logs a DEBUG line (shown only at verbosity DEBUG). */
   debug,
+  /** Logs an INFO line to stdout. */
   info,
+  /** Logs a WARNING line to stderr. */
   warn,
+  /** Logs an ERROR line to stderr. */
   error,
 });

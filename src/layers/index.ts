@@ -9,7 +9,9 @@ import { BN_TRAIN, batchNormTraining, conv2d as fusedConv2d, hasKernel, maxPool 
 export { getVariable, variableScope, initializers };
 export type { Initializer, VariableScopeOptions };
 
+/** A layer's activation: a name, or any function of a tensor. Default: linear (none). */
 export type Activation = 'relu' | 'relu6' | 'elu' | 'selu' | 'sigmoid' | 'tanh' | 'softmax' | 'softplus' | 'linear' | ((x: tf.Tensor) => tf.Tensor);
+/** 'valid' (no padding, TF1's default) or 'same' (output size = ceil(input / stride)). */
 export type Padding = 'valid' | 'same';
 
 function activate(x: tf.Tensor, activation: Activation | undefined): tf.Tensor {
@@ -52,22 +54,37 @@ function inLayerScope<T>(base: string, name: string | undefined, reuse: boolean 
 }
 
 interface CommonOptions {
+  /** The layer's variable scope; default: the layer type, numbered per modelFn call (dense, dense_1, ...). */
   name?: string;
+  /** Whether optimizers train its variables (default true). */
   trainable?: boolean;
+  /** Reuse the variables of an earlier layer of the same name: true, or 'auto' (reuse if present). */
   reuse?: boolean | 'auto';
 }
 
+/** Options of layers.conv2d. */
 export interface Conv2dOptions extends CommonOptions {
+  /** Step of the window (default 1). */
   strides?: number | [number, number];
+  /** Default 'valid'. */
   padding?: Padding;
+  /** Atrous convolution rate (default 1). */
   dilationRate?: number | [number, number];
+  /** Applied after the bias (default none). */
   activation?: Activation;
+  /** Add a bias variable (default true). */
   useBias?: boolean;
+  /** Default Glorot uniform. */
   kernelInitializer?: Initializer;
+  /** Default zeros. */
   biasInitializer?: Initializer;
 }
 
-/** tf.layers.conv2d: NHWC input, kernel [kh, kw, in, filters]. TF1's default padding is 'valid'. */
+/**
+ * tf.layers.conv2d: NHWC input, kernel [kh, kw, in, filters]. TF1's defaults: padding 'valid',
+ * strides 1, bias on, no activation.
+ * @example const h = layers.conv2d(x, 32, 5, { padding: 'same', activation: 'relu' });
+ */
 export function conv2d(x: tf.Tensor, filters: number, kernelSize: number | [number, number], opts: Conv2dOptions = {}): tf.Tensor4D {
   requireRank(x, 4, 'conv2d', '[batch, height, width, channels]');
   const [kh, kw] = pair(kernelSize, 'conv2d kernelSize');
@@ -96,14 +113,23 @@ export function conv2d(x: tf.Tensor, filters: number, kernelSize: number | [numb
   });
 }
 
+/** Options of layers.dense. */
 export interface DenseOptions extends CommonOptions {
+  /** Applied after the bias (default none). */
   activation?: Activation;
+  /** Add a bias variable (default true). */
   useBias?: boolean;
+  /** Default Glorot uniform. */
   kernelInitializer?: Initializer;
+  /** Default zeros. */
   biasInitializer?: Initializer;
 }
 
-/** tf.layers.dense: applies to the last axis (inputs of any rank >= 2). */
+/**
+ * tf.layers.dense: a fully connected layer on the last axis (inputs of any rank >= 2); bias on,
+ * no activation by default.
+ * @example const logits = layers.dense(layers.flatten(h), 10);
+ */
 export function dense(x: tf.Tensor, units: number, opts: DenseOptions = {}): tf.Tensor {
   if (!(x instanceof tf.Tensor) || x.rank < 2) {
     throw new Error(`dense: input must be a tensor of rank >= 2 ([batch, features]), got ${x instanceof tf.Tensor ? `shape [${x.shape}]` : typeof x}. Flatten it first: layers.flatten(x).`);
@@ -127,13 +153,19 @@ export function dense(x: tf.Tensor, units: number, opts: DenseOptions = {}): tf.
   });
 }
 
+/** Options of layers.batchNormalization (TF1 defaults: momentum 0.99, epsilon 1e-3, center and scale on). */
 export interface BatchNormOptions extends CommonOptions {
   /** Normalize batch statistics (TRAIN) or use the moving averages (EVAL/PREDICT). */
   training?: boolean;
+  /** The channels axis; only the last (-1, the default) is supported. */
   axis?: number;
+  /** Decay of the moving averages (default 0.99). */
   momentum?: number;
+  /** Added to the variance (default 1e-3). */
   epsilon?: number;
+  /** Learn an offset beta (default true). */
   center?: boolean;
+  /** Learn a scale gamma (default true). */
   scale?: boolean;
 }
 
@@ -141,6 +173,7 @@ export interface BatchNormOptions extends CommonOptions {
  * tf.layers.batch_normalization. In training mode the moving mean/variance updates are added to
  * GraphKeys.UPDATE_OPS; the Estimator runs any that the trainOp did not already run, so they
  * update exactly once per step whether or not modelFn uses the control-dependency pattern.
+ * @example layers.batchNormalization(h, { training: mode === ModeKeys.TRAIN })
  */
 export function batchNormalization(x: tf.Tensor, opts: BatchNormOptions = {}): tf.Tensor {
   if (!(x instanceof tf.Tensor)) throw new Error('batchNormalization: input must be a tf.Tensor.');
@@ -194,28 +227,44 @@ export function batchNormalization(x: tf.Tensor, opts: BatchNormOptions = {}): t
   });
 }
 
+/** Options of layers.maxPooling2d and layers.averagePooling2d. */
 export interface PoolOptions {
+  /** Default 'valid'. */
   padding?: Padding;
+  /** Accepted for TF1 compatibility; pooling has no variables to name. */
   name?: string;
 }
 
+/**
+ * tf.layers.max_pooling2d over NHWC input; padding 'valid' by default.
+ * @example layers.maxPooling2d(h, 2, 2)
+ */
 export function maxPooling2d(x: tf.Tensor, poolSize: number | [number, number], strides: number | [number, number], opts: PoolOptions = {}): tf.Tensor4D {
   requireRank(x, 4, 'maxPooling2d', '[batch, height, width, channels]');
   return maxPool(x as tf.Tensor4D, pair(poolSize, 'maxPooling2d poolSize'), pair(strides, 'maxPooling2d strides'), opts.padding ?? 'valid');
 }
 
+/** tf.layers.average_pooling2d over NHWC input; padding 'valid' by default. */
 export function averagePooling2d(x: tf.Tensor, poolSize: number | [number, number], strides: number | [number, number], opts: PoolOptions = {}): tf.Tensor4D {
   requireRank(x, 4, 'averagePooling2d', '[batch, height, width, channels]');
   return tf.avgPool(x as tf.Tensor4D, pair(poolSize, 'averagePooling2d poolSize'), pair(strides, 'averagePooling2d strides'), opts.padding ?? 'valid');
 }
 
+/** Options of layers.dropout. */
 export interface DropoutOptions {
+  /** Drop only when true (pass mode === ModeKeys.TRAIN); default false: identity. */
   training?: boolean;
+  /** Shape of the keep/drop mask, broadcast over the input (e.g. [batch, 1, 1, channels]). */
   noiseShape?: number[];
+  /** Seed of the mask; default derived from RunConfig.randomSeed. */
   seed?: number;
 }
 
-/** tf.layers.dropout: identity unless training; seeded from RunConfig.randomSeed when set. */
+/**
+ * tf.layers.dropout: zeroes a `rate` fraction (default 0.5) and scales the rest by 1 / (1 - rate);
+ * identity unless `training`. Seeded from RunConfig.randomSeed when set.
+ * @example layers.dropout(h, 0.4, { training: mode === ModeKeys.TRAIN })
+ */
 export function dropout(x: tf.Tensor, rate = 0.5, opts: DropoutOptions = {}): tf.Tensor {
   if (!(rate >= 0 && rate < 1)) throw new Error(`dropout: rate must be in [0, 1), got ${rate}.`);
   if (!opts.training || rate === 0) return x;
@@ -223,7 +272,7 @@ export function dropout(x: tf.Tensor, rate = 0.5, opts: DropoutOptions = {}): tf
   return tf.dropout(x, rate, opts.noiseShape, seed);
 }
 
-/** Keeps the batch axis, flattens the rest. */
+/** tf.layers.flatten: keeps the batch axis, flattens the rest ([B, H, W, C] -> [B, H*W*C]). */
 export function flatten(x: tf.Tensor): tf.Tensor2D {
   if (!(x instanceof tf.Tensor) || x.rank < 1) throw new Error('flatten: input must be a tensor with a batch axis.');
   return tf.reshape(x, [x.shape[0], -1]) as tf.Tensor2D;

@@ -184,6 +184,11 @@ def scenario_library_types():
         text = reply["data"].get("text/plain", "")
         assert reply["found"] and "zeros<R extends Rank>" in text and "__m" not in text, text
         assert "Creates a" in text, "the library's documentation is shown: %s" % text
+        # This library's own API is documented too (test/public-api.test.ts keeps every symbol so).
+        for code, doc in (("train.adam", "Adam (tf.train.AdamOptimizer)"), ("Estimator", "tf.estimator.Estimator: trains")):
+            reply = shell_reply(kc, kc.inspect(code, len(code)))["content"]
+            text = reply["data"].get("text/plain", "")
+            assert reply["found"] and doc in text and "__m" not in text, text
         msg_id = kc.complete("tf.zer", 6)
         matches = shell_reply(kc, msg_id)["content"]["matches"]
         assert "zeros" in matches and "zerosLike" in matches, matches

@@ -76,11 +76,6 @@ export function watchDawnTicks(globals: Record<string, unknown>): void {
   wrap(globals.GPUQueue, 'onSubmittedWorkDone');
 }
 
-/** Whether a synchronous read can work (Dawn's tick was seen). */
-export function canReadSync(): boolean {
-  return tick !== undefined;
-}
-
 const sleeper = new Int32Array(new SharedArrayBuffer(4));
 
 /** Maps `buffer` for reading without returning to the event loop. */

@@ -29,6 +29,7 @@ export interface ExportableEstimator {
   latestCheckpoint(): string | undefined;
 }
 
+/** Options of exportSavedModel / Estimator.exportSavedModel. */
 export interface ExportSavedModelOptions {
   /** Checkpoint to export (a model.ckpt-N directory); default the latest in modelDir. */
   checkpointPath?: string;

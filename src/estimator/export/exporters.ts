@@ -13,15 +13,18 @@ import type { ServingInputFn } from './serving';
 /** Any Estimator (exporters only use its public members). */
 type AnyEstimator = ExportableEstimator;
 
+/** Options of LatestExporter (and BestExporter). */
 export interface LatestExporterOptions {
   /** How many exports to keep (oldest deleted first); null keeps all. Default 5. */
   exportsToKeep?: number | null;
+  /** Write model.json indented (tf.estimator's as_text). */
   asText?: boolean;
 }
 
 /** true when `current` is better than `best` (tf.estimator's compare_fn). */
 export type CompareFn = (best: EvalResults, current: EvalResults) => boolean;
 
+/** Options of BestExporter. */
 export interface BestExporterOptions extends LatestExporterOptions {
   /** Default: lower loss is better. */
   compareFn?: CompareFn;

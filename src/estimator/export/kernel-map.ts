@@ -5,7 +5,9 @@
 import type { TracedKernel, TensorMeta, AttrMap } from './trace';
 import { attr, AttrValue, GraphDefBuilder, outputName } from './graphdef';
 
+/** exportSavedModel: the PREDICT computation uses a tfjs kernel the graph-model export cannot translate (`kernelName`). */
 export class UnsupportedKernelError extends Error {
+  /** @param kernelName the tfjs kernel that cannot be exported (also on `.kernelName`). */
   constructor(readonly kernelName: string, detail: string) {
     super(
       `Cannot export: modelFn's PREDICT computation runs the TensorFlow.js kernel '${kernelName}'${detail}, which the graph-model export ` +

@@ -5,6 +5,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { TensorOrDict } from '../input';
 import { describeValue } from '../train-ops';
 
+/** tf.estimator.export.ServingInputReceiver: what a servingInputFn returns. */
 export interface ServingInputReceiver {
   /** What modelFn receives as features: a tensor or a dict of tensors, each [batch, ...]. */
   features: TensorOrDict;

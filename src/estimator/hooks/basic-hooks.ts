@@ -7,11 +7,16 @@ import { deviceReadsAreCostly } from '../../backend/read-cost';
 export class StepTimer {
   private lastStep: number | undefined;
   private lastTime = 0;
+  /**
+   * @param everySteps fire every N steps, or
+   * @param everySecs every N seconds (give exactly one).
+   */
   constructor(readonly everySteps?: number, readonly everySecs?: number) {
     if ((everySteps == null) === (everySecs == null)) {
       throw new Error('Give exactly one of everyNSteps / everyNSecs (saveSteps / saveSecs).');
     }
   }
+  /** Whether the timer fires at `step` (always at the first call). */
   shouldTrigger(step: number): boolean {
     if (this.lastStep === undefined) return true;
     if (step === this.lastStep) return false;
@@ -26,6 +31,7 @@ export class StepTimer {
     this.lastTime = now;
     return prev;
   }
+  /** The step of the last update(), or undefined. */
   get lastTriggeredStep(): number | undefined {
     return this.lastStep;
   }
@@ -34,6 +40,7 @@ export class StepTimer {
 /** Stops training after numSteps more steps, or at lastStep (tf.train.StopAtStepHook). */
 export class StopAtStepHook implements SessionRunHook {
   private target?: number;
+  /** @param opts numSteps (relative to the restored global step) or lastStep (absolute). */
   constructor(readonly opts: { numSteps?: number; lastStep?: number }) {
     if ((opts.numSteps == null) === (opts.lastStep == null)) {
       throw new Error('StopAtStepHook: give exactly one of numSteps (relative) or lastStep (absolute).');
@@ -42,6 +49,7 @@ export class StopAtStepHook implements SessionRunHook {
   afterCreateSession(info: SessionInfo): void {
     this.target = this.opts.lastStep ?? info.globalStep + (this.opts.numSteps as number);
   }
+  /** The absolute step it stops at (known once the session is created). */
   get lastStep(): number | undefined {
     return this.target;
   }
@@ -55,16 +63,23 @@ export class StopAtStepHook implements SessionRunHook {
 
 /** tf.train.CheckpointSaverListener: called around every save. */
 export interface CheckpointSaverListener {
+  /** Before training starts. */
   begin?(): void | Promise<void>;
+  /** Just before a checkpoint is saved. */
   beforeSave?(globalStep: number): void | Promise<void>;
   /** Return true to stop training after this save. */
   afterSave?(globalStep: number, checkpointPath: string): boolean | void | Promise<boolean | void>;
+  /** After training ends. */
   end?(globalStep: number): void | Promise<void>;
 }
 
+/** Options of CheckpointSaverHook: saveSteps, or saveSecs (default every 600 s). */
 export interface CheckpointSaverOptions {
+  /** Save every N global steps. */
   saveSteps?: number;
+  /** Save every N seconds. */
   saveSecs?: number;
+  /** Called around every save. */
   listeners?: CheckpointSaverListener[];
 }
 
@@ -73,6 +88,7 @@ export class CheckpointSaverHook implements SessionRunHook {
   private readonly timer: StepTimer;
   private save?: () => Promise<string | undefined>;
   private lastSavedStep?: number;
+  /** @param opts how often to save, and the listeners. */
   constructor(readonly opts: CheckpointSaverOptions) {
     this.timer = new StepTimer(opts.saveSteps, opts.saveSteps == null ? opts.saveSecs ?? 600 : undefined);
   }
@@ -113,12 +129,17 @@ export class CheckpointSaverHook implements SessionRunHook {
   }
 }
 
+/** Options of LoggingTensorHook: what to log, and every N steps, every N seconds or only at the end. */
 export interface LoggingTensorHookOptions {
   /** Names to log ('loss', 'global_step', prediction keys, summary scalar names) or name -> request. */
   tensors: string[] | Record<string, TensorRequest>;
+  /** Log every N steps. */
   everyNIter?: number;
+  /** Or every N seconds. */
   everyNSecs?: number;
+  /** Also log the last values when the run ends. */
   atEnd?: boolean;
+  /** Makes the log line from the fetched values (default `name = value, ...`). */
   formatter?: (values: Record<string, FetchedValue>) => string;
 }
 
@@ -134,7 +155,9 @@ export class LoggingTensorHook implements SessionRunHook {
   private readonly requests: Record<string, TensorRequest>;
   private due = false;
   private last?: Record<string, FetchedValue>;
+  /** Every line it logged, in order. */
   readonly lines: string[] = [];
+  /** @param opts what to log and how often. */
   constructor(readonly opts: LoggingTensorHookOptions) {
     this.timer = new StepTimer(opts.everyNIter, opts.everyNIter == null ? opts.everyNSecs : undefined);
     this.requests = Array.isArray(opts.tensors) ? Object.fromEntries(opts.tensors.map((t) => [t, t])) : opts.tensors;
@@ -164,6 +187,7 @@ export class LoggingTensorHook implements SessionRunHook {
   }
 }
 
+/** Thrown by NanTensorHook (failOnNanLoss, the default) when the loss is NaN or infinite. */
 export class NanLossDuringTrainingError extends Error {
   constructor(step: number) {
     super(
@@ -180,6 +204,7 @@ export class NanLossDuringTrainingError extends Error {
  * GPU to finish, and checkpoints are refused anyway while any variable holds NaN or Inf.
  */
 export class NanTensorHook implements SessionRunHook {
+  /** @param opts failOnNanLoss (default true: throw NanLossDuringTrainingError; false: stop), gpuEveryNSteps (default 100). */
   constructor(readonly opts: { failOnNanLoss?: boolean; gpuEveryNSteps?: number } = {}) {}
   beforeRun(ctx: RunContext): RunArgs {
     if (deviceReadsAreCostly() && (ctx.globalStep + 1) % (this.opts.gpuEveryNSteps ?? 100) !== 0) return {};
@@ -198,6 +223,7 @@ export class NanTensorHook implements SessionRunHook {
 /** Stops after a fixed number of runs of the loop (evaluate's `steps`). */
 export class StopAfterNEvalsHook implements SessionRunHook {
   private count = 0;
+  /** @param numEvals how many runs of the loop (batches) before it stops. */
   constructor(readonly numEvals: number) {}
   afterRun(ctx: RunContext): void {
     this.count += 1;

@@ -9,6 +9,7 @@ interface HasEvalDir {
   evalDir(name?: string): string;
 }
 
+/** Options of stopIfNoDecrease / stopIfNoIncrease. */
 export interface EarlyStoppingOptions {
   /** Evaluation name (reads modelDir/eval_<name>); default modelDir/eval. */
   evalName?: string;
@@ -16,6 +17,7 @@ export interface EarlyStoppingOptions {
   minSteps?: number;
   /** Check every N steps (default 60 seconds when neither is given). */
   runEveryNSteps?: number;
+  /** Or every N seconds. */
   runEverySecs?: number;
 }
 
@@ -27,14 +29,30 @@ export function shouldStop(history: Array<{ step: number; value: number }>, bett
   return currentStep - best.step > maxSteps;
 }
 
+/**
+ * tf.estimator.experimental's early-stopping hook: every so often reads the eval summaries
+ * (evalDir) and stops training when `metric` has not improved within a number of global steps.
+ * Made by stopIfNoDecrease / stopIfNoIncrease.
+ */
 export class EarlyStoppingHook implements SessionRunHook {
   private readonly timer: StepTimer;
+  /** The global step at which it asked training to stop, if it did. */
   stoppedAt?: number;
+  /**
+   * @param estimator whose evalDir holds the eval summaries.
+   * @param metric the eval metric watched.
+   * @param maxStepsWithoutImprovement stop when the best value is older than this many global steps.
+   * @param better whether a value improves on another.
+   * @param opts evalName, minSteps, and how often to check.
+   */
   constructor(
     private readonly estimator: HasEvalDir,
+    /** The eval metric it watches. */
     readonly metric: string,
+    /** Global steps allowed without improvement. */
     readonly maxStepsWithoutImprovement: number,
     private readonly better: (a: number, b: number) => boolean,
+    /** The options it was made with. */
     readonly opts: EarlyStoppingOptions = {},
   ) {
     if (!(maxStepsWithoutImprovement > 0)) throw new Error('early stopping: maxStepsWithoutImprovement must be a positive number of global steps.');

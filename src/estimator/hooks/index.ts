@@ -9,7 +9,7 @@ export {
   StepTimer,
 } from './basic-hooks';
 export type { CheckpointSaverListener, CheckpointSaverOptions, LoggingTensorHookOptions } from './basic-hooks';
-export { ProgressHook } from './progress-hook';
+
 export type { SessionRunHook, RunContext, RunArgs, RunValues, SessionInfo, Outcome, TensorRequest, FetchedValue } from './hook';
 export { SummarySaverHook } from './summary-saver-hook';
 export type { SummarySaverHookOptions } from './summary-saver-hook';

@@ -7,9 +7,11 @@ import { log } from '../../host/log';
 import type { EventFileWriter } from '../../events/writer';
 import { acquireWriter, releaseWriter } from '../summary/writer-cache';
 
+/** Options of StepCounterHook. */
 export interface StepCounterHookOptions {
   /** Measure every N global steps (default 100 when everyNSecs is not given). */
   everyNSteps?: number;
+  /** Or every N seconds. */
   everyNSecs?: number;
   /** Write `global_step/sec` into this directory's event file; without it the rate is only logged. */
   outputDir?: string;
@@ -17,12 +19,14 @@ export interface StepCounterHookOptions {
   log?: boolean;
 }
 
+/** tf.train.StepCounterHook: measures global steps per second; logs it and, with outputDir, writes `global_step/sec` summaries. */
 export class StepCounterHook implements SessionRunHook {
   private readonly timer: StepTimer;
   private writer?: EventFileWriter;
   /** Every rate measured, in order. */
   readonly rates: number[] = [];
 
+  /** @param opts how often to measure, and where the rate goes. */
   constructor(readonly opts: StepCounterHookOptions = {}) {
     const steps = opts.everyNSteps ?? (opts.everyNSecs == null ? 100 : undefined);
     checkEvery('StepCounterHook', steps, opts.everyNSecs, ['everyNSteps', 'everyNSecs']);

@@ -8,6 +8,7 @@ import { acquireWriter, releaseWriter } from '../summary/writer-cache';
 import { abandonStepCollector, joinStepCollector, leaveStepCollector, SummaryCollector } from '../summary/collect';
 import type { SummaryValue } from '../../events/proto';
 
+/** Options of SummarySaverHook. */
 export interface SummarySaverHookOptions {
   /** Save every N global steps (the Estimator uses RunConfig.saveSummarySteps). */
   saveSteps?: number;
@@ -23,6 +24,12 @@ export function checkEvery(hook: string, steps: number | undefined, secs: number
   if (!(typeof v === 'number' && v > 0 && Number.isFinite(v))) throw new Error(`${hook}: ${steps != null ? names[0] : names[1]} must be a positive number, got ${v}.`);
 }
 
+/**
+ * tf.train.SummarySaverHook: on the first step and every N steps (or seconds) writes what
+ * summary.scalar / image / histogram recorded during the step, plus the loss, to the event
+ * file. The Estimator adds one per train call (RunConfig.saveSummarySteps).
+ * @example hooks: [new hooks.SummarySaverHook({ saveSteps: 10, outputDir: '/tmp/run/extra' })]
+ */
 export class SummarySaverHook implements SessionRunHook {
   private readonly timer: StepTimer;
   private writer?: EventFileWriter;
@@ -30,6 +37,7 @@ export class SummarySaverHook implements SessionRunHook {
   private collector?: SummaryCollector;
   private started = false;
 
+  /** @param opts saveSteps or saveSecs, and outputDir. */
   constructor(readonly opts: SummarySaverHookOptions) {
     checkEvery('SummarySaverHook', opts.saveSteps, opts.saveSecs, ['saveSteps', 'saveSecs']);
     this.timer = new StepTimer(opts.saveSteps, opts.saveSteps == null ? opts.saveSecs : undefined);

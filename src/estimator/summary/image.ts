@@ -4,6 +4,7 @@ import * as tf from '@tensorflow/tfjs';
 import { encode } from 'fast-png';
 import type { SummaryValue } from '../../events/proto';
 
+/** Options of summary.image. */
 export interface ImageOptions {
   /** How many images of the batch to keep (default 3, as tf.summary.image). */
   maxOutputs?: number;
