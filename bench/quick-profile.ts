@@ -60,7 +60,9 @@ const median = (a: number[]) => sorted(a)[a.length >> 1];
   setQuiet(true);
   const report = await initBackend();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'quick-'));
-  const est = new Estimator(articleModelFn, dir, { config: { logStepCountSteps: 0, saveSummarySteps: 0, saveCheckpointsSteps: 1_000_000 } });
+  const est = new Estimator(articleModelFn, dir, {
+    config: { logStepCountSteps: 0, saveSummarySteps: 0, saveCheckpointsSteps: 1_000_000 },
+  });
   await est.train(mnistInputFn(ModeKeys.TRAIN), { steps: 5 });
   const prof = timeKernels(tf.getBackend());
   const stepMs: number[] = [];
@@ -98,8 +100,12 @@ const median = (a: number[]) => sorted(a)[a.length >> 1];
   const sMed = median(stepMs);
   const sMin = sorted(stepMs)[0];
   console.log(`${report.name}, ${report.threads} threads, ${STEPS} steps`);
-  console.log(`step: median ${sMed.toFixed(2)} ms, min ${sMin.toFixed(2)} ms; in kernels: median ${kMed.toFixed(2)}, min ${kMin.toFixed(2)} ms`);
-  console.log(`outside kernels (step minus its kernels): median ${median(outsideMs).toFixed(2)} ms, min ${sorted(outsideMs)[0].toFixed(2)} ms`);
+  console.log(
+    `step: median ${sMed.toFixed(2)} ms, min ${sMin.toFixed(2)} ms; in kernels: median ${kMed.toFixed(2)}, min ${kMin.toFixed(2)} ms`,
+  );
+  console.log(
+    `outside kernels (step minus its kernels): median ${median(outsideMs).toFixed(2)} ms, min ${sorted(outsideMs)[0].toFixed(2)} ms`,
+  );
   console.log(`${'kernel'.padEnd(34)} calls/step  median ms/step  min ms/step`);
   for (const [name, r] of table.slice(0, 24)) {
     console.log(`${name.padEnd(34)} ${r.calls.toFixed(1).padStart(10)} ${r.med.toFixed(3).padStart(15)} ${r.min.toFixed(3).padStart(12)}`);

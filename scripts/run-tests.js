@@ -16,7 +16,9 @@ function walk(dir) {
   });
 }
 const filter = process.env.TEST_FILTER;
-const files = walk(root).filter((f) => !filter || f.includes(filter)).sort();
+const files = walk(root)
+  .filter((f) => !filter || f.includes(filter))
+  .sort();
 if (files.length === 0) {
   console.error('no test files found under dist/test (did `npm run build` run?)');
   process.exit(1);

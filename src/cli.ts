@@ -31,7 +31,9 @@ function flagValue(args: string[], name: string): string | undefined {
 function jupyterOrExit(): Jupyter {
   const { jupyter, tried } = findJupyter();
   if (jupyter) return jupyter;
-  process.stderr.write(`tfjs-estimator: no Jupyter found (${tried.join('; ')}). Install Jupyter (pip install jupyter, conda install jupyter, or apt-get install jupyter-notebook) and put it on PATH.\n`);
+  process.stderr.write(
+    `tfjs-estimator: no Jupyter found (${tried.join('; ')}). Install Jupyter (pip install jupyter, conda install jupyter, or apt-get install jupyter-notebook) and put it on PATH.\n`,
+  );
   process.exit(1);
 }
 
@@ -43,7 +45,9 @@ async function warmKernelCache(): Promise<void> {
   try {
     await compiler.ready;
   } catch (e) {
-    process.stdout.write(`Kernel caches not prepared (the kernel will make them at its first start): ${(e as Error).message.split('\n')[0]}\n`);
+    process.stdout.write(
+      `Kernel caches not prepared (the kernel will make them at its first start): ${(e as Error).message.split('\n')[0]}\n`,
+    );
   } finally {
     compiler.close();
   }
@@ -82,12 +86,30 @@ function run(args: string[]): void {
   const target = path.join(out, path.basename(nb));
   const { python } = jupyterOrExit();
   // Cells run in the notebook's own folder, as they do in Jupyter.
-  const exec = spawnSync(python, ['-m', 'nbconvert', '--to', 'notebook', '--execute', `--ExecutePreprocessor.kernel_name=${KERNEL_NAME}`, `--ExecutePreprocessor.timeout=${timeout}`, '--output-dir', out, '--output', path.basename(nb), source], { stdio: 'inherit', cwd: path.dirname(source) });
+  const exec = spawnSync(
+    python,
+    [
+      '-m',
+      'nbconvert',
+      '--to',
+      'notebook',
+      '--execute',
+      `--ExecutePreprocessor.kernel_name=${KERNEL_NAME}`,
+      `--ExecutePreprocessor.timeout=${timeout}`,
+      '--output-dir',
+      out,
+      '--output',
+      path.basename(nb),
+      source,
+    ],
+    { stdio: 'inherit', cwd: path.dirname(source) },
+  );
   if (exec.status !== 0) process.exit(exec.status ?? 1);
   // Trusted, as the Notebook trusts a notebook it ran and saved: its charts' scripts run when
   // the user opens it (nbformat's `jupyter trust`, which Debian ships without its command).
   const sign = spawnSync(python, ['-m', 'nbformat.sign', '--log-level=WARN', target], { stdio: 'inherit' });
-  if (sign.status !== 0) process.stderr.write(`tfjs-estimator run: could not mark ${target} trusted; its charts draw after File > Trust Notebook\n`);
+  if (sign.status !== 0)
+    process.stderr.write(`tfjs-estimator run: could not mark ${target} trusted; its charts draw after File > Trust Notebook\n`);
   const html = spawnSync(python, ['-m', 'nbconvert', '--to', 'html', target], { stdio: 'inherit' });
   if (html.status !== 0) process.exit(html.status ?? 1);
   process.stdout.write(`Executed notebook: ${target}\nHTML export: ${target.replace(/\.ipynb$/, '.html')}\n`);

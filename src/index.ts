@@ -40,5 +40,19 @@ export { getVariable, variableScope, initializers } from './framework/variables'
 export { KeyboardInterrupt } from './host/interrupt';
 export { CheckpointError, latestCheckpoint } from './estimator/checkpoint';
 export { restoreAndRun } from './estimator/restore';
-export { exportSavedModel, buildRawServingInputReceiverFn, LatestExporter, BestExporter, FinalExporter, UnsupportedKernelError } from './estimator/export';
-export type { ServingInputFn, ServingInputReceiver, ExportSavedModelOptions, LatestExporterOptions, BestExporterOptions, CompareFn } from './estimator/export';
+export {
+  exportSavedModel,
+  buildRawServingInputReceiverFn,
+  LatestExporter,
+  BestExporter,
+  FinalExporter,
+  UnsupportedKernelError,
+} from './estimator/export';
+export type {
+  ServingInputFn,
+  ServingInputReceiver,
+  ExportSavedModelOptions,
+  LatestExporterOptions,
+  BestExporterOptions,
+  CompareFn,
+} from './estimator/export';

@@ -11,7 +11,8 @@ import { Spec, Outputs, sameAsCpu, values, weighted } from './helpers/backend-co
 import { adamUpdate, batchNormTraining, conv2d, maxPool, sparseSoftmaxCrossEntropyPerExample } from '../src/framework/fused-ops';
 
 /** Runs fn on cpu and on native with the same inputs; every output within tol of cpu's. */
-const same = (name: string, specs: Spec[], fn: (...xs: tf.Tensor[]) => Outputs, tol = 1e-4): Promise<void> => sameAsCpu('native', name, specs, fn, tol);
+const same = (name: string, specs: Spec[], fn: (...xs: tf.Tensor[]) => Outputs, tol = 1e-4): Promise<void> =>
+  sameAsCpu('native', name, specs, fn, tol);
 
 /** Asserts the named native kernels handled every call since the last reset (no cpu fallback). */
 function noFallbacks(label: string, names?: string[]): void {
@@ -22,7 +23,10 @@ function noFallbacks(label: string, names?: string[]): void {
 
 before(async () => {
   const r = registerNativeBackend();
-  assert.ok(r.addon, `the native addon is not available (${r.error}). Build it: apt-get install libdnnl-dev && npm rebuild (or node scripts/build-native.js)`);
+  assert.ok(
+    r.addon,
+    `the native addon is not available (${r.error}). Build it: apt-get install libdnnl-dev && npm rebuild (or node scripts/build-native.js)`,
+  );
   await tf.setBackend('native');
   nativeFallbacks(true);
 });
@@ -30,7 +34,17 @@ before(async () => {
 const ACTS = ['linear', 'relu', 'relu6', 'elu', 'leakyrelu', 'sigmoid'] as const;
 
 describe('convolution', () => {
-  type Case = { n: number; h: number; w: number; ci: number; co: number; k: [number, number]; s: [number, number]; pad: 'same' | 'valid' | tf.backend_util.ExplicitPadding; d: [number, number] };
+  type Case = {
+    n: number;
+    h: number;
+    w: number;
+    ci: number;
+    co: number;
+    k: [number, number];
+    s: [number, number];
+    pad: 'same' | 'valid' | tf.backend_util.ExplicitPadding;
+    d: [number, number];
+  };
   const cases: Case[] = [
     { n: 1, h: 7, w: 9, ci: 3, co: 5, k: [3, 3], s: [1, 1], pad: 'same', d: [1, 1] },
     { n: 64, h: 10, w: 10, ci: 4, co: 8, k: [3, 3], s: [1, 1], pad: 'valid', d: [1, 1] },
@@ -38,7 +52,22 @@ describe('convolution', () => {
     { n: 3, h: 13, w: 13, ci: 2, co: 3, k: [3, 3], s: [2, 1], pad: 'valid', d: [1, 1] },
     { n: 4, h: 15, w: 15, ci: 5, co: 7, k: [5, 5], s: [2, 2], pad: 'valid', d: [1, 1] },
     { n: 2, h: 9, w: 9, ci: 1, co: 32, k: [3, 3], s: [1, 1], pad: 'valid', d: [1, 1] },
-    { n: 2, h: 8, w: 7, ci: 3, co: 4, k: [3, 3], s: [1, 1], pad: [[0, 0], [1, 2], [0, 1], [0, 0]], d: [1, 1] },
+    {
+      n: 2,
+      h: 8,
+      w: 7,
+      ci: 3,
+      co: 4,
+      k: [3, 3],
+      s: [1, 1],
+      pad: [
+        [0, 0],
+        [1, 2],
+        [0, 1],
+        [0, 0],
+      ],
+      d: [1, 1],
+    },
     { n: 2, h: 12, w: 12, ci: 3, co: 4, k: [3, 3], s: [1, 1], pad: 'same', d: [2, 2] },
     { n: 1, h: 11, w: 10, ci: 2, co: 3, k: [2, 3], s: [1, 1], pad: 'valid', d: [3, 2] },
   ];
@@ -52,15 +81,30 @@ describe('convolution', () => {
       await same(`conv2d ${label}`, [x, f], (xx, ff) => tf.conv2d(xx as tf.Tensor4D, ff as tf.Tensor4D, c.s, c.pad, 'NHWC', c.d));
       for (const activation of ACTS) {
         await same(`fused ${activation} ${label}`, [x, f, b], (xx, ff, bb) =>
-          tf.fused.conv2d({ x: xx as tf.Tensor4D, filter: ff as tf.Tensor4D, strides: c.s, pad: c.pad, dilations: c.d, bias: bb, activation, leakyreluAlpha: 0.1 }));
+          tf.fused.conv2d({
+            x: xx as tf.Tensor4D,
+            filter: ff as tf.Tensor4D,
+            strides: c.s,
+            pad: c.pad,
+            dilations: c.d,
+            bias: bb,
+            activation,
+            leakyreluAlpha: 0.1,
+          }),
+        );
       }
       noFallbacks(label);
     });
     if (dilated) continue; // tfjs has no gradient for dilated convolutions
     test(`conv2d gradients (input and filter, plain and fused relu): ${label}`, async () => {
-      await same(`grads ${label}`, [x, f], (xx, ff) => tf.grads((a: tf.Tensor, w: tf.Tensor) => weighted(tf.conv2d(a as tf.Tensor4D, w as tf.Tensor4D, c.s, c.pad)))([xx, ff]));
+      await same(`grads ${label}`, [x, f], (xx, ff) =>
+        tf.grads((a: tf.Tensor, w: tf.Tensor) => weighted(tf.conv2d(a as tf.Tensor4D, w as tf.Tensor4D, c.s, c.pad)))([xx, ff]),
+      );
       await same(`fused grads ${label}`, [x, f, b], (xx, ff, bb) =>
-        tf.grads((a: tf.Tensor, w: tf.Tensor, bias: tf.Tensor) => weighted(tf.fused.conv2d({ x: a as tf.Tensor4D, filter: w as tf.Tensor4D, strides: c.s, pad: c.pad, bias, activation: 'relu' })))([xx, ff, bb]));
+        tf.grads((a: tf.Tensor, w: tf.Tensor, bias: tf.Tensor) =>
+          weighted(tf.fused.conv2d({ x: a as tf.Tensor4D, filter: w as tf.Tensor4D, strides: c.s, pad: c.pad, bias, activation: 'relu' })),
+        )([xx, ff, bb]),
+      );
       noFallbacks(label);
     });
   }
@@ -71,7 +115,9 @@ describe('convolution', () => {
       for (const pad of ['same', 'valid'] as const) {
         await same(`helper ${activation} ${pad}`, specs, (xx, ff, bb) => [
           conv2d({ x: xx as tf.Tensor4D, filter: ff as tf.Tensor4D, bias: bb, strides: 2, pad, activation }),
-          ...tf.grads((a: tf.Tensor, w: tf.Tensor, bias: tf.Tensor) => weighted(conv2d({ x: a as tf.Tensor4D, filter: w as tf.Tensor4D, bias, strides: 2, pad, activation })))([xx, ff, bb]),
+          ...tf.grads((a: tf.Tensor, w: tf.Tensor, bias: tf.Tensor) =>
+            weighted(conv2d({ x: a as tf.Tensor4D, filter: w as tf.Tensor4D, bias, strides: 2, pad, activation })),
+          )([xx, ff, bb]),
         ]);
       }
     }
@@ -110,7 +156,17 @@ describe('convolution', () => {
 });
 
 describe('depthwise convolution', () => {
-  type Case = { n: number; h: number; w: number; ci: number; m: number; k: [number, number]; s: [number, number]; pad: 'same' | 'valid'; d: [number, number] };
+  type Case = {
+    n: number;
+    h: number;
+    w: number;
+    ci: number;
+    m: number;
+    k: [number, number];
+    s: [number, number];
+    pad: 'same' | 'valid';
+    d: [number, number];
+  };
   const cases: Case[] = [
     { n: 2, h: 9, w: 9, ci: 3, m: 2, k: [3, 3], s: [1, 1], pad: 'same', d: [1, 1] },
     { n: 64, h: 8, w: 8, ci: 4, m: 1, k: [3, 3], s: [2, 2], pad: 'valid', d: [1, 1] },
@@ -123,12 +179,24 @@ describe('depthwise convolution', () => {
     const f: Spec = { shape: [...c.k, c.ci, c.m] };
     const b: Spec = { shape: [c.ci * c.m] };
     test(`depthwise forward, fused bias + relu, and gradients: ${label}`, async () => {
-      await same(`depthwise ${label}`, [x, f], (xx, ff) => tf.depthwiseConv2d(xx as tf.Tensor4D, ff as tf.Tensor4D, c.s, c.pad, 'NHWC', c.d));
+      await same(`depthwise ${label}`, [x, f], (xx, ff) =>
+        tf.depthwiseConv2d(xx as tf.Tensor4D, ff as tf.Tensor4D, c.s, c.pad, 'NHWC', c.d),
+      );
       await same(`fused depthwise ${label}`, [x, f, b], (xx, ff, bb) =>
-        tf.fused.depthwiseConv2d({ x: xx as tf.Tensor4D, filter: ff as tf.Tensor4D, strides: c.s, pad: c.pad, dilations: c.d, bias: bb, activation: 'relu' }));
+        tf.fused.depthwiseConv2d({
+          x: xx as tf.Tensor4D,
+          filter: ff as tf.Tensor4D,
+          strides: c.s,
+          pad: c.pad,
+          dilations: c.d,
+          bias: bb,
+          activation: 'relu',
+        }),
+      );
       if (c.d[0] === 1) {
         await same(`depthwise grads ${label}`, [x, f], (xx, ff) =>
-          tf.grads((a: tf.Tensor, w: tf.Tensor) => weighted(tf.depthwiseConv2d(a as tf.Tensor4D, w as tf.Tensor4D, c.s, c.pad)))([xx, ff]));
+          tf.grads((a: tf.Tensor, w: tf.Tensor) => weighted(tf.depthwiseConv2d(a as tf.Tensor4D, w as tf.Tensor4D, c.s, c.pad)))([xx, ff]),
+        );
       }
       noFallbacks(label);
     });
@@ -157,7 +225,7 @@ describe('pooling', () => {
   }
 });
 
-describe('max pooling with a workspace (the layers\' max pooling)', () => {
+describe("max pooling with a workspace (the layers' max pooling)", () => {
   // Inputs through relu: many windows hold several zeros, so the tie rule (first maximum in
   // row-major order) decides where the gradient goes.
   const cases: Array<{ x: number[]; size: [number, number]; stride: [number, number]; pad: 'same' | 'valid' }> = [
@@ -171,7 +239,12 @@ describe('max pooling with a workspace (the layers\' max pooling)', () => {
       const x: Spec = { shape: c.x };
       const pool = (a: tf.Tensor) => maxPool(tf.relu(a) as tf.Tensor4D, c.size, c.stride, c.pad);
       await same(`maxPool [${c.x}]`, [x], (xx) => tf.grad((a: tf.Tensor) => weighted(pool(a)))(xx));
-      await same(`maxPool [${c.x}] forward`, [x], (xx) => tf.grad((a: tf.Tensor) => { const y = pool(a); return tf.sum(y); })(xx));
+      await same(`maxPool [${c.x}] forward`, [x], (xx) =>
+        tf.grad((a: tf.Tensor) => {
+          const y = pool(a);
+          return tf.sum(y);
+        })(xx),
+      );
       noFallbacks(`maxPool [${c.x}]`);
     });
   }
@@ -203,11 +276,14 @@ describe('matrix products', () => {
       await same(`matMul ${label}`, [{ shape: c.a }, { shape: c.b }], (a, b) => tf.matMul(a, b, c.ta, c.tb));
       for (const activation of ACTS) {
         await same(`fused ${activation} ${label}`, [{ shape: c.a }, { shape: c.b }, { shape: [n] }], (a, b, bias) =>
-          tf.fused.matMul({ a, b, transposeA: c.ta, transposeB: c.tb, bias, activation, leakyreluAlpha: 0.1 }));
+          tf.fused.matMul({ a, b, transposeA: c.ta, transposeB: c.tb, bias, activation, leakyreluAlpha: 0.1 }),
+        );
       }
       // tfjs's BatchMatMul gradient does not reduce broadcast batch dimensions: only equal ones.
       if (tf.util.arraysEqual(c.a.slice(0, -2), c.b.slice(0, -2))) {
-        await same(`matMul grads ${label}`, [{ shape: c.a }, { shape: c.b }], (a, b) => tf.grads((x: tf.Tensor, y: tf.Tensor) => weighted(tf.matMul(x, y, c.ta, c.tb)))([a, b]));
+        await same(`matMul grads ${label}`, [{ shape: c.a }, { shape: c.b }], (a, b) =>
+          tf.grads((x: tf.Tensor, y: tf.Tensor) => weighted(tf.matMul(x, y, c.ta, c.tb)))([a, b]),
+        );
       }
       noFallbacks(label);
     });
@@ -216,12 +292,24 @@ describe('matrix products', () => {
 
 describe('broadcasting arithmetic and tile', () => {
   const pairs: Array<[number[], number[]]> = [
-    [[16, 9, 9, 8], [16, 9, 9, 8]],
+    [
+      [16, 9, 9, 8],
+      [16, 9, 9, 8],
+    ],
     [[16, 9, 9, 8], [8]],
-    [[16, 9, 9, 8], [16, 9, 9, 1]],
-    [[2, 1, 30, 8], [5, 1, 8]],
+    [
+      [16, 9, 9, 8],
+      [16, 9, 9, 1],
+    ],
+    [
+      [2, 1, 30, 8],
+      [5, 1, 8],
+    ],
     [[], [64, 70]],
-    [[70, 1], [1, 64]],
+    [
+      [70, 1],
+      [1, 64],
+    ],
   ];
   const ops = [tf.add, tf.sub, tf.mul, tf.div, tf.squaredDifference, tf.maximum, tf.minimum] as const;
   for (const [a, b] of pairs) {
@@ -229,7 +317,8 @@ describe('broadcasting arithmetic and tile', () => {
       await same(`ops [${a}] [${b}]`, [{ shape: a }, { shape: b, lo: 0.5, hi: 2 }], (x, y) => ops.map((op) => op(x, y)));
       await same(`grads [${a}] [${b}]`, [{ shape: a }, { shape: b, lo: 0.5, hi: 2 }], (x, y) =>
         // (tfjs's SquaredDifference/Maximum gradients do not reduce broadcast dimensions: left out.)
-        tf.grads((p: tf.Tensor, q: tf.Tensor) => weighted(tf.sub(tf.add(tf.mul(p, q), tf.div(p, q)), q)))([x, y]));
+        tf.grads((p: tf.Tensor, q: tf.Tensor) => weighted(tf.sub(tf.add(tf.mul(p, q), tf.div(p, q)), q)))([x, y]),
+      );
       noFallbacks(`[${a}] [${b}]`);
     });
   }
@@ -238,7 +327,9 @@ describe('broadcasting arithmetic and tile', () => {
     const x: Spec = { shape: [16, 9, 9, 8], lo: 0.1, hi: 3 };
     const fns = [tf.square, tf.sqrt, tf.rsqrt, tf.neg, tf.abs, tf.exp, tf.log, tf.sigmoid, tf.tanh];
     await same('unary', [x], (a) => fns.map((f) => f(a)));
-    await same('unary grads', [x], (a) => tf.grad((t: tf.Tensor) => weighted(tf.add(tf.mul(tf.square(t), tf.sqrt(t)), tf.exp(tf.neg(t)))))(a));
+    await same('unary grads', [x], (a) =>
+      tf.grad((t: tf.Tensor) => weighted(tf.add(tf.mul(tf.square(t), tf.sqrt(t)), tf.exp(tf.neg(t)))))(a),
+    );
     noFallbacks('unary');
   });
 
@@ -258,7 +349,10 @@ describe('broadcasting arithmetic and tile', () => {
 
 describe('normalisation, reductions, element-wise', () => {
   test('batch norm with given statistics (inference), rank 4 and 2, with and without scale/offset', async () => {
-    for (const shape of [[3, 5, 4, 6], [7, 6]]) {
+    for (const shape of [
+      [3, 5, 4, 6],
+      [7, 6],
+    ]) {
       const c: Spec = { shape: [6] };
       const v: Spec = { shape: [6], lo: 0.1, hi: 2 };
       await same(`batchNorm ${shape}`, [{ shape }, c, v, c, c], (x, m, va, off, sc) => tf.batchNorm(x, m, va, off, sc, 1e-3));
@@ -268,7 +362,10 @@ describe('normalisation, reductions, element-wise', () => {
   });
 
   test('training batch norm kernel: output, statistics and gradients equal tf.moments + tf.batchNorm', async () => {
-    for (const shape of [[8, 5, 5, 6], [16, 13, 13, 32]]) {
+    for (const shape of [
+      [8, 5, 5, 6],
+      [16, 13, 13, 32],
+    ]) {
       const ch = shape[3];
       const specs: Spec[] = [{ shape, lo: 2, hi: 4 }, { shape: [ch] }, { shape: [ch] }];
       const reference = (x: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => {
@@ -278,12 +375,19 @@ describe('normalisation, reductions, element-wise', () => {
       // cpu runs tfjs's composite ops; native runs the fused kernel.
       await same(`bn ${shape}`, specs, (x, g, b) => (tf.getBackend() === 'cpu' ? reference(x, g, b) : batchNormTraining(x, g, b, 1e-3)));
       await same(`bn grads ${shape}`, specs, (x, g, b) =>
-        tf.grads((xx: tf.Tensor, gg: tf.Tensor, bb: tf.Tensor) => weighted(tf.getBackend() === 'cpu' ? reference(xx, gg, bb)[0] : batchNormTraining(xx, gg, bb, 1e-3)[0]))([x, g, b]));
+        tf.grads((xx: tf.Tensor, gg: tf.Tensor, bb: tf.Tensor) =>
+          weighted(tf.getBackend() === 'cpu' ? reference(xx, gg, bb)[0] : batchNormTraining(xx, gg, bb, 1e-3)[0]),
+        )([x, g, b]),
+      );
     }
   });
 
   test('batch norm + relu (one pass on native) equals tf.moments + tf.batchNorm + tf.relu, with gradients', async () => {
-    for (const shape of [[64, 26, 26, 32], [64, 10, 10, 64], [3, 7, 5, 6]]) {
+    for (const shape of [
+      [64, 26, 26, 32],
+      [64, 10, 10, 64],
+      [3, 7, 5, 6],
+    ]) {
       const ch = shape[3];
       const specs: Spec[] = [{ shape, lo: -1, hi: 2 }, { shape: [ch] }, { shape: [ch] }];
       const bnRelu = (x: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => {
@@ -294,7 +398,9 @@ describe('normalisation, reductions, element-wise', () => {
         return tf.relu(batchNormTraining(x, g, b, 1e-3)[0]);
       };
       await same(`bn+relu ${shape}`, specs, bnRelu);
-      await same(`bn+relu grads ${shape}`, specs, (x, g, b) => tf.grads((xx: tf.Tensor, gg: tf.Tensor, bb: tf.Tensor) => weighted(bnRelu(xx, gg, bb)))([x, g, b]));
+      await same(`bn+relu grads ${shape}`, specs, (x, g, b) =>
+        tf.grads((xx: tf.Tensor, gg: tf.Tensor, bb: tf.Tensor) => weighted(bnRelu(xx, gg, bb)))([x, g, b]),
+      );
     }
     noFallbacks('bn+relu');
   });
@@ -310,19 +416,38 @@ describe('normalisation, reductions, element-wise', () => {
       return batchNormTraining(x, g, b, 1e-3)[0];
     };
     // relu first (fused), then the same output through a reshape, an add and a slice.
-    const uses = (y: tf.Tensor) => [tf.relu(y), tf.add(tf.reshape(y, [-1, 8]), 1), tf.slice(y, [1, 0, 0, 0], [2, 6, 5, 8]), tf.relu(tf.reshape(y, [24, 40]))];
+    const uses = (y: tf.Tensor) => [
+      tf.relu(y),
+      tf.add(tf.reshape(y, [-1, 8]), 1),
+      tf.slice(y, [1, 0, 0, 0], [2, 6, 5, 8]),
+      tf.relu(tf.reshape(y, [24, 40])),
+    ];
     await same('bn output reused', specs, (x, g, b) => uses(bn(x, g, b)));
     await same('bn output reused, gradients', specs, (x, g, b) =>
-      tf.grads((xx: tf.Tensor, gg: tf.Tensor, bb: tf.Tensor) => tf.addN(uses(bn(xx, gg, bb)).map((t) => weighted(t))))([x, g, b]));
+      tf.grads((xx: tf.Tensor, gg: tf.Tensor, bb: tf.Tensor) => tf.addN(uses(bn(xx, gg, bb)).map((t) => weighted(t))))([x, g, b]),
+    );
     // Its input disposed before the output is read: the output is still right.
     await tf.setBackend('native');
-    const [x, g, b] = specs.map((sp, i) => tf.tensor(values(sp.shape.reduce((p, q) => p * q, 1), 50 + i, -1, 2), sp.shape));
+    const [x, g, b] = specs.map((sp, i) =>
+      tf.tensor(
+        values(
+          sp.shape.reduce((p, q) => p * q, 1),
+          50 + i,
+          -1,
+          2,
+        ),
+        sp.shape,
+      ),
+    );
     const [y, mean, variance] = batchNormTraining(x, g, b, 1e-3);
     const want = tf.tidy(() => tf.batchNorm(x, mean, variance, b, g, 1e-3).dataSync().slice());
     x.dispose();
     for (let i = 0; i < 5; i++) tf.tidy(() => tf.relu(tf.neg(tf.fill(shape, i + 1))).dataSync()); // recycle buffers
     const got = y.dataSync();
-    assert.ok(got.every((v, i) => Math.abs(v - want[i]) < 1e-5), 'the output computed after its input went matches tf.batchNorm');
+    assert.ok(
+      got.every((v, i) => Math.abs(v - want[i]) < 1e-5),
+      'the output computed after its input went matches tf.batchNorm',
+    );
     tf.dispose([y, mean, variance, g, b]);
   });
 
@@ -337,14 +462,20 @@ describe('normalisation, reductions, element-wise', () => {
   });
 
   test('relu and its gradient, large and small', async () => {
-    for (const shape of [[8, 26, 26, 32], [3, 5]]) {
+    for (const shape of [
+      [8, 26, 26, 32],
+      [3, 5],
+    ]) {
       await same(`relu ${shape}`, [{ shape }], (a) => [tf.relu(a), tf.grad((t: tf.Tensor) => weighted(tf.relu(t)))(a)]);
     }
     noFallbacks('relu');
   });
 
   test('sparse softmax cross-entropy kernel equals logSoftmax with one-hot labels, with gradient', async () => {
-    const specs: Spec[] = [{ shape: [64, 10], lo: -5, hi: 5 }, { shape: [64], dtype: 'int32', lo: 0, hi: 10 }];
+    const specs: Spec[] = [
+      { shape: [64, 10], lo: -5, hi: 5 },
+      { shape: [64], dtype: 'int32', lo: 0, hi: 10 },
+    ];
     const reference = (l: tf.Tensor, y: tf.Tensor) => tf.neg(tf.sum(tf.mul(tf.oneHot(y as tf.Tensor1D, 10), tf.logSoftmax(l)), -1));
     const f = (l: tf.Tensor, y: tf.Tensor) => (tf.getBackend() === 'cpu' ? reference(l, y) : sparseSoftmaxCrossEntropyPerExample(y, l));
     await same('xent', specs, (l, y) => [f(l, y), tf.grad((t: tf.Tensor) => weighted(f(t, y)))(l)]);
@@ -353,7 +484,12 @@ describe('normalisation, reductions, element-wise', () => {
   test('float32 tensors that hold integer arrays (casts from int32 and bool) are read as numbers', async () => {
     const ints: Spec = { shape: [2, 6, 6, 3], dtype: 'int32', lo: -5, hi: 5 };
     const asFloat = (t: tf.Tensor) => tf.cast(t, 'float32');
-    await same('cast sum/mean/relu', [ints], (a) => [tf.sum(asFloat(a)), tf.mean(asFloat(a), [1, 2]), tf.relu(asFloat(a)), tf.sum(tf.cast(tf.greater(a, 0), 'float32'))]);
+    await same('cast sum/mean/relu', [ints], (a) => [
+      tf.sum(asFloat(a)),
+      tf.mean(asFloat(a), [1, 2]),
+      tf.relu(asFloat(a)),
+      tf.sum(tf.cast(tf.greater(a, 0), 'float32')),
+    ]);
     await same('cast conv/pool/matmul', [ints, { shape: [3, 3, 3, 4], dtype: 'int32', lo: -3, hi: 3 }], (a, f) => [
       tf.conv2d(asFloat(a) as tf.Tensor4D, asFloat(f) as tf.Tensor4D, 1, 'same'),
       tf.maxPool(asFloat(a) as tf.Tensor4D, 2, 2, 'valid'),
@@ -361,7 +497,10 @@ describe('normalisation, reductions, element-wise', () => {
     ]);
     const labels: Spec = { shape: [8], dtype: 'int32', lo: 0, hi: 5 };
     await same('float labels', [{ shape: [8, 5] }, labels], (l, y) =>
-      tf.getBackend() === 'cpu' ? tf.neg(tf.sum(tf.mul(tf.oneHot(y as tf.Tensor1D, 5), tf.logSoftmax(l)), -1)) : sparseSoftmaxCrossEntropyPerExample(tf.cast(y, 'float32'), l));
+      tf.getBackend() === 'cpu'
+        ? tf.neg(tf.sum(tf.mul(tf.oneHot(y as tf.Tensor1D, 5), tf.logSoftmax(l)), -1))
+        : sparseSoftmaxCrossEntropyPerExample(tf.cast(y, 'float32'), l),
+    );
     noFallbacks('casts', ['Sum', 'Relu', 'Conv2D', 'MaxPool', 'BatchMatMul']);
   });
 
@@ -391,7 +530,10 @@ describe('the addon checks buffer lengths against the shapes it is given', () =>
     assert.throws(() => addon.bnTrainForward(72, 3, 1e-3, f(215), f(3), f(3), f(216), f(3), f(3)), /bnTrainForward x/);
     assert.throws(() => addon.bnTrainForward(72, 3, 1e-3, f(216), f(2), f(3), f(216), f(3), f(3)), /per-channel/);
     assert.throws(() => addon.bnTrainForward(72, 3, 1e-3, f(216), f(3), f(3), f(217), f(3), f(3)), /bnTrainForward y/);
-    assert.throws(() => addon.bnTrainBackward(72, 3, 1e-3, f(216), f(216), f(3), f(3), f(3), f(200), f(3), f(3)), /bnTrainBackward x, dy, dx/);
+    assert.throws(
+      () => addon.bnTrainBackward(72, 3, 1e-3, f(216), f(216), f(3), f(3), f(3), f(200), f(3), f(3)),
+      /bnTrainBackward x, dy, dx/,
+    );
     assert.throws(() => addon.bnTrainBackward(72, 3, 1e-3, f(216), f(216), f(3), f(3), f(3), f(216), f(3), f(3), f(100)), /reluOut/);
     assert.throws(() => addon.affine(72, 3, f(216), f(3), f(4), true, f(216)), /affine shift/);
     assert.throws(() => addon.affine(72, 3, f(216), f(3), f(3), true, f(215)), /affine y/);

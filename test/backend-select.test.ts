@@ -36,7 +36,8 @@ const tf = require('@tensorflow/tfjs');
 })();`,
   );
   const clean = { ...process.env };
-  for (const k of ['TFJS_ESTIMATOR_BACKEND', 'TFJS_ESTIMATOR_MODULE_PATHS', 'TFJS_ESTIMATOR_NATIVE_ADDON', 'OMP_NUM_THREADS']) delete clean[k];
+  for (const k of ['TFJS_ESTIMATOR_BACKEND', 'TFJS_ESTIMATOR_MODULE_PATHS', 'TFJS_ESTIMATOR_NATIVE_ADDON', 'OMP_NUM_THREADS'])
+    delete clean[k];
   const r = spawnSync(process.execPath, [file], { env: { ...clean, NODE_PATH: NODE_MODULES, ...env }, encoding: 'utf8', timeout: 60_000 });
   const last = r.stdout.trim().split('\n').pop() ?? '';
   try {
@@ -84,8 +85,14 @@ test('without tfjs-node the native backend is chosen and the report says why the
     { name: 'tfjs-node-gpu', reason: 'not installed' },
     { name: 'tfjs-node', reason: 'not installed' },
   ]);
-  assert.deepEqual(r.skipped!.map((s) => s.name), ['tfjs-node-gpu', 'tfjs-node', 'webgpu']);
-  assert.match(r.summary!, /^backend: native \(oneDNN \d+\.\d+\.\d+, \d+ threads?\); skipped tfjs-node-gpu: not installed, tfjs-node: not installed, webgpu: .+$/);
+  assert.deepEqual(
+    r.skipped!.map((s) => s.name),
+    ['tfjs-node-gpu', 'tfjs-node', 'webgpu'],
+  );
+  assert.match(
+    r.summary!,
+    /^backend: native \(oneDNN \d+\.\d+\.\d+, \d+ threads?\); skipped tfjs-node-gpu: not installed, tfjs-node: not installed, webgpu: .+$/,
+  );
 });
 
 test('an installed @tensorflow/tfjs-node is used with no code change', () => {
@@ -105,7 +112,9 @@ test('tfjs-node-gpu comes first, and one that fails to load falls through to tfj
   });
   const r = run(REPORT, { TFJS_ESTIMATOR_MODULE_PATHS: gpuBroken });
   assert.equal(r.name, 'tfjs-node');
-  assert.deepEqual(r.skipped, [{ name: 'tfjs-node-gpu', reason: 'installed but failed to load: libcudnn.so.8: cannot open shared object file' }]);
+  assert.deepEqual(r.skipped, [
+    { name: 'tfjs-node-gpu', reason: 'installed but failed to load: libcudnn.so.8: cannot open shared object file' },
+  ]);
 });
 
 test('a tfjs-node with its own copy of tfjs-core is reported as such and skipped', () => {
@@ -125,9 +134,15 @@ test('TFJS_ESTIMATOR_BACKEND overrides the order, and the preferred argument (Ru
   const env = run(REPORT, { TFJS_ESTIMATOR_MODULE_PATHS: dir, TFJS_ESTIMATOR_BACKEND: 'cpu' });
   assert.equal(env.name, 'cpu');
   assert.equal(env.tfBackend, 'cpu');
-  assert.deepEqual(env.skipped!.map((s) => s.name), ['tfjs-node-gpu', 'tfjs-node', 'webgpu', 'native', 'wasm']);
+  assert.deepEqual(
+    env.skipped!.map((s) => s.name),
+    ['tfjs-node-gpu', 'tfjs-node', 'webgpu', 'native', 'wasm'],
+  );
   assert.ok(env.skipped!.every((s) => s.reason === 'TFJS_ESTIMATOR_BACKEND asks for cpu'));
-  const arg = run(`const r = await initBackend('native'); return { ...r, tfBackend: tf.getBackend() };`, { TFJS_ESTIMATOR_MODULE_PATHS: dir, TFJS_ESTIMATOR_BACKEND: 'cpu' });
+  const arg = run(`const r = await initBackend('native'); return { ...r, tfBackend: tf.getBackend() };`, {
+    TFJS_ESTIMATOR_MODULE_PATHS: dir,
+    TFJS_ESTIMATOR_BACKEND: 'cpu',
+  });
   assert.equal(arg.name, 'native');
   assert.equal(arg.tfBackend, 'native');
   assert.deepEqual(arg.skipped, [
@@ -158,7 +173,16 @@ test('a second call returns the same report unless another backend is asked for;
      return { extra: [a === b, c.name, after, d === c, backendReport() === e, e.name, e.threads, e.summary] };`,
     { OMP_NUM_THREADS: '1' },
   );
-  const [same, cName, after, cached, latest, eName, threads, summary] = r.extra as [boolean, string, string, boolean, boolean, string, number, string];
+  const [same, cName, after, cached, latest, eName, threads, summary] = r.extra as [
+    boolean,
+    string,
+    string,
+    boolean,
+    boolean,
+    string,
+    number,
+    string,
+  ];
   assert.equal(same, true);
   assert.equal(cName, 'cpu');
   assert.equal(after, 'cpu');

@@ -11,7 +11,10 @@ import { makeCnn, disposeCnn, trainStep, syntheticBatch } from '../bench/cnn-ste
 
 before(async () => {
   const r = registerNativeBackend();
-  assert.ok(r.addon, `the native addon is not available (${r.error}). Build it: apt-get install libdnnl-dev && npm rebuild (or node scripts/build-native.js)`);
+  assert.ok(
+    r.addon,
+    `the native addon is not available (${r.error}). Build it: apt-get install libdnnl-dev && npm rebuild (or node scripts/build-native.js)`,
+  );
 });
 
 test('the CNN trains to the same losses on native as on cpu from the same seed', async () => {
@@ -49,9 +52,18 @@ test('recycled buffers never overwrite arrays read with dataSync, views from sli
   const view = tf.slice(big, [0], [n / 2]);
   tf.dispose([y, big]);
   for (let i = 0; i < 20; i++) tf.tidy(() => tf.relu(tf.add(tf.relu(x), i + 1)).dataSync());
-  assert.ok(read.every((v) => v === 2), 'an array from dataSync keeps its values after dispose');
-  assert.ok(view.dataSync().every((v) => v === 2), 'a slice keeps its values after its source is disposed');
-  assert.ok(user.every((v) => v === -2), 'the array passed to tf.tensor is never written');
+  assert.ok(
+    read.every((v) => v === 2),
+    'an array from dataSync keeps its values after dispose',
+  );
+  assert.ok(
+    view.dataSync().every((v) => v === 2),
+    'a slice keeps its values after its source is disposed',
+  );
+  assert.ok(
+    user.every((v) => v === -2),
+    'the array passed to tf.tensor is never written',
+  );
   tf.dispose([x, view]);
 });
 

@@ -17,7 +17,8 @@ import { makeCnn, disposeCnn, trainStep, syntheticBatch } from '../bench/cnn-ste
 import { articleModelFn, mnistInputFn } from '../bench/article-cnn';
 import { Spec, Outputs, assertCnnTrainsAsOnCpu, assertSameLosses, sameAsCpu, weighted } from './helpers/backend-compare';
 
-const same = (name: string, specs: Spec[], fn: (...xs: tf.Tensor[]) => Outputs, tol = 1e-4): Promise<void> => sameAsCpu('wasm', name, specs, fn, tol);
+const same = (name: string, specs: Spec[], fn: (...xs: tf.Tensor[]) => Outputs, tol = 1e-4): Promise<void> =>
+  sameAsCpu('wasm', name, specs, fn, tol);
 
 before(async () => {
   const why = await registerWasmBackend();
@@ -32,7 +33,21 @@ const convCases: { n: number; h: number; w: number; ci: number; co: number; k: [
   { n: 3, h: 13, w: 13, ci: 2, co: 3, k: [3, 3], s: [2, 1], pad: 'valid' },
   { n: 4, h: 14, w: 15, ci: 5, co: 7, k: [5, 5], s: [2, 2], pad: 'valid' }, // last rows unread: cropped
   { n: 2, h: 9, w: 9, ci: 1, co: 32, k: [3, 3], s: [1, 1], pad: 'valid' },
-  { n: 2, h: 8, w: 7, ci: 3, co: 4, k: [3, 3], s: [1, 1], pad: [[0, 0], [1, 2], [0, 1], [0, 0]] },
+  {
+    n: 2,
+    h: 8,
+    w: 7,
+    ci: 3,
+    co: 4,
+    k: [3, 3],
+    s: [1, 1],
+    pad: [
+      [0, 0],
+      [1, 2],
+      [0, 1],
+      [0, 0],
+    ],
+  },
   { n: 2, h: 8, w: 8, ci: 2, co: 3, k: [2, 4], s: [1, 1], pad: 'same' },
 ];
 
@@ -40,31 +55,52 @@ for (const c of convCases) {
   const label = `n${c.n} ${c.h}x${c.w}x${c.ci}->${c.co} k${c.k} s${c.s} ${JSON.stringify(c.pad)}`;
   test(`conv2d gradients on wasm equal cpu's: ${label}`, async () => {
     const specs: Spec[] = [{ shape: [c.n, c.h, c.w, c.ci] }, { shape: [...c.k, c.ci, c.co] }];
-    await same(`grads ${label}`, specs, (x, f) => tf.grads((a: tf.Tensor, w: tf.Tensor) => weighted(tf.conv2d(a as tf.Tensor4D, w as tf.Tensor4D, c.s, c.pad)))([x, f]));
+    await same(`grads ${label}`, specs, (x, f) =>
+      tf.grads((a: tf.Tensor, w: tf.Tensor) => weighted(tf.conv2d(a as tf.Tensor4D, w as tf.Tensor4D, c.s, c.pad)))([x, f]),
+    );
   });
 }
 
-test('depthwise convolution gradients and UnsortedSegmentSum (gather gradient) on wasm equal cpu\'s', async () => {
-  assert.deepEqual(CPU_BRIDGED_KERNELS.filter((k) => !tf.getKernel(k, 'wasm')), [], 'every bridged kernel is registered');
+test("depthwise convolution gradients and UnsortedSegmentSum (gather gradient) on wasm equal cpu's", async () => {
+  assert.deepEqual(
+    CPU_BRIDGED_KERNELS.filter((k) => !tf.getKernel(k, 'wasm')),
+    [],
+    'every bridged kernel is registered',
+  );
   await same('depthwise grads', [{ shape: [2, 9, 8, 3] }, { shape: [3, 3, 3, 2] }], (x, f) =>
-    tf.grads((a: tf.Tensor, w: tf.Tensor) => weighted(tf.depthwiseConv2d(a as tf.Tensor4D, w as tf.Tensor4D, 2, 'same')))([x, f]));
+    tf.grads((a: tf.Tensor, w: tf.Tensor) => weighted(tf.depthwiseConv2d(a as tf.Tensor4D, w as tf.Tensor4D, 2, 'same')))([x, f]),
+  );
   await same('gather grad', [{ shape: [10, 4] }, { shape: [7], dtype: 'int32', lo: 0, hi: 10 }], (table, idx) =>
-    tf.grad((t: tf.Tensor) => weighted(tf.gather(t, idx)))(table));
-  await same('unsortedSegmentSum', [{ shape: [6, 3] }, { shape: [6], dtype: 'int32', lo: 0, hi: 4 }], (x, ids) => tf.unsortedSegmentSum(x, ids as tf.Tensor1D, 4));
+    tf.grad((t: tf.Tensor) => weighted(tf.gather(t, idx)))(table),
+  );
+  await same('unsortedSegmentSum', [{ shape: [6, 3] }, { shape: [6], dtype: 'int32', lo: 0, hi: 4 }], (x, ids) =>
+    tf.unsortedSegmentSum(x, ids as tf.Tensor1D, 4),
+  );
 });
 
-test('Tile and MaxPoolGrad (ties after a ReLU) on wasm equal cpu\'s', async () => {
-  await same('tile', [{ shape: [1, 1, 1, 5] }, { shape: [3, 1, 4] }, { shape: [2, 3] }, { shape: [7] }], (a, b, c, d) =>
-    [tf.tile(a, [6, 4, 3, 1]), tf.tile(b, [2, 5, 1]), tf.tile(c, [3, 2]), tf.tile(d, [4]), tf.tile(a, [1, 1, 1, 1])]);
+test("Tile and MaxPoolGrad (ties after a ReLU) on wasm equal cpu's", async () => {
+  await same('tile', [{ shape: [1, 1, 1, 5] }, { shape: [3, 1, 4] }, { shape: [2, 3] }, { shape: [7] }], (a, b, c, d) => [
+    tf.tile(a, [6, 4, 3, 1]),
+    tf.tile(b, [2, 5, 1]),
+    tf.tile(c, [3, 2]),
+    tf.tile(d, [4]),
+    tf.tile(a, [1, 1, 1, 1]),
+  ]);
   await same('tile int32', [{ shape: [2, 3], dtype: 'int32', lo: -5, hi: 5 }], (a) => tf.tile(a, [2, 3]));
-  for (const [size, stride, pad] of [[3, 2, 'valid'], [2, 2, 'same'], [3, 1, 'same'], [3, 2, 'same']] as const) {
+  for (const [size, stride, pad] of [
+    [3, 2, 'valid'],
+    [2, 2, 'same'],
+    [3, 1, 'same'],
+    [3, 2, 'same'],
+  ] as const) {
     // ReLU then pool: many windows with several zeros tied for the maximum.
     await same(`maxPool grad ${size}/${stride} ${pad}`, [{ shape: [3, 11, 10, 5] }], (a) =>
-      tf.grad((t: tf.Tensor) => weighted(tf.maxPool(tf.relu(t) as tf.Tensor4D, size, stride, pad)))(a));
+      tf.grad((t: tf.Tensor) => weighted(tf.maxPool(tf.relu(t) as tf.Tensor4D, size, stride, pad)))(a),
+    );
   }
 });
 
-test('the article\'s CNN trains to the same losses on wasm as on cpu from the same seed', async () => {
+test("the article's CNN trains to the same losses on wasm as on cpu from the same seed", async () => {
   await assertCnnTrainsAsOnCpu('wasm');
 });
 
@@ -110,7 +146,12 @@ test('with OMP_NUM_THREADS=2 the threaded wasm build runs the CNN on two threads
       console.log(JSON.stringify({ why: why ?? null, threads: wasmThreads(), wasm, cpu }));
     })();`;
   const started = Date.now();
-  const r = spawnSync(process.execPath, ['-e', script], { cwd: path.join(__dirname, '..', '..'), env: { ...process.env, OMP_NUM_THREADS: '2' }, encoding: 'utf8', timeout: 120_000 });
+  const r = spawnSync(process.execPath, ['-e', script], {
+    cwd: path.join(__dirname, '..', '..'),
+    env: { ...process.env, OMP_NUM_THREADS: '2' },
+    encoding: 'utf8',
+    timeout: 120_000,
+  });
   assert.equal(r.status, 0, `the process ended by itself (signal ${r.signal}): ${r.stderr.slice(-500)}`);
   const out = JSON.parse(r.stdout.trim().split('\n').pop()!) as { why: string | null; threads: number; wasm: number[]; cpu: number[] };
   assert.equal(out.why, null);
@@ -132,7 +173,12 @@ test('when the threaded build cannot start, the single-threaded one runs and the
       const y = tf.conv2d(tf.ones([1, 5, 5, 1]), tf.ones([3, 3, 1, 1]), 1, 'valid');
       console.log(JSON.stringify({ why: why ?? null, threads: wasmThreads(), backend: tf.getBackend(), sum: y.sum().dataSync()[0] }));
     })();`;
-  const r = spawnSync(process.execPath, ['-e', script], { cwd: path.join(__dirname, '..', '..'), env: { ...process.env, OMP_NUM_THREADS: '2' }, encoding: 'utf8', timeout: 60_000 });
+  const r = spawnSync(process.execPath, ['-e', script], {
+    cwd: path.join(__dirname, '..', '..'),
+    env: { ...process.env, OMP_NUM_THREADS: '2' },
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
   assert.equal(r.status, 0, `the process ended by itself (signal ${r.signal}): ${r.stderr.slice(-500)}`);
   assert.deepEqual(JSON.parse(r.stdout.trim().split('\n').pop()!), { why: null, threads: 1, backend: 'wasm', sum: 81 });
 });

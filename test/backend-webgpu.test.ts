@@ -25,7 +25,11 @@ interface Outcome {
 }
 
 /** Runs `body` (async JS with initBackend, tf and `dist` in scope) in a new node process. */
-function run(body: string, env: Record<string, string> = {}, opts: { dist?: string; nodeArgs?: string[]; cwd?: string } = {}): Outcome & { stderr: string; stdout: string } {
+function run(
+  body: string,
+  env: Record<string, string> = {},
+  opts: { dist?: string; nodeArgs?: string[]; cwd?: string } = {},
+): Outcome & { stderr: string; stdout: string } {
   const dist = opts.dist ?? DIST;
   const file = path.join(tmpDir('webgpu-run-'), 'main.js');
   fs.writeFileSync(
@@ -65,24 +69,37 @@ test('chromium ships the SwiftShader Vulkan driver these tests use (scripts/inst
 test('no Vulkan driver: webgpu is skipped before Dawn loads; when forced the error says how to use SwiftShader', () => {
   const empty = tmpDir('icd-empty-');
   assert.match(vulkanMissing([empty], {}, false, 'linux')!, /^no Vulkan driver installed \(no ICD file in /);
-  assert.doesNotMatch(vulkanMissing([empty], {}, false, 'linux')!, /VK_DRIVER_FILES/, 'the automatic choice does not advertise a software driver');
+  assert.doesNotMatch(
+    vulkanMissing([empty], {}, false, 'linux')!,
+    /VK_DRIVER_FILES/,
+    'the automatic choice does not advertise a software driver',
+  );
   assert.match(vulkanMissing([empty], {}, true, 'linux')!, new RegExp(`set VK_DRIVER_FILES=${CHROMIUM_SWIFTSHADER_ICD}`));
   const withIcd = tmpDir('icd-');
   fs.writeFileSync(path.join(withIcd, 'nvidia_icd.json'), '{}');
   assert.equal(vulkanMissing([empty, withIcd], {}, false, 'linux'), undefined);
-  assert.equal(vulkanMissing([empty], { VK_DRIVER_FILES: '/x.json' }, false, 'linux'), undefined, 'an explicit driver file is the loader\'s business');
+  assert.equal(
+    vulkanMissing([empty], { VK_DRIVER_FILES: '/x.json' }, false, 'linux'),
+    undefined,
+    "an explicit driver file is the loader's business",
+  );
   assert.equal(vulkanMissing([empty], {}, false, 'darwin'), undefined, 'Metal and D3D12 need no ICD file');
 
   // The same through the real choice on this machine, with no driver variables and an empty XDG_DATA_HOME.
   const env = { XDG_DATA_HOME: tmpDir('xdg-') };
-  const systemIcd = ['/usr/share/vulkan/icd.d', '/etc/vulkan/icd.d', '/usr/local/share/vulkan/icd.d'].some((d) => fs.existsSync(d) && fs.readdirSync(d).some((f) => f.endsWith('.json')));
+  const systemIcd = ['/usr/share/vulkan/icd.d', '/etc/vulkan/icd.d', '/usr/local/share/vulkan/icd.d'].some(
+    (d) => fs.existsSync(d) && fs.readdirSync(d).some((f) => f.endsWith('.json')),
+  );
   const auto = run(REPORT, env);
   const why = auto.skipped!.find((s) => s.name === 'webgpu')!.reason;
   if (!systemIcd) {
     assert.match(why, /^no Vulkan driver installed/);
     assert.doesNotMatch(auto.stderr, /vulkan|dawn|warning/i, 'Dawn was not loaded, so it printed nothing');
     const forced = run(REPORT, { ...env, TFJS_ESTIMATOR_BACKEND: 'webgpu' });
-    assert.match(forced.error!, /Backend 'webgpu' was requested \(TFJS_ESTIMATOR_BACKEND=webgpu\) but cannot be used: no Vulkan driver installed .*set VK_DRIVER_FILES=\/usr\/lib\/chromium\/vk_swiftshader_icd\.json/);
+    assert.match(
+      forced.error!,
+      /Backend 'webgpu' was requested \(TFJS_ESTIMATOR_BACKEND=webgpu\) but cannot be used: no Vulkan driver installed .*set VK_DRIVER_FILES=\/usr\/lib\/chromium\/vk_swiftshader_icd\.json/,
+    );
   } else {
     // A machine with a Vulkan driver: webgpu either runs or names why not (never the ICD reason).
     assert.doesNotMatch(why ?? '', /no Vulkan driver/);
@@ -90,12 +107,26 @@ test('no Vulkan driver: webgpu is skipped before Dawn loads; when forced the err
 });
 
 test('a hardware adapter is taken; software ones (SwiftShader, lavapipe, fallback) only when asked for', () => {
-  const h200 = summarize({ vendor: 'nvidia', architecture: 'hopper', device: 'nvidia-h200', description: 'NVIDIA H200', isFallbackAdapter: false });
+  const h200 = summarize({
+    vendor: 'nvidia',
+    architecture: 'hopper',
+    device: 'nvidia-h200',
+    description: 'NVIDIA H200',
+    isFallbackAdapter: false,
+  });
   assert.equal(h200.software, false);
   assert.equal(adapterRefusal(h200, false), undefined);
-  const swift = summarize({ vendor: 'google', architecture: 'swiftshader', device: 'swiftshader-device-subzero-', description: 'SwiftShader Device (Subzero)' });
+  const swift = summarize({
+    vendor: 'google',
+    architecture: 'swiftshader',
+    device: 'swiftshader-device-subzero-',
+    description: 'SwiftShader Device (Subzero)',
+  });
   assert.equal(swift.software, true);
-  assert.match(adapterRefusal(swift, false)!, /^only a software adapter \(SwiftShader Device \(Subzero\)\), slower than the CPU backends; TFJS_ESTIMATOR_BACKEND=webgpu forces it$/);
+  assert.match(
+    adapterRefusal(swift, false)!,
+    /^only a software adapter \(SwiftShader Device \(Subzero\)\), slower than the CPU backends; TFJS_ESTIMATOR_BACKEND=webgpu forces it$/,
+  );
   assert.equal(adapterRefusal(swift, true), undefined);
   assert.equal(summarize({ vendor: 'mesa', description: 'llvmpipe (LLVM 15)' }).software, true);
   assert.equal(summarize({ vendor: 'x', isFallbackAdapter: true }).software, true);
@@ -112,7 +143,10 @@ test('SwiftShader: skipped in the automatic choice with the reason; forced by TF
   const forced = run(REPORT, { ...SWIFTSHADER, TFJS_ESTIMATOR_BACKEND: 'webgpu' });
   assert.equal(forced.name, 'webgpu');
   assert.equal(forced.tfBackend, 'webgpu');
-  assert.match(forced.summary!, /^backend: webgpu \(Dawn, google swiftshader[^,]*, software\); skipped tfjs-node-gpu: TFJS_ESTIMATOR_BACKEND asks for webgpu, tfjs-node: TFJS_ESTIMATOR_BACKEND asks for webgpu$/);
+  assert.match(
+    forced.summary!,
+    /^backend: webgpu \(Dawn, google swiftshader[^,]*, software\); skipped tfjs-node-gpu: TFJS_ESTIMATOR_BACKEND asks for webgpu, tfjs-node: TFJS_ESTIMATOR_BACKEND asks for webgpu$/,
+  );
   const config = run(`const r = await initBackend('webgpu'); return { ...r, tfBackend: tf.getBackend() };`, SWIFTSHADER);
   assert.equal(config.tfBackend, 'webgpu');
   assert.match(config.summary!, /^backend: webgpu \(Dawn, google swiftshader.*skipped tfjs-node-gpu: RunConfig.backend asks for webgpu/);
@@ -125,7 +159,8 @@ test('the webgpu package missing or broken is a reason, not a crash', () => {
   fs.writeFileSync(path.join(root, 'package.json'), fs.readFileSync(path.join(ROOT, 'package.json')));
   fs.symlinkSync(DIST, path.join(root, 'dist'));
   fs.mkdirSync(path.join(root, 'node_modules'));
-  for (const e of fs.readdirSync(NODE_MODULES)) if (e !== 'webgpu' && e !== '.bin') fs.symlinkSync(path.join(NODE_MODULES, e), path.join(root, 'node_modules', e));
+  for (const e of fs.readdirSync(NODE_MODULES))
+    if (e !== 'webgpu' && e !== '.bin') fs.symlinkSync(path.join(NODE_MODULES, e), path.join(root, 'node_modules', e));
   const opts = { dist: path.join(root, 'dist'), nodeArgs: ['--preserve-symlinks', '--preserve-symlinks-main'], cwd: root };
   const auto = run(REPORT, SWIFTSHADER, opts);
   assert.equal(auto.error, undefined, auto.stderr);
@@ -138,12 +173,18 @@ test('the webgpu package missing or broken is a reason, not a crash', () => {
   const dir = path.join(broken, 'node_modules', 'webgpu');
   fs.mkdirSync(dir, { recursive: true });
   fs.writeFileSync(path.join(dir, 'package.json'), JSON.stringify({ name: 'webgpu', version: '0.6.2', main: 'index.js' }));
-  fs.writeFileSync(path.join(dir, 'index.js'), `throw new Error("dawn.node: /lib/x86_64-linux-gnu/libstdc++.so.6: version 'GLIBCXX_3.4.32' not found");`);
+  fs.writeFileSync(
+    path.join(dir, 'index.js'),
+    `throw new Error("dawn.node: /lib/x86_64-linux-gnu/libstdc++.so.6: version 'GLIBCXX_3.4.32' not found");`,
+  );
   const r = run(REPORT, { ...SWIFTSHADER, TFJS_ESTIMATOR_MODULE_PATHS: broken });
-  assert.equal(r.skipped!.find((s) => s.name === 'webgpu')!.reason, "webgpu (Dawn) failed to load: dawn.node: /lib/x86_64-linux-gnu/libstdc++.so.6: version 'GLIBCXX_3.4.32' not found");
+  assert.equal(
+    r.skipped!.find((s) => s.name === 'webgpu')!.reason,
+    "webgpu (Dawn) failed to load: dawn.node: /lib/x86_64-linux-gnu/libstdc++.so.6: version 'GLIBCXX_3.4.32' not found",
+  );
 });
 
-test('on webgpu the kernel banner and the Estimator\'s first log line name the adapter; dataSync reads float32, int32 and bool', () => {
+test("on webgpu the kernel banner and the Estimator's first log line name the adapter; dataSync reads float32, int32 and bool", () => {
   const r = run(
     `const { kernelBanner } = require(dist + '/src/kernel/cells/prelude.js');
      const { Estimator } = require(dist + '/src/estimator/estimator.js');
@@ -168,7 +209,10 @@ test('on webgpu the kernel banner and the Estimator\'s first log line name the a
   assert.equal(r.error, undefined, r.stderr);
   const x = r.extra as { banner: string; backend: string; f: number[]; i: number[]; it: string; b: number[]; a: number[][] };
   assert.equal(x.backend, 'webgpu');
-  assert.match(x.banner.split('\n')[1], /^backend: webgpu \(Dawn, google swiftshader[^)]*\); skipped tfjs-node-gpu: TFJS_ESTIMATOR_BACKEND asks for webgpu/);
+  assert.match(
+    x.banner.split('\n')[1],
+    /^backend: webgpu \(Dawn, google swiftshader[^)]*\); skipped tfjs-node-gpu: TFJS_ESTIMATOR_BACKEND asks for webgpu/,
+  );
   const first = (r.stdout + r.stderr).split('\n').find((l) => l.startsWith('INFO:tfjs-estimator:'));
   assert.match(first ?? '', /^INFO:tfjs-estimator:backend: webgpu \(Dawn, google swiftshader/);
   assert.match(r.stdout + r.stderr, /INFO:tfjs-estimator:loss = [\d.]+, step = 2/);
@@ -176,6 +220,9 @@ test('on webgpu the kernel banner and the Estimator\'s first log line name the a
   assert.deepEqual(x.i, [4, 5]);
   assert.equal(x.it, 'Int32Array');
   assert.deepEqual(x.b, [0, 1]);
-  assert.deepEqual(x.a, [[3, 3], [3, 3]]);
+  assert.deepEqual(x.a, [
+    [3, 3],
+    [3, 3],
+  ]);
   assert.doesNotMatch(r.stderr, /OffscreenCanvas|synchronously reading/);
 });

@@ -18,7 +18,14 @@ import { installKernelForTests } from './helpers/jupyter';
 
 const CHROMIUM = '/usr/bin/chromium';
 const NBCONVERT = '/usr/bin/jupyter-nbconvert';
-const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'];
+const ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--no-first-run',
+];
 const ARTIFACTS = path.join(__dirname, '..', '..', 'test-artifacts');
 const NOTEBOOK = path.join(__dirname, '..', '..', 'notebooks', '01-estimator-basics.ipynb');
 const STEPS = process.env.BROWSER_TUTORIAL_STEPS ?? '200';
@@ -31,7 +38,8 @@ const FULL_RUN_MARK = 'training to step 10000';
 function unavailable(): string | false {
   if (!fs.existsSync(CHROMIUM)) return `${CHROMIUM} is not installed (apt-get install chromium)`;
   if (!fs.existsSync(NBCONVERT)) return `${NBCONVERT} is not installed (apt-get install jupyter-nbconvert)`;
-  if (spawnSync('/usr/bin/python3', ['-c', 'import notebook'], { stdio: 'ignore' }).status !== 0) return 'the classic Notebook is not installed (apt-get install jupyter-notebook)';
+  if (spawnSync('/usr/bin/python3', ['-c', 'import notebook'], { stdio: 'ignore' }).status !== 0)
+    return 'the classic Notebook is not installed (apt-get install jupyter-notebook)';
   return false;
 }
 const skip = unavailable();
@@ -109,27 +117,36 @@ async function screenshotWholeNotebook(page: Page): Promise<void> {
   await page.waitForFunction(`!Jupyter.notebook.dirty`, undefined, { timeout: 30_000 });
   const viewport = page.viewportSize() ?? { width: 1280, height: 1000 };
   await page.evaluate(`document.querySelector('#site').scrollTop = 0`);
-  const height = await page.evaluate<number>(`document.querySelector('#notebook-container').scrollHeight + document.querySelector('#site').getBoundingClientRect().top + 40`);
+  const height = await page.evaluate<number>(
+    `document.querySelector('#notebook-container').scrollHeight + document.querySelector('#site').getBoundingClientRect().top + 40`,
+  );
   await page.setViewportSize({ width: viewport.width, height: Math.min(Math.ceil(height), 16_000) });
   await page.waitForTimeout(500);
   await page.evaluate(`document.querySelector('#site').scrollTop = 0`);
   const box = await page.locator('#notebook-container').boundingBox();
   assert.ok(box, 'the notebook is on the page');
-  await page.screenshot({ path: SCREENSHOT, clip: { x: box.x, y: 0, width: box.width, height: Math.min(box.y + box.height + 20, 16_000) } });
+  await page.screenshot({
+    path: SCREENSHOT,
+    clip: { x: box.x, y: 0, width: box.width, height: Math.min(box.y + box.height + 20, 16_000) },
+  });
   await page.setViewportSize(viewport);
 }
 
 /** Waits until `count` charts under root have drawn their SVG (plotly.js unpacks asynchronously). */
 async function waitForCharts(page: Page, root: string, count: number): Promise<void> {
-  await page.waitForFunction(
-    `(() => { const root = document.querySelector(${JSON.stringify(root)}) || document;
+  await page
+    .waitForFunction(
+      `(() => { const root = document.querySelector(${JSON.stringify(root)}) || document;
       return Array.from(root.querySelectorAll('.js-plotly-plot')).filter((el) => el.querySelector('svg.main-svg')).length >= ${count}; })()`,
-    undefined,
-    { timeout: 60_000, polling: 250 },
-  ).catch(async (e: Error) => {
-    const missing = await page.evaluate<string[]>(`Array.from(document.querySelectorAll('.tfjs-plot-missing')).map((d) => d.textContent)`);
-    throw new Error(`${count} charts did not all draw under ${root}: ${e.message}; ${missing.length} say: ${missing[0] ?? '(nothing)'}`);
-  });
+      undefined,
+      { timeout: 60_000, polling: 250 },
+    )
+    .catch(async (e: Error) => {
+      const missing = await page.evaluate<string[]>(
+        `Array.from(document.querySelectorAll('.tfjs-plot-missing')).map((d) => d.textContent)`,
+      );
+      throw new Error(`${count} charts did not all draw under ${root}: ${e.message}; ${missing.length} say: ${missing[0] ?? '(nothing)'}`);
+    });
 }
 
 // Notebook 6's main.js always tries to load the optional ipywidgets extension (its "hardcoded
@@ -166,94 +183,123 @@ after(async () => {
   }
 });
 
-test('the tutorial runs in the classic Notebook in Chromium, and its nbconvert HTML export shows the same outputs', { skip, timeout: 600_000 }, async () => {
-  const port = await freePort();
-  const token = `t${process.pid}${Date.now()}`;
-  const env = {
-    ...installKernelForTests(),
-    TUTORIAL_STEPS: STEPS,
-    TUTORIAL_MODEL_DIR: path.join(workDir, 'model'),
-  };
-  server = spawn(
-    '/usr/bin/python3',
-    ['-m', 'notebook', '--no-browser', '--allow-root', `--port=${port}`, '--ip=127.0.0.1', `--NotebookApp.token=${token}`, `--notebook-dir=${workDir}`],
-    { env, stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  server.stdout?.on('data', (d: Buffer) => (serverLog += d.toString()));
-  server.stderr?.on('data', (d: Buffer) => (serverLog += d.toString()));
-  await waitForServer(`http://127.0.0.1:${port}/api/status?token=${token}`, 60_000);
+test(
+  'the tutorial runs in the classic Notebook in Chromium, and its nbconvert HTML export shows the same outputs',
+  { skip, timeout: 600_000 },
+  async () => {
+    const port = await freePort();
+    const token = `t${process.pid}${Date.now()}`;
+    const env = {
+      ...installKernelForTests(),
+      TUTORIAL_STEPS: STEPS,
+      TUTORIAL_MODEL_DIR: path.join(workDir, 'model'),
+    };
+    server = spawn(
+      '/usr/bin/python3',
+      [
+        '-m',
+        'notebook',
+        '--no-browser',
+        '--allow-root',
+        `--port=${port}`,
+        '--ip=127.0.0.1',
+        `--NotebookApp.token=${token}`,
+        `--notebook-dir=${workDir}`,
+      ],
+      { env, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    server.stdout?.on('data', (d: Buffer) => (serverLog += d.toString()));
+    server.stderr?.on('data', (d: Buffer) => (serverLog += d.toString()));
+    await waitForServer(`http://127.0.0.1:${port}/api/status?token=${token}`, 60_000);
 
-  const { page, errors } = await openPage(`http://127.0.0.1:${port}/notebooks/${path.basename(NOTEBOOK)}?token=${token}`);
-  await page.waitForFunction(
-    `window.Jupyter && Jupyter.notebook && Jupyter.notebook.kernel && Jupyter.notebook.kernel.is_connected() && Jupyter.notebook.kernel.name === 'tfjs-estimator'`,
-    undefined,
-    { timeout: 90_000 },
-  );
-  // The shipped notebook already holds the kernel's language_info: opening it changes nothing
-  // (the Notebook writes kernel_info's language_info into the metadata once the kernel is ready).
-  await page.waitForFunction(`Jupyter.notebook.kernel.info_reply && Jupyter.notebook.kernel.info_reply.language_info`, undefined, { timeout: 60_000 });
-  await page.waitForTimeout(500);
-  assert.equal(await page.evaluate<boolean>(`Jupyter.notebook.dirty`), false, 'the notebook shows no unsaved changes right after opening');
-  const started = Date.now();
-  await page.evaluate(`(() => { Jupyter.notebook.clear_all_output(); Jupyter.notebook.execute_all_cells(); })()`);
-  // Done when every code cell has a number in its prompt (a running or queued one shows '*').
-  await page.waitForFunction(
-    `Jupyter.notebook.get_cells().filter((c) => c.cell_type === 'code').every((c) => typeof c.input_prompt_number === 'number')`,
-    undefined,
-    { timeout: 480_000, polling: 1000 },
-  );
-  const cellErrors = await page.evaluate<string[]>(`Jupyter.notebook.get_cells().flatMap((c) => (c.output_area ? c.output_area.outputs : [])
+    const { page, errors } = await openPage(`http://127.0.0.1:${port}/notebooks/${path.basename(NOTEBOOK)}?token=${token}`);
+    await page.waitForFunction(
+      `window.Jupyter && Jupyter.notebook && Jupyter.notebook.kernel && Jupyter.notebook.kernel.is_connected() && Jupyter.notebook.kernel.name === 'tfjs-estimator'`,
+      undefined,
+      { timeout: 90_000 },
+    );
+    // The shipped notebook already holds the kernel's language_info: opening it changes nothing
+    // (the Notebook writes kernel_info's language_info into the metadata once the kernel is ready).
+    await page.waitForFunction(`Jupyter.notebook.kernel.info_reply && Jupyter.notebook.kernel.info_reply.language_info`, undefined, {
+      timeout: 60_000,
+    });
+    await page.waitForTimeout(500);
+    assert.equal(
+      await page.evaluate<boolean>(`Jupyter.notebook.dirty`),
+      false,
+      'the notebook shows no unsaved changes right after opening',
+    );
+    const started = Date.now();
+    await page.evaluate(`(() => { Jupyter.notebook.clear_all_output(); Jupyter.notebook.execute_all_cells(); })()`);
+    // Done when every code cell has a number in its prompt (a running or queued one shows '*').
+    await page.waitForFunction(
+      `Jupyter.notebook.get_cells().filter((c) => c.cell_type === 'code').every((c) => typeof c.input_prompt_number === 'number')`,
+      undefined,
+      { timeout: 480_000, polling: 1000 },
+    );
+    const cellErrors = await page.evaluate<
+      string[]
+    >(`Jupyter.notebook.get_cells().flatMap((c) => (c.output_area ? c.output_area.outputs : [])
     .filter((o) => o.output_type === 'error').map((o) => o.ename + ': ' + o.evalue))`);
-  assert.deepEqual(cellErrors, [], 'no cell failed');
-  console.log(`# the tutorial ran in the browser in ${((Date.now() - started) / 1000).toFixed(1)} s (${STEPS} steps)`);
+    assert.deepEqual(cellErrors, [], 'no cell failed');
+    console.log(`# the tutorial ran in the browser in ${((Date.now() - started) / 1000).toFixed(1)} s (${STEPS} steps)`);
 
-  const live = await inspectOutputs(page, '#notebook-container');
-  // Inline predictions (24 digits) and the shifted digits; each helper draws one <img> per output.
-  assertVisible(live, 'live notebook', 2);
-  assert.ok(live.plots.length >= 1, 'the training curves chart');
-  await page.screenshot({ path: path.join(ARTIFACTS, 'tutorial-classic-notebook.png'), fullPage: true });
+    const live = await inspectOutputs(page, '#notebook-container');
+    // Inline predictions (24 digits) and the shifted digits; each helper draws one <img> per output.
+    assertVisible(live, 'live notebook', 2);
+    assert.ok(live.plots.length >= 1, 'the training curves chart');
+    await page.screenshot({ path: path.join(ARTIFACTS, 'tutorial-classic-notebook.png'), fullPage: true });
 
-  // Re-run the chart cell: its output was the kernel session's first chart, the one that used to
-  // carry plotly.js alone. Every chart must still draw after a save and reload, and in the export.
-  const chartCell = await page.evaluate<number>(`Jupyter.notebook.get_cells().findIndex((c) => c.cell_type === 'code' && c.get_text().includes('display.scalars'))`);
-  assert.ok(chartCell >= 0, 'the tutorial has a chart cell');
-  const before = await page.evaluate<number>(`Jupyter.notebook.get_cell(${chartCell}).input_prompt_number`);
-  await page.evaluate(`Jupyter.notebook.get_cell(${chartCell}).execute()`);
-  await page.waitForFunction(`(() => { const n = Jupyter.notebook.get_cell(${chartCell}).input_prompt_number; return typeof n === 'number' && n !== ${before}; })()`, undefined, { timeout: 120_000, polling: 500 });
-  await waitForCharts(page, '#notebook-container', live.plots.length);
-  await page.evaluate(`Jupyter.notebook.save_notebook()`);
-  await page.waitForFunction(`!Jupyter.notebook.dirty`, undefined, { timeout: 30_000 });
-  assert.deepEqual(errors, [], 'no console errors in the Notebook page');
-  await page.close();
+    // Re-run the chart cell: its output was the kernel session's first chart, the one that used to
+    // carry plotly.js alone. Every chart must still draw after a save and reload, and in the export.
+    const chartCell = await page.evaluate<number>(
+      `Jupyter.notebook.get_cells().findIndex((c) => c.cell_type === 'code' && c.get_text().includes('display.scalars'))`,
+    );
+    assert.ok(chartCell >= 0, 'the tutorial has a chart cell');
+    const before = await page.evaluate<number>(`Jupyter.notebook.get_cell(${chartCell}).input_prompt_number`);
+    await page.evaluate(`Jupyter.notebook.get_cell(${chartCell}).execute()`);
+    await page.waitForFunction(
+      `(() => { const n = Jupyter.notebook.get_cell(${chartCell}).input_prompt_number; return typeof n === 'number' && n !== ${before}; })()`,
+      undefined,
+      { timeout: 120_000, polling: 500 },
+    );
+    await waitForCharts(page, '#notebook-container', live.plots.length);
+    await page.evaluate(`Jupyter.notebook.save_notebook()`);
+    await page.waitForFunction(`!Jupyter.notebook.dirty`, undefined, { timeout: 30_000 });
+    assert.deepEqual(errors, [], 'no console errors in the Notebook page');
+    await page.close();
 
-  const reloaded = await openPage(`http://127.0.0.1:${port}/notebooks/${path.basename(NOTEBOOK)}?token=${token}`);
-  await reloaded.page.waitForFunction(`window.Jupyter && Jupyter.notebook && Jupyter.notebook._fully_loaded`, undefined, { timeout: 90_000 });
-  await waitForCharts(reloaded.page, '#notebook-container', live.plots.length);
-  const afterReload = await inspectOutputs(reloaded.page, '#notebook-container');
-  assertVisible(afterReload, 'notebook reloaded after re-running the chart cell', live.images.length);
-  assert.equal(afterReload.plots.length, live.plots.length, 'after the reload every chart draws');
-  assert.deepEqual(reloaded.errors, [], 'no console errors in the reloaded Notebook page');
-  await reloaded.page.close();
+    const reloaded = await openPage(`http://127.0.0.1:${port}/notebooks/${path.basename(NOTEBOOK)}?token=${token}`);
+    await reloaded.page.waitForFunction(`window.Jupyter && Jupyter.notebook && Jupyter.notebook._fully_loaded`, undefined, {
+      timeout: 90_000,
+    });
+    await waitForCharts(reloaded.page, '#notebook-container', live.plots.length);
+    const afterReload = await inspectOutputs(reloaded.page, '#notebook-container');
+    assertVisible(afterReload, 'notebook reloaded after re-running the chart cell', live.images.length);
+    assert.equal(afterReload.plots.length, live.plots.length, 'after the reload every chart draws');
+    assert.deepEqual(reloaded.errors, [], 'no console errors in the reloaded Notebook page');
+    await reloaded.page.close();
 
-  // The notebook as saved by the browser, exported the way a user shares it.
-  const saved = path.join(workDir, path.basename(NOTEBOOK));
-  const r = spawnSync(NBCONVERT, ['--to', 'html', saved], { encoding: 'utf8', env });
-  assert.equal(r.status, 0, r.stderr);
-  const html = saved.replace(/\.ipynb$/, '.html');
-  fs.copyFileSync(html, path.join(ARTIFACTS, 'tutorial-nbconvert.html'));
-  const exported = await openPage(`file://${html}`);
-  await exported.page.waitForLoadState('load');
-  await waitForCharts(exported.page, 'body', live.plots.length);
-  const inHtml = await inspectOutputs(exported.page, 'body');
-  assertVisible(inHtml, 'nbconvert HTML', live.images.length);
-  assert.equal(inHtml.plots.length, live.plots.length, 'the export draws every chart the notebook drew');
-  await exported.page.screenshot({ path: path.join(ARTIFACTS, 'tutorial-nbconvert.png'), fullPage: true });
-  assert.deepEqual(exported.errors, [], 'no console errors in the exported page');
-  console.log(`# ${live.images.length} images and ${live.plots.length} charts visible live and in the export`);
-  await exported.page.close();
+    // The notebook as saved by the browser, exported the way a user shares it.
+    const saved = path.join(workDir, path.basename(NOTEBOOK));
+    const r = spawnSync(NBCONVERT, ['--to', 'html', saved], { encoding: 'utf8', env });
+    assert.equal(r.status, 0, r.stderr);
+    const html = saved.replace(/\.ipynb$/, '.html');
+    fs.copyFileSync(html, path.join(ARTIFACTS, 'tutorial-nbconvert.html'));
+    const exported = await openPage(`file://${html}`);
+    await exported.page.waitForLoadState('load');
+    await waitForCharts(exported.page, 'body', live.plots.length);
+    const inHtml = await inspectOutputs(exported.page, 'body');
+    assertVisible(inHtml, 'nbconvert HTML', live.images.length);
+    assert.equal(inHtml.plots.length, live.plots.length, 'the export draws every chart the notebook drew');
+    await exported.page.screenshot({ path: path.join(ARTIFACTS, 'tutorial-nbconvert.png'), fullPage: true });
+    assert.deepEqual(exported.errors, [], 'no console errors in the exported page');
+    console.log(`# ${live.images.length} images and ${live.plots.length} charts visible live and in the export`);
+    await exported.page.close();
 
-  await screenshotExecutedTutorial(port, token, env);
-});
+    await screenshotExecutedTutorial(port, token, env);
+  },
+);
 
 /**
  * The README shows the real numbers: the set-up's 10,000-step run, opened (not re-run) in the

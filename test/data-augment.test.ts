@@ -53,7 +53,10 @@ test('seeded augmentation repeats its sequence in every run, and each call draws
   resetSeeds();
   assert.deepEqual(run(), first, 'same seed, same sequence after resetSeeds');
   assert.ok(new Set(first).size > 1, 'successive calls differ');
-  const noise = () => addNoise(tf.fill([4, 4], 0.5), 0.1, { seed: 5 }).dataSync().join();
+  const noise = () =>
+    addNoise(tf.fill([4, 4], 0.5), 0.1, { seed: 5 })
+      .dataSync()
+      .join();
   const n1 = noise();
   const n2 = noise();
   resetSeeds();
@@ -86,9 +89,19 @@ test('randomFlipLeftRight mirrors [H, W] and [H, W, C] images about half the tim
     if (x === 5) flips++;
   }
   assert.ok(flips > 5 && flips < 35, `${flips} flips of 40`);
-  const rgb = tf.tensor3d([[[1, 2, 3], [4, 5, 6]]]);
+  const rgb = tf.tensor3d([
+    [
+      [1, 2, 3],
+      [4, 5, 6],
+    ],
+  ]);
   const out = randomFlipLeftRight(rgb);
-  assert.ok([[1, 2, 3, 4, 5, 6], [4, 5, 6, 1, 2, 3]].some((v) => v.join() === Array.from(out.dataSync()).join()));
+  assert.ok(
+    [
+      [1, 2, 3, 4, 5, 6],
+      [4, 5, 6, 1, 2, 3],
+    ].some((v) => v.join() === Array.from(out.dataSync()).join()),
+  );
 });
 
 test('addNoise adds noise of the requested spread, clipped to [0, 1] unless told not to', () => {
@@ -109,7 +122,10 @@ test('helpers work inside dataset.map and tf.tidy without leaking', async () => 
   const ds = datasets.mnist
     .test()
     .take(32)
-    .map((e: Example) => ({ image: randomFlipLeftRight(randomShift(addNoise(e.image, 0.05, { seed: 1 }), 2, { seed: 1 }), { seed: 1 }), label: e.label }))
+    .map((e: Example) => ({
+      image: randomFlipLeftRight(randomShift(addNoise(e.image, 0.05, { seed: 1 }), 2, { seed: 1 }), { seed: 1 }),
+      label: e.label,
+    }))
     .batch(16);
   await ds.forEachAsync((b) => {
     assert.deepEqual((b as { image: tf.Tensor }).image.shape, [16, 28, 28]);

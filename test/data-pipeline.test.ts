@@ -19,10 +19,26 @@ async function labels(ds: tf.data.Dataset<Example>): Promise<number[]> {
 }
 
 test("tf.data's batch() stacks dict elements into {image: [B,28,28], label: [B]}; ours builds the same tensors", async () => {
-  const generic = (await mnist.test().take(100).map((e: Example) => e).batch(32).toArray()) as unknown as AnyBatch[];
+  const generic = (await mnist
+    .test()
+    .take(100)
+    .map((e: Example) => e)
+    .batch(32)
+    .toArray()) as unknown as AnyBatch[];
   const ours = await mnist.test().take(100).batch(32).toArray();
-  assert.deepEqual(generic.map((b) => b.image.shape), [[32, 28, 28], [32, 28, 28], [32, 28, 28], [4, 28, 28]]);
-  assert.deepEqual(generic.map((b) => b.label.shape), [[32], [32], [32], [4]]);
+  assert.deepEqual(
+    generic.map((b) => b.image.shape),
+    [
+      [32, 28, 28],
+      [32, 28, 28],
+      [32, 28, 28],
+      [4, 28, 28],
+    ],
+  );
+  assert.deepEqual(
+    generic.map((b) => b.label.shape),
+    [[32], [32], [32], [4]],
+  );
   assert.equal(generic[0].label.dtype, 'int32');
   assert.equal(ours.length, generic.length);
   for (let i = 0; i < ours.length; i++) {
@@ -32,7 +48,10 @@ test("tf.data's batch() stacks dict elements into {image: [B,28,28], label: [B]}
     assert.deepEqual(Array.from(ours[i].image.dataSync()), Array.from(generic[i].image.dataSync()));
   }
   const noSmall = await mnist.test().take(100).batch(32, false).toArray();
-  assert.deepEqual(noSmall.map((b: Batch) => b.label.shape[0]), [32, 32, 32]);
+  assert.deepEqual(
+    noSmall.map((b: Batch) => b.label.shape[0]),
+    [32, 32, 32],
+  );
   assert.equal(mnist.test().take(100).batch(32).size, 4);
   assert.equal(mnist.test().take(100).batch(32, false).size, 3);
   tf.dispose([generic, ours, noSmall]);
@@ -51,7 +70,14 @@ test('take, skip and repeat match tf.data, sizes included', async () => {
   assert.equal(mnist.test().take(0).size, 0);
   assert.deepEqual(await labels(mnist.test().take(0).repeat()), []);
   // The same sequence through tf.data's generic operators.
-  const viaTfData = await labels(mnist.test().map((e: Example) => e).take(10).repeat(2).skip(5) as tf.data.Dataset<Example>);
+  const viaTfData = await labels(
+    mnist
+      .test()
+      .map((e: Example) => e)
+      .take(10)
+      .repeat(2)
+      .skip(5) as tf.data.Dataset<Example>,
+  );
   assert.deepEqual(await labels(mnist.test().take(10).repeat(2).skip(5)), viaTfData);
 });
 
@@ -109,13 +135,22 @@ test("the article's pipeline train().shuffle(10000).repeat().batch(64) leaks not
   for (let i = 0; i < 30; i++) tf.dispose((await it2.next()).value);
   assert.equal(tf.memory().numTensors, before);
   // Element-wise use with tf.data's own map and batch frees the elements it stacks.
-  const it3 = await mnist.test().map((e: Example) => ({ image: tf.mul(e.image, 2), label: e.label })).batch(16).iterator();
+  const it3 = await mnist
+    .test()
+    .map((e: Example) => ({ image: tf.mul(e.image, 2), label: e.label }))
+    .batch(16)
+    .iterator();
   for (let i = 0; i < 5; i++) tf.dispose((await it3.next()).value);
   assert.equal(tf.memory().numTensors, before);
 });
 
 test('batches feed an Estimator-style loop: the mapped {xs, ys} pipeline of the tutorial notebook', async () => {
-  const ds = mnist.train().shuffle(10000, 1).repeat().batch(64).map((b: Batch) => ({ xs: b.image, ys: b.label }));
+  const ds = mnist
+    .train()
+    .shuffle(10000, 1)
+    .repeat()
+    .batch(64)
+    .map((b: Batch) => ({ xs: b.image, ys: b.label }));
   const [first] = (await ds.take(1).toArray()) as unknown as { xs: tf.Tensor; ys: tf.Tensor }[];
   assert.deepEqual(first.xs.shape, [64, 28, 28]);
   assert.deepEqual(first.ys.shape, [64]);

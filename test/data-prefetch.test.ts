@@ -40,7 +40,9 @@ test('prefetchToDevice yields the same batches in order, n ahead, and frees what
   assert.equal(tf.memory().numTensors, base, 'every batch consumed and disposed');
 
   const c2 = { pulled: 0 };
-  const it = (await prefetchToDevice(source(c2), 2).iterator()) as unknown as AsyncIterator<{ xs: tf.Tensor }> & { return(): Promise<unknown> };
+  const it = (await prefetchToDevice(source(c2), 2).iterator()) as unknown as AsyncIterator<{ xs: tf.Tensor }> & {
+    return(): Promise<unknown>;
+  };
   const first = await it.next();
   assert.equal(c2.pulled, 3, 'the first batch plus two more were pulled before the first was handed out');
   tf.dispose(first.value as tf.TensorContainer);
@@ -67,7 +69,12 @@ test('on webgpu the float tensors of a prefetched batch are already in GPU buffe
   const backend = tf.backend() as unknown as { tensorMap: { get(id: object): { resource: unknown; values: unknown } } };
   // Made on cpu, consumed on webgpu: moved on the way.
   await tf.setBackend('cpu');
-  const made = tf.data.array([0, 1, 2, 3]).map((i) => ({ xs: tf.fill([2, 2], i as number), ys: tf.scalar(i as number, 'int32') })) as unknown as tf.data.Dataset<{ xs: tf.Tensor; ys: tf.Tensor }>;
+  const made = tf.data
+    .array([0, 1, 2, 3])
+    .map((i) => ({ xs: tf.fill([2, 2], i as number), ys: tf.scalar(i as number, 'int32') })) as unknown as tf.data.Dataset<{
+    xs: tf.Tensor;
+    ys: tf.Tensor;
+  }>;
   const it = await made.iterator();
   const onCpu: Array<{ xs: tf.Tensor; ys: tf.Tensor }> = [];
   for (let r = await it.next(); !r.done; r = await it.next()) onCpu.push(r.value);

@@ -48,9 +48,22 @@ function regressionModel(features: tf.Tensor | Record<string, tf.Tensor>, labels
 
 describe('data.fromTensorSlices', () => {
   test('slices features and labels along axis 0 into {features, labels}', async () => {
-    const els = await collect(data.fromTensorSlices(tf.tensor2d([[1, 2], [3, 4], [5, 6]]), [10, 20, 30]));
+    const els = await collect(
+      data.fromTensorSlices(
+        tf.tensor2d([
+          [1, 2],
+          [3, 4],
+          [5, 6],
+        ]),
+        [10, 20, 30],
+      ),
+    );
     assert.equal(els.length, 3);
-    assert.deepEqual(rows(els), [[1, 2], [3, 4], [5, 6]]);
+    assert.deepEqual(rows(els), [
+      [1, 2],
+      [3, 4],
+      [5, 6],
+    ]);
     assert.deepEqual(rows(els, 'labels'), [10, 20, 30]);
     assert.deepEqual((els[0].features as tf.Tensor).shape, [2]);
   });
@@ -67,7 +80,10 @@ describe('data.fromTensorSlices', () => {
   });
 
   test('mismatched rows and scalars are refused with the fix', () => {
-    assert.throws(() => data.fromTensorSlices(tf.zeros([4, 2]), tf.zeros([3])), /features has 4 rows but labels has 3.*same first dimension/);
+    assert.throws(
+      () => data.fromTensorSlices(tf.zeros([4, 2]), tf.zeros([3])),
+      /features has 4 rows but labels has 3.*same first dimension/,
+    );
     assert.throws(() => data.fromTensorSlices({ a: [1, 2], b: [1] }), /features.a has 2 rows but features.b has 1/);
     assert.throws(() => data.fromTensorSlices(tf.scalar(1)), /features is a scalar/);
     assert.throws(() => data.fromTensorSlices({}), /features must be a tensor/);
@@ -76,13 +92,24 @@ describe('data.fromTensorSlices', () => {
 
 describe('data.inputFn (numpy_input_fn)', () => {
   const x = tf.tensor2d(Array.from({ length: 10 }, (_, i) => [i, -i]));
-  const y = tf.tensor1d(Array.from({ length: 10 }, (_, i) => i), 'int32');
+  const y = tf.tensor1d(
+    Array.from({ length: 10 }, (_, i) => i),
+    'int32',
+  );
 
   test('batches in order without shuffle, a smaller last batch, numEpochs passes', async () => {
     const els = await collect(data.inputFn({ x, y, batchSize: 4, numEpochs: 2, shuffle: false })());
-    assert.deepEqual(els.map((e) => (e.labels as tf.Tensor).shape[0]), [4, 4, 2, 4, 4, 2]);
+    assert.deepEqual(
+      els.map((e) => (e.labels as tf.Tensor).shape[0]),
+      [4, 4, 2, 4, 4, 2],
+    );
     assert.deepEqual(rows(els, 'labels').flat(), [...Array(10).keys(), ...Array(10).keys()]);
-    assert.deepEqual((els[1].features as tf.Tensor).arraySync(), [[4, -4], [5, -5], [6, -6], [7, -7]]);
+    assert.deepEqual((els[1].features as tf.Tensor).arraySync(), [
+      [4, -4],
+      [5, -5],
+      [6, -6],
+      [7, -7],
+    ]);
     assert.equal((els[0].labels as tf.Tensor).dtype, 'int32');
   });
 
@@ -91,7 +118,11 @@ describe('data.inputFn (numpy_input_fn)', () => {
     const a = rows(await collect(fn()), 'labels') as number[][];
     const b = rows(await collect(fn()), 'labels') as number[][];
     assert.deepEqual(a, b);
-    for (const pass of a) assert.deepEqual([...pass].sort((p, q) => p - q), [...Array(10).keys()]);
+    for (const pass of a)
+      assert.deepEqual(
+        [...pass].sort((p, q) => p - q),
+        [...Array(10).keys()],
+      );
     assert.notDeepEqual(a[0], [...Array(10).keys()]);
     assert.notDeepEqual(a[0], a[1]);
     const other = rows(await collect(data.inputFn({ x, y, batchSize: 10, shuffle: true, seed: 8 })()), 'labels');
@@ -102,7 +133,11 @@ describe('data.inputFn (numpy_input_fn)', () => {
     const els = await collect(data.inputFn({ x, batchSize: 3, numEpochs: null, shuffle: false })().take(9));
     assert.equal(els.length, 9);
     assert.deepEqual(rows(els)[3], [[9, -9]]);
-    assert.deepEqual(rows(els)[4], [[0, -0], [1, -1], [2, -2]]);
+    assert.deepEqual(rows(els)[4], [
+      [0, -0],
+      [1, -1],
+      [2, -2],
+    ]);
   });
 
   test('bad options say what to pass', () => {
@@ -137,7 +172,8 @@ describe('Estimator on in-memory data', () => {
     const m = await est.evaluate(data.inputFn({ x: features, y, batchSize: 16, shuffle: false }));
     assert.equal(m.globalStep, 12);
     const preds: unknown[] = [];
-    for await (const p of est.predict(data.inputFn({ x: features, batchSize: 16, shuffle: false }))) preds.push((p as Record<string, unknown>).y);
+    for await (const p of est.predict(data.inputFn({ x: features, batchSize: 16, shuffle: false })))
+      preds.push((p as Record<string, unknown>).y);
     assert.equal(preds.length, 64);
   });
 

@@ -16,7 +16,14 @@ import { carriesPlotlyLibrary, plotlyLibraryHtml, resetPlotlyLibrary } from '../
 import { DisplayOptions, MimeBundle, setDisplaySink } from '../src/host/sink';
 
 const CHROMIUM = '/usr/bin/chromium';
-const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'];
+const ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--no-first-run',
+];
 const ARTIFACTS = path.join(__dirname, '..', '..', 'test-artifacts');
 const missing = fs.existsSync(CHROMIUM) ? false : `${CHROMIUM} is not installed (apt-get install chromium)`;
 const NBCONVERT = '/usr/bin/jupyter-nbconvert';
@@ -99,9 +106,16 @@ describe('display bundles in headless Chromium', { skip: missing }, () => {
         ],
         { title: { text: 'loss' } },
       ),
-      display.confusionMatrix(labels, labels.map((l, i) => (i % 5 === 0 ? (l + 1) % 10 : l)), { numClasses: 10 }),
+      display.confusionMatrix(
+        labels,
+        labels.map((l, i) => (i % 5 === 0 ? (l + 1) % 10 : l)),
+        { numClasses: 10 },
+      ),
       await display.predictions(
-        labels.map((l, i) => ({ classes: i % 4 === 0 ? (l + 3) % 10 : l, probabilities: Float32Array.from({ length: 10 }, (_, k) => (k === l ? 0.8 : 0.02)) })),
+        labels.map((l, i) => ({
+          classes: i % 4 === 0 ? (l + 3) % 10 : l,
+          probabilities: Float32Array.from({ length: 10 }, (_, k) => (k === l ? 0.8 : 0.02)),
+        })),
         { images: digits, labels, limit: 8 },
       ),
     ];
@@ -141,19 +155,25 @@ describe('display bundles in headless Chromium', { skip: missing }, () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'display-tb-browser-'));
     const w = new EventFileWriter(dir);
     for (let s = 0; s <= 200; s += 20) w.addScalars(s, { loss: 1 / (1 + s / 50), accuracy: s / 250 });
-    for (let s = 0; s <= 200; s += 100) w.addSummary(s, [{ tag: 'dense/kernel', histo: histogramOf(Array.from({ length: 500 }, (_, i) => Math.sin(i) + s / 100)) }]);
+    for (let s = 0; s <= 200; s += 100)
+      w.addSummary(s, [{ tag: 'dense/kernel', histo: histogramOf(Array.from({ length: 500 }, (_, i) => Math.sin(i) + s / 100)) }]);
     w.close();
     const e = new EventFileWriter(path.join(dir, 'eval'));
     e.addScalars(100, { loss: 0.4, accuracy: 0.35 });
     e.addScalars(200, { loss: 0.3, accuracy: 0.7 });
     e.close();
-    const file = display.toHtmlFile([await display.scalars(dir), await display.histograms(dir, 'dense/kernel')], path.join(ARTIFACTS, 'display-tensorboard.html'));
+    const file = display.toHtmlFile(
+      [await display.scalars(dir), await display.histograms(dir, 'dense/kernel')],
+      path.join(ARTIFACTS, 'display-tensorboard.html'),
+    );
     const { page, errors } = await open(file);
     const plots = await drawnPlots(page, 2);
     assert.equal(plots[0].traces, 4, 'loss and accuracy, each train + eval');
     assert.equal(plots[0].scatterPoints, 2 * (11 + 2));
-    assert.equal(await page.locator('.tfjs-estimator-plot').first().locator('.xtick').count() > 0, true);
-    const subplots = await page.evaluate<number>(`document.querySelector('.tfjs-estimator-plot').querySelectorAll('.cartesianlayer .subplot').length`);
+    assert.equal((await page.locator('.tfjs-estimator-plot').first().locator('.xtick').count()) > 0, true);
+    const subplots = await page.evaluate<number>(
+      `document.querySelector('.tfjs-estimator-plot').querySelectorAll('.cartesianlayer .subplot').length`,
+    );
     assert.equal(subplots, 2, 'one subplot per tag');
     assert.ok(plots[1].heatmaps >= 1);
     await page.screenshot({ path: path.join(ARTIFACTS, 'display-tensorboard.png'), fullPage: true });
@@ -171,7 +191,10 @@ describe('display bundles in headless Chromium', { skip: missing }, () => {
     const html = `<!DOCTYPE html><html><head><meta charset="utf-8"></head><body>${amd}${a['text/html']}${b['text/html']}<p>text between</p>${plotlyLibraryHtml()}</body></html>`;
     const { page, errors } = await open(write('display-order.html', html));
     const plots = await drawnPlots(page, 2);
-    assert.deepEqual(plots.map((p) => p.traces), [1, 1]);
+    assert.deepEqual(
+      plots.map((p) => p.traces),
+      [1, 1],
+    );
     assert.equal(plots[0].bars, 3);
     assert.deepEqual(errors, []);
     await page.close();
@@ -180,16 +203,33 @@ describe('display bundles in headless Chromium', { skip: missing }, () => {
   test('a page with the cartesian and the full build draws 2-D charts at once and a 3-D chart on the full build, whichever unpacks first', async () => {
     // As in a notebook whose first chart cell carried the cartesian build and a later cell's raw
     // 3-D chart the full one; the 3-D chart sits above both carriers.
-    const surface = display.plot({ type: 'surface', z: [[1, 2, 3], [2, 3, 4], [3, 4, 5]] }, { title: { text: '3-D' } });
+    const surface = display.plot(
+      {
+        type: 'surface',
+        z: [
+          [1, 2, 3],
+          [2, 3, 4],
+          [3, 4, 5],
+        ],
+      },
+      { title: { text: '3-D' } },
+    );
     const line = display.plot({ type: 'scatter', y: [1, 3, 2] }, { title: { text: '2-D' } });
     const html = `<!DOCTYPE html><html><head><meta charset="utf-8"></head><body>${surface['text/html']}${line['text/html']}${plotlyLibraryHtml(1)}${plotlyLibraryHtml(2)}${plotlyLibraryHtml(1)}</body></html>`;
     const { page, errors } = await open(write('display-tiers.html', html));
-    await page.waitForFunction(`document.querySelectorAll('.js-plotly-plot .main-svg').length >= 2 && !!document.querySelector('.js-plotly-plot .gl-container, .js-plotly-plot canvas')`, undefined, { timeout: 60_000 });
+    await page.waitForFunction(
+      `document.querySelectorAll('.js-plotly-plot .main-svg').length >= 2 && !!document.querySelector('.js-plotly-plot .gl-container, .js-plotly-plot canvas')`,
+      undefined,
+      { timeout: 60_000 },
+    );
     const tier = await page.evaluate<number>(`window.__tfjsEstimatorPlotly.tier`);
     assert.equal(tier, 2, 'the full build is the one left on the page');
     const traces = await page.evaluate<string[]>(`Array.from(document.querySelectorAll('.js-plotly-plot')).map((el) => el.data[0].type)`);
     assert.deepEqual(traces.sort(), ['scatter', 'surface']);
-    assert.deepEqual(errors.filter((e) => !/WebGL|GPU stall|GroupMarkerNotSet/i.test(e)), []);
+    assert.deepEqual(
+      errors.filter((e) => !/WebGL|GPU stall|GroupMarkerNotSet/i.test(e)),
+      [],
+    );
     await page.close();
   });
 
@@ -218,7 +258,7 @@ setTimeout(function () { document.body.appendChild(host); }, 300);
     await page.waitForSelector('.tfjs-plot-missing', { timeout: 10_000 });
     const notice = await page.locator('.tfjs-plot-missing').textContent();
     assert.match(notice ?? '', /Run display\.plotlyLibrary\(\) in a cell, or re-run this cell/);
-    assert.match(await page.locator('.tfjs-estimator-plot pre').textContent() ?? '', /1 trace/, 'the text summary stays visible');
+    assert.match((await page.locator('.tfjs-estimator-plot pre').textContent()) ?? '', /1 trace/, 'the text summary stays visible');
     assert.deepEqual(errors, []);
     await page.close();
   });
@@ -236,19 +276,31 @@ setTimeout(function () { document.body.appendChild(host); }, 300);
     try {
       for (let i = 0; i < 3; i++) {
         outputs.push([]);
-        display.plot({ type: 'scatter', mode: 'markers', y: Array.from({ length: i + 2 }, (_, k) => k) }, { title: { text: `chart ${i}` } });
-        display.image(new Uint8Array(28 * 28).map((_, k) => (k * 7) % 256), { shape: [28, 28] });
+        display.plot(
+          { type: 'scatter', mode: 'markers', y: Array.from({ length: i + 2 }, (_, k) => k) },
+          { title: { text: `chart ${i}` } },
+        );
+        display.image(
+          new Uint8Array(28 * 28).map((_, k) => (k * 7) % 256),
+          { shape: [28, 28] },
+        );
       }
     } finally {
       setDisplaySink(undefined);
       resetPlotlyLibrary();
     }
-    assert.deepEqual(outputs.map((o) => carriesPlotlyLibrary(o[0])), [true, false, false]);
+    assert.deepEqual(
+      outputs.map((o) => carriesPlotlyLibrary(o[0])),
+      [true, false, false],
+    );
     const order = [1, 2, 0];
     const nb = {
       nbformat: 4,
       nbformat_minor: 5,
-      metadata: { kernelspec: { name: 'tfjs-estimator', display_name: 'TypeScript (tfjs-estimator)', language: 'typescript' }, language_info: { name: 'typescript' } },
+      metadata: {
+        kernelspec: { name: 'tfjs-estimator', display_name: 'TypeScript (tfjs-estimator)', language: 'typescript' },
+        language_info: { name: 'typescript' },
+      },
       cells: order.map((k, i) => ({
         id: `cell${i}`,
         cell_type: 'code',
@@ -264,10 +316,19 @@ setTimeout(function () { document.body.appendChild(host); }, 300);
     assert.equal(r.status, 0, r.stderr);
     const { page, errors } = await open(ipynb.replace(/\.ipynb$/, '.html'));
     const plots = await drawnPlots(page, 3);
-    assert.deepEqual(plots.map((p) => p.scatterPoints), [3, 4, 2], 'charts 1, 2, 0 in page order');
-    const sizes = await page.evaluate<number[]>(`Array.from(document.images).map((i) => i.complete ? i.getBoundingClientRect().width * i.naturalHeight : 0)`);
+    assert.deepEqual(
+      plots.map((p) => p.scatterPoints),
+      [3, 4, 2],
+      'charts 1, 2, 0 in page order',
+    );
+    const sizes = await page.evaluate<number[]>(
+      `Array.from(document.images).map((i) => i.complete ? i.getBoundingClientRect().width * i.naturalHeight : 0)`,
+    );
     assert.equal(sizes.length, 3);
-    assert.ok(sizes.every((v) => v > 0), `images visible: ${sizes}`);
+    assert.ok(
+      sizes.every((v) => v > 0),
+      `images visible: ${sizes}`,
+    );
     await page.screenshot({ path: path.join(ARTIFACTS, 'display-nbconvert.png'), fullPage: true });
     assert.deepEqual(errors, []);
     await page.close();

@@ -63,7 +63,10 @@ describe('display.histogram', () => {
     const f = figure(display.histogram(t));
     assert.equal(tf.memory().numTensors, before);
     assert.equal((f.data[0].y as number[]).length, 30);
-    assert.equal((f.data[0].y as number[]).reduce((a, b) => a + b, 0), 1000);
+    assert.equal(
+      (f.data[0].y as number[]).reduce((a, b) => a + b, 0),
+      1000,
+    );
     t.dispose();
   });
 });
@@ -78,7 +81,13 @@ describe('display.plot', () => {
       { title: { text: 'two traces' } },
     );
     const f = figure(b);
-    assert.deepEqual(f.data.map((t) => [t.type, t.name]), [['scatter', 'train'], ['bar', 'counts']]);
+    assert.deepEqual(
+      f.data.map((t) => [t.type, t.name]),
+      [
+        ['scatter', 'train'],
+        ['bar', 'counts'],
+      ],
+    );
     assert.deepEqual(f.data[0].y, [0.5, 0.25, 0.125]);
     assert.deepEqual(JSON.parse(JSON.stringify(f)).data[1].y, [4, 5]);
     assert.equal(b['text/plain'], 'Plotly chart: two traces\n2 traces:\n  train (scatter, 3 points)\n  counts (bar, 2 points)');
@@ -128,9 +137,14 @@ describe('plotly library embedding', () => {
   test('in the kernel only the first chart of a cell run carries the library: the cartesian build, packed to under 700 KB', () => {
     const sink = new RecordingSink();
     setDisplaySink(sink);
-    const charts = Array.from({ length: 20 }, (_, i) => display.plot({ type: 'scatter', y: [i, i + 1, i + 2] }, { title: { text: `chart ${i}` } }));
+    const charts = Array.from({ length: 20 }, (_, i) =>
+      display.plot({ type: 'scatter', y: [i, i + 1, i + 2] }, { title: { text: `chart ${i}` } }),
+    );
     assert.equal(sink.outputs.length, 20, 'every chart was displayed through the sink');
-    assert.deepEqual(charts.map(carriesPlotlyLibrary), charts.map((_, i) => i === 0));
+    assert.deepEqual(
+      charts.map(carriesPlotlyLibrary),
+      charts.map((_, i) => i === 0),
+    );
     const sizes = charts.map((b) => Buffer.byteLength(JSON.stringify(b)));
     const library = fs.statSync(require.resolve('plotly.js-dist-min/plotly.min.js')).size;
     const total = sizes.reduce((a, b) => a + b, 0);
@@ -151,9 +165,18 @@ describe('plotly library embedding', () => {
     const values = tf.tensor1d([0.1, 0.5, 0.9]);
     const own = [display.histogram(values), display.confusionMatrix([0, 1, 1], [0, 1, 0]), display.plot({ type: 'bar', y: [1, 2] })];
     values.dispose();
-    assert.deepEqual(own.map((b) => plotlyTierOf(b)), [1, 1, 1]);
+    assert.deepEqual(
+      own.map((b) => plotlyTierOf(b)),
+      [1, 1, 1],
+    );
     assert.deepEqual(own.map(carriesPlotlyLibrary), [true, false, false]);
-    const surface = display.plot({ type: 'surface', z: [[1, 2], [3, 4]] });
+    const surface = display.plot({
+      type: 'surface',
+      z: [
+        [1, 2],
+        [3, 4],
+      ],
+    });
     assert.equal(plotlyTierOf(surface), 2);
     assert.match(surface['text/html'] as string, /data-tier="full"/, 'the first chart needing the full build carries it');
     assert.equal(carriesPlotlyLibrary(display.plot({ type: 'scatter3d', x: [1], y: [1], z: [1] })), false, 'a second one does not');

@@ -32,7 +32,8 @@ describe('display.image', () => {
     assert.equal(tf.memory().numTensors, before, 'no tensors left behind');
     const p = png(b);
     assert.deepEqual([p.width, p.height, p.channels, p.depth], [7, 5, 1, 8]);
-    for (let y = 0; y < 5; y++) for (let x = 0; x < 7; x++) assert.deepEqual(pixel(p, x, y), [Math.round(Math.fround(values[y * 7 + x]) * 255)]);
+    for (let y = 0; y < 5; y++)
+      for (let x = 0; x < 7; x++) assert.deepEqual(pixel(p, x, y), [Math.round(Math.fround(values[y * 7 + x]) * 255)]);
     assert.equal(b['text/plain'], '<image 5x7x1>');
     t.dispose();
   });
@@ -131,13 +132,21 @@ describe('display.images', () => {
     for (const i of [0, 7, 9, 15]) {
       const ox = (i % 8) * 32 + 2;
       const oy = Math.floor(i / 8) * 32 + 2;
-      for (const [x, y] of [[14, 14], [10, 20], [5, 5]]) assert.deepEqual(pixel(p, ox + x, oy + y), [bytes[i * 784 + y * 28 + x]]);
+      for (const [x, y] of [
+        [14, 14],
+        [10, 20],
+        [5, 5],
+      ])
+        assert.deepEqual(pixel(p, ox + x, oy + y), [bytes[i * 784 + y * 28 + x]]);
     }
     const html = b['text/html'] as string;
     const imgs = [...html.matchAll(/src="data:image\/png;base64,([^"]+)"/g)].map((m) => decode(Buffer.from(m[1], 'base64')));
     assert.equal(imgs.length, n);
     assert.deepEqual(Array.from(imgs[3].data), Array.from(bytes.subarray(3 * 784, 4 * 784)));
-    assert.deepEqual([...html.matchAll(/<figcaption[^>]*>(\d)<\/figcaption>/g)].map((m) => Number(m[1])), labels);
+    assert.deepEqual(
+      [...html.matchAll(/<figcaption[^>]*>(\d)<\/figcaption>/g)].map((m) => Number(m[1])),
+      labels,
+    );
     assert.equal(labels[0], 7, 'the first MNIST test digit is a 7');
   });
 

@@ -60,11 +60,18 @@ describe('display.predictions', () => {
     ];
     const labels = tf.tensor1d([3, 1, 2, 0], 'int32');
     const before = tf.memory().numTensors;
-    const b = await display.predictions(records, { images, labels, classNames: ['zero', 'one', 'two', 'three', '4', '5', '6', 'seven', '8', '9'] });
+    const b = await display.predictions(records, {
+      images,
+      labels,
+      classNames: ['zero', 'one', 'two', 'three', '4', '5', '6', 'seven', '8', '9'],
+    });
     assert.equal(tf.memory().numTensors, before, 'no tensors left behind');
     const c = cards(b);
     assert.equal(c.length, 4);
-    assert.deepEqual(c.map((h) => h.startsWith(' mistake')), [false, false, true, false]);
+    assert.deepEqual(
+      c.map((h) => h.startsWith(' mistake')),
+      [false, false, true, false],
+    );
     assert.match(c[2], /predicted <b[^>]*>seven<\/b> <span[^>]*>\(60\.0%\)/);
     assert.match(c[2], /✗ true: <b>two<\/b>/);
     assert.match(c[0], /✓ true: <b>three<\/b>/);
@@ -95,7 +102,10 @@ describe('display.predictions', () => {
     assert.match(bare['text/plain'] as string, /1\/2 correct/);
     const probsOnly = await display.predictions([[0.1, 0.7, 0.2]]);
     assert.match(cards(probsOnly)[0], /predicted <b[^>]*>1<\/b>/);
-    await assert.rejects(display.predictions([{ foo: 1 }]), /prediction 0 has neither classes nor probabilities \(keys: foo\); pass classesKey or probabilitiesKey/);
+    await assert.rejects(
+      display.predictions([{ foo: 1 }]),
+      /prediction 0 has neither classes nor probabilities \(keys: foo\); pass classesKey or probabilitiesKey/,
+    );
   });
 
   test("works on a real Estimator's predict() over MNIST", async () => {
@@ -109,15 +119,19 @@ describe('display.predictions', () => {
       return new EstimatorSpec({ mode, loss, trainOp: train.adam(0.01).minimize(loss, { globalStep: train.getOrCreateGlobalStep() }) });
     };
     const batches = (kind: 'train' | 'test', n: number): tf.data.Dataset<tf.TensorContainer> =>
-      (kind === 'train' ? mnist.trainBatches(32) : mnist.testBatches(n))
-        .take(kind === 'train' ? 150 : 1)
-        .map((b) => ({ features: (b as { image: tf.Tensor }).image, labels: (b as { label: tf.Tensor }).label })) as unknown as tf.data.Dataset<tf.TensorContainer>;
+      (kind === 'train' ? mnist.trainBatches(32) : mnist.testBatches(n)).take(kind === 'train' ? 150 : 1).map((b) => ({
+        features: (b as { image: tf.Tensor }).image,
+        labels: (b as { label: tf.Tensor }).label,
+      })) as unknown as tf.data.Dataset<tf.TensorContainer>;
     const est = new Estimator(modelFn, dir);
     await est.train(() => batches('train', 32));
     const raw = mnist.raw('test');
     const images = { data: raw.images.data.subarray(0, 16 * 784), shape: [16, 28, 28] };
     const labels = Array.from(raw.labels.data.subarray(0, 16));
-    const b = await display.predictions(est.predict(() => batches('test', 64)), { images, labels });
+    const b = await display.predictions(
+      est.predict(() => batches('test', 64)),
+      { images, labels },
+    );
     const m = /(\d+)\/16 correct/.exec(b['text/plain'] as string);
     assert.ok(m, b['text/plain'] as string);
     assert.ok(Number(m[1]) >= 10, `a softmax regression trained 150 steps gets most of 16 digits right: ${m[1]}/16`);

@@ -5,7 +5,10 @@ import * as tf from '@tensorflow/tfjs';
 import { display, displaySymbol, isAlreadyDisplayed, toMimeBundle } from '../src/display';
 import { DisplayOptions, DisplaySink, MimeBundle, setDisplaySink } from '../src/host/sink';
 
-type Event = { kind: 'display'; data: MimeBundle; opts?: DisplayOptions } | { kind: 'update'; data: MimeBundle; id: string } | { kind: 'clear'; wait: boolean };
+type Event =
+  | { kind: 'display'; data: MimeBundle; opts?: DisplayOptions }
+  | { kind: 'update'; data: MimeBundle; id: string }
+  | { kind: 'clear'; wait: boolean };
 
 /** A sink as the kernel installs one per execution: it records the cell's outputs. */
 class RecordingSink implements DisplaySink {
@@ -29,7 +32,10 @@ function cells(html: string): string[] {
 
 describe('toMimeBundle: tensors as cell results', () => {
   test('a small 2-D tensor: tf-style text with stats, and an HTML table of every value', () => {
-    const t = tf.tensor2d([[1, 2.5, -3], [4, 5, 6]]);
+    const t = tf.tensor2d([
+      [1, 2.5, -3],
+      [4, 5, 6],
+    ]);
     const b = toMimeBundle(t);
     assert.ok(b);
     const text = b['text/plain'] as string;
@@ -139,7 +145,10 @@ describe('display()', () => {
     setDisplaySink(sink);
     display.image(new Uint8Array(4), { shape: [2, 2], displayId: 'img' });
     display.histogram([1, 2, 3], { displayId: 'h' });
-    assert.deepEqual(sink.events.map((e) => (e.kind === 'display' ? e.opts?.displayId : e.kind)), ['img', 'h']);
+    assert.deepEqual(
+      sink.events.map((e) => (e.kind === 'display' ? e.opts?.displayId : e.kind)),
+      ['img', 'h'],
+    );
   });
 
   test('html and markdown carry a text fallback; bundles print briefly in a console', () => {
@@ -163,7 +172,10 @@ describe('display.progress', () => {
     assert.equal(sink.events[0].kind, 'display');
     const id = sink.events[0].kind === 'display' ? sink.events[0].opts?.displayId : undefined;
     assert.ok(id);
-    assert.deepEqual(sink.events.slice(1).map((e) => (e.kind === 'update' ? e.id : e.kind)), [id, id]);
+    assert.deepEqual(
+      sink.events.slice(1).map((e) => (e.kind === 'update' ? e.id : e.kind)),
+      [id, id],
+    );
     const lastEvent = sink.events[sink.events.length - 1];
     assert.equal(lastEvent.kind, 'update');
     const last = lastEvent.kind === 'update' ? lastEvent.data : {};
@@ -187,6 +199,9 @@ describe('display.progress', () => {
     }
     assert.ok(lines.length >= 2);
     assert.match(lines[lines.length - 1], /eval \(done\): \[#+\] 4\/4/);
-    assert.ok(lines.every((l) => !l.includes('<')), 'no HTML outside the kernel');
+    assert.ok(
+      lines.every((l) => !l.includes('<')),
+      'no HTML outside the kernel',
+    );
   });
 });

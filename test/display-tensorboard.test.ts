@@ -66,7 +66,10 @@ describe('display.scalars', () => {
     assert.deepEqual(f.data[4].x, [100]);
     assert.equal(f.data[4].mode, 'markers', 'a single point is drawn as a marker');
     // Each run appears once in the legend, with one colour across charts.
-    assert.deepEqual(f.data.filter((t) => t.showlegend).map((t) => t.name), ['train', 'eval', 'eval_holdout']);
+    assert.deepEqual(
+      f.data.filter((t) => t.showlegend).map((t) => t.name),
+      ['train', 'eval', 'eval_holdout'],
+    );
     assert.equal((f.data[0].line as { color: string }).color, (f.data[2].line as { color: string }).color);
     assert.deepEqual(f.layout.grid, { rows: 2, columns: 2, pattern: 'independent', ygap: 0.35, xgap: 0.12 });
     assert.match(b['text/plain'] as string, /loss \[eval\]: 2 points, last 0\.3 at step 100/);
@@ -159,17 +162,33 @@ describe('display.histograms', () => {
     z.forEach((row, i) => assert.ok(Math.abs(peak(row) - 2 * i) < 0.6, `step ${i * 100} peaks near ${2 * i}: ${peak(row)}`));
     assert.match(b['text/plain'] as string, /Histograms of dense\/kernel in train: 3 steps \(0\.\.200\)/);
     const lines = figure(await display.histograms(dir, 'dense/kernel', { mode: 'lines' }));
-    assert.deepEqual(lines.data.map((t) => t.name), ['step 0', 'step 100', 'step 200']);
+    assert.deepEqual(
+      lines.data.map((t) => t.name),
+      ['step 0', 'step 100', 'step 200'],
+    );
     await assert.rejects(display.histograms(dir, 'nope'), /no histogram tag 'nope' in .*; tags: dense\/kernel/);
     await assert.rejects(display.histograms(dir, 'dense/kernel', { run: 'eval' }), /no run 'eval' in .*; runs: train/);
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
   test('re-binning keeps every count, clipping TensorBoard edge buckets to [min, max]', () => {
-    const h = { step: 0, wallTime: 0, min: 0.5, max: 3.5, num: 4, sum: 0, sumSquares: 0, bucketLimit: [1, 2, Number.MAX_VALUE], bucket: [1, 2, 1] };
+    const h = {
+      step: 0,
+      wallTime: 0,
+      min: 0.5,
+      max: 3.5,
+      num: 4,
+      sum: 0,
+      sumSquares: 0,
+      bucketLimit: [1, 2, Number.MAX_VALUE],
+      bucket: [1, 2, 1],
+    };
     const counts = rebin(h, [0, 1, 2, 3, 4]);
     // The last bucket (2, MAX] is really (2, 3.5]: two thirds of it in [2,3), one third in [3,4).
-    assert.deepEqual(counts.map((c) => Math.round(c * 1000) / 1000), [1, 2, 0.667, 0.333]);
+    assert.deepEqual(
+      counts.map((c) => Math.round(c * 1000) / 1000),
+      [1, 2, 0.667, 0.333],
+    );
     const same = { ...h, min: 2, max: 2, bucketLimit: [2.2], bucket: [3] };
     assert.deepEqual(rebin(same, [0, 1, 2, 3]), [0, 0, 3]);
   });

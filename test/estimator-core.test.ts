@@ -64,7 +64,10 @@ describe('train ops', () => {
       const loss = tf.mean(tf.square(tf.sub(layers.dense(x, 1), y!))) as tf.Scalar;
       return new EstimatorSpec({ mode, loss, trainOp: train.sgd(0.1).minimize(loss) });
     };
-    await assert.rejects(new Estimator(modelFn, tmpDir()).train(() => linearDataset(16), { steps: 2 }), /did not increment the global step/);
+    await assert.rejects(
+      new Estimator(modelFn, tmpDir()).train(() => linearDataset(16), { steps: 2 }),
+      /did not increment the global step/,
+    );
   });
 });
 
@@ -95,9 +98,17 @@ describe('layers', () => {
     assert.deepEqual(
       est.getVariableNames().filter((n) => !n.includes('GradientDescent')),
       [
-        'conv2d/bias', 'conv2d/kernel', 'conv2d_1/bias', 'conv2d_1/kernel',
-        'discriminator/dense/bias', 'discriminator/dense/kernel',
-        'generator/dense/bias', 'generator/dense/kernel', 'global_step', 'my_dense/bias', 'my_dense/kernel',
+        'conv2d/bias',
+        'conv2d/kernel',
+        'conv2d_1/bias',
+        'conv2d_1/kernel',
+        'discriminator/dense/bias',
+        'discriminator/dense/kernel',
+        'generator/dense/bias',
+        'generator/dense/kernel',
+        'global_step',
+        'my_dense/bias',
+        'my_dense/kernel',
       ],
     );
   });
@@ -119,7 +130,10 @@ describe('layers', () => {
       await est.train(input, { steps: 1 });
       const v = values(est);
       // mean 2.5, unbiased variance 5/3; momentum 0.5 from (0, 1).
-      assert.ok(Math.abs(v['batch_normalization/moving_mean'][0] - 1.25) < 1e-5, `pattern=${pattern} mean ${v['batch_normalization/moving_mean']}`);
+      assert.ok(
+        Math.abs(v['batch_normalization/moving_mean'][0] - 1.25) < 1e-5,
+        `pattern=${pattern} mean ${v['batch_normalization/moving_mean']}`,
+      );
       assert.ok(Math.abs(v['batch_normalization/moving_variance'][0] - (0.5 + (5 / 3) * 0.5)) < 1e-5);
       const preds: number[] = [];
       for await (const p of est.predict(() => [{ xs: tf.tensor2d([[1.25]]) }])) preds.push(p as number);
@@ -156,7 +170,9 @@ describe('batch norm without scale or offset', () => {
       const cpu = weights[key];
       const native = weights[key.replace('cpu', 'native')];
       for (const [name, v] of Object.entries(cpu)) {
-        v.forEach((x, i) => assert.ok(Math.abs(x - native[name][i]) < 1e-4 * Math.max(1, Math.abs(x)), `${key} ${name}[${i}]: ${x} vs ${native[name][i]}`));
+        v.forEach((x, i) =>
+          assert.ok(Math.abs(x - native[name][i]) < 1e-4 * Math.max(1, Math.abs(x)), `${key} ${name}[${i}]: ${x} vs ${native[name][i]}`),
+        );
       }
     }
   });
@@ -198,7 +214,10 @@ describe('train semantics', () => {
     const va = values(a);
     const vb = values(b);
     assert.deepEqual(Object.keys(va), Object.keys(vb));
-    assert.ok(Object.keys(va).some((k) => k.endsWith('/Adam/m')), 'Adam slots are saved');
+    assert.ok(
+      Object.keys(va).some((k) => k.endsWith('/Adam/m')),
+      'Adam slots are saved',
+    );
     for (const k of Object.keys(va)) {
       va[k].forEach((x, i) => assert.ok(Math.abs(x - vb[k][i]) < 1e-6, `${k}[${i}]: ${x} vs ${vb[k][i]}`));
     }
@@ -226,7 +245,13 @@ describe('train semantics', () => {
     assert.deepEqual(saved, [2, 4, 6, 7]);
     const state = readState(dir)!;
     assert.deepEqual(state.allModelCheckpointPaths, ['model.ckpt-6', 'model.ckpt-7']);
-    assert.deepEqual(fs.readdirSync(dir).filter((n) => n.startsWith('model.ckpt')).sort(), ['model.ckpt-6', 'model.ckpt-7']);
+    assert.deepEqual(
+      fs
+        .readdirSync(dir)
+        .filter((n) => n.startsWith('model.ckpt'))
+        .sort(),
+      ['model.ckpt-6', 'model.ckpt-7'],
+    );
   });
 
   test('hooks see begin, afterCreateSession, beforeRun/afterRun with fetched values, end; and can stop training', async () => {
@@ -246,7 +271,12 @@ describe('train semantics', () => {
     const modelFn = (x: tf.Tensor, y: tf.Tensor | undefined, mode: ModeKey) => {
       const pred = layers.dense(x, 1);
       const loss = tf.mean(tf.square(tf.sub(pred, y!))) as tf.Scalar;
-      return new EstimatorSpec({ mode, loss, predictions: { value: pred }, trainOp: train.sgd(0.1).minimize(loss, { globalStep: train.getOrCreateGlobalStep() }) });
+      return new EstimatorSpec({
+        mode,
+        loss,
+        predictions: { value: pred },
+        trainOp: train.sgd(0.1).minimize(loss, { globalStep: train.getOrCreateGlobalStep() }),
+      });
     };
     const est = new Estimator(modelFn, tmpDir());
     await est.train(() => linearDataset(64).repeat(), { steps: 10, hooks: [hook] });
@@ -275,13 +305,22 @@ describe('errors', () => {
     new Estimator(modelFn as never, tmpDir()).train(input, { steps: 1 });
 
   test('modelFn without loss in TRAIN', async () => {
-    await assert.rejects(run((x, _y, mode) => new EstimatorSpec({ mode, predictions: x })), /no loss in TRAIN mode; return new EstimatorSpec/);
+    await assert.rejects(
+      run((x, _y, mode) => new EstimatorSpec({ mode, predictions: x })),
+      /no loss in TRAIN mode; return new EstimatorSpec/,
+    );
   });
   test('non-scalar loss', async () => {
-    await assert.rejects(run((x, _y, mode) => new EstimatorSpec({ mode, loss: x })), /loss must be a scalar, got shape \[8,3\]/);
+    await assert.rejects(
+      run((x, _y, mode) => new EstimatorSpec({ mode, loss: x })),
+      /loss must be a scalar, got shape \[8,3\]/,
+    );
   });
   test('modelFn returning something that is not an EstimatorSpec', async () => {
-    await assert.rejects(run(() => ({ loss: 1 })), /modelFn must return an EstimatorSpec.*got an object with keys \{loss\}/);
+    await assert.rejects(
+      run(() => ({ loss: 1 })),
+      /modelFn must return an EstimatorSpec.*got an object with keys \{loss\}/,
+    );
   });
   test('EstimatorSpec missing predictions in PREDICT', async () => {
     const est = new Estimator(((_x: tf.Tensor, _y: unknown, mode: ModeKey) => new EstimatorSpec({ mode })) as never, tmpDir());
@@ -292,13 +331,19 @@ describe('errors', () => {
   test('inputFn returning something unusable', async () => {
     const est = new Estimator(linearModel(), tmpDir());
     await assert.rejects(est.train((() => 42) as never, { steps: 1 }), /inputFn returned number 42/);
-    await assert.rejects(est.train(() => [tf.scalar(1)], { steps: 1 }), /inputFn produced an element the Estimator cannot use/);
+    await assert.rejects(
+      est.train(() => [tf.scalar(1)], { steps: 1 }),
+      /inputFn produced an element the Estimator cannot use/,
+    );
   });
   test('shapes that do not fit name the layer and the shapes', async () => {
-    const est = new Estimator(((x: tf.Tensor, y: tf.Tensor | undefined, mode: ModeKey) => {
-      const loss = tf.mean(layers.conv2d(x, 2, 3)) as tf.Scalar;
-      return new EstimatorSpec({ mode, loss, trainOp: train.sgd(1).minimize(loss, { globalStep: train.getOrCreateGlobalStep() }) });
-    }) as never, tmpDir());
+    const est = new Estimator(
+      ((x: tf.Tensor, y: tf.Tensor | undefined, mode: ModeKey) => {
+        const loss = tf.mean(layers.conv2d(x, 2, 3)) as tf.Scalar;
+        return new EstimatorSpec({ mode, loss, trainOp: train.sgd(1).minimize(loss, { globalStep: train.getOrCreateGlobalStep() }) });
+      }) as never,
+      tmpDir(),
+    );
     await assert.rejects(est.train(input, { steps: 1 }), /conv2d: input must have rank 4.*got shape \[8,3\].*train mode, global step 0/s);
   });
   test('a checkpoint whose variables do not match the model names the variable and both shapes', async () => {
@@ -309,13 +354,28 @@ describe('errors', () => {
       const loss = tf.mean(tf.square(tf.sub(pred, y!))) as tf.Scalar;
       return new EstimatorSpec({ mode, loss, trainOp: train.sgd(0.1).minimize(loss, { globalStep: train.getOrCreateGlobalStep() }) });
     };
-    await assert.rejects(new Estimator(wider, dir).train(input, { steps: 1 }), /Checkpoint variable dense\/kernel has shape \[3,4\] but the model asks for \[3,5\]/);
+    await assert.rejects(
+      new Estimator(wider, dir).train(input, { steps: 1 }),
+      /Checkpoint variable dense\/kernel has shape \[3,4\] but the model asks for \[3,5\]/,
+    );
   });
   test('the model directory keeps what was saved when a step fails', async () => {
     const dir = tmpDir();
     await new Estimator(linearModel(), dir).train(input, { steps: 2 });
-    await assert.rejects(run(() => { throw new Error('boom'); }));
-    await assert.rejects(new Estimator((() => { throw new Error('boom'); }) as never, dir).train(input, { steps: 1 }), /boom/);
+    await assert.rejects(
+      run(() => {
+        throw new Error('boom');
+      }),
+    );
+    await assert.rejects(
+      new Estimator(
+        (() => {
+          throw new Error('boom');
+        }) as never,
+        dir,
+      ).train(input, { steps: 1 }),
+      /boom/,
+    );
     assert.ok(new Estimator(linearModel(), dir).latestCheckpoint()!.endsWith('model.ckpt-2'));
   });
 });
@@ -327,11 +387,14 @@ describe('interrupt', () => {
     const est = new Estimator(linearModel(), dir);
     // As the kernel does on interrupt_request: raise the flag while the loop runs (here at step 7).
     const trigger: SessionRunHook = { afterRun: (ctx) => void (ctx.globalStep === 7 && requestInterrupt()) };
-    await assert.rejects(est.train(() => linearDataset(64).repeat(), { steps: 100, hooks: [trigger] }), (e: Error) => {
-      assert.ok(e instanceof KeyboardInterrupt);
-      assert.match(e.message, /interrupted at global step 7; checkpoint saved/);
-      return true;
-    });
+    await assert.rejects(
+      est.train(() => linearDataset(64).repeat(), { steps: 100, hooks: [trigger] }),
+      (e: Error) => {
+        assert.ok(e instanceof KeyboardInterrupt);
+        assert.match(e.message, /interrupted at global step 7; checkpoint saved/);
+        return true;
+      },
+    );
     assert.equal(isInterruptRequested(), false, 'the request is consumed');
     assert.ok(est.latestCheckpoint()!.endsWith('model.ckpt-7'));
     await est.train(() => linearDataset(64).repeat(), { steps: 2 });
@@ -346,11 +409,16 @@ describe('logging and NaN', () => {
     setLogSink((l) => void lines.push(l));
     q(false);
     try {
-      await new Estimator(linearModel(), tmpDir(), { config: { logStepCountSteps: 5 } }).train(() => linearDataset(64).repeat(), { steps: 12 });
+      await new Estimator(linearModel(), tmpDir(), { config: { logStepCountSteps: 5 } }).train(() => linearDataset(64).repeat(), {
+        steps: 12,
+      });
     } finally {
       q(true);
     }
-    assert.deepEqual(lines.filter((l) => l.startsWith('loss = ')).map((l) => /step = (\d+)/.exec(l)![1]), ['1', '6', '11']);
+    assert.deepEqual(
+      lines.filter((l) => l.startsWith('loss = ')).map((l) => /step = (\d+)/.exec(l)![1]),
+      ['1', '6', '11'],
+    );
     assert.equal(lines.filter((l) => /^global_step\/sec: [\d.]+/.test(l)).length, 2);
   });
 
@@ -365,7 +433,10 @@ describe('logging and NaN', () => {
       return new EstimatorSpec({ mode, loss, trainOp: train.sgd(0.1).minimize(loss, { globalStep: step }) });
     };
     const est = new Estimator(modelFn, dir, { config: { saveCheckpointsSteps: 1 } });
-    await assert.rejects(est.train(() => linearDataset(64).repeat(), { steps: 10 }), /NaN loss during training at global step 3.*No checkpoint containing NaN was written/s);
+    await assert.rejects(
+      est.train(() => linearDataset(64).repeat(), { steps: 10 }),
+      /NaN loss during training at global step 3.*No checkpoint containing NaN was written/s,
+    );
     assert.ok(est.latestCheckpoint()!.endsWith('model.ckpt-2'), `latest: ${est.latestCheckpoint()}`);
     const k = est.getVariableValue('dense/kernel');
     assert.ok(Array.from(k.dataSync()).every(Number.isFinite));

@@ -36,8 +36,14 @@ test('a bit-flipped checkpoint is a clear error naming the file; fallback restor
   bytes[10] ^= 0x40;
   fs.writeFileSync(bin, bytes);
   const est = new Estimator(modelFn(4), dir);
-  await assert.rejects(est.train(input, { steps: 1 }), (e: Error) => e instanceof CheckpointError && e.message.includes(bin) && /corrupt/.test(e.message));
-  await assert.rejects(est.evaluate(() => linearDataset(16)), /corrupt/);
+  await assert.rejects(
+    est.train(input, { steps: 1 }),
+    (e: Error) => e instanceof CheckpointError && e.message.includes(bin) && /corrupt/.test(e.message),
+  );
+  await assert.rejects(
+    est.evaluate(() => linearDataset(16)),
+    /corrupt/,
+  );
   await est.train(input, { steps: 1, fallbackToPreviousCheckpoint: true });
   assert.ok(est.latestCheckpoint()!.endsWith('model.ckpt-4'), 'resumed from step 3, saved step 4');
   const m = await est.evaluate(() => linearDataset(16));
@@ -48,17 +54,26 @@ test('a truncated checkpoint is a clear error naming the file', async () => {
   const dir = await trainedDir();
   const bin = path.join(dir, 'model.ckpt-6', 'weights.bin');
   fs.truncateSync(bin, 20);
-  assert.throws(() => loadCheckpoint(path.join(dir, 'model.ckpt-6')), (e: Error) => e.message.includes(bin) && /20 bytes/.test(e.message));
+  assert.throws(
+    () => loadCheckpoint(path.join(dir, 'model.ckpt-6')),
+    (e: Error) => e.message.includes(bin) && /20 bytes/.test(e.message),
+  );
   const manifest = path.join(dir, 'model.ckpt-6', 'weights.json');
   fs.writeFileSync(manifest, '{"truncat');
-  assert.throws(() => loadCheckpoint(path.join(dir, 'model.ckpt-6')), (e: Error) => e.message.includes(manifest));
+  assert.throws(
+    () => loadCheckpoint(path.join(dir, 'model.ckpt-6')),
+    (e: Error) => e.message.includes(manifest),
+  );
 });
 
 test('a corrupt checkpoint state file is a clear error; fallback uses the newest intact checkpoint', async () => {
   const dir = await trainedDir();
   fs.writeFileSync(path.join(dir, 'checkpoint'), '{"modelCheckpointPath": "model.ckpt-6", "allMo');
   const est = new Estimator(modelFn(4), dir);
-  await assert.rejects(est.evaluate(() => linearDataset(16)), (e: Error) => e.message.includes(path.join(dir, 'checkpoint')) && /corrupt/.test(e.message));
+  await assert.rejects(
+    est.evaluate(() => linearDataset(16)),
+    (e: Error) => e.message.includes(path.join(dir, 'checkpoint')) && /corrupt/.test(e.message),
+  );
   const m = await est.evaluate(() => linearDataset(16), { fallbackToPreviousCheckpoint: true });
   assert.equal(m.globalStep, 6);
   // The next save writes a good state file again.
@@ -75,8 +90,14 @@ test('disk full during a save reports the error and leaves the previous checkpoi
   const est = new Estimator(modelFn(8000), dir, { config: { keepCheckpointMax: 3 } }); // ~480 KB a checkpoint
   await est.train(input, { steps: 1 });
   const first = latestCheckpoint(dir)!;
-  await assert.rejects(est.train(input, { steps: 1 }), (e: Error) => /Could not save checkpoint .*model\.ckpt-2.*ENOSPC.*previous checkpoint is intact/s.test(e.message));
+  await assert.rejects(est.train(input, { steps: 1 }), (e: Error) =>
+    /Could not save checkpoint .*model\.ckpt-2.*ENOSPC.*previous checkpoint is intact/s.test(e.message),
+  );
   assert.equal(latestCheckpoint(dir), first);
   tf.dispose(loadCheckpoint(first).tensors);
-  assert.deepEqual(fs.readdirSync(dir).filter((n) => n.includes('tmp')), [], 'no partial files left');
+  assert.deepEqual(
+    fs.readdirSync(dir).filter((n) => n.includes('tmp')),
+    [],
+    'no partial files left',
+  );
 });

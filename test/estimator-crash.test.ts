@@ -69,11 +69,14 @@ test('SIGKILL at random moments during training and checkpointing always leaves 
     child.on('exit', () => resolve(s));
   });
   assert.match(out, new RegExp(`step ${lastStep + 1}\\b`));
-  assert.ok(fs.readdirSync(dir).every((n) => !n.includes('.tmp-')), 'temporary files of killed writers are cleaned up');
+  assert.ok(
+    fs.readdirSync(dir).every((n) => !n.includes('.tmp-')),
+    'temporary files of killed writers are cleaned up',
+  );
   console.log(`# ${done} kill trials in ${((Date.now() - started) / 1000).toFixed(1)} s, last step ${lastStep}`);
 });
 
-test('a second process training the same modelDir gets a clear error, and a killed trainer\'s lock is taken over', async () => {
+test("a second process training the same modelDir gets a clear error, and a killed trainer's lock is taken over", async () => {
   const dir = tmpDir('lock-');
   const child = startChild(dir);
   await waitForStep(child, 3); // step 2's checkpoint is on disk by now

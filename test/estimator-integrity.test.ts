@@ -18,15 +18,22 @@ import { linearDataset, tmpDir } from './helpers/tmp';
 
 setQuiet(true);
 
-const modelFn = (depth: number, withScale = false) => (x: tf.Tensor, y: tf.Tensor | undefined, mode: ModeKey) => {
-  let h = x;
-  for (let i = 0; i < depth; i++) h = layers.dense(h, 4, { activation: 'tanh' });
-  let pred = layers.dense(h, 1);
-  if (withScale) pred = tf.mul(pred, getVariable('head/scale', [1], { initializer: initializers.ones() }));
-  if (mode === 'infer') return new EstimatorSpec({ mode, predictions: pred });
-  const loss = tf.mean(tf.square(tf.sub(pred, y!))) as tf.Scalar;
-  return new EstimatorSpec({ mode, loss, predictions: pred, trainOp: mode === 'train' ? train.adam(0.01).minimize(loss, { globalStep: train.getOrCreateGlobalStep() }) : undefined });
-};
+const modelFn =
+  (depth: number, withScale = false) =>
+  (x: tf.Tensor, y: tf.Tensor | undefined, mode: ModeKey) => {
+    let h = x;
+    for (let i = 0; i < depth; i++) h = layers.dense(h, 4, { activation: 'tanh' });
+    let pred = layers.dense(h, 1);
+    if (withScale) pred = tf.mul(pred, getVariable('head/scale', [1], { initializer: initializers.ones() }));
+    if (mode === 'infer') return new EstimatorSpec({ mode, predictions: pred });
+    const loss = tf.mean(tf.square(tf.sub(pred, y!))) as tf.Scalar;
+    return new EstimatorSpec({
+      mode,
+      loss,
+      predictions: pred,
+      trainOp: mode === 'train' ? train.adam(0.01).minimize(loss, { globalStep: train.getOrCreateGlobalStep() }) : undefined,
+    });
+  };
 const input = () => linearDataset(64).repeat();
 const evalInput = () => linearDataset(16);
 
@@ -44,7 +51,10 @@ async function capturingLog<T>(fn: () => Promise<T>): Promise<{ result: T; lines
 }
 
 function ckptDirs(dir: string): string[] {
-  return fs.readdirSync(dir).filter((n) => n.startsWith('model.ckpt-')).sort();
+  return fs
+    .readdirSync(dir)
+    .filter((n) => n.startsWith('model.ckpt-'))
+    .sort();
 }
 
 async function trainedDir(prefix: string): Promise<string> {
@@ -66,7 +76,10 @@ test('a deleted meta.json of the newest checkpoint is a CheckpointError naming i
   assert.throws(() => latestCheckpoint(dir), named);
   const { result, lines } = await capturingLog(() => est.evaluate(evalInput, { fallbackToPreviousCheckpoint: true }));
   assert.equal(result.globalStep, 3, 'the previous checkpoint was restored');
-  assert.ok(lines.some((l) => l.startsWith('WARN Skipping corrupt checkpoint') && l.includes(meta)), lines.join('\n'));
+  assert.ok(
+    lines.some((l) => l.startsWith('WARN Skipping corrupt checkpoint') && l.includes(meta)),
+    lines.join('\n'),
+  );
   await est.train(input, { steps: 1, fallbackToPreviousCheckpoint: true });
   assert.ok(est.latestCheckpoint()!.endsWith('model.ckpt-4'));
 });
@@ -84,7 +97,11 @@ test('the next save removes every checkpoint folder the state file does not keep
   await est.train(input, { steps: 1 });
   assert.deepEqual(ckptDirs(dir), ['model.ckpt-4', 'model.ckpt-5']);
   assert.deepEqual(readState(dir)!.allModelCheckpointPaths, ['model.ckpt-4', 'model.ckpt-5']);
-  assert.deepEqual(fs.readdirSync(dir).filter((n) => n.includes('.tmp-')), [], 'no temporaries left');
+  assert.deepEqual(
+    fs.readdirSync(dir).filter((n) => n.includes('.tmp-')),
+    [],
+    'no temporaries left',
+  );
 });
 
 test('a corrupt state file is rebuilt from the folders on disk: keepCheckpointMax still keeps the newest ones', async () => {
@@ -103,7 +120,8 @@ test('restoring a checkpoint that lacks variables the model creates is an error 
   const deeper = new Estimator(modelFn(1, true), dir);
   const named = (e: Error) =>
     /has no values for \d variable\(s\) the model creates: head\/scale[,.]/.test(e.message) &&
-    e.message.includes(`warmStartFrom: '${dir}'`) && /new modelDir/.test(e.message);
+    e.message.includes(`warmStartFrom: '${dir}'`) &&
+    /new modelDir/.test(e.message);
   await assert.rejects(deeper.train(input, { steps: 1 }), named);
   assert.equal(latestCheckpoint(dir), before, 'nothing was saved');
   await assert.rejects(deeper.evaluate(evalInput), named);
@@ -142,7 +160,10 @@ test('a read-only modelDir: train is a clear error; evaluate and predict work, s
   );
   const { result, lines } = await capturingLog(() => est.evaluate(evalInput));
   assert.equal(result.globalStep, 6);
-  assert.ok(lines.some((l) => /^WARN evaluate\(\) could not write its summaries .*EROFS/.test(l)), lines.join('\n'));
+  assert.ok(
+    lines.some((l) => /^WARN evaluate\(\) could not write its summaries .*EROFS/.test(l)),
+    lines.join('\n'),
+  );
   let n = 0;
   for await (const _ of est.predict(evalInput)) n += 1;
   assert.equal(n, 16);
@@ -167,7 +188,10 @@ test('a full disk before the lock is written: a clear error, no .train.lock left
   const fds = fs.readdirSync('/proc/self/fd').length;
   const est = new Estimator(modelFn(1), dir);
   for (let i = 0; i < 3; i++) {
-    await assert.rejects(est.train(input, { steps: 1 }), /train: no space left on the device of modelDir .*model \(ENOSPC writing \.train\.lock\); free some space or use another modelDir\. Nothing was written\./);
+    await assert.rejects(
+      est.train(input, { steps: 1 }),
+      /train: no space left on the device of modelDir .*model \(ENOSPC writing \.train\.lock\); free some space or use another modelDir\. Nothing was written\./,
+    );
   }
   assert.deepEqual(fs.readdirSync(dir), [], 'no lock, no temporary file');
   assert.equal(fs.readdirSync('/proc/self/fd').length, fds, 'no file descriptor leaked');
@@ -178,18 +202,29 @@ test('an inputFn that throws is reported with its context: which call, mode and 
   const broken = () => {
     throw new Error('no such file: train.csv');
   };
-  await assert.rejects(est.train(broken, { steps: 1 }), /no such file: train\.csv\n {2}\(raised by inputFn, called by train\(\) in train mode at global step 0\)/);
+  await assert.rejects(
+    est.train(broken, { steps: 1 }),
+    /no such file: train\.csv\n {2}\(raised by inputFn, called by train\(\) in train mode at global step 0\)/,
+  );
   await est.train(input, { steps: 2 });
   // A dataset whose map function throws on its third batch.
   const failsAt3 = () =>
-    linearDataset(64).repeat().map((b) => {
-      const e = b as { xs: tf.Tensor };
-      if (++count === 3) throw new Error('bad record');
-      return e as tf.TensorContainer;
-    });
+    linearDataset(64)
+      .repeat()
+      .map((b) => {
+        const e = b as { xs: tf.Tensor };
+        if (++count === 3) throw new Error('bad record');
+        return e as tf.TensorContainer;
+      });
   let count = 0;
-  await assert.rejects(est.train(failsAt3, { steps: 5 }), /bad record\n {2}\(raised by inputFn's data, fetching batch 3 for train\(\) in train mode at global step 4\)/);
+  await assert.rejects(
+    est.train(failsAt3, { steps: 5 }),
+    /bad record\n {2}\(raised by inputFn's data, fetching batch 3 for train\(\) in train mode at global step 4\)/,
+  );
   count = 0;
-  await assert.rejects(est.evaluate(failsAt3), /bad record\n {2}\(raised by inputFn's data, fetching batch 3 for evaluate\(\) in eval mode at global step 2\)/);
+  await assert.rejects(
+    est.evaluate(failsAt3),
+    /bad record\n {2}\(raised by inputFn's data, fetching batch 3 for evaluate\(\) in eval mode at global step 2\)/,
+  );
   await assert.rejects(est.evaluate(broken), /raised by inputFn, called by evaluate\(\) in eval mode at global step 2/);
 });

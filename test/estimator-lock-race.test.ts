@@ -57,33 +57,44 @@ test('temporary lock files of a process killed while locking are removed by the 
   } finally {
     c.proc.kill('SIGKILL');
   }
-  assert.deepEqual(fs.readdirSync(dir).filter((n) => n.startsWith('.train.lock')), []);
+  assert.deepEqual(
+    fs.readdirSync(dir).filter((n) => n.startsWith('.train.lock')),
+    [],
+  );
 });
 
-test('of several processes calling train() on one modelDir at one instant, exactly one trains (8 rounds, half with a stale lock)', { timeout: 240_000 }, async () => {
-  const contenders = Array.from({ length: CONTENDERS }, () => new Contender());
-  try {
-    for (const c of contenders) assert.equal(await c.next(), 'ready');
-    const deadPid = spawnSync('true').pid!;
-    for (let round = 0; round < ROUNDS; round++) {
-      const dir = tmpDir('race-');
-      if (round % 2 === 1) {
-        // A lock whose process is gone: every contender sees it as stale at the same time.
-        fs.writeFileSync(path.join(dir, '.train.lock'), JSON.stringify({ pid: deadPid, host: os.hostname(), since: Date.now() - 1000 }));
+test(
+  'of several processes calling train() on one modelDir at one instant, exactly one trains (8 rounds, half with a stale lock)',
+  { timeout: 240_000 },
+  async () => {
+    const contenders = Array.from({ length: CONTENDERS }, () => new Contender());
+    try {
+      for (const c of contenders) assert.equal(await c.next(), 'ready');
+      const deadPid = spawnSync('true').pid!;
+      for (let round = 0; round < ROUNDS; round++) {
+        const dir = tmpDir('race-');
+        if (round % 2 === 1) {
+          // A lock whose process is gone: every contender sees it as stale at the same time.
+          fs.writeFileSync(path.join(dir, '.train.lock'), JSON.stringify({ pid: deadPid, host: os.hostname(), since: Date.now() - 1000 }));
+        }
+        const t0 = Date.now() + 300;
+        for (const c of contenders) c.send(`go ${dir} ${t0}`);
+        const answers = await Promise.all(contenders.map((c) => c.next()));
+        const errors = answers.filter((a) => a.startsWith('error'));
+        assert.deepEqual(errors, [], `round ${round}`);
+        const trainers = contenders.filter((_, i) => answers[i] === 'training');
+        assert.equal(trainers.length, 1, `round ${round}: ${answers.join(', ')}`);
+        for (const c of trainers) c.send('finish');
+        for (const c of trainers) assert.equal(await c.next(), 'done');
+        assert.ok(!fs.existsSync(path.join(dir, '.train.lock')), 'the lock is released');
+        assert.deepEqual(
+          fs.readdirSync(dir).filter((n) => n.startsWith('.train.lock')),
+          [],
+          'no temporary lock files left',
+        );
       }
-      const t0 = Date.now() + 300;
-      for (const c of contenders) c.send(`go ${dir} ${t0}`);
-      const answers = await Promise.all(contenders.map((c) => c.next()));
-      const errors = answers.filter((a) => a.startsWith('error'));
-      assert.deepEqual(errors, [], `round ${round}`);
-      const trainers = contenders.filter((_, i) => answers[i] === 'training');
-      assert.equal(trainers.length, 1, `round ${round}: ${answers.join(', ')}`);
-      for (const c of trainers) c.send('finish');
-      for (const c of trainers) assert.equal(await c.next(), 'done');
-      assert.ok(!fs.existsSync(path.join(dir, '.train.lock')), 'the lock is released');
-      assert.deepEqual(fs.readdirSync(dir).filter((n) => n.startsWith('.train.lock')), [], 'no temporary lock files left');
+    } finally {
+      for (const c of contenders) c.proc.kill('SIGKILL');
     }
-  } finally {
-    for (const c of contenders) c.proc.kill('SIGKILL');
-  }
-});
+  },
+);

@@ -115,29 +115,48 @@ test('when modelFn throws, every mode ends its hooks with failed and the error',
     const given = new Recorder();
     const est = new Estimator(hookedModel(spec, 3), dir, { config: { logStepCountSteps: 0 } });
     const run =
-      mode === 'train' ? est.train(input, { steps: 5, hooks: [given] }) : mode === 'eval' ? est.evaluate(input, { hooks: [given] }) : predictAll(est, [given]);
+      mode === 'train'
+        ? est.train(input, { steps: 5, hooks: [given] })
+        : mode === 'eval'
+          ? est.evaluate(input, { hooks: [given] })
+          : predictAll(est, [given]);
     await assert.rejects(run, /model broke/);
     const at = mode === 'train' ? trainSteps(2, 2) : fixedSteps(2, 2);
-    assert.deepEqual(given.events, [`begin ${mode} 2`, 'afterCreateSession 2', ...at, `beforeRun ${mode === 'train' ? 4 : 2}`, 'end failed: model broke'], mode);
-    assert.deepEqual(spec.events, [`begin ${mode} 2`, 'afterCreateSession 2', ...at, `beforeRun ${mode === 'train' ? 4 : 2}`, 'end failed: model broke'], mode);
+    assert.deepEqual(
+      given.events,
+      [`begin ${mode} 2`, 'afterCreateSession 2', ...at, `beforeRun ${mode === 'train' ? 4 : 2}`, 'end failed: model broke'],
+      mode,
+    );
+    assert.deepEqual(
+      spec.events,
+      [`begin ${mode} 2`, 'afterCreateSession 2', ...at, `beforeRun ${mode === 'train' ? 4 : 2}`, 'end failed: model broke'],
+      mode,
+    );
   }
   assert.ok(new Estimator(hookedModel(new Recorder()), dir).latestCheckpoint()!.endsWith('model.ckpt-2'), 'a failed run saves nothing');
 });
 
-test('an interrupt ends every mode\'s hooks with interrupted; train saves a checkpoint first', async () => {
+test("an interrupt ends every mode's hooks with interrupted; train saves a checkpoint first", async () => {
   const dir = tmpDir('loop-int-');
   for (const mode of ['train', 'eval', 'infer'] as const) {
     const spec = new Recorder();
     const given = new Recorder(2);
     const est = new Estimator(hookedModel(spec), dir, { config: { logStepCountSteps: 0 } });
     const run =
-      mode === 'train' ? est.train(input, { steps: 5, hooks: [given] }) : mode === 'eval' ? est.evaluate(input, { hooks: [given] }) : predictAll(est, [given]);
+      mode === 'train'
+        ? est.train(input, { steps: 5, hooks: [given] })
+        : mode === 'eval'
+          ? est.evaluate(input, { hooks: [given] })
+          : predictAll(est, [given]);
     await assert.rejects(run, (e: Error) => e instanceof KeyboardInterrupt);
     assert.equal(given.events.at(-1), 'end interrupted', mode);
     assert.equal(spec.events.at(-1), 'end interrupted', mode);
     assert.equal(given.events.filter((e) => e.startsWith('afterRun')).length, 2, mode);
   }
-  assert.ok(new Estimator(hookedModel(new Recorder()), dir).latestCheckpoint()!.endsWith('model.ckpt-2'), 'the interrupted training saved its step');
+  assert.ok(
+    new Estimator(hookedModel(new Recorder()), dir).latestCheckpoint()!.endsWith('model.ckpt-2'),
+    'the interrupted training saved its step',
+  );
 });
 
 /** A dataset whose map function logs each batch as an image whose pixels encode the batch's index. */
@@ -178,7 +197,15 @@ test('summaries recorded inside the inputFn are written at the step that consume
   await est.train(augmentedInput(0), { steps: 10 });
   closeAllWriters();
   // Steps 1, 4, 7, 10 save summaries; step s consumes batch s - 1.
-  assert.deepEqual([...imagesByStep(dir)], [[1, 0], [4, 3], [7, 6], [10, 9]]);
+  assert.deepEqual(
+    [...imagesByStep(dir)],
+    [
+      [1, 0],
+      [4, 3],
+      [7, 6],
+      [10, 9],
+    ],
+  );
   assert.equal(tf.memory().numTensors, before, 'no tensor kept for summaries');
 
   // With prefetch, batches are made ahead of the step: each summary step still gets an image,

@@ -12,7 +12,9 @@ import * as layers from '../src/layers';
 function linearData(n: number): tf.data.Dataset<tf.TensorContainer> {
   const xs = tf.randomNormal([n, 3], 0, 1, 'float32', 1);
   const ys = tf.add(tf.matMul(xs, tf.tensor2d([[1], [-2], [0.5]])), 0.3);
-  return tf.data.zip({ xs: tf.data.array(tf.unstack(xs)), ys: tf.data.array(tf.unstack(ys)) }).batch(16) as unknown as tf.data.Dataset<tf.TensorContainer>;
+  return tf.data
+    .zip({ xs: tf.data.array(tf.unstack(xs)), ys: tf.data.array(tf.unstack(ys)) })
+    .batch(16) as unknown as tf.data.Dataset<tf.TensorContainer>;
 }
 
 test('smoke: a linear model trains, saves and resumes', async () => {

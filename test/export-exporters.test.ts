@@ -24,7 +24,8 @@ const modelFn = (x: tf.Tensor, y: tf.Tensor | undefined, mode: ModeKey) => {
   return new EstimatorSpec({ mode, loss, trainOp: train.adam(0.05).minimize(loss, { globalStep: train.getOrCreateGlobalStep() }) });
 };
 const serving = () => ({ features: tf.zeros([1, 3]) });
-const stepOf = (dir: string): number => JSON.parse(fs.readFileSync(path.join(dir, 'model.json'), 'utf8')).userDefinedMetadata.tfjsEstimator.globalStep;
+const stepOf = (dir: string): number =>
+  JSON.parse(fs.readFileSync(path.join(dir, 'model.json'), 'utf8')).userDefinedMetadata.tfjsEstimator.globalStep;
 
 test('trainAndEvaluate with a LatestExporter keeps the newest exportsToKeep exports under modelDir/export/<name>', async () => {
   const est = new Estimator(modelFn, tmpDir('exporters-'), { config: { saveCheckpointsSteps: 2, randomSeed: 1 } });
@@ -34,10 +35,17 @@ test('trainAndEvaluate with a LatestExporter keeps the newest exportsToKeep expo
     { inputFn: () => linearDataset(64).repeat(), maxSteps: 8 },
     { inputFn: () => linearDataset(32), throttleSecs: 0, exporters: [latest] },
   );
-  assert.deepEqual(r.history.map((m) => m.globalStep), [2, 4, 6, 8]);
+  assert.deepEqual(
+    r.history.map((m) => m.globalStep),
+    [2, 4, 6, 8],
+  );
   const kept = listExports(path.join(est.modelDir, 'export', 'latest'));
   assert.deepEqual(kept.map(stepOf), [6, 8], 'the two newest of four exports');
-  assert.deepEqual(fs.readdirSync(path.join(est.modelDir, 'export', 'latest')).sort(), kept.map((k) => path.basename(k)).sort(), 'nothing else in the folder');
+  assert.deepEqual(
+    fs.readdirSync(path.join(est.modelDir, 'export', 'latest')).sort(),
+    kept.map((k) => path.basename(k)).sort(),
+    'nothing else in the folder',
+  );
   assert.deepEqual(r.exportResults, [kept[1]]);
 });
 
@@ -57,30 +65,57 @@ test('trainAndEvaluate gives FinalExporter its final call, when maxSteps is reac
   // maxSteps 6 with saves every 3: the save at step 6 triggers the last evaluation, which is final.
   const est = new Estimator(modelFn, tmpDir('final-tae-'), { config: { saveCheckpointsSteps: 3, randomSeed: 4 } });
   const final = new FinalExporter('final', serving);
-  const r = await trainAndEvaluate(est, { inputFn: () => linearDataset(64).repeat(), maxSteps: 6 }, { inputFn: () => linearDataset(32), throttleSecs: 0, exporters: [final] });
-  assert.deepEqual(r.history.map((m) => m.globalStep), [3, 6]);
+  const r = await trainAndEvaluate(
+    est,
+    { inputFn: () => linearDataset(64).repeat(), maxSteps: 6 },
+    { inputFn: () => linearDataset(32), throttleSecs: 0, exporters: [final] },
+  );
+  assert.deepEqual(
+    r.history.map((m) => m.globalStep),
+    [3, 6],
+  );
   const exported = listExports(path.join(est.modelDir, 'export', 'final'));
   assert.deepEqual(exported.map(stepOf), [6], 'exactly one export, of the last step');
   assert.deepEqual(r.exportResults, exported);
 
   // No maxSteps: training ends with the input (5 batches); the final export still happens once.
   const est2 = new Estimator(modelFn, tmpDir('final-tae-end-'), { config: { saveCheckpointsSteps: 5, randomSeed: 4 } });
-  const r2 = await trainAndEvaluate(est2, { inputFn: () => linearDataset(64).take(5) }, { inputFn: () => linearDataset(32), throttleSecs: 0, exporters: [new FinalExporter('final', serving)] });
+  const r2 = await trainAndEvaluate(
+    est2,
+    { inputFn: () => linearDataset(64).take(5) },
+    { inputFn: () => linearDataset(32), throttleSecs: 0, exporters: [new FinalExporter('final', serving)] },
+  );
   assert.equal(r2.metrics.globalStep, 5);
   assert.deepEqual(listExports(path.join(est2.modelDir, 'export', 'final')).map(stepOf), [5]);
 });
 
 test('trainAndEvaluate writes each evaluation into modelDir/eval at its global step', async () => {
   const est = new Estimator(modelFn, tmpDir('tae-summaries-'), { config: { saveCheckpointsSteps: 4, saveSummarySteps: 2, randomSeed: 5 } });
-  const r = await trainAndEvaluate(est, { inputFn: () => linearDataset(64).repeat(), maxSteps: 10 }, { inputFn: () => linearDataset(32), throttleSecs: 0 });
-  assert.deepEqual(r.history.map((m) => m.globalStep), [4, 8, 10]);
+  const r = await trainAndEvaluate(
+    est,
+    { inputFn: () => linearDataset(64).repeat(), maxSteps: 10 },
+    { inputFn: () => linearDataset(32), throttleSecs: 0 },
+  );
+  assert.deepEqual(
+    r.history.map((m) => m.globalStep),
+    [4, 8, 10],
+  );
   const evalScalars = await summary.readScalars(path.join(est.modelDir, 'eval'));
-  assert.deepEqual(evalScalars.get('loss')?.map((p) => p.step), [4, 8, 10]);
-  assert.deepEqual(evalScalars.get('mae')?.map((p) => p.step), [4, 8, 10]);
+  assert.deepEqual(
+    evalScalars.get('loss')?.map((p) => p.step),
+    [4, 8, 10],
+  );
+  assert.deepEqual(
+    evalScalars.get('mae')?.map((p) => p.step),
+    [4, 8, 10],
+  );
   for (const [i, m] of r.history.entries()) assert.ok(Math.abs(evalScalars.get('mae')![i].value - m.mae) < 1e-6);
   // Training summaries: the loss every saveSummarySteps, from the first step of the run.
   const trainScalars = await summary.readScalars(est.modelDir);
-  assert.deepEqual(trainScalars.get('loss')?.map((p) => p.step), [1, 3, 5, 7, 9]);
+  assert.deepEqual(
+    trainScalars.get('loss')?.map((p) => p.step),
+    [1, 3, 5, 7, 9],
+  );
 });
 
 test('BestExporter exports only when the evaluation improves, by loss or by a compareFn', async () => {

@@ -93,7 +93,10 @@ describe("the article's CNN exported for serving", () => {
   const N = 20; // neither probe batch size (2, 3) nor the example's (1)
 
   before(async () => {
-    est = new Estimator<tf.Tensor, tf.Tensor, ArticleParams>(articleModelFn, tmpDir('export-cnn-'), { config: { randomSeed: 7 }, params: { bnMomentum: 0.5, learningRate: 1e-2 } });
+    est = new Estimator<tf.Tensor, tf.Tensor, ArticleParams>(articleModelFn, tmpDir('export-cnn-'), {
+      config: { randomSeed: 7 },
+      params: { bnMomentum: 0.5, learningRate: 1e-2 },
+    });
     await est.train(mnistInputFn(ModeKeys.TRAIN, 8, 1), { steps: 3 });
     const it = await datasets.mnist.testBatches(N).iterator();
     const first = (await it.next()).value as { image: tf.Tensor; label: tf.Tensor };
@@ -111,10 +114,14 @@ describe("the article's CNN exported for serving", () => {
     assert.deepEqual(fs.readdirSync(dir).sort(), ['group1-shard1of1.bin', 'model.json']);
     const json = JSON.parse(fs.readFileSync(path.join(dir, 'model.json'), 'utf8'));
     assert.equal(json.format, 'graph-model');
-    assert.deepEqual(json.signature.inputs.input.tensorShape.dim.map((d: { size: string }) => d.size), ['-1', '28', '28']);
+    assert.deepEqual(
+      json.signature.inputs.input.tensorShape.dim.map((d: { size: string }) => d.size),
+      ['-1', '28', '28'],
+    );
     assert.deepEqual(Object.keys(json.signature.outputs), ['classes', 'probabilities']);
     const ops = new Set<string>(json.modelTopology.node.map((n: { op: string }) => n.op));
-    for (const op of ['_FusedConv2D', 'FusedBatchNormV3', 'Relu', 'MaxPool', 'Mean', '_FusedMatMul', 'Softmax', 'ArgMax']) assert.ok(ops.has(op), `graph has ${op}`);
+    for (const op of ['_FusedConv2D', 'FusedBatchNormV3', 'Relu', 'MaxPool', 'Mean', '_FusedMatMul', 'Softmax', 'ArgMax'])
+      assert.ok(ops.has(op), `graph has ${op}`);
     assert.equal(json.userDefinedMetadata.tfjsEstimator.globalStep, 3);
 
     const got = runInPlainTfjs(dir, { input: { shape: [N, 28, 28], dtype: 'float32', values: Array.from(images) } });
@@ -148,7 +155,8 @@ describe("the article's CNN exported for serving", () => {
     const b = await exportSavedModel(est, base, () => tf.zeros([1, 28, 28]));
     assert.ok(Number(path.basename(b)) > Number(path.basename(a)), `${a} then ${b}`);
     assert.deepEqual(listExports(base), [a, b]);
-    const meta = (d: string) => JSON.parse(fs.readFileSync(path.join(d, 'model.json'), 'utf8')).userDefinedMetadata.tfjsEstimator.globalStep;
+    const meta = (d: string) =>
+      JSON.parse(fs.readFileSync(path.join(d, 'model.json'), 'utf8')).userDefinedMetadata.tfjsEstimator.globalStep;
     assert.equal(meta(a), 3);
     assert.equal(meta(b), 4);
     assert.ok(fs.readFileSync(path.join(a, 'model.json'), 'utf8').includes('\n'), 'asText writes indented JSON');
@@ -177,7 +185,10 @@ test('a dense model with dict predictions exports one signature output per key',
   assert.equal(json.signature.outputs.positive.dtype, 'DT_INT32');
   const xs = (await linearDataset(7, 7).toArray())[0] as unknown as { xs: tf.Tensor };
   const got = runInPlainTfjs(dir, { input: { shape: [7, 3], dtype: 'float32', values: Array.from(xs.xs.dataSync()) } });
-  const preds = await collect(est.predict(() => linearDataset(7, 7)), 7);
+  const preds = await collect(
+    est.predict(() => linearDataset(7, 7)),
+    7,
+  );
   for (const key of ['value', 'doubled', 'positive']) {
     assert.deepEqual(got[key].shape, [7, 1], key);
     assertClose(got[key].values, flattenPredictions(preds, key), key);
@@ -199,11 +210,24 @@ test('a single predictions tensor is the output "output" and predict returns a t
   assert.equal(json.userDefinedMetadata.structuredOutputKeys, undefined);
   const bin = fs.readFileSync(path.join(dir, json.weightsManifest[0].paths[0]));
   const model = tf.loadGraphModelSync([json, bin.buffer.slice(bin.byteOffset, bin.byteOffset + bin.length) as ArrayBuffer]);
-  const x = tf.tensor2d([[1, 2, 3], [0, 0, 0], [-1, 0.5, 2], [3, 3, 3], [0.1, 0.2, 0.3]]);
+  const x = tf.tensor2d([
+    [1, 2, 3],
+    [0, 0, 0],
+    [-1, 0.5, 2],
+    [3, 3, 3],
+    [0.1, 0.2, 0.3],
+  ]);
   const out = model.predict(x) as tf.Tensor;
   assert.ok(out instanceof tf.Tensor);
-  const preds = await collect(est.predict(() => [{ xs: x }]), 5);
-  assertClose(out.dataSync(), preds.flatMap((p) => Array.from(p as Float32Array)), 'output');
+  const preds = await collect(
+    est.predict(() => [{ xs: x }]),
+    5,
+  );
+  assertClose(
+    out.dataSync(),
+    preds.flatMap((p) => Array.from(p as Float32Array)),
+    'output',
+  );
   tf.dispose([x, out]);
   model.dispose();
 });
@@ -244,14 +268,33 @@ const kitchenSink = (x: tf.Tensor, y: tf.Tensor | undefined, mode: ModeKey) => {
     topValues: top.values,
     topIndices: top.indices,
     split: tf.concat([tf.reverse(s2, 1), s1], 1),
-    pad: tf.pad(s1, [[0, 0], [1, 2]], 0.5),
+    pad: tf.pad(
+      s1,
+      [
+        [0, 0],
+        [1, 2],
+      ],
+      0.5,
+    ),
     tile: tf.tile(s1, [1, 3]),
     gather: tf.gather(u0, [3, 0], 1),
     oneHot: tf.oneHot(tf.argMax(u0, 1) as tf.Tensor1D, 4),
     select: tf.where(tf.logicalAnd(tf.greater(u0, 0), tf.less(u0, 1)), u0, tf.neg(u0)),
-    math: tf.addN([tf.exp(u0), tf.log(tf.abs(u0).add(1)), tf.sqrt(tf.square(u0)), tf.clipByValue(u0, -0.2, 0.2), tf.div(u0, 3),
-      tf.pow(tf.abs(u0), 2), tf.squaredDifference(u0, 1), tf.maximum(u0, 0), tf.minimum(u0, 0), tf.tanh(u0),
-      tf.rsqrt(tf.abs(u0).add(1)), tf.floor(u0), tf.sub(u0, 1)]),
+    math: tf.addN([
+      tf.exp(u0),
+      tf.log(tf.abs(u0).add(1)),
+      tf.sqrt(tf.square(u0)),
+      tf.clipByValue(u0, -0.2, 0.2),
+      tf.div(u0, 3),
+      tf.pow(tf.abs(u0), 2),
+      tf.squaredDifference(u0, 1),
+      tf.maximum(u0, 0),
+      tf.minimum(u0, 0),
+      tf.tanh(u0),
+      tf.rsqrt(tf.abs(u0).add(1)),
+      tf.floor(u0),
+      tf.sub(u0, 1),
+    ]),
     flags,
     transposed: tf.transpose(stacked, [0, 2, 1]),
     logSoftmax: tf.logSoftmax(u0),
@@ -266,10 +309,39 @@ const kitchenSink = (x: tf.Tensor, y: tf.Tensor | undefined, mode: ModeKey) => {
     likes: tf.add(tf.onesLike(u0), tf.zerosLike(u0)),
     halves: tf.concat(tf.split(u0, 2, 1).reverse(), 1),
     einsum: tf.einsum('bi,ij->bj', u0, tf.linspace(-1, 1, 8).reshape([4, 2])),
-    gatherNd: tf.transpose(tf.gatherND(tf.transpose(stacked, [1, 2, 0]), [[0, 1], [2, 3]])),
+    gatherNd: tf.transpose(
+      tf.gatherND(tf.transpose(stacked, [1, 2, 0]), [
+        [0, 1],
+        [2, 3],
+      ]),
+    ),
     lrnNearest: tf.localResponseNormalization(tf.image.resizeNearestNeighbor(a as tf.Tensor4D, [4, 4]), 1),
-    mirrorDepth: tf.depthToSpace(tf.mirrorPad(x4, [[0, 0], [1, 1], [1, 1], [0, 0]], 'reflect').slice([0, 0, 0, 0], [-1, 6, 6, 2]).concat(x4, 3), 2),
-    unary: tf.addN([tf.sign(u0), tf.round(u0), tf.erf(u0), tf.softplus(u0), tf.selu(u0), tf.atan2(u0, u1), tf.cast(tf.floorDiv(u0, 0.3), 'float32'), tf.cumprod(u0, 1, true, true)]),
+    mirrorDepth: tf.depthToSpace(
+      tf
+        .mirrorPad(
+          x4,
+          [
+            [0, 0],
+            [1, 1],
+            [1, 1],
+            [0, 0],
+          ],
+          'reflect',
+        )
+        .slice([0, 0, 0, 0], [-1, 6, 6, 2])
+        .concat(x4, 3),
+      2,
+    ),
+    unary: tf.addN([
+      tf.sign(u0),
+      tf.round(u0),
+      tf.erf(u0),
+      tf.softplus(u0),
+      tf.selu(u0),
+      tf.atan2(u0, u1),
+      tf.cast(tf.floorDiv(u0, 0.3), 'float32'),
+      tf.cumprod(u0, 1, true, true),
+    ]),
     logical: tf.cast(tf.logicalOr(tf.logicalNot(tf.isNaN(u0)), tf.any(tf.greater(u0, 10), 1, true)), 'int32'),
     fusedRelu: denseRelu,
     explicitPad: tf.conv2d(x4, tf.ones([2, 2, 2, 1]) as tf.Tensor4D, 1, 1),
@@ -286,7 +358,10 @@ test('conv, pooling, batch norm, dense, reductions, slicing and element-wise ker
   const model = tf.loadGraphModelSync([json, bin.buffer.slice(bin.byteOffset, bin.byteOffset + bin.length) as ArrayBuffer]);
   const x = tf.randomNormal([5, 6, 6, 2], 0, 1, 'float32', 9);
   const got = model.predict({ input: x }) as Record<string, tf.Tensor>;
-  const preds = await collect(est.predict(() => [{ xs: x }]), 5);
+  const preds = await collect(
+    est.predict(() => [{ xs: x }]),
+    5,
+  );
   assert.equal(Object.keys(got).length, 37);
   for (const [key, t] of Object.entries(got)) {
     assert.equal(t.shape[0], 5, key);
@@ -313,36 +388,60 @@ describe('export errors', () => {
     const est = await trained(withPredict((h) => tf.step(h)));
     const base = path.join(est.modelDir, 'export');
     const tensorsBefore = tf.memory().numTensors;
-    await assert.rejects(exportSavedModel(est, base, () => tf.zeros([1, 3])), (e: Error) => {
-      assert.ok(e instanceof UnsupportedKernelError, e.message);
-      assert.match(e.message, /kernel 'Step'/);
-      assert.match(e.message, /Exportable kernels: .*FusedConv2D/);
-      return true;
-    });
+    await assert.rejects(
+      exportSavedModel(est, base, () => tf.zeros([1, 3])),
+      (e: Error) => {
+        assert.ok(e instanceof UnsupportedKernelError, e.message);
+        assert.match(e.message, /kernel 'Step'/);
+        assert.match(e.message, /Exportable kernels: .*FusedConv2D/);
+        return true;
+      },
+    );
     assert.equal(tf.memory().numTensors, tensorsBefore);
     assert.deepEqual(listExports(base), []);
   });
 
   test('a tensor built from the batch size is reported with the fix', async () => {
     const est = await trained(withPredict((h) => tf.concat([h, tf.zeros([h.shape[0] as number, 1])], 1)));
-    await assert.rejects(exportSavedModel(est, path.join(est.modelDir, 'export'), () => tf.zeros([1, 3])), /shape follows the batch size.*use -1 for the batch axis/s);
+    await assert.rejects(
+      exportSavedModel(est, path.join(est.modelDir, 'export'), () => tf.zeros([1, 3])),
+      /shape follows the batch size.*use -1 for the batch axis/s,
+    );
   });
 
   test('values read back into JavaScript cannot be exported, and the error says so', async () => {
     const est = await trained(withPredict((h) => tf.add(h, tf.scalar(h.sum().dataSync()[0]))));
-    await assert.rejects(exportSavedModel(est, path.join(est.modelDir, 'export'), () => tf.zeros([1, 3])), /reads tensor values back into JavaScript/);
+    await assert.rejects(
+      exportSavedModel(est, path.join(est.modelDir, 'export'), () => tf.zeros([1, 3])),
+      /reads tensor values back into JavaScript/,
+    );
   });
 
   test('a variable that PREDICT creates but the checkpoint lacks is an error, not a random weight', async () => {
     const est = await trained(withPredict((h) => layers.dense(h, 1, { name: 'only_in_predict' })));
-    await assert.rejects(exportSavedModel(est, path.join(est.modelDir, 'export'), () => tf.zeros([1, 3])), /created variable 'only_in_predict\/kernel' in PREDICT mode, but checkpoint .* has no such variable/);
+    await assert.rejects(
+      exportSavedModel(est, path.join(est.modelDir, 'export'), () => tf.zeros([1, 3])),
+      /created variable 'only_in_predict\/kernel' in PREDICT mode, but checkpoint .* has no such variable/,
+    );
   });
 
   test('exporting before training, or with a bad servingInputFn, is a clear error', async () => {
-    const est = new Estimator(withPredict((h) => h), tmpDir('export-untrained-'));
-    await assert.rejects(exportSavedModel(est, path.join(est.modelDir, 'export'), () => tf.zeros([1, 3])), /couldn't find a trained model .*train the estimator first/);
+    const est = new Estimator(
+      withPredict((h) => h),
+      tmpDir('export-untrained-'),
+    );
+    await assert.rejects(
+      exportSavedModel(est, path.join(est.modelDir, 'export'), () => tf.zeros([1, 3])),
+      /couldn't find a trained model .*train the estimator first/,
+    );
     const done = await trained(withPredict((h) => h));
-    await assert.rejects(exportSavedModel(done, path.join(done.modelDir, 'export'), (() => tf.scalar(1)) as never), /receiver 'input' is a scalar/);
-    await assert.rejects(exportSavedModel(done, path.join(done.modelDir, 'export'), (() => 'x') as never), /servingInputFn must return \{features, receiverTensors\?\}/);
+    await assert.rejects(
+      exportSavedModel(done, path.join(done.modelDir, 'export'), (() => tf.scalar(1)) as never),
+      /receiver 'input' is a scalar/,
+    );
+    await assert.rejects(
+      exportSavedModel(done, path.join(done.modelDir, 'export'), (() => 'x') as never),
+      /servingInputFn must return \{features, receiverTensors\?\}/,
+    );
   });
 });

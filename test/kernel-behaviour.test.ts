@@ -49,7 +49,7 @@ test('library types as a user sees them: hover with docs, completion, type error
   scenario('library_types');
 });
 
-test('timer throws and forgotten rejections reported in their cell; listens only on the connection file\'s ports; never prints its key; process.exit() ends it cleanly and it restarts', () => {
+test("timer throws and forgotten rejections reported in their cell; listens only on the connection file's ports; never prints its key; process.exit() ends it cleanly and it restarts", () => {
   scenario('faults_and_security');
 });
 

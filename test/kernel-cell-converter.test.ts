@@ -29,7 +29,12 @@ class Notebook {
 
   async run(src: string): Promise<unknown> {
     const r = this.convert(src);
-    if (r.diagnostics.length) throw new Error(r.diagnostics.map((d) => `${d.fileName ?? 'cell'}:${d.start.line + 1}:${d.start.character + 1} TS${d.code} ${d.messageText}`).join('\n'));
+    if (r.diagnostics.length)
+      throw new Error(
+        r.diagnostics
+          .map((d) => `${d.fileName ?? 'cell'}:${d.start.line + 1}:${d.start.character + 1} TS${d.code} ${d.messageText}`)
+          .join('\n'),
+      );
     for (const s of r.sideOutputs ?? []) this.side.set(s.path, s.data);
     const req = (id: string): unknown => {
       const file = path.resolve(this.converter.rootDir, id).replace(/\.ts$/, '') + '.js';
@@ -64,8 +69,13 @@ before(() => {
 test('what a cell declares reaches later cells, as values and as types', async () => {
   assert.equal(await nb.run('const a = 2; let b = a * 3'), undefined);
   assert.equal(await nb.run('a + b'), 8);
-  await nb.run('function twice(x: number) { return 2 * x }\nclass Box { constructor(public v: number) {} }\ninterface Shape { w: number }\ntype Id = string\nenum Color { Red, Green }');
-  assert.equal(await nb.run('const s: Shape = { w: twice(b) }; const id: Id = "x"; [s.w, new Box(a).v, Color.Green, id]').then(JSON.stringify), '[12,2,1,"x"]');
+  await nb.run(
+    'function twice(x: number) { return 2 * x }\nclass Box { constructor(public v: number) {} }\ninterface Shape { w: number }\ntype Id = string\nenum Color { Red, Green }',
+  );
+  assert.equal(
+    await nb.run('const s: Shape = { w: twice(b) }; const id: Id = "x"; [s.w, new Box(a).v, Color.Green, id]').then(JSON.stringify),
+    '[12,2,1,"x"]',
+  );
   await nb.run('const { p, q: [r] } = { p: 1, q: [5] }; var v = 7');
   assert.equal(await nb.run('p + r + v'), 13);
   // Assignments and shorthand properties reach the shared value.
@@ -131,14 +141,24 @@ test('the names a cell declares: every top-level declaration and binding (export
   const cells: Array<[string, string[]]> = [
     ['const a = 1, { b, c: [d, , e] } = f()', ['a', 'b', 'd', 'e']],
     ['var v = 1; for (var i = 0; i < 2; i++) {} if (x) { var w = 2; let notMe = 3 }', ['v']],
-    ['function g() { var inner = 1 } class K {} enum E { A } interface I {} type T = 1; namespace N { export const q = 1 }', ['g', 'K', 'E', 'I', 'T', 'N']],
+    [
+      'function g() { var inner = 1 } class K {} enum E { A } interface I {} type T = 1; namespace N { export const q = 1 }',
+      ['g', 'K', 'E', 'I', 'T', 'N'],
+    ],
     ['import def, { n1, n2 as n3 } from "m"; import * as ns from "m2"; import eq = ns.x; import "side"', ['def', 'n1', 'n3', 'ns', 'eq']],
     ['declare module "ambient" {} declare global { interface Window {} } label: for (;;) break label', []],
-    ['export const already = 1; let exported = 2; function over(a: string): void; function over(a: number): void; function over(a: unknown) {}', ['already', 'exported', 'over']],
+    [
+      'export const already = 1; let exported = 2; function over(a: string): void; function over(a: number): void; function over(a: unknown) {}',
+      ['already', 'exported', 'over'],
+    ],
   ];
   for (const [src, names] of cells) {
     const sf = ts.createSourceFile('cell.ts', src, ts.ScriptTarget.ES2022);
-    assert.deepEqual(topLevelNames(ts, sf).map((d) => d.name), names, src);
+    assert.deepEqual(
+      topLevelNames(ts, sf).map((d) => d.name),
+      names,
+      src,
+    );
   }
 });
 

@@ -15,7 +15,8 @@ import { Compiler } from '../src/kernel/compiler/compiler';
 const ts: typeof TS = requireTypeScript();
 
 test('doc comments become spaces; positions, line breaks, other comments and strings stay', () => {
-  const src = '/** Doc\n * more */\nexport declare function f(): void; /* plain */ // line\nconst s = "/** not a comment */";\n/**/ let x: 1;\n';
+  const src =
+    '/** Doc\n * more */\nexport declare function f(): void; /* plain */ // line\nconst s = "/** not a comment */";\n/**/ let x: 1;\n';
   const out = withoutDocComments(ts, src);
   assert.equal(out.length, src.length);
   assert.equal(out.split('\n').length, src.split('\n').length);
@@ -31,7 +32,10 @@ test('TypeScript sees lib files without doc comments; hover on Math.floor and Ar
   assert.ok(!ts.sys.readFile(es5)!.includes('Returns the greatest integer'), 'the compiler reads the blanked copy');
   const libDir = libDirectory(ts);
   const compiler = new Compiler(ts, new DeclarationDocs(ts, (f) => (path.dirname(f) === libDir ? f : undefined)));
-  assert.match(compiler.inspect('', 'Math.floor(1.5)', 7) ?? '', /floor\(x: number\): number\n\nReturns the greatest integer less than or equal to its numeric argument/);
+  assert.match(
+    compiler.inspect('', 'Math.floor(1.5)', 7) ?? '',
+    /floor\(x: number\): number\n\nReturns the greatest integer less than or equal to its numeric argument/,
+  );
   assert.match(compiler.inspect('', '[1, 2].map((v) => v)', 9) ?? '', /Calls a defined callback function on each element of an array/);
   // Declarations without a comment have none to show.
   assert.doesNotMatch(compiler.inspect('', 'const mine = 1; mine', 17) ?? '', /\n\n/);

@@ -8,13 +8,19 @@ import { DEFAULT_MAX_MESSAGE_BYTES, maxMessageBytes } from '../src/kernel/protoc
 
 const signer = new Signer('a-test-key');
 const message = (extra: Record<string, unknown> = {}): Buffer[] =>
-  encode({ identities: [], header: { ...newHeader('kernel_info_request', 's'), ...extra }, parent_header: {}, metadata: {}, content: {} }, signer);
+  encode(
+    { identities: [], header: { ...newHeader('kernel_info_request', 's'), ...extra }, parent_header: {}, metadata: {}, content: {} },
+    signer,
+  );
 
 test('a signature seen before is refused as a replay; without a key nothing is recorded', () => {
   const history = new DigestHistory();
   const frames = message();
   assert.equal(decode(frames, signer, history).header.msg_type, 'kernel_info_request');
-  assert.throws(() => decode(frames, signer, history), (e: Error) => e instanceof WireError && /replayed/.test(e.message));
+  assert.throws(
+    () => decode(frames, signer, history),
+    (e: Error) => e instanceof WireError && /replayed/.test(e.message),
+  );
   assert.equal(decode(message(), signer, history).header.msg_type, 'kernel_info_request', 'a new message is accepted');
   const unsigned = new Signer('');
   const plain = encode({ identities: [], header: newHeader('x', 's'), parent_header: {}, metadata: {}, content: {} }, unsigned);
@@ -36,10 +42,21 @@ test('a header nested deeper than the limit is refused; the limit itself passes;
   const nest = (n: number): unknown => (n === 0 ? 1 : { a: nest(n - 1) });
   assert.doesNotThrow(() => decode(message({ x: nest(MAX_HEADER_DEPTH - 1) }), signer));
   // Written as text: JSON.stringify itself overflows on such a value.
-  const header = Buffer.from(JSON.stringify(newHeader('kernel_info_request', 's')).slice(0, -1) + ',"x":' + '['.repeat(5000) + ']'.repeat(5000) + '}');
+  const header = Buffer.from(
+    JSON.stringify(newHeader('kernel_info_request', 's')).slice(0, -1) + ',"x":' + '['.repeat(5000) + ']'.repeat(5000) + '}',
+  );
   const parts = [header, Buffer.from('{}'), Buffer.from('{}'), Buffer.from('{}')];
   assert.throws(() => decode([Buffer.from('<IDS|MSG>'), Buffer.from(signer.sign(parts)), ...parts], signer), /header is nested more than/);
-  const deepContent = encode({ identities: [], header: newHeader('comm_msg', 's'), parent_header: {}, metadata: {}, content: { x: nest(200) } as Record<string, unknown> }, signer);
+  const deepContent = encode(
+    {
+      identities: [],
+      header: newHeader('comm_msg', 's'),
+      parent_header: {},
+      metadata: {},
+      content: { x: nest(200) } as Record<string, unknown>,
+    },
+    signer,
+  );
   assert.doesNotThrow(() => decode(deepContent, signer));
 });
 

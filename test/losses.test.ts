@@ -9,7 +9,11 @@ const val = (t: tf.Tensor) => t.dataSync()[0];
 // Hand-computed: logits [2, 1, 0] with label 0 -> log(e^2 + e + 1) - 2; logits [0, 0, 3] with label 1 -> log(2 + e^3).
 const L0 = 0.40760596444438013;
 const L1 = 3.094922956420961;
-const logits = () => tf.tensor2d([[2, 1, 0], [0, 0, 3]]);
+const logits = () =>
+  tf.tensor2d([
+    [2, 1, 0],
+    [0, 0, 3],
+  ]);
 
 describe('sparseSoftmaxCrossEntropy', () => {
   test('is the mean of -log softmax of the true class', () => {
@@ -44,7 +48,22 @@ describe('sparseSoftmaxCrossEntropy', () => {
 
   test('works on [batch, time, classes] logits with [batch, time] labels', () => {
     const l3 = tf.stack([logits(), logits()]);
-    close(val(losses.sparseSoftmaxCrossEntropy(tf.tensor2d([[0, 1], [0, 1]], [2, 2], 'int32'), l3)), (L0 + L1) / 2);
+    close(
+      val(
+        losses.sparseSoftmaxCrossEntropy(
+          tf.tensor2d(
+            [
+              [0, 1],
+              [0, 1],
+            ],
+            [2, 2],
+            'int32',
+          ),
+          l3,
+        ),
+      ),
+      (L0 + L1) / 2,
+    );
   });
 
   test('is finite for huge logits', () => {
@@ -57,12 +76,28 @@ describe('sparseSoftmaxCrossEntropy', () => {
       () => losses.sparseSoftmaxCrossEntropy(tf.tensor1d([0, 1, 2], 'int32'), logits()),
       /labels \[3\] does not fit logits \[2,3\]; labels must be class ids of shape \[2\] \(or \[2,1\]\)/,
     );
-    assert.throws(() => losses.sparseSoftmaxCrossEntropy(tf.tensor2d([[1, 0, 0], [0, 1, 0]]), logits()), /one-hot labels go to softmaxCrossEntropy/);
-    assert.throws(() => losses.sparseSoftmaxCrossEntropy(tf.tensor1d([0], 'int32'), tf.tensor1d([1, 2])), /logits must be \[batch, classes\], got shape \[2\]/);
+    assert.throws(
+      () =>
+        losses.sparseSoftmaxCrossEntropy(
+          tf.tensor2d([
+            [1, 0, 0],
+            [0, 1, 0],
+          ]),
+          logits(),
+        ),
+      /one-hot labels go to softmaxCrossEntropy/,
+    );
+    assert.throws(
+      () => losses.sparseSoftmaxCrossEntropy(tf.tensor1d([0], 'int32'), tf.tensor1d([1, 2])),
+      /logits must be \[batch, classes\], got shape \[2\]/,
+    );
   });
 
   test('rejects labels outside [0, classes) instead of returning a silent 0', () => {
-    assert.throws(() => losses.sparseSoftmaxCrossEntropy(tf.tensor1d([0, 3], 'int32'), logits()), /label 3 \(at flat index 1\) is not a class id in \[0, 3\)/);
+    assert.throws(
+      () => losses.sparseSoftmaxCrossEntropy(tf.tensor1d([0, 3], 'int32'), logits()),
+      /label 3 \(at flat index 1\) is not a class id in \[0, 3\)/,
+    );
     assert.throws(() => losses.sparseSoftmaxCrossEntropy(tf.tensor1d([-1, 0], 'int32'), logits()), /label -1 \(at flat index 0\)/);
     assert.throws(() => losses.sparseSoftmaxCrossEntropy(tf.tensor1d([0.5, 0]), logits()), /label 0.5/);
   });
@@ -83,10 +118,20 @@ describe('sparseSoftmaxCrossEntropy', () => {
 
   test('its gradient is (softmax - onehot) / N, and 0 for masked examples', () => {
     const f = (l: tf.Tensor) => losses.sparseSoftmaxCrossEntropy(tf.tensor1d([1, 0], 'int32'), l, { weights: tf.tensor1d([1, 0]) });
-    const g = tf.grad(f)(tf.tensor2d([[0, 0], [5, 1]]));
+    const g = tf.grad(f)(
+      tf.tensor2d([
+        [0, 0],
+        [5, 1],
+      ]),
+    );
     const v = Array.from(g.dataSync());
     [0.5, -0.5, 0, 0].forEach((x, i) => close(v[i], x));
-    const g2 = tf.grad((l: tf.Tensor) => losses.sparseSoftmaxCrossEntropy(tf.tensor1d([1, 1], 'int32'), l))(tf.tensor2d([[0, 0], [0, 0]]));
+    const g2 = tf.grad((l: tf.Tensor) => losses.sparseSoftmaxCrossEntropy(tf.tensor1d([1, 1], 'int32'), l))(
+      tf.tensor2d([
+        [0, 0],
+        [0, 0],
+      ]),
+    );
     Array.from(g2.dataSync()).forEach((x, i) => close(x, i % 2 === 0 ? 0.25 : -0.25));
   });
 
@@ -103,17 +148,34 @@ describe('sparseSoftmaxCrossEntropy', () => {
 
 describe('softmaxCrossEntropy', () => {
   test('matches the sparse loss for one-hot labels', () => {
-    close(val(losses.softmaxCrossEntropy(tf.tensor2d([[1, 0, 0], [0, 1, 0]]), logits())), (L0 + L1) / 2);
+    close(
+      val(
+        losses.softmaxCrossEntropy(
+          tf.tensor2d([
+            [1, 0, 0],
+            [0, 1, 0],
+          ]),
+          logits(),
+        ),
+      ),
+      (L0 + L1) / 2,
+    );
   });
 
   test('label smoothing mixes in s / C of every class', () => {
     // labels [1, 0, 0] with s = 0.3 -> [0.8, 0.1, 0.1] against log-softmax of [2, 1, 0].
     close(val(losses.softmaxCrossEntropy(tf.tensor2d([[1, 0, 0]]), tf.tensor2d([[2, 1, 0]]), { labelSmoothing: 0.3 })), 0.7076059644443802);
-    assert.throws(() => losses.softmaxCrossEntropy(tf.tensor2d([[1, 0]]), tf.tensor2d([[2, 1]]), { labelSmoothing: 1.5 }), /labelSmoothing must be in \[0, 1\]/);
+    assert.throws(
+      () => losses.softmaxCrossEntropy(tf.tensor2d([[1, 0]]), tf.tensor2d([[2, 1]]), { labelSmoothing: 1.5 }),
+      /labelSmoothing must be in \[0, 1\]/,
+    );
   });
 
   test('names both shapes on a mismatch', () => {
-    assert.throws(() => losses.softmaxCrossEntropy(tf.tensor1d([0, 1], 'int32'), logits()), /onehotLabels \[2\] does not fit logits \[2,3\].*sparseSoftmaxCrossEntropy/);
+    assert.throws(
+      () => losses.softmaxCrossEntropy(tf.tensor1d([0, 1], 'int32'), logits()),
+      /onehotLabels \[2\] does not fit logits \[2,3\].*sparseSoftmaxCrossEntropy/,
+    );
   });
 });
 
@@ -130,7 +192,17 @@ describe('sigmoidCrossEntropy', () => {
   });
 
   test('per-example weights [N] apply to every label of the example', () => {
-    const l = losses.sigmoidCrossEntropy(tf.tensor2d([[1, 1], [1, 1]]), tf.tensor2d([[0, 0], [100, 100]]), { weights: tf.tensor1d([1, 0]) });
+    const l = losses.sigmoidCrossEntropy(
+      tf.tensor2d([
+        [1, 1],
+        [1, 1],
+      ]),
+      tf.tensor2d([
+        [0, 0],
+        [100, 100],
+      ]),
+      { weights: tf.tensor1d([1, 0]) },
+    );
     close(val(l), Math.log(2));
   });
 
@@ -167,8 +239,14 @@ describe('regression losses', () => {
   });
 
   test('every loss is differentiable under tf.grads', () => {
-    const x = tf.tensor2d([[0.2, -0.4], [1.5, 0.1]]);
-    const y = tf.tensor2d([[1, 0], [0, 1]]);
+    const x = tf.tensor2d([
+      [0.2, -0.4],
+      [1.5, 0.1],
+    ]);
+    const y = tf.tensor2d([
+      [1, 0],
+      [0, 1],
+    ]);
     const fns: Array<(p: tf.Tensor) => tf.Scalar> = [
       (p) => losses.sparseSoftmaxCrossEntropy(tf.tensor1d([0, 1], 'int32'), p),
       (p) => losses.softmaxCrossEntropy(y, p, { labelSmoothing: 0.1 }),

@@ -13,8 +13,13 @@ setQuiet(true);
 test("the article's CNN learns MNIST in a few hundred steps, resumes in a new Estimator, and leaks no tensors", async () => {
   const dir = tmpDir('mnist-');
   const counts: Record<number, number> = {};
-  const probe: SessionRunHook = { afterRun: (ctx) => void ([100, 300].includes(ctx.globalStep) && (counts[ctx.globalStep] = tf.memory().numTensors)) };
-  const est = new Estimator(articleModelFn, dir, { config: { randomSeed: 1, backend: 'native' }, params: { learningRate: 2e-3, bnMomentum: 0.9 } });
+  const probe: SessionRunHook = {
+    afterRun: (ctx) => void ([100, 300].includes(ctx.globalStep) && (counts[ctx.globalStep] = tf.memory().numTensors)),
+  };
+  const est = new Estimator(articleModelFn, dir, {
+    config: { randomSeed: 1, backend: 'native' },
+    params: { learningRate: 2e-3, bnMomentum: 0.9 },
+  });
   await est.train(mnistInputFn(ModeKeys.TRAIN, 64, 1), { steps: 300, hooks: [probe] });
   assert.equal(counts[300], counts[100], 'tf.memory().numTensors is flat from step 100 to 300');
   const m = await est.evaluate(mnistInputFn(ModeKeys.EVAL, 1000));
@@ -39,7 +44,10 @@ test("the article's CNN learns MNIST in a few hundred steps, resumes in a new Es
 test('a few steps of the CNN give the same losses on the native and the cpu backend from the same seed', async () => {
   const losses = async (backend: string) => {
     const out: number[] = [];
-    const rec: SessionRunHook = { beforeRun: () => ({ fetches: { loss: 'loss' } }), afterRun: (_c, v) => void out.push(v.results.loss as number) };
+    const rec: SessionRunHook = {
+      beforeRun: () => ({ fetches: { loss: 'loss' } }),
+      afterRun: (_c, v) => void out.push(v.results.loss as number),
+    };
     const est = new Estimator(articleModelFn, tmpDir(), { config: { randomSeed: 3, backend } });
     await est.train(mnistInputFn(ModeKeys.TRAIN, 4, 5), { steps: 3, hooks: [rec] });
     return out;

@@ -13,14 +13,21 @@ before(() => {
 
 const root = path.join(__dirname, '..', '..');
 
-function execute(notebook: string, extraEnv: NodeJS.ProcessEnv): { mimes: Record<string, number>; errors: string[]; stdout: string; file: string } {
+function execute(
+  notebook: string,
+  extraEnv: NodeJS.ProcessEnv,
+): { mimes: Record<string, number>; errors: string[]; stdout: string; file: string } {
   const outDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tfe-nb-'));
   const file = path.join(outDir, path.basename(notebook));
-  const r = spawnSync('/usr/bin/python3', [path.join(root, 'test', 'python', 'run_notebook.py'), path.join(root, 'notebooks', notebook), file, path.join(root, 'notebooks')], {
-    env: { ...env, ...extraEnv },
-    encoding: 'utf8',
-    timeout: 900_000,
-  });
+  const r = spawnSync(
+    '/usr/bin/python3',
+    [path.join(root, 'test', 'python', 'run_notebook.py'), path.join(root, 'notebooks', notebook), file, path.join(root, 'notebooks')],
+    {
+      env: { ...env, ...extraEnv },
+      encoding: 'utf8',
+      timeout: 900_000,
+    },
+  );
   const out = `${r.stdout}${r.stderr}`;
   if (r.status !== 0) console.log(out.slice(-4000));
   assert.equal(r.status, 0, `${notebook} failed to execute`);
@@ -38,14 +45,22 @@ test('01-estimator-basics runs top to bottom on the kernel: images, live progres
   assert.ok((r.mimes['application/vnd.plotly.v1+json'] ?? 0) >= 1, `the training curves: ${JSON.stringify(r.mimes)}`);
   assert.ok(fs.existsSync(path.join(modelDir, 'model.ckpt-600')) || process.env.TUTORIAL_STEPS, 'trained to the last step');
   const nb = JSON.parse(fs.readFileSync(r.file, 'utf8')) as { cells: Array<{ outputs?: Array<{ data?: Record<string, unknown> }> }> };
-  const evalText = nb.cells.flatMap((c) => c.outputs ?? []).map((o) => String(o.data?.['text/plain'] ?? '')).find((t) => t.includes('accuracy'));
+  const evalText = nb.cells
+    .flatMap((c) => c.outputs ?? [])
+    .map((o) => String(o.data?.['text/plain'] ?? ''))
+    .find((t) => t.includes('accuracy'));
   const accuracy = Number(/accuracy: ([\d.e+-]+)/.exec(evalText ?? '')?.[1]);
   assert.ok(accuracy > 0.5 && accuracy <= 1, `evaluate() reported accuracy ${accuracy}`);
-  console.log(`# notebook 01: accuracy ${accuracy} after ${process.env.TUTORIAL_STEPS ?? 600} steps; size ${fs.statSync(r.file).size} bytes`);
+  console.log(
+    `# notebook 01: accuracy ${accuracy} after ${process.env.TUTORIAL_STEPS ?? 600} steps; size ${fs.statSync(r.file).size} bytes`,
+  );
 });
 
 const PLOTLY = 'application/vnd.plotly.v1+json';
-const short = (steps: string, prefix: string): NodeJS.ProcessEnv => ({ TUTORIAL_STEPS: steps, TUTORIAL_MODEL_DIR: fs.mkdtempSync(path.join(os.tmpdir(), prefix)) });
+const short = (steps: string, prefix: string): NodeJS.ProcessEnv => ({
+  TUTORIAL_STEPS: steps,
+  TUTORIAL_MODEL_DIR: fs.mkdtempSync(path.join(os.tmpdir(), prefix)),
+});
 
 test('02-intermediate: augmented inputs, summaries drawn from the event files, hooks and trainAndEvaluate', () => {
   const env02 = short('300', 'tfe-nb02-model-');
@@ -56,7 +71,10 @@ test('02-intermediate: augmented inputs, summaries drawn from the event files, h
   assert.match(r.stdout, /inputs\/image\/0 at step \d+: \d+ images recorded/);
   const houses = /houses: mean absolute error ([\d.]+) on the 200 test houses/.exec(r.stdout);
   assert.ok(houses && Number(houses[1]) < 0.2, `the in-memory regression fits its prices: ${houses?.[0]}`);
-  assert.ok(fs.readdirSync(path.join(env02.TUTORIAL_MODEL_DIR!, 'eval')).some((f) => f.startsWith('events.out.tfevents.')), 'evaluations written to modelDir/eval');
+  assert.ok(
+    fs.readdirSync(path.join(env02.TUTORIAL_MODEL_DIR!, 'eval')).some((f) => f.startsWith('events.out.tfevents.')),
+    'evaluations written to modelDir/eval',
+  );
 });
 
 test('03-two-train-ops: a GAN with two optimizers, generated digits after each of three train calls', () => {
@@ -66,19 +84,32 @@ test('03-two-train-ops: a GAN with two optimizers, generated digits after each o
   assert.ok((r.mimes[PLOTLY] ?? 0) >= 1, 'both losses over training');
   for (const step of [100, 200, 300]) assert.ok(r.stdout.includes(`generated at step ${step}`), `samples at step ${step}`);
   const nb = JSON.parse(fs.readFileSync(r.file, 'utf8')) as { cells: Array<{ outputs?: Array<{ data?: Record<string, unknown> }> }> };
-  const names = String(nb.cells.flatMap((c) => c.outputs ?? []).map((o) => o.data?.['text/plain']).filter(Boolean).pop());
+  const names = String(
+    nb.cells
+      .flatMap((c) => c.outputs ?? [])
+      .map((o) => o.data?.['text/plain'])
+      .filter(Boolean)
+      .pop(),
+  );
   assert.match(names, /generator\/dense\/kernel\/Adam_1\/m/, 'each network has its own optimizer slots');
   assert.match(names, /discriminator\/dense\/kernel\/Adam\/m/);
 });
 
 test('the shipped notebooks are what make_notebooks.py writes, with the language_info the kernel reports', () => {
   const out = fs.mkdtempSync(path.join(os.tmpdir(), 'tfe-nb-gen-'));
-  const r = spawnSync('/usr/bin/python3', [path.join(root, 'notebooks', 'make_notebooks.py')], { env: { ...process.env, NOTEBOOKS_OUT: out }, encoding: 'utf8' });
+  const r = spawnSync('/usr/bin/python3', [path.join(root, 'notebooks', 'make_notebooks.py')], {
+    env: { ...process.env, NOTEBOOKS_OUT: out },
+    encoding: 'utf8',
+  });
   assert.equal(r.status, 0, r.stderr);
   const names = fs.readdirSync(out).filter((f) => f.endsWith('.ipynb'));
   assert.ok(names.length >= 4);
   for (const name of names) {
-    assert.equal(fs.readFileSync(path.join(out, name), 'utf8'), fs.readFileSync(path.join(root, 'notebooks', name), 'utf8'), `${name} is out of date: run python3 notebooks/make_notebooks.py`);
+    assert.equal(
+      fs.readFileSync(path.join(out, name), 'utf8'),
+      fs.readFileSync(path.join(root, 'notebooks', name), 'utf8'),
+      `${name} is out of date: run python3 notebooks/make_notebooks.py`,
+    );
   }
 });
 
@@ -95,8 +126,14 @@ test('04-serving: export, an HTTP server on the export answering predictions, ba
   assert.match(r.stdout, /server stopped/);
   const nb = JSON.parse(fs.readFileSync(r.file, 'utf8')) as { cells: Array<{ outputs?: Array<{ data?: Record<string, unknown> }> }> };
   const texts = nb.cells.flatMap((c) => c.outputs ?? []).map((o) => String(o.data?.['text/plain'] ?? ''));
-  assert.ok(texts.some((t) => /^'http:\/\/127\.0\.0\.1:\d+\/predict'$/.test(t.trim())), `the server listens on localhost only: ${texts.join(' | ').slice(0, 500)}`);
-  assert.ok((r.mimes['image/png'] ?? 0) >= 1 && (r.mimes['text/markdown'] ?? 0) >= 1, `the gallery and the server's source: ${JSON.stringify(r.mimes)}`);
+  assert.ok(
+    texts.some((t) => /^'http:\/\/127\.0\.0\.1:\d+\/predict'$/.test(t.trim())),
+    `the server listens on localhost only: ${texts.join(' | ').slice(0, 500)}`,
+  );
+  assert.ok(
+    (r.mimes['image/png'] ?? 0) >= 1 && (r.mimes['text/markdown'] ?? 0) >= 1,
+    `the gallery and the server's source: ${JSON.stringify(r.mimes)}`,
+  );
   // Jupyter writes the kernel's language_info into a notebook when the kernel starts; a shipped
   // notebook that already has it opens without "unsaved changes".
   const shipped = JSON.parse(fs.readFileSync(path.join(root, 'notebooks', '04-serving.ipynb'), 'utf8')) as { metadata: unknown };

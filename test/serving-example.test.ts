@@ -99,10 +99,13 @@ function secondsUntilCut(first: string, trickle: string): Promise<number> {
   });
 }
 
-test('slow headers are cut after about 5 s and a slow body after about 10 s (not Node\'s 30 s check)', async () => {
+test("slow headers are cut after about 5 s and a slow body after about 10 s (not Node's 30 s check)", async () => {
   const [headers, body] = await Promise.all([
     secondsUntilCut('POST /predict HTTP/1.1\r\nHost: 127.0.0.1\r\n', 'X-Slow: 1\r\n'),
-    secondsUntilCut('POST /predict HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n{"image": [', '0,'),
+    secondsUntilCut(
+      'POST /predict HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n{"image": [',
+      '0,',
+    ),
   ]);
   console.log(`# slow headers cut after ${headers.toFixed(1)} s, slow body after ${body.toFixed(1)} s`);
   assert.ok(headers >= 4.5 && headers < 8, `slow headers cut after ${headers} s`);

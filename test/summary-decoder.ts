@@ -159,7 +159,10 @@ function decodeNode(buf: Buffer): DecodedNode {
       for (const a of fields(bytes(value))) {
         // AttrValue: list = 1 (ListValue: shape = 7), type = 6.
         if (a.no === 6 && (key === 'T' || key === 'dtype')) n.type = int(a);
-        if (a.no === 1 && key === '_output_shapes') n.outputShapes = fields(bytes(a)).filter((l) => l.no === 7).map((l) => decodeShape(bytes(l)));
+        if (a.no === 1 && key === '_output_shapes')
+          n.outputShapes = fields(bytes(a))
+            .filter((l) => l.no === 7)
+            .map((l) => decodeShape(bytes(l)));
       }
     }
   }
@@ -227,7 +230,10 @@ export function decodeEvent(buf: Buffer): DecodedEvent {
     if (f.no === 1) e.wallTime = double(f);
     else if (f.no === 2) e.step = int(f);
     else if (f.no === 3) e.fileVersion = bytes(f).toString('utf8');
-    else if (f.no === 4) e.graph = fields(bytes(f)).filter((g) => g.no === 1).map((g) => decodeNode(bytes(g)));
+    else if (f.no === 4)
+      e.graph = fields(bytes(f))
+        .filter((g) => g.no === 1)
+        .map((g) => decodeNode(bytes(g)));
     else if (f.no === 5) {
       for (const g of fields(bytes(f))) if (g.no === 1) e.values.push(decodeValue(bytes(g)));
     } else if (f.no === 7) {
@@ -244,5 +250,11 @@ export function decodeEventFile(file: string): DecodedEvent[] {
 
 /** The event files directly in dir. */
 export function eventFilesIn(dir: string): string[] {
-  return fs.existsSync(dir) ? fs.readdirSync(dir).filter((n) => n.startsWith('events.out.tfevents.')).sort().map((n) => `${dir}/${n}`) : [];
+  return fs.existsSync(dir)
+    ? fs
+        .readdirSync(dir)
+        .filter((n) => n.startsWith('events.out.tfevents.'))
+        .sort()
+        .map((n) => `${dir}/${n}`)
+    : [];
 }

@@ -75,9 +75,15 @@ test('scalars are written as float simple_values at their global steps, in order
   w.addScalars(2 ** 40, { big_step: -0.5 });
   w.close();
   const events = decodeEventFile(w.file).slice(1);
-  assert.deepEqual(events.map((e) => e.step), [1, 101, 201, 2 ** 40]);
+  assert.deepEqual(
+    events.map((e) => e.step),
+    [1, 101, 201, 2 ** 40],
+  );
   for (const e of events.slice(0, 3)) {
-    assert.deepEqual(e.values.map((v) => v.tag), ['loss', 'accuracy/top1']);
+    assert.deepEqual(
+      e.values.map((v) => v.tag),
+      ['loss', 'accuracy/top1'],
+    );
     assert.equal(e.values[0].simpleValue, Math.fround(1 / e.step));
     assert.equal(e.values[1].simpleValue, Math.fround(e.step / 1000));
     assert.ok(e.wallTime >= t0 - 1 && e.wallTime <= Date.now() / 1000 + 1);
@@ -93,10 +99,21 @@ test('summary.scalar takes a number or a one-element tensor and rejects anything
     summary.scalar('t1', tf.tensor1d([0.5]));
     summary.scalar('nan', NaN);
     t.dispose();
-    assert.throws(() => summary.scalar('v', tf.tensor1d([1, 2])), /summary\.scalar\('v'\): needs one value, got shape \[2\]; reduce it first/);
+    assert.throws(
+      () => summary.scalar('v', tf.tensor1d([1, 2])),
+      /summary\.scalar\('v'\): needs one value, got shape \[2\]; reduce it first/,
+    );
     assert.throws(() => summary.scalar('', 1), /name must be a non-empty string/);
   });
-  assert.deepEqual(values.map((v) => [v.tag, v.simpleValue]), [['n', 3.25], ['t', -2], ['t1', 0.5], ['nan', NaN]]);
+  assert.deepEqual(
+    values.map((v) => [v.tag, v.simpleValue]),
+    [
+      ['n', 3.25],
+      ['t', -2],
+      ['t1', 0.5],
+      ['nan', NaN],
+    ],
+  );
 });
 
 test('image summaries: one decodable PNG per image, with the right size, channels and pixels', () => {
@@ -111,7 +128,10 @@ test('image summaries: one decodable PNG per image, with the right size, channel
     summary.image('rgb', rgb, { maxOutputs: 1 });
     summary.image('rgba', rgba);
   });
-  assert.deepEqual(values.map((v) => v.tag), ['grey/image/0', 'grey/image/1', 'rgb/image', 'rgba/image/0', 'rgba/image/1', 'rgba/image/2']);
+  assert.deepEqual(
+    values.map((v) => v.tag),
+    ['grey/image/0', 'grey/image/1', 'rgb/image', 'rgba/image/0', 'rgba/image/1', 'rgba/image/2'],
+  );
   const expectGrey = (v: number): number => (v <= 0 ? 0 : v >= 1 ? 255 : Math.floor(v * 255.5));
   const greyData = grey.dataSync();
   values.slice(0, 2).forEach((v, i) => {
@@ -132,7 +152,7 @@ test('image summaries: one decodable PNG per image, with the right size, channel
   tf.dispose([grey, rgb, rgba]);
 });
 
-test('a NaN or Infinity pixel is drawn in TF\'s bad colour (opaque red), the rest of the image unharmed', () => {
+test("a NaN or Infinity pixel is drawn in TF's bad colour (opaque red), the rest of the image unharmed", () => {
   const x = tf.tensor4d([NaN, 0, 0, 1, 1, 1, 0, Infinity, 0.5, 0, 0, 0], [1, 2, 2, 3]);
   const values = recordAndDecode(() => summary.image('bad', x, { maxOutputs: 1 }));
   x.dispose();
@@ -143,7 +163,10 @@ test('summary.image rejects shapes and dtypes TensorBoard cannot show, naming th
   const c = new SummaryCollector();
   withCollector(c, () => {
     const flat = tf.zeros([2, 28, 28]);
-    assert.throws(() => summary.image('x', flat), /summary\.image\('x'\): images must be NHWC with 1, 3 or 4 channels, got shape \[2,28,28\]; reshape it first/);
+    assert.throws(
+      () => summary.image('x', flat),
+      /summary\.image\('x'\): images must be NHWC with 1, 3 or 4 channels, got shape \[2,28,28\]; reshape it first/,
+    );
     const two = tf.zeros([1, 4, 4, 2]);
     assert.throws(() => summary.image('x', two), /1, 3 or 4 channels/);
     const b = tf.zeros([1, 4, 4, 1], 'bool');
@@ -171,7 +194,11 @@ function checkHistogram(h: DecodedHisto, values: number[]): void {
   assert.ok(Math.abs(h.sum - sum) <= 1e-9 * (1 + Math.abs(sum)));
   assert.ok(Math.abs(h.sumSquares - sumSq) <= 1e-9 * (1 + sumSq));
   assert.equal(h.bucket.length, h.bucketLimit.length);
-  assert.equal(h.bucket.reduce((a, b) => a + b, 0), values.length, 'buckets sum to num');
+  assert.equal(
+    h.bucket.reduce((a, b) => a + b, 0),
+    values.length,
+    'buckets sum to num',
+  );
   // Limits are TF's default edges, strictly increasing, and the last one is DBL_MAX.
   const all = new Set(tfLimits());
   h.bucketLimit.forEach((l, i) => {
@@ -204,7 +231,10 @@ test('histogram summaries: min, max, num, sum, sum_squares and TF-style buckets 
     summary.histogram('ints', tf.tensor1d([1, 2, 2, 3, 3, 3], 'int32'));
   });
   t.dispose();
-  assert.deepEqual(values.map((v) => v.tag), ['weights', 'edges', 'ints']);
+  assert.deepEqual(
+    values.map((v) => v.tag),
+    ['weights', 'edges', 'ints'],
+  );
   checkHistogram(values[0].histo!, Array.from(tf.tensor1d(normal).dataSync())); // float32-rounded, as stored in the tensor
   checkHistogram(values[1].histo!, withZeros);
   checkHistogram(values[2].histo!, [1, 2, 2, 3, 3, 3]);
@@ -219,7 +249,10 @@ test('histogram summaries: min, max, num, sum, sum_squares and TF-style buckets 
 test('a histogram of NaN or Infinity is an error naming the summary, as in TF', () => {
   const c = new SummaryCollector();
   withCollector(c, () => {
-    assert.throws(() => summary.histogram('layer/kernel', [1, NaN]), /NaN in summary histogram for: layer\/kernel \(element 1\)\. The model has probably diverged/);
+    assert.throws(
+      () => summary.histogram('layer/kernel', [1, NaN]),
+      /NaN in summary histogram for: layer\/kernel \(element 1\)\. The model has probably diverged/,
+    );
     assert.throws(() => summary.histogram('x', [Infinity]), /Infinity in summary histogram for: x/);
   });
 });
@@ -253,7 +286,13 @@ test('withCollector restores the previous collector, also when fn throws or is a
   const outer = new SummaryCollector();
   const inner = new SummaryCollector();
   setActiveCollector(outer);
-  assert.throws(() => withCollector(inner, () => { throw new Error('boom'); }), /boom/);
+  assert.throws(
+    () =>
+      withCollector(inner, () => {
+        throw new Error('boom');
+      }),
+    /boom/,
+  );
   assert.equal(activeCollector(), outer);
   await withCollector(inner, async () => {
     await new Promise((r) => setTimeout(r, 5));
@@ -261,7 +300,10 @@ test('withCollector restores the previous collector, also when fn throws or is a
   });
   assert.equal(activeCollector(), outer);
   setActiveCollector(undefined);
-  assert.deepEqual(inner.values.map((v) => v.tag), ['late']);
+  assert.deepEqual(
+    inner.values.map((v) => v.tag),
+    ['late'],
+  );
 });
 
 test('names are cleaned like TF (illegal characters become _), and a tag repeated in one step keeps its last value', () => {
@@ -272,7 +314,15 @@ test('names are cleaned like TF (illegal characters become _), and a tag repeate
     summary.scalar('y', 5);
     summary.scalar('x', 3);
   });
-  assert.deepEqual(values.map((v) => [v.tag, v.simpleValue]), [['my_loss__train_', 1], ['lead', 2], ['x', 3], ['y', 5]]);
+  assert.deepEqual(
+    values.map((v) => [v.tag, v.simpleValue]),
+    [
+      ['my_loss__train_', 1],
+      ['lead', 2],
+      ['x', 3],
+      ['y', 5],
+    ],
+  );
 });
 
 test('events added before the process is killed (SIGKILL) are all in the file, intact', () => {
@@ -288,5 +338,8 @@ test('events added before the process is killed (SIGKILL) are all in the file, i
   const files = fs.readdirSync(dir);
   assert.equal(files.length, 1);
   const events = decodeEventFile(path.join(dir, files[0]));
-  assert.deepEqual(events.slice(1).map((e) => e.step), Array.from({ length: 50 }, (_, i) => i + 1));
+  assert.deepEqual(
+    events.slice(1).map((e) => e.step),
+    Array.from({ length: 50 }, (_, i) => i + 1),
+  );
 });

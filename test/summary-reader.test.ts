@@ -33,10 +33,18 @@ test('a corrupt last record: every earlier event comes back, with an error namin
   fs.writeFileSync(file, bytes);
   const r = await summary.readEventFile(file);
   assert.equal(r.events.length, 5, 'file_version + the 4 intact scalar events');
-  assert.deepEqual(r.events.map((e) => e.step), [0, 1, 2, 3, 4]);
+  assert.deepEqual(
+    r.events.map((e) => e.step),
+    [0, 1, 2, 3, 4],
+  );
   assert.equal(r.events[0].fileVersion, 'brain.Event:2');
   assert.equal(r.events[4].summary!.value[0].simpleValue, Math.fround(1 / 4));
-  assert.match(r.error!.message, new RegExp(`^${escape(file)}: corrupt record at byte (\\d+) of ${bytes.length} \\(data checksum mismatch\\); the 5 events before it were read`));
+  assert.match(
+    r.error!.message,
+    new RegExp(
+      `^${escape(file)}: corrupt record at byte (\\d+) of ${bytes.length} \\(data checksum mismatch\\); the 5 events before it were read`,
+    ),
+  );
   // The offset is where the last record starts: the file minus that record's 16 + data bytes.
   const offset = Number(/at byte (\d+)/.exec(r.error!.message)![1]);
   assert.equal(bytes.readBigUInt64LE(offset) + 16n, BigInt(bytes.length - offset));
@@ -89,7 +97,7 @@ test('a record with valid checksums but bytes that are no Event is reported at i
   assert.match(r.error!.message, new RegExp(`undecodable Event in the record at byte ${offset}`));
 });
 
-test('readEventsDir merges the directory\'s event files in step order and lists each damaged file', async () => {
+test("readEventsDir merges the directory's event files in step order and lists each damaged file", async () => {
   const dir = tmpDir('summary-reader-');
   writeLosses(dir, [10, 30]);
   const second = writeLosses(dir, [20, 40]);
@@ -98,16 +106,22 @@ test('readEventsDir merges the directory\'s event files in step order and lists 
   writeLosses(path.join(dir, 'eval'), [99]);
   let r = await summary.readEventsDir(dir);
   assert.deepEqual(r.errors, []);
-  assert.deepEqual(r.events.filter((e) => e.summary).map((e) => e.step), [10, 20, 30, 40]);
+  assert.deepEqual(
+    r.events.filter((e) => e.summary).map((e) => e.step),
+    [10, 20, 30, 40],
+  );
   fs.appendFileSync(second, Buffer.from([1, 2, 3]));
   r = await summary.readEventsDir(dir);
   assert.equal(r.errors.length, 1);
   assert.ok(r.errors[0].message.startsWith(second));
-  assert.deepEqual(r.events.filter((e) => e.summary).map((e) => e.step), [10, 20, 30, 40]);
+  assert.deepEqual(
+    r.events.filter((e) => e.summary).map((e) => e.step),
+    [10, 20, 30, 40],
+  );
   assert.deepEqual(await summary.readEventsDir(path.join(dir, 'nope')), { events: [], errors: [] });
 });
 
-test('readScalars, readHistograms and readImages return each tag\'s points by step', async () => {
+test("readScalars, readHistograms and readImages return each tag's points by step", async () => {
   const dir = tmpDir('summary-reader-');
   const w = new summary.EventFileWriter(dir);
   const img = tf.tensor4d([0, 1, 1, 0], [1, 2, 2, 1]);
@@ -124,12 +138,27 @@ test('readScalars, readHistograms and readImages return each tag\'s points by st
   img.dispose();
   const scalars = await summary.readScalars(dir);
   assert.deepEqual([...scalars.keys()], ['loss']);
-  assert.deepEqual(scalars.get('loss')!.map((p) => [p.step, p.value]), [[1, 1], [11, Math.fround(1 / 11)]]);
+  assert.deepEqual(
+    scalars.get('loss')!.map((p) => [p.step, p.value]),
+    [
+      [1, 1],
+      [11, Math.fround(1 / 11)],
+    ],
+  );
   assert.ok(scalars.get('loss')!.every((p) => p.wallTime > 1e9));
   const histos = await summary.readHistograms(dir);
   const h = histos.get('w')!;
-  assert.deepEqual(h.map((p) => [p.step, p.min, p.max, p.num, p.sum, p.sumSquares]), [[1, -1, 1, 3, 0, 2], [11, -11, 11, 3, 0, 242]]);
-  assert.equal(h[1].bucket.reduce((a, b) => a + b, 0), 3);
+  assert.deepEqual(
+    h.map((p) => [p.step, p.min, p.max, p.num, p.sum, p.sumSquares]),
+    [
+      [1, -1, 1, 3, 0, 2],
+      [11, -11, 11, 3, 0, 242],
+    ],
+  );
+  assert.equal(
+    h[1].bucket.reduce((a, b) => a + b, 0),
+    3,
+  );
   const images = await summary.readImages(dir);
   const points = images.get('digit/image')!;
   assert.equal(points.length, 2);
@@ -151,7 +180,15 @@ test('after a restart (SessionLog START at step s) events an earlier run wrote a
   for (const s of [201, 301]) second.addScalars(s, { loss: -s });
   second.close();
   const loss = (await summary.readScalars(dir)).get('loss')!;
-  assert.deepEqual(loss.map((p) => [p.step, p.value]), [[1, 1], [101, 101], [201, -201], [301, -301]]);
+  assert.deepEqual(
+    loss.map((p) => [p.step, p.value]),
+    [
+      [1, 1],
+      [101, 101],
+      [201, -201],
+      [301, -301],
+    ],
+  );
   const raw = await summary.readEventsDir(dir, { purgeOrphaned: false });
   assert.equal(raw.events.filter((e) => e.summary).length, 6);
 });
@@ -187,7 +224,16 @@ function tf2ScalarRecord(step: number, tag: string, value: number): Buffer {
 
 test('TF 2 style scalars (one-element float tensors) are read as scalars too', async () => {
   const dir = tmpDir('summary-reader-');
-  fs.writeFileSync(path.join(dir, 'events.out.tfevents.1700000000.tf2host'), Buffer.concat([tf2ScalarRecord(5, 'epoch_loss', 0.25), tf2ScalarRecord(300, 'epoch_loss', 0.125)]));
+  fs.writeFileSync(
+    path.join(dir, 'events.out.tfevents.1700000000.tf2host'),
+    Buffer.concat([tf2ScalarRecord(5, 'epoch_loss', 0.25), tf2ScalarRecord(300, 'epoch_loss', 0.125)]),
+  );
   const scalars = await summary.readScalars(dir);
-  assert.deepEqual(scalars.get('epoch_loss')!.map((p) => [p.step, p.value, p.wallTime]), [[5, 0.25, 1.7e9], [300, 0.125, 1.7e9]]);
+  assert.deepEqual(
+    scalars.get('epoch_loss')!.map((p) => [p.step, p.value, p.wallTime]),
+    [
+      [5, 0.25, 1.7e9],
+      [300, 0.125, 1.7e9],
+    ],
+  );
 });

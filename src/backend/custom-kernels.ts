@@ -38,7 +38,9 @@ export function registerCustomGradients(): void {
     outputsToSave: [false, true, true],
     gradFunc: (dys: Grad, saved: tf.Tensor[], attrs: tf.NamedAttrMap) => {
       const [x, scale, mean, variance] = saved;
-      const [dx, dscale, doffset] = tf.engine().runKernel(BN_TRAIN_GRAD, { x, dy: first(dys), mean, variance, scale }, attrs) as tf.Tensor[];
+      const [dx, dscale, doffset] = tf
+        .engine()
+        .runKernel(BN_TRAIN_GRAD, { x, dy: first(dys), mean, variance, scale }, attrs) as tf.Tensor[];
       return { x: () => dx, scale: () => dscale, offset: () => doffset };
     },
   });
@@ -56,8 +58,16 @@ export function registerCustomGradients(): void {
       // images of a first layer). oneDNN's bias gradient inside the filter's pass was measured
       // slower than a separate sum for one input channel, so the bias gets its own kernel.
       return {
-        x: () => tf.engine().runKernel('Conv2DBackpropInput', { dy, filter }, { ...common, inputShape: x.shape } as unknown as tf.NamedAttrMap) as tf.Tensor,
-        filter: () => tf.engine().runKernel('Conv2DBackpropFilter', { x, dy }, { ...common, filterShape: filter.shape } as unknown as tf.NamedAttrMap) as tf.Tensor,
+        x: () =>
+          tf.engine().runKernel('Conv2DBackpropInput', { dy, filter }, {
+            ...common,
+            inputShape: x.shape,
+          } as unknown as tf.NamedAttrMap) as tf.Tensor,
+        filter: () =>
+          tf.engine().runKernel('Conv2DBackpropFilter', { x, dy }, {
+            ...common,
+            filterShape: filter.shape,
+          } as unknown as tf.NamedAttrMap) as tf.Tensor,
         bias: () => tf.sum(dy, [0, 1, 2]),
       };
     },

@@ -93,7 +93,10 @@ function tfjsNode(pkg: '@tensorflow/tfjs-node' | '@tensorflow/tfjs-node-gpu'): C
 function nativeDetail(): { threads: number; text: string } {
   const addon = registerNativeBackend().addon;
   const info = addon?.info();
-  return { threads: info?.threads ?? 1, text: `oneDNN ${info?.onednn ?? '?'}, ${info?.threads ?? 1} thread${info?.threads === 1 ? '' : 's'}` };
+  return {
+    threads: info?.threads ?? 1,
+    text: `oneDNN ${info?.onednn ?? '?'}, ${info?.threads ?? 1} thread${info?.threads === 1 ? '' : 's'}`,
+  };
 }
 
 interface WasmModule {
@@ -175,7 +178,10 @@ async function activate(c: Candidate, forced = false): Promise<string | undefine
 
 function find(wanted: string): Candidate {
   const c = candidates.find((x) => x.name === wanted || x.backend === wanted || `@tensorflow/${x.name}` === wanted);
-  if (!c) throw new Error(`Unknown backend '${wanted}': choose one of ${candidates.map((x) => x.name).join(', ')} (RunConfig.backend or TFJS_ESTIMATOR_BACKEND).`);
+  if (!c)
+    throw new Error(
+      `Unknown backend '${wanted}': choose one of ${candidates.map((x) => x.name).join(', ')} (RunConfig.backend or TFJS_ESTIMATOR_BACKEND).`,
+    );
   return c;
 }
 
@@ -196,9 +202,13 @@ export async function initBackend(preferred?: string): Promise<BackendReport> {
   let chosen: Candidate | undefined;
   if (target) {
     const why = await activate(target, true);
-    if (why) throw new Error(`Backend '${target.name}' was requested (${source}=${wanted}) but cannot be used: ${why}. Fix that, or unset ${source} to let the library pick a backend.`);
+    if (why)
+      throw new Error(
+        `Backend '${target.name}' was requested (${source}=${wanted}) but cannot be used: ${why}. Fix that, or unset ${source} to let the library pick a backend.`,
+      );
     chosen = target;
-    for (const c of candidates.slice(0, candidates.indexOf(target))) skipped.push({ name: c.name, reason: `${source} asks for ${target.name}` });
+    for (const c of candidates.slice(0, candidates.indexOf(target)))
+      skipped.push({ name: c.name, reason: `${source} asks for ${target.name}` });
   } else {
     for (const c of candidates) {
       const why = await activate(c);

@@ -73,7 +73,16 @@ export function randomShift(image: tf.Tensor, maxShift: number | [number, number
     const [n, h, w, c] = batch.shape;
     // Pad by the largest shift, then cut each image's window out of the padding. (Not
     // tf.image.transform: the cpu backend's Transform kernel only fills the first image.)
-    const padded = tf.pad(tf.cast(batch, 'float32'), [[0, 0], [maxY, maxY], [maxX, maxX], [0, 0]], opts.fillValue ?? 0);
+    const padded = tf.pad(
+      tf.cast(batch, 'float32'),
+      [
+        [0, 0],
+        [maxY, maxY],
+        [maxX, maxX],
+        [0, 0],
+      ],
+      opts.fillValue ?? 0,
+    );
     const windows = Array.from({ length: n }, (_, i) => {
       const dy = randomInt(random, -maxY, maxY);
       const dx = randomInt(random, -maxX, maxX);

@@ -39,7 +39,8 @@ export function parseIdx(buf: Uint8Array, file = '<buffer>'): IdxArray {
     throw new Error(`${file} is an IDX file of ${name} values (magic ${hex(magic)}); only uint8 IDX files (0x000008..) are supported.`);
   }
   const header = 4 + 4 * ndim;
-  if (buf.length < header) throw new Error(`IDX file ${file} is truncated inside its ${header}-byte header (${buf.length} bytes); download or reinstall it.`);
+  if (buf.length < header)
+    throw new Error(`IDX file ${file} is truncated inside its ${header}-byte header (${buf.length} bytes); download or reinstall it.`);
   const shape = Array.from({ length: ndim }, (_, i) => view.getUint32(4 + 4 * i));
   const expected = shape.reduce((a, b) => a * b, 1);
   const actual = buf.length - header;
@@ -68,7 +69,10 @@ export function readIdx(file: string): IdxArray {
     try {
       buf = zlib.gunzipSync(buf);
     } catch (e) {
-      throw new Error(`IDX file ${file} is gzipped but does not decompress (${(e as Error).message}): the file is truncated or corrupt; download or reinstall it.`, { cause: e });
+      throw new Error(
+        `IDX file ${file} is gzipped but does not decompress (${(e as Error).message}): the file is truncated or corrupt; download or reinstall it.`,
+        { cause: e },
+      );
     }
   }
   return parseIdx(buf, file);

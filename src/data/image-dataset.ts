@@ -80,7 +80,10 @@ function makeBatch(split: Split, indices: number[]): Batch {
 /** A dataset over a JS generator with a known size (tf.data.generator's size is unknown). */
 class GeneratorDataset<T extends tf.TensorContainer> extends tf.data.Dataset<T> {
   override readonly size: number;
-  constructor(private readonly make: () => Iterator<T>, size: number) {
+  constructor(
+    private readonly make: () => Iterator<T>,
+    size: number,
+  ) {
     super();
     this.size = size;
   }
@@ -106,7 +109,11 @@ export class ImageDataset extends tf.data.Dataset<Example> {
    * Use ImageDataset.of(split), or datasets.mnist.train().
    * @param split the images and labels it reads.
    */
-  constructor(readonly split: Split, private readonly plan: IndexPlan, size: number) {
+  constructor(
+    readonly split: Split,
+    private readonly plan: IndexPlan,
+    size: number,
+  ) {
     super();
     this.size = size;
   }
@@ -119,10 +126,12 @@ export class ImageDataset extends tf.data.Dataset<Example> {
   /** tf.data's iterator: one pass over the examples (a fresh order per pass when shuffled). */
   override iterator(): Promise<LazyIteratorOf<Example>> {
     const { split, plan } = this;
-    return tf.data.generator(function* () {
-      const indices = plan();
-      for (let r = indices.next(); !r.done; r = indices.next()) yield makeExample(split, r.value);
-    }).iterator();
+    return tf.data
+      .generator(function* () {
+        const indices = plan();
+        for (let r = indices.next(); !r.done; r = indices.next()) yield makeExample(split, r.value);
+      })
+      .iterator();
   }
 
   /**
@@ -132,7 +141,9 @@ export class ImageDataset extends tf.data.Dataset<Example> {
    */
   override shuffle(bufferSize: number, seed?: Seed, reshuffleEachIteration = true): ImageDataset {
     if (!Number.isInteger(bufferSize) || bufferSize < 1) {
-      throw new RangeError(`Dataset.shuffle: bufferSize must be a positive integer, got ${bufferSize} (this dataset has ${this.size} elements).`);
+      throw new RangeError(
+        `Dataset.shuffle: bufferSize must be a positive integer, got ${bufferSize} (this dataset has ${this.size} elements).`,
+      );
     }
     const master = seededRandom(seed ?? freshSeed());
     const draw = () => Math.floor(master() * 2 ** 32);
@@ -211,7 +222,8 @@ export class ImageDataset extends tf.data.Dataset<Example> {
    * stack from the elements, made in one piece per batch.
    */
   override batch(batchSize: number, smallLastBatch = true): tf.data.Dataset<Batch> {
-    if (!Number.isInteger(batchSize) || batchSize <= 0) throw new RangeError(`Dataset.batch: batchSize must be a positive integer, got ${batchSize}.`);
+    if (!Number.isInteger(batchSize) || batchSize <= 0)
+      throw new RangeError(`Dataset.batch: batchSize must be a positive integer, got ${batchSize}.`);
     const { split, plan } = this;
     const size = this.size === Infinity ? Infinity : smallLastBatch ? Math.ceil(this.size / batchSize) : Math.floor(this.size / batchSize);
     return new GeneratorDataset<Batch>(function* () {

@@ -31,7 +31,10 @@ export function moveToDevice(t: tf.Tensor): void {
   if (t.dtype === 'float32' && typeof gpu.uploadToGPU === 'function') gpu.uploadToGPU(t.dataId);
 }
 
-async function* prefetching<T extends tf.TensorContainer>(dataset: tf.data.Dataset<T>, bufferSize: number): AsyncGenerator<T, void, undefined> {
+async function* prefetching<T extends tf.TensorContainer>(
+  dataset: tf.data.Dataset<T>,
+  bufferSize: number,
+): AsyncGenerator<T, void, undefined> {
   const it = await dataset.iterator();
   const queue: T[] = [];
   let done = false;
@@ -62,8 +65,10 @@ async function* prefetching<T extends tf.TensorContainer>(dataset: tf.data.Datas
  * early are disposed when the consumer closes the iterator (the Estimator does).
  */
 export function prefetchToDevice<T extends tf.TensorContainer>(dataset: tf.data.Dataset<T>, bufferSize = 1): tf.data.Dataset<T> {
-  if (!(dataset instanceof tf.data.Dataset)) throw new TypeError('prefetchToDevice: the first argument must be a tf.data.Dataset (e.g. tf.data.array(rows).batch(64)).');
-  if (!Number.isInteger(bufferSize) || bufferSize < 1) throw new RangeError(`prefetchToDevice: bufferSize must be an integer >= 1, got ${bufferSize}.`);
+  if (!(dataset instanceof tf.data.Dataset))
+    throw new TypeError('prefetchToDevice: the first argument must be a tf.data.Dataset (e.g. tf.data.array(rows).batch(64)).');
+  if (!Number.isInteger(bufferSize) || bufferSize < 1)
+    throw new RangeError(`prefetchToDevice: bufferSize must be an integer >= 1, got ${bufferSize}.`);
   const out = tf.data.generator(() => prefetching(dataset, bufferSize)) as tf.data.Dataset<T>;
   // tf.data's iterators have no return(); ours frees the queued batches (see openInput).
   out.iterator = async () => {

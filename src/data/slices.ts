@@ -36,7 +36,9 @@ function toTensor(v: SliceSource, what: string): tf.Tensor {
 function toTensors(v: Slices, what: string): SliceTensors {
   if (isSource(v)) return toTensor(v, what);
   if (v === null || typeof v !== 'object' || Object.keys(v).length === 0) {
-    throw new Error(`${what} must be a tensor, an array of numbers, or an object of them (one per feature), got ${v === null ? 'null' : typeof v}.`);
+    throw new Error(
+      `${what} must be a tensor, an array of numbers, or an object of them (one per feature), got ${v === null ? 'null' : typeof v}.`,
+    );
   }
   const out: Record<string, tf.Tensor> = {};
   for (const [k, x] of Object.entries(v)) {
@@ -128,7 +130,8 @@ export function inputFn(opts: InputFnOptions): () => tf.data.Dataset<SliceElemen
     throw new Error('data.inputFn: say whether to shuffle: shuffle: true for training, false for evaluation and prediction.');
   }
   const batchSize = opts.batchSize ?? 128;
-  if (!Number.isInteger(batchSize) || batchSize < 1) throw new Error(`data.inputFn: batchSize must be a positive integer, got ${batchSize}.`);
+  if (!Number.isInteger(batchSize) || batchSize < 1)
+    throw new Error(`data.inputFn: batchSize must be a positive integer, got ${batchSize}.`);
   const epochs = opts.numEpochs === undefined ? 1 : opts.numEpochs;
   if (epochs !== null && (!Number.isInteger(epochs) || epochs < 1)) {
     throw new Error(`data.inputFn: numEpochs must be a positive integer, or null to repeat forever, got ${epochs}.`);

@@ -44,7 +44,9 @@ export function loadSplit(imagesFile: string, labelsFile: string): Split {
   const images = readIdxAs(imgPath, 'images');
   const labels = readIdxAs(labPath, 'labels');
   if (images.shape[0] !== labels.shape[0]) {
-    throw new Error(`${imgPath} has ${images.shape[0]} images but ${labPath} has ${labels.shape[0]} labels; they must come from the same split.`);
+    throw new Error(
+      `${imgPath} has ${images.shape[0]} images but ${labPath} has ${labels.shape[0]} labels; they must come from the same split.`,
+    );
   }
   const split: Split = {
     images,

@@ -68,7 +68,16 @@ export function histogramBundle(values: NumericInput, opts: HistogramOptions = {
   const stats = describeValues(flat);
   const summary = `Histogram: ${title} (${flat.length} values, ${h.counts.length} bins, ${stats}${h.skipped ? `, ${h.skipped} NaN/Inf skipped` : ''})`;
   return plotlyBundle(
-    { data: [trace], layout: { title: { text: title }, bargap: 0.02, xaxis: { title: { text: 'value' } }, yaxis: { title: { text: 'count' } }, height: 350 } },
+    {
+      data: [trace],
+      layout: {
+        title: { text: title },
+        bargap: 0.02,
+        xaxis: { title: { text: 'value' } },
+        yaxis: { title: { text: 'count' } },
+        height: 350,
+      },
+    },
     { summary },
   );
 }
@@ -109,7 +118,9 @@ export function computeConfusionMatrix(labels: number[], preds: number[], numCla
   labels.forEach((t, i) => {
     const p = preds[i];
     if (!(t >= 0 && t < numClasses && p >= 0 && p < numClasses)) {
-      throw new RangeError(`display.confusionMatrix: example ${i} has label ${t} / prediction ${p} outside 0..${numClasses - 1}; pass classNames or numClasses`);
+      throw new RangeError(
+        `display.confusionMatrix: example ${i} has label ${t} / prediction ${p} outside 0..${numClasses - 1}; pass classNames or numClasses`,
+      );
     }
     m[t][p]++;
   });
@@ -119,7 +130,8 @@ export function computeConfusionMatrix(labels: number[], preds: number[], numCla
 export function confusionMatrixBundle(labels: NumericInput, preds: NumericInput, opts: ConfusionMatrixOptions = {}): MimeBundle {
   const y = readNumbers(labels, 'labels').map(Math.round);
   const p = readNumbers(preds, 'predictions').map(Math.round);
-  if (y.length !== p.length) throw new RangeError(`display.confusionMatrix: ${y.length} labels but ${p.length} predictions; pass one prediction per label`);
+  if (y.length !== p.length)
+    throw new RangeError(`display.confusionMatrix: ${y.length} labels but ${p.length} predictions; pass one prediction per label`);
   const n = opts.classNames?.length ?? opts.numClasses ?? Math.max(0, ...y, ...p) + 1;
   const names = opts.classNames ?? Array.from({ length: n }, (_, i) => String(i));
   const m = computeConfusionMatrix(y, p, n);
@@ -132,7 +144,11 @@ export function confusionMatrixBundle(labels: NumericInput, preds: NumericInput,
     z: m,
     x: names,
     y: names,
-    colorscale: [[0, '#f7fbff'], [0.5, '#6baed6'], [1, '#08306b']],
+    colorscale: [
+      [0, '#f7fbff'],
+      [0.5, '#6baed6'],
+      [1, '#08306b'],
+    ],
     texttemplate: '%{z}',
     hovertemplate: 'true %{y}, predicted %{x}: %{z}<extra></extra>',
   };

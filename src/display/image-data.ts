@@ -83,7 +83,9 @@ function imageShape(shape: number[], hint: number[] | undefined, what: string): 
       const side = Math.round(Math.sqrt(n / c));
       if (side * side * c === n) return [side, side, c];
     }
-    throw new RangeError(`display: cannot tell the shape of a flat ${what} of ${n} values; pass {shape: [height, width]} or [height, width, channels]`);
+    throw new RangeError(
+      `display: cannot tell the shape of a flat ${what} of ${n} values; pass {shape: [height, width]} or [height, width, channels]`,
+    );
   }
   if (s.length === 2) return [s[0], s[1], 1];
   if (s.length === 3) {
@@ -106,7 +108,9 @@ export function toPixels(input: ImageInput, opts: PixelOptions = {}): Pixels {
   }
   const [h, w, c] = imageShape(shape, opts.shape, 'image');
   if (h * w * c !== flat.values.length) {
-    throw new RangeError(`display: image shape [${h},${w},${c}] needs ${h * w * c} values but the data has ${flat.values.length}; for a batch use display.images`);
+    throw new RangeError(
+      `display: image shape [${h},${w},${c}] needs ${h * w * c} values but the data has ${flat.values.length}; for a batch use display.images`,
+    );
   }
   return { height: h, width: w, channels: c, data: toBytes(flat.values, 0, h * w * c, chooseRange(flat, opts.range)) };
 }

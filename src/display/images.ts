@@ -52,7 +52,10 @@ export function imagesBundle(input: ImageInput | ImageInput[], opts: ImagesOptio
 }
 
 function figureHtml(p: Pixels, title: string | undefined): string {
-  const caption = title === undefined ? '' : `<figcaption style="font:12px sans-serif;text-align:center;max-width:${Math.max(p.width, 60)}px;overflow-wrap:anywhere">${escapeHtml(title)}</figcaption>`;
+  const caption =
+    title === undefined
+      ? ''
+      : `<figcaption style="font:12px sans-serif;text-align:center;max-width:${Math.max(p.width, 60)}px;overflow-wrap:anywhere">${escapeHtml(title)}</figcaption>`;
   return (
     `<figure style="margin:2px;display:inline-block">` +
     `<img src="${pngDataUrl(p)}" width="${p.width}" height="${p.height}" style="image-rendering:pixelated;display:block;margin:auto" alt="${escapeHtml(title ?? 'image')}">` +

@@ -53,7 +53,20 @@ export interface PlotlyBundleOptions {
 type Tier = 1 | 2;
 
 // The trace modules of plotly.js-cartesian-dist-min (its README lists them).
-const CARTESIAN_TRACES = new Set(['bar', 'box', 'contour', 'heatmap', 'histogram', 'histogram2d', 'histogram2dcontour', 'image', 'pie', 'scatter', 'scatterternary', 'violin']);
+const CARTESIAN_TRACES = new Set([
+  'bar',
+  'box',
+  'contour',
+  'heatmap',
+  'histogram',
+  'histogram2d',
+  'histogram2dcontour',
+  'image',
+  'pie',
+  'scatter',
+  'scatterternary',
+  'violin',
+]);
 
 function tierFor(data: PlotlyTrace[]): Tier {
   return data.every((t) => CARTESIAN_TRACES.has(t.type ?? 'scatter')) ? 1 : 2;

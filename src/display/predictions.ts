@@ -61,7 +61,8 @@ export async function predictionsBundle(
     }
   }
   const labels = opts.labels === undefined ? undefined : readLabels(opts.labels);
-  const images = opts.images === undefined ? undefined : toPixelsList(opts.images, { shape: opts.imageShape, limit: records.length }).images;
+  const images =
+    opts.images === undefined ? undefined : toPixelsList(opts.images, { shape: opts.imageShape, limit: records.length }).images;
   const examples = records.map((r, i) => toExample(r, i, opts, labels?.[i], images?.[i]));
   return markBundle(galleryBundle(examples, opts));
 }
@@ -102,7 +103,13 @@ function pick(record: Record<string, PredictionField>, keys: string[]): [string,
   return undefined;
 }
 
-function toExample(r: PredictionRecord, index: number, opts: PredictionsOptions, label: number | undefined, image: Pixels | undefined): PredictedExample {
+function toExample(
+  r: PredictionRecord,
+  index: number,
+  opts: PredictionsOptions,
+  label: number | undefined,
+  image: Pixels | undefined,
+): PredictedExample {
   if (typeof r === 'number') return { index, predicted: Math.round(r), label, image };
   if (ArrayBuffer.isView(r) || Array.isArray(r)) {
     const probs = Array.from(readValues(r as NumericInput, 'prediction').values);
@@ -128,7 +135,8 @@ function toExample(r: PredictionRecord, index: number, opts: PredictionsOptions,
   let img = image;
   const imageEntry = pick(rec, opts.imageKey ? [opts.imageKey] : ['image', 'images']);
   if (!img && imageEntry) img = toPixels(imageEntry[1] as ImageInput, { shape: opts.imageShape });
-  if (opts.imageKey && !imageEntry) throw new TypeError(`display.predictions: prediction ${index} has no key '${opts.imageKey}' (keys: ${Object.keys(rec).join(', ')})`);
+  if (opts.imageKey && !imageEntry)
+    throw new TypeError(`display.predictions: prediction ${index} has no key '${opts.imageKey}' (keys: ${Object.keys(rec).join(', ')})`);
   return { index, predicted, probabilities, label, image: img };
 }
 
@@ -164,7 +172,15 @@ function textTable(examples: PredictedExample[], head: string, name: (c: number)
     rows.push([String(e.index), name(e.predicted), p === undefined ? '' : p.toFixed(3), e.label === undefined ? '' : name(e.label), mark]);
   }
   const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
-  return [head, ...rows.map((r) => r.map((v, c) => v.padEnd(widths[c])).join('  ').trimEnd())].join('\n');
+  return [
+    head,
+    ...rows.map((r) =>
+      r
+        .map((v, c) => v.padEnd(widths[c]))
+        .join('  ')
+        .trimEnd(),
+    ),
+  ].join('\n');
 }
 
 function barsHtml(e: PredictedExample, name: (c: number) => string, topK: number | undefined): string {
@@ -179,7 +195,16 @@ function barsHtml(e: PredictedExample, name: (c: number) => string, topK: number
   return classes
     .map((c) => {
       const p = Math.max(0, Math.min(1, probs[c]));
-      const colour = c === e.predicted ? (e.label === undefined ? '#337ab7' : e.label === c ? '#5cb85c' : '#d9534f') : c === e.label ? '#5cb85c' : '#bbb';
+      const colour =
+        c === e.predicted
+          ? e.label === undefined
+            ? '#337ab7'
+            : e.label === c
+              ? '#5cb85c'
+              : '#d9534f'
+          : c === e.label
+            ? '#5cb85c'
+            : '#bbb';
       const weight = c === e.predicted || c === e.label ? 'bold' : 'normal';
       return (
         `<div style="display:flex;align-items:center;gap:4px;height:11px;font-size:10px">` +

@@ -47,7 +47,10 @@ function validBundle(b: unknown, where: string): MimeBundle {
 function tensorBundle(t: TensorView): MimeBundle {
   const head = `Tensor ${t.dtype} [${t.shape.join(', ')}]`;
   if (t.isDisposed) {
-    return { 'text/plain': `${head} (disposed)`, 'text/html': `<div class="tfjs-estimator-tensor"><b>${escapeHtml(head)}</b> <i>(disposed)</i></div>` };
+    return {
+      'text/plain': `${head} (disposed)`,
+      'text/html': `<div class="tfjs-estimator-tensor"><b>${escapeHtml(head)}</b> <i>(disposed)</i></div>`,
+    };
   }
   const values = t.dataSync() as ArrayLike<number | string | Uint8Array>;
   const numeric = t.dtype !== 'string' && t.dtype !== 'complex64';
@@ -63,7 +66,8 @@ function tensorBundle(t: TensorView): MimeBundle {
   };
   let body: string;
   if (t.shape.length === 0) body = `<div style="font-family:monospace">${escapeHtml(cell(0))}</div>`;
-  else if (t.shape.length <= 2) body = tableHtml(t.shape.length === 1 ? [1, t.shape[0]] : [t.shape[0], t.shape[1]], cell, t.shape.length === 1);
+  else if (t.shape.length <= 2)
+    body = tableHtml(t.shape.length === 1 ? [1, t.shape[0]] : [t.shape[0], t.shape[1]], cell, t.shape.length === 1);
   else body = `<pre style="margin:0">${escapeHtml(valuesPart(text))}</pre>`;
   const html =
     `<div class="tfjs-estimator-tensor"><div style="font:12px sans-serif;margin-bottom:4px"><b>${escapeHtml(head)}</b>` +

@@ -97,7 +97,8 @@ export async function scalarsBundle(modelDir: string, opts: ScalarsOptions = {})
   const data = new Map<string, Map<string, ScalarPoint[]>>();
   for (const run of runs) data.set(run.name, await reader.readScalars(run.dir));
   const tags = [...new Set([...data.values()].flatMap((m) => [...m.keys()]))].filter((t) => tagWanted(t, opts.tags)).sort(tagOrder);
-  if (tags.length === 0) return noDataBundle(opts.tags ? `scalar summaries matching ${opts.tags.join(', ')}` : 'scalar summaries', modelDir, runs);
+  if (tags.length === 0)
+    return noDataBundle(opts.tags ? `scalar summaries matching ${opts.tags.join(', ')}` : 'scalar summaries', modelDir, runs);
 
   const cols = Math.max(1, Math.min(opts.cols ?? 2, tags.length));
   const rows = Math.ceil(tags.length / cols);
@@ -117,21 +118,62 @@ export async function scalarsBundle(modelDir: string, opts: ScalarsOptions = {})
     const axis = i === 0 ? '' : String(i + 1);
     layout[`xaxis${axis}`] = { title: { text: 'step', standoff: 2 }, automargin: true };
     layout[`yaxis${axis}`] = { automargin: true };
-    annotations.push({ text: `<b>${escapeHtml(tag)}</b>`, xref: `x${axis} domain`, yref: `y${axis} domain`, x: 0.5, y: 1.02, xanchor: 'center', yanchor: 'bottom', showarrow: false });
+    annotations.push({
+      text: `<b>${escapeHtml(tag)}</b>`,
+      xref: `x${axis} domain`,
+      yref: `y${axis} domain`,
+      x: 0.5,
+      y: 1.02,
+      xanchor: 'center',
+      yanchor: 'bottom',
+      showarrow: false,
+    });
     runs.forEach((run, r) => {
       const points = byStep(data.get(run.name)?.get(tag) ?? []);
       if (points.length === 0) return;
       const colour = RUN_COLOURS[r % RUN_COLOURS.length];
       const x = points.map((p) => p.step);
       const y = points.map((p) => p.value);
-      const common = { x, xaxis: `x${axis}`, yaxis: `y${axis}`, legendgroup: run.name, name: run.name, hovertemplate: `${run.name} ${tag}<br>step %{x}: %{y}<extra></extra>` };
+      const common = {
+        x,
+        xaxis: `x${axis}`,
+        yaxis: `y${axis}`,
+        legendgroup: run.name,
+        name: run.name,
+        hovertemplate: `${run.name} ${tag}<br>step %{x}: %{y}<extra></extra>`,
+      };
       const mode = points.length === 1 ? 'markers' : 'lines+markers';
       const marker = { size: points.length > 50 ? 3 : 6, color: colour };
       if (smoothing > 0) {
-        traces.push({ ...common, type: 'scatter', mode: 'lines', y, line: { color: colour, width: 1 }, opacity: 0.3, showlegend: false, hoverinfo: 'skip' });
-        traces.push({ ...common, type: 'scatter', mode, y: smooth(y, smoothing), marker, line: { color: colour, width: 2 }, showlegend: !legendShown.has(run.name) });
+        traces.push({
+          ...common,
+          type: 'scatter',
+          mode: 'lines',
+          y,
+          line: { color: colour, width: 1 },
+          opacity: 0.3,
+          showlegend: false,
+          hoverinfo: 'skip',
+        });
+        traces.push({
+          ...common,
+          type: 'scatter',
+          mode,
+          y: smooth(y, smoothing),
+          marker,
+          line: { color: colour, width: 2 },
+          showlegend: !legendShown.has(run.name),
+        });
       } else {
-        traces.push({ ...common, type: 'scatter', mode, y, marker, line: { color: colour, width: 2 }, showlegend: !legendShown.has(run.name) });
+        traces.push({
+          ...common,
+          type: 'scatter',
+          mode,
+          y,
+          marker,
+          line: { color: colour, width: 2 },
+          showlegend: !legendShown.has(run.name),
+        });
       }
       legendShown.add(run.name);
       const last = points[points.length - 1];
@@ -139,7 +181,10 @@ export async function scalarsBundle(modelDir: string, opts: ScalarsOptions = {})
     });
   });
   layout.annotations = annotations;
-  const summary = `Scalars of ${modelDir} (${tags.length} tag${tags.length === 1 ? '' : 's'}, runs: ${runs.filter((r) => (data.get(r.name)?.size ?? 0) > 0).map((r) => r.name).join(', ')})\n${lines.join('\n')}`;
+  const summary = `Scalars of ${modelDir} (${tags.length} tag${tags.length === 1 ? '' : 's'}, runs: ${runs
+    .filter((r) => (data.get(r.name)?.size ?? 0) > 0)
+    .map((r) => r.name)
+    .join(', ')})\n${lines.join('\n')}`;
   const bundle = plotlyBundle({ data: traces, layout }, { summary });
   bundle['text/plain'] = summary;
   return bundle;
@@ -194,7 +239,17 @@ export async function histogramsBundle(modelDir: string, tag: string, opts: Hist
   let traces: PlotlyTrace[];
   const layout: PlotlyLayout = { title: { text: title }, xaxis: { title: { text: 'value' } }, height: 420 };
   if ((opts.mode ?? 'heatmap') === 'heatmap') {
-    traces = [{ type: 'heatmap', name: tag, x: centres, y: steps, z: counts, colorscale: 'Viridis', hovertemplate: 'step %{y}<br>value %{x}<br>count %{z:.1f}<extra></extra>' }];
+    traces = [
+      {
+        type: 'heatmap',
+        name: tag,
+        x: centres,
+        y: steps,
+        z: counts,
+        colorscale: 'Viridis',
+        hovertemplate: 'step %{y}<br>value %{x}<br>count %{z:.1f}<extra></extra>',
+      },
+    ];
     layout.yaxis = { title: { text: 'step' } };
   } else {
     // At most 12 steps, evenly spaced, older ones lighter (TensorBoard's overlay view).
@@ -202,14 +257,24 @@ export async function histogramsBundle(modelDir: string, tag: string, opts: Hist
     const chosen = points.map((_, i) => i).filter((i) => i % pickEvery === 0 || i === points.length - 1);
     traces = chosen.map((i, k) => {
       const shade = Math.round(200 - (170 * (k + 1)) / chosen.length);
-      return { type: 'scatter', mode: 'lines', name: `step ${steps[i]}`, x: centres, y: counts[i], line: { color: `rgb(${shade},${shade + 20},230)`, width: 1.5 } };
+      return {
+        type: 'scatter',
+        mode: 'lines',
+        name: `step ${steps[i]}`,
+        x: centres,
+        y: counts[i],
+        line: { color: `rgb(${shade},${shade + 20},230)`, width: 1.5 },
+      };
     });
     layout.yaxis = { title: { text: 'count' } };
   }
   const mean = (p: HistogramPoint): number => (p.num ? p.sum / p.num : 0);
   const summary =
     `Histograms of ${tag} in ${run.name}: ${points.length} steps (${steps[0]}..${steps[steps.length - 1]}), values ${formatNumber(lo)}..${formatNumber(hi)}\n` +
-    points.map((p) => `  step ${p.step}: n ${p.num}, min ${formatNumber(p.min)}, max ${formatNumber(p.max)}, mean ${formatNumber(mean(p))}`).slice(-10).join('\n');
+    points
+      .map((p) => `  step ${p.step}: n ${p.num}, min ${formatNumber(p.min)}, max ${formatNumber(p.max)}, mean ${formatNumber(mean(p))}`)
+      .slice(-10)
+      .join('\n');
   const bundle = plotlyBundle({ data: traces, layout }, { summary });
   bundle['text/plain'] = summary;
   return bundle;

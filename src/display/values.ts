@@ -3,16 +3,7 @@
 import type * as tf from '@tensorflow/tfjs';
 
 export type PixelArray =
-  | Float32Array
-  | Float64Array
-  | Int32Array
-  | Int16Array
-  | Int8Array
-  | Uint8Array
-  | Uint8ClampedArray
-  | Uint16Array
-  | Uint32Array
-  | number[];
+  Float32Array | Float64Array | Int32Array | Int16Array | Int8Array | Uint8Array | Uint8ClampedArray | Uint16Array | Uint32Array | number[];
 
 /** Values with an explicit shape, e.g. `{data: new Uint8Array(784), shape: [28, 28]}`. */
 export interface ShapedPixels {
@@ -84,7 +75,8 @@ function flattenNested(a: NestedNumbers): Flat {
 export function readValues(input: NumericInput, what = 'image'): Flat {
   if (isTensorLike(input)) {
     if (input.isDisposed) throw new Error('display: the tensor was disposed; display it before calling dispose()');
-    if (input.dtype === 'string' || input.dtype === 'complex64') throw new TypeError(`display: cannot read a ${input.dtype} tensor as numbers`);
+    if (input.dtype === 'string' || input.dtype === 'complex64')
+      throw new TypeError(`display: cannot read a ${input.dtype} tensor as numbers`);
     const values = input.dataSync() as ArrayLike<number>;
     // bool is 0/1: draw it black/white.
     if (input.dtype === 'bool') return { values: Array.from(values, (v) => v * 255), shape: input.shape.slice(), integer: true };
@@ -109,7 +101,6 @@ export function readValues(input: NumericInput, what = 'image'): Flat {
   }
   throw new TypeError(`display: expected a tf.Tensor, a typed array, a nested number array or {data, shape} for the ${what}`);
 }
-
 
 /** Values of a label/prediction list as plain integers-or-numbers. */
 export function readNumbers(input: NumericInput, what: string): number[] {

@@ -33,7 +33,10 @@ export interface CheckpointMeta {
 /** A checkpoint or its state file is missing, unreadable or corrupt; `file` names it. */
 export class CheckpointError extends Error {
   /** @param file the checkpoint file or directory at fault (also on `.file`). */
-  constructor(message: string, readonly file: string) {
+  constructor(
+    message: string,
+    readonly file: string,
+  ) {
     super(message);
     this.name = 'CheckpointError';
   }
@@ -194,12 +197,7 @@ export interface SaveOptions {
 }
 
 /** Saves tensors as model.ckpt-<step>, updates the state file, prunes old checkpoints. */
-export async function saveCheckpoint(
-  modelDir: string,
-  globalStep: number,
-  tensors: tf.NamedTensorMap,
-  opts: SaveOptions,
-): Promise<string> {
+export async function saveCheckpoint(modelDir: string, globalStep: number, tensors: tf.NamedTensorMap, opts: SaveOptions): Promise<string> {
   fs.mkdirSync(modelDir, { recursive: true });
   const name = checkpointName(globalStep);
   const finalDir = path.join(modelDir, name);
@@ -255,7 +253,9 @@ function updateState(modelDir: string, name: string, timestamp: number, keepMax:
   // still keeps the newest ones rather than only this one).
   const history = previous ?? { allModelCheckpointPaths: listCheckpointDirs(modelDir), allModelCheckpointTimestamps: [] as number[] };
   const paths = history.allModelCheckpointPaths.filter((p) => p !== name);
-  const stamps = history.allModelCheckpointPaths.map((_, i) => history.allModelCheckpointTimestamps[i] ?? 0).filter((_, i) => history.allModelCheckpointPaths[i] !== name);
+  const stamps = history.allModelCheckpointPaths
+    .map((_, i) => history.allModelCheckpointTimestamps[i] ?? 0)
+    .filter((_, i) => history.allModelCheckpointPaths[i] !== name);
   paths.push(name);
   stamps.push(timestamp);
   const keep = keepMax > 0 ? Math.max(1, keepMax) : paths.length;
@@ -311,7 +311,9 @@ export function processAlive(pid: number): boolean {
 /** Checkpoints to try in order: the newest first (the one the state file names, even when it is
  *  damaged, so that fallback reports what it skips), then older complete ones (for fallback). */
 export function checkpointCandidates(modelDir: string): string[] {
-  const dirs = listCheckpointDirs(modelDir).map((d) => path.join(modelDir, d)).reverse();
+  const dirs = listCheckpointDirs(modelDir)
+    .map((d) => path.join(modelDir, d))
+    .reverse();
   let latest: string | undefined;
   try {
     latest = latestCheckpoint(modelDir);

@@ -13,14 +13,7 @@ import { GLOBAL_STEP_NAME, TrainStepContext, describeValue } from './train-ops';
 import { EstimatorSpec, ModeKey, ModeKeys, Predictions, validateSpec } from './spec';
 import { RunConfig, RunConfigOptions } from './run-config';
 import { InputBatch, InputFn, TensorOrDict } from './input';
-import {
-  CheckpointError,
-  checkpointCandidates,
-  latestCheckpoint,
-  loadCheckpoint,
-  LoadedCheckpoint,
-  saveCheckpoint,
-} from './checkpoint';
+import { CheckpointError, checkpointCandidates, latestCheckpoint, loadCheckpoint, LoadedCheckpoint, saveCheckpoint } from './checkpoint';
 import { acquireTrainLock } from './lock';
 import type { FetchedValue, RunArgs, SessionRunHook, StepTensors, TensorRequest } from './hooks/hook';
 import {
@@ -157,9 +150,15 @@ export class Estimator<F extends TensorOrDict = tf.Tensor, L extends TensorOrDic
    * @param modelDir where checkpoints and summaries live; default config.modelDir, else a new temporary folder.
    * @param opts config, params and warmStartFrom.
    */
-  constructor(readonly modelFn: ModelFn<F, L, P>, modelDir?: string, opts: EstimatorOptions<P> = {}) {
+  constructor(
+    readonly modelFn: ModelFn<F, L, P>,
+    modelDir?: string,
+    opts: EstimatorOptions<P> = {},
+  ) {
     if (typeof modelFn !== 'function') {
-      throw new Error(`new Estimator(modelFn, modelDir): modelFn must be a function (features, labels, mode, params, config) => EstimatorSpec, got ${describeValue(modelFn)}.`);
+      throw new Error(
+        `new Estimator(modelFn, modelDir): modelFn must be a function (features, labels, mode, params, config) => EstimatorSpec, got ${describeValue(modelFn)}.`,
+      );
     }
     if (opts === null || typeof opts !== 'object') {
       throw new Error('new Estimator(modelFn, modelDir, {config, params, warmStartFrom}): the third argument must be an options object.');
@@ -275,7 +274,7 @@ export class Estimator<F extends TensorOrDict = tf.Tensor, L extends TensorOrDic
 
   private async trainLoop(store: VariableStore, inputFn: InputFn<F, L>, restored: Restored, opts: TrainOptions): Promise<void> {
     let globalStep = restored.globalStep;
-    const lastStep = opts.steps != null ? globalStep + opts.steps : opts.maxSteps ?? Infinity;
+    const lastStep = opts.steps != null ? globalStep + opts.steps : (opts.maxSteps ?? Infinity);
     const saver = new CheckpointSaverHook({
       saveSteps: this.config.saveCheckpointsSteps,
       saveSecs: this.config.saveCheckpointsSecs,
@@ -293,8 +292,10 @@ export class Estimator<F extends TensorOrDict = tf.Tensor, L extends TensorOrDic
     ];
     // TensorBoard's graph, from the first step's forward pass (where summaries are written).
     let graphWritten = !(this.config.saveSummarySteps > 0);
-    info(`Training from global step ${globalStep}${restored.path ? ` (restored ${path.basename(restored.path)})` : ''}` +
-      `${Number.isFinite(lastStep) ? ` to ${lastStep}` : ' until the input ends'}; checkpoints in ${this.modelDir}`);
+    info(
+      `Training from global step ${globalStep}${restored.path ? ` (restored ${path.basename(restored.path)})` : ''}` +
+        `${Number.isFinite(lastStep) ? ` to ${lastStep}` : ' until the input ends'}; checkpoints in ${this.modelDir}`,
+    );
     await drain(
       runLoop<void, F, L>({
         call: 'train',
@@ -338,7 +339,12 @@ export class Estimator<F extends TensorOrDict = tf.Tensor, L extends TensorOrDic
   }
 
   /** modelFn in TRAIN mode under the tape; run() applies the train op and the update ops. */
-  private async buildTrainStep(store: VariableStore, batch: InputBatch<F, L>, globalStep: number, writeGraph = false): Promise<BuiltStep<void>> {
+  private async buildTrainStep(
+    store: VariableStore,
+    batch: InputBatch<F, L>,
+    globalStep: number,
+    writeGraph = false,
+  ): Promise<BuiltStep<void>> {
     const tape = new StepTape();
     const graph = new GraphContext(store, 'train', this.config, globalStep);
     const dispose = (): void => {
@@ -402,7 +408,10 @@ export class Estimator<F extends TensorOrDict = tf.Tensor, L extends TensorOrDic
       warn(`Not saving a checkpoint at step ${globalStep}: variable ${bad[0]} contains NaN or Inf. The previous checkpoint is kept.`);
       return undefined;
     }
-    const trainable = store.records().filter((r) => r.trainable).map((r) => r.name);
+    const trainable = store
+      .records()
+      .filter((r) => r.trainable)
+      .map((r) => r.name);
     const p = await saveCheckpoint(this.modelDir, globalStep, snapshot, { keepCheckpointMax: this.config.keepCheckpointMax, trainable });
     log(`Saving checkpoints for ${globalStep} into ${p}.`);
     return p;
@@ -442,18 +451,25 @@ export class Estimator<F extends TensorOrDict = tf.Tensor, L extends TensorOrDic
             this.buildInferenceStep(store, batch, ModeKeys.EVAL, globalStep, (spec, args) => {
               const loss = (spec.loss as tf.Tensor).dataSync()[0];
               for (const [k, op] of Object.entries(spec.evalMetricOps ?? {})) {
-                if (k === 'loss') throw new Error("evalMetricOps may not use the key 'loss'; the Estimator reports the mean loss under that name.");
+                if (k === 'loss')
+                  throw new Error("evalMetricOps may not use the key 'loss'; the Estimator reports the mean loss under that name.");
                 if (!op || typeof (op as MetricOp).merge !== 'function') {
-                  throw new Error(`evalMetricOps['${k}'] must be a metric from metrics.* (e.g. metrics.accuracy(labels, predictions)), got ${describeValue(op)}.`);
+                  throw new Error(
+                    `evalMetricOps['${k}'] must be a metric from metrics.* (e.g. metrics.accuracy(labels, predictions)), got ${describeValue(op)}.`,
+                  );
                 }
                 metrics[k] = (op as MetricOp).merge(metrics[k]);
               }
               lossSum += loss;
               batches += 1;
-              return { values: fetchAll(args, { loss: spec.loss, predictions: spec.predictions, scalars: collectorScalars() }, globalStep), output: undefined };
+              return {
+                values: fetchAll(args, { loss: spec.loss, predictions: spec.predictions, scalars: collectorScalars() }, globalStep),
+                output: undefined,
+              };
             }),
           finish: (n) => {
-            if (n === 0) throw new Error('evaluate: inputFn produced no batches; check the dataset (e.g. is it empty, or already consumed?).');
+            if (n === 0)
+              throw new Error('evaluate: inputFn produced no batches; check the dataset (e.g. is it empty, or already consumed?).');
           },
           interruptMessage: (_step, n) => `Evaluation interrupted after ${n} batches.`,
         }),
@@ -471,9 +487,15 @@ export class Estimator<F extends TensorOrDict = tf.Tensor, L extends TensorOrDic
       // (mkdir on a read-only mount may report ENOENT: ask the directory itself.)
       const code = isReadOnlyError(e) ? (e as NodeJS.ErrnoException).code : readOnlyCode(this.modelDir);
       if (!code) throw e;
-      warn(`evaluate() could not write its summaries to ${this.evalDir(opts.name)} (${code}: the modelDir is read-only); the results are returned but not recorded for TensorBoard.`);
+      warn(
+        `evaluate() could not write its summaries to ${this.evalDir(opts.name)} (${code}: the modelDir is read-only); the results are returned but not recorded for TensorBoard.`,
+      );
     }
-    info(`Saving dict for global step ${globalStep}: ${Object.entries(results).map(([k, v]) => `${k} = ${fmt(v)}`).join(', ')}`);
+    info(
+      `Saving dict for global step ${globalStep}: ${Object.entries(results)
+        .map(([k, v]) => `${k} = ${fmt(v)}`)
+        .join(', ')}`,
+    );
     return results as EvalResults;
   }
 
@@ -663,7 +685,10 @@ function readTensor(t: tf.Tensor): PredictionValue {
 
 function readPredictions(p: Predictions, keys: string[] | undefined): PredictionBatch {
   if (p instanceof tf.Tensor) {
-    if (keys) throw new Error('predictKeys was given, but modelFn returned a single predictions tensor; return an object of tensors to select keys.');
+    if (keys)
+      throw new Error(
+        'predictKeys was given, but modelFn returned a single predictions tensor; return an object of tensors to select keys.',
+      );
     return { values: readTensor(p), batchSize: p.shape[0] ?? 1 };
   }
   const selected = keys ?? Object.keys(p);
@@ -674,7 +699,9 @@ function readPredictions(p: Predictions, keys: string[] | undefined): Prediction
     if (!t) throw new Error(`predictKeys asks for '${k}', but predictions only have: ${Object.keys(p).join(', ')}.`);
     if (t.rank === 0) throw new Error(`predictions['${k}'] is a scalar; every prediction needs a batch axis (shape [batch, ...]).`);
     if (batchSize !== undefined && t.shape[0] !== batchSize) {
-      throw new Error(`predictions['${k}'] has batch size ${t.shape[0]} but another key has ${batchSize}; all predictions need the same batch axis.`);
+      throw new Error(
+        `predictions['${k}'] has batch size ${t.shape[0]} but another key has ${batchSize}; all predictions need the same batch axis.`,
+      );
     }
     batchSize = t.shape[0];
     values[k] = readTensor(t);

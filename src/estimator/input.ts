@@ -19,30 +19,35 @@ export interface InputBatch<F extends TensorOrDict = TensorOrDict, L extends Ten
 /** An element of an iterable input: [features, labels], {features, labels}, {xs, ys} (tfjs's
  *  fitDataset), or the features alone (PREDICT). Checked at run time as well. */
 export type InputElement<F extends TensorOrDict = TensorOrDict, L extends TensorOrDict = TensorOrDict> =
-  | ReadonlyArray<F | L | undefined>
-  | { features: F; labels?: L }
-  | { xs: F; ys?: L }
-  | F;
+  ReadonlyArray<F | L | undefined> | { features: F; labels?: L } | { xs: F; ys?: L } | F;
 
 type Element = unknown;
 /** A tf.data.Dataset (its elements are TensorContainers, checked at run time), or an (async)
  *  iterable of elements with the Estimator's features and labels types. */
 export type InputSource<F extends TensorOrDict = TensorOrDict, L extends TensorOrDict = TensorOrDict> =
-  | tf.data.Dataset<tf.TensorContainer>
-  | AsyncIterable<InputElement<F, L>>
-  | Iterable<InputElement<F, L>>;
+  tf.data.Dataset<tf.TensorContainer> | AsyncIterable<InputElement<F, L>> | Iterable<InputElement<F, L>>;
 /** What Estimator<F, L> trains, evaluates and predicts on: its F and L are this function's. */
-export type InputFn<F extends TensorOrDict = TensorOrDict, L extends TensorOrDict = TensorOrDict> = () => InputSource<F, L> | Promise<InputSource<F, L>>;
+export type InputFn<F extends TensorOrDict = TensorOrDict, L extends TensorOrDict = TensorOrDict> = () =>
+  InputSource<F, L> | Promise<InputSource<F, L>>;
 
 function isTensorOrDict(v: unknown): v is TensorOrDict {
   if (v instanceof tf.Tensor) return true;
-  return v !== null && typeof v === 'object' && !Array.isArray(v) && Object.values(v as object).length > 0 &&
-    Object.values(v as object).every((x) => x instanceof tf.Tensor);
+  return (
+    v !== null &&
+    typeof v === 'object' &&
+    !Array.isArray(v) &&
+    Object.values(v as object).length > 0 &&
+    Object.values(v as object).every((x) => x instanceof tf.Tensor)
+  );
 }
 
 function toBatch(el: Element, mode: ModeKey): InputBatch {
   if (Array.isArray(el)) {
-    if ((el.length === 2 || el.length === 1) && isTensorOrDict(el[0]) && (el.length === 1 || el[1] === undefined || isTensorOrDict(el[1]))) {
+    if (
+      (el.length === 2 || el.length === 1) &&
+      isTensorOrDict(el[0]) &&
+      (el.length === 1 || el[1] === undefined || isTensorOrDict(el[1]))
+    ) {
       return { features: el[0], labels: el[1] as TensorOrDict | undefined };
     }
   } else if (el !== null && typeof el === 'object' && 'features' in (el as object)) {
@@ -83,7 +88,9 @@ function elementHint(el: Element): string {
     return ` The element is an array of ${el.length} item(s) (${el.map((x) => describeValue(x)).join('; ')}). ${FROM_ARRAYS}`;
   }
   if (el !== null && typeof el === 'object' && ('features' in el || 'xs' in el)) {
-    return ` Here ${Object.entries(el as object).map(([k, v]) => `${k} is ${describeValue(v)}`).join(', ')}.`;
+    return ` Here ${Object.entries(el as object)
+      .map(([k, v]) => `${k} is ${describeValue(v)}`)
+      .join(', ')}.`;
   }
   if (el !== null && typeof el === 'object') {
     return (
@@ -97,12 +104,17 @@ function elementHint(el: Element): string {
 /** Batches plus whether they are ours to dispose: tf.data hands out fresh tensors per element;
  *  tensors from a user's own array or iterable stay theirs (ones created while the step runs
  *  are freed with the step's engine scope either way). */
-export interface InputStream<F extends TensorOrDict = TensorOrDict, L extends TensorOrDict = TensorOrDict> extends AsyncIterator<InputBatch<F, L>> {
+export interface InputStream<F extends TensorOrDict = TensorOrDict, L extends TensorOrDict = TensorOrDict> extends AsyncIterator<
+  InputBatch<F, L>
+> {
   readonly ownsBatches: boolean;
 }
 
 /** Calls inputFn and returns an async iterator over its batches (closed by return()). */
-export async function openInput<F extends TensorOrDict, L extends TensorOrDict>(inputFn: InputFn<F, L>, mode: ModeKey): Promise<InputStream<F, L>> {
+export async function openInput<F extends TensorOrDict, L extends TensorOrDict>(
+  inputFn: InputFn<F, L>,
+  mode: ModeKey,
+): Promise<InputStream<F, L>> {
   if (typeof inputFn !== 'function') {
     throw new Error(`inputFn must be a function returning a tf.data.Dataset or an (async) iterable, got ${describeValue(inputFn)}.`);
   }

@@ -63,7 +63,9 @@ export function acquireTrainLock(modelDir: string): ModelDirLock {
       }
       takeOverStale(modelDir, file, holder, tmp);
     }
-    throw new Error(`Could not lock ${file}; other processes keep taking it over. Try again, or delete ${file} if no process trains ${modelDir}.`);
+    throw new Error(
+      `Could not lock ${file}; other processes keep taking it over. Try again, or delete ${file} if no process trains ${modelDir}.`,
+    );
   } finally {
     fs.rmSync(tmp, { force: true });
   }
@@ -123,7 +125,7 @@ function tryLink(from: string, to: string): boolean {
       throw new Error(
         `train: the file system of ${path.dirname(to)} does not support hard links (${code}), which the training lock needs ` +
           `to be atomic; use a modelDir on a local disk (ext4, xfs, btrfs, tmpfs, NFS all work).`,
-      { cause: e },
+        { cause: e },
       );
     }
     throw e;

@@ -143,7 +143,14 @@ export function softmaxCrossEntropy(onehotLabels: tf.Tensor, logits: tf.Tensor, 
   tensorArg(fn, 'logits', logits);
   const s = checkSmoothing(fn, opts.labelSmoothing);
   return tf.tidy(() => {
-    sameShape(fn, 'onehotLabels', onehotLabels, 'logits', logits, 'both must be [batch, classes] (class ids go to sparseSoftmaxCrossEntropy).');
+    sameShape(
+      fn,
+      'onehotLabels',
+      onehotLabels,
+      'logits',
+      logits,
+      'both must be [batch, classes] (class ids go to sparseSoftmaxCrossEntropy).',
+    );
     let lab = tf.cast(onehotLabels, 'float32');
     if (s > 0) lab = tf.add(tf.mul(lab, 1 - s), s / logits.shape[logits.rank - 1]);
     const perExample = tf.neg(tf.sum(tf.mul(lab, tf.logSoftmax(tf.cast(logits, 'float32'))), -1));
@@ -174,8 +181,14 @@ export function sigmoidCrossEntropy(multiClassLabels: tf.Tensor, logits: tf.Tens
 function pair(fn: string, labels: tf.Tensor, predictions: tf.Tensor): [tf.Tensor, tf.Tensor] {
   tensorArg(fn, 'labels', labels);
   tensorArg(fn, 'predictions', predictions);
-  sameShape(fn, 'labels', labels, 'predictions', predictions,
-    'labels and predictions must have the same shape (e.g. tf.squeeze(predictions, [1]) for predictions [N, 1] against labels [N]).');
+  sameShape(
+    fn,
+    'labels',
+    labels,
+    'predictions',
+    predictions,
+    'labels and predictions must have the same shape (e.g. tf.squeeze(predictions, [1]) for predictions [N, 1] against labels [N]).',
+  );
   return [tf.cast(labels, 'float32'), tf.cast(predictions, 'float32')];
 }
 

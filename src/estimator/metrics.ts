@@ -63,7 +63,9 @@ class StatefulMetric<S> implements MetricOp {
 export function createMetric<S>(kind: string, state: S, merge: (previous: S, batch: S) => S, result: (state: S) => number): MetricOp {
   if (typeof kind !== 'string' || kind === '') throw new TypeError('createMetric: kind must be a non-empty string naming the metric.');
   if (typeof merge !== 'function' || typeof result !== 'function') {
-    throw new TypeError(`createMetric('${kind}'): merge and result must be functions (merge(previous, batch) => state, result(state) => number).`);
+    throw new TypeError(
+      `createMetric('${kind}'): merge and result must be functions (merge(previous, batch) => state, result(state) => number).`,
+    );
   }
   return new StatefulMetric(kind, state, merge, result);
 }
@@ -91,7 +93,9 @@ function tensorArg(fn: string, name: string, x: unknown): tf.Tensor {
 function addArrays(kind: string): (a: number[], b: number[]) => number[] {
   return (a, b) => {
     if (a.length !== b.length) {
-      throw new Error(`metric '${kind}': batches disagree on the size of its statistics (${a.length} vs ${b.length}); keep its arguments (numClasses, thresholds) the same for every batch.`);
+      throw new Error(
+        `metric '${kind}': batches disagree on the size of its statistics (${a.length} vs ${b.length}); keep its arguments (numClasses, thresholds) the same for every batch.`,
+      );
     }
     return a.map((v, i) => v + b[i]);
   };
@@ -318,7 +322,9 @@ function aucCounts(labels: tf.Tensor, predictions: tf.Tensor, opts: AucOptions, 
   for (let i = 0; i < pred.length; i++) {
     const p = pred[i];
     if (!(p >= 0 && p <= 1)) {
-      throw new RangeError(`metrics.auc: predictions must be probabilities in [0, 1], got ${p} (at flat index ${i}); pass tf.sigmoid(logits) or tf.softmax(logits) rather than logits.`);
+      throw new RangeError(
+        `metrics.auc: predictions must be probabilities in [0, 1], got ${p} (at flat index ${i}); pass tf.sigmoid(logits) or tf.softmax(logits) rather than logits.`,
+      );
     }
     (lab[i] ? pos : neg)[countBelow(thresholds, p)] += wts[i];
   }
@@ -363,7 +369,8 @@ function aucValue(s: AucState, curve: 'ROC' | 'PR', method: AucSummation): numbe
   const y = curve === 'ROC' ? rec : s.tp.map((tp, i) => (tp + eps) / (tp + s.fp[i] + eps));
   let area = 0;
   for (let i = 0; i < n - 1; i++) {
-    const height = method === 'minoring' ? Math.min(y[i], y[i + 1]) : method === 'majoring' ? Math.max(y[i], y[i + 1]) : (y[i] + y[i + 1]) / 2;
+    const height =
+      method === 'minoring' ? Math.min(y[i], y[i + 1]) : method === 'majoring' ? Math.max(y[i], y[i + 1]) : (y[i] + y[i + 1]) / 2;
     area += (x[i] - x[i + 1]) * height;
   }
   return area;
@@ -378,7 +385,9 @@ export function auc(labels: tf.Tensor, predictions: tf.Tensor, opts: AucOptions 
   const method = opts.summationMethod ?? 'trapezoidal';
   if (curve !== 'ROC' && curve !== 'PR') throw new Error(`metrics.auc: curve must be 'ROC' or 'PR', got '${String(curve)}'.`);
   if (!['trapezoidal', 'careful_interpolation', 'minoring', 'majoring'].includes(method)) {
-    throw new Error(`metrics.auc: summationMethod must be 'trapezoidal', 'careful_interpolation', 'minoring' or 'majoring', got '${String(method)}'.`);
+    throw new Error(
+      `metrics.auc: summationMethod must be 'trapezoidal', 'careful_interpolation', 'minoring' or 'majoring', got '${String(method)}'.`,
+    );
   }
   const kind = `auc_${curve}_${method}`;
   const state = aucCounts(labels, predictions, opts, aucThresholds(opts));
@@ -396,7 +405,8 @@ export function auc(labels: tf.Tensor, predictions: tf.Tensor, opts: AucOptions 
 
 /** Weighted confusion matrix [label][prediction] of class ids, row-major numClasses^2. */
 function confusionMatrix(fn: string, labels: tf.Tensor, predictions: tf.Tensor, numClasses: number, weights: Weights): number[] {
-  if (!Number.isInteger(numClasses) || numClasses < 1) throw new RangeError(`metrics.${fn}: numClasses must be a positive integer, got ${numClasses}.`);
+  if (!Number.isInteger(numClasses) || numClasses < 1)
+    throw new RangeError(`metrics.${fn}: numClasses must be a positive integer, got ${numClasses}.`);
   const [lab, pred, wts] = readArrays(() => {
     const [l, p] = align(fn, labels, predictions, CLASS_IDS);
     const w = broadcastWeights(fn, weights, l) ?? tf.onesLike(l).cast('float32');
@@ -467,12 +477,15 @@ export function topKAccuracy(labels: tf.Tensor, predictions: tf.Tensor, k: numbe
   if (!Number.isInteger(k) || k < 1) throw new RangeError(`metrics.${fn}: k must be a positive integer, got ${k}.`);
   tensorArg(fn, 'labels', labels);
   tensorArg(fn, 'predictions', predictions);
-  if (predictions.rank !== 2) throw new Error(`metrics.${fn}: predictions must be scores [batch, classes], got shape [${predictions.shape}].`);
+  if (predictions.rank !== 2)
+    throw new Error(`metrics.${fn}: predictions must be scores [batch, classes], got shape [${predictions.shape}].`);
   const [n, numClasses] = predictions.shape;
   const [lab, scores, wts] = readArrays(() => {
     const l = labels.rank === 2 && labels.shape[1] === 1 ? tf.reshape(labels, [-1]) : labels;
     if (l.rank !== 1 || l.shape[0] !== n) {
-      throw new Error(`metrics.${fn}: labels [${labels.shape}] do not fit predictions [${predictions.shape}]; pass one class id per row: [${n}].`);
+      throw new Error(
+        `metrics.${fn}: labels [${labels.shape}] do not fit predictions [${predictions.shape}]; pass one class id per row: [${n}].`,
+      );
     }
     const w = broadcastWeights(fn, opts.weights, l) ?? tf.onesLike(l).cast('float32');
     return [tf.cast(l, 'float32'), tf.cast(predictions, 'float32'), w];

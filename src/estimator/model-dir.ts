@@ -25,7 +25,8 @@ export function modelDirError(e: unknown, modelDir: string, call: string, file?:
   const code = (e as NodeJS.ErrnoException)?.code ?? '';
   const what = file ? ` (${code} writing ${file})` : ` (${code})`;
   if (code === 'EEXIST' || code === 'ENOTDIR') {
-    if (isFile(modelDir)) return new Error(`${call}: modelDir ${modelDir} is a file, not a directory; pass a directory path (it is created if missing).`);
+    if (isFile(modelDir))
+      return new Error(`${call}: modelDir ${modelDir} is a file, not a directory; pass a directory path (it is created if missing).`);
     return new Error(`${call}: modelDir ${modelDir} cannot be created: a part of its path is a file${what}.`);
   }
   if (READ_ONLY.has(code)) {
@@ -35,14 +36,17 @@ export function modelDirError(e: unknown, modelDir: string, call: string, file?:
     );
   }
   if (FULL.has(code)) {
-    return new Error(`${call}: no space left on the device of modelDir ${modelDir}${what}; free some space or use another modelDir. Nothing was written.`);
+    return new Error(
+      `${call}: no space left on the device of modelDir ${modelDir}${what}; free some space or use another modelDir. Nothing was written.`,
+    );
   }
   return e instanceof Error ? e : new Error(String(e));
 }
 
 /** evaluate/predict: a modelDir that is a file is a clear error (train creates a missing one). */
 export function checkModelDirReadable(modelDir: string, call: string): void {
-  if (isFile(modelDir)) throw new Error(`${call}: modelDir ${modelDir} is a file, not a directory; pass the directory train() wrote its checkpoints to.`);
+  if (isFile(modelDir))
+    throw new Error(`${call}: modelDir ${modelDir} is a file, not a directory; pass the directory train() wrote its checkpoints to.`);
 }
 
 function isFile(p: string): boolean {

@@ -25,9 +25,14 @@ export async function restoreAndRun<T extends tf.TensorContainer>(checkpoint: st
   let result: T | undefined;
   try {
     result = await withGraph(graph, fn);
-    const missing = store.records().filter((r) => !loaded.tensors[r.name]).map((r) => r.name);
+    const missing = store
+      .records()
+      .filter((r) => !loaded.tensors[r.name])
+      .map((r) => r.name);
     if (missing.length) {
-      throw new Error(`restoreAndRun: ${ckpt} has no values for ${missing.join(', ')}; the code creates variables the trained model did not have.`);
+      throw new Error(
+        `restoreAndRun: ${ckpt} has no values for ${missing.join(', ')}; the code creates variables the trained model did not have.`,
+      );
     }
     return result;
   } finally {

@@ -50,11 +50,15 @@ export class RunConfig {
   /** Checks the options (non-negative counts, an integer seed, one save trigger) and applies the defaults. */
   constructor(opts: RunConfigOptions = {}) {
     if (opts.saveCheckpointsSteps != null && opts.saveCheckpointsSecs != null) {
-      throw new Error(
-        'RunConfig: saveCheckpointsSteps and saveCheckpointsSecs are mutually exclusive; set only one of them.',
-      );
+      throw new Error('RunConfig: saveCheckpointsSteps and saveCheckpointsSecs are mutually exclusive; set only one of them.');
     }
-    for (const key of ['saveCheckpointsSteps', 'saveCheckpointsSecs', 'saveSummarySteps', 'logStepCountSteps', 'keepCheckpointMax'] as const) {
+    for (const key of [
+      'saveCheckpointsSteps',
+      'saveCheckpointsSecs',
+      'saveSummarySteps',
+      'logStepCountSteps',
+      'keepCheckpointMax',
+    ] as const) {
       const v = opts[key];
       if (v != null && (typeof v !== 'number' || !(v >= 0) || !Number.isFinite(v))) {
         throw new Error(`RunConfig: ${key} must be a non-negative number, got ${String(v)}.`);
@@ -66,8 +70,7 @@ export class RunConfig {
     this.modelDir = opts.modelDir;
     this.randomSeed = opts.randomSeed ?? undefined;
     this.saveCheckpointsSteps = opts.saveCheckpointsSteps ?? undefined;
-    this.saveCheckpointsSecs =
-      opts.saveCheckpointsSteps == null ? opts.saveCheckpointsSecs ?? 600 : undefined;
+    this.saveCheckpointsSecs = opts.saveCheckpointsSteps == null ? (opts.saveCheckpointsSecs ?? 600) : undefined;
     this.keepCheckpointMax = opts.keepCheckpointMax ?? 5;
     this.saveSummarySteps = opts.saveSummarySteps ?? 100;
     this.logStepCountSteps = opts.logStepCountSteps ?? 100;

@@ -47,7 +47,9 @@ export interface RunLoopOptions<T, F extends TensorOrDict = TensorOrDict, L exte
 }
 
 /** Runs the loop; yields each step's output after its afterRun hooks. */
-export async function* runLoop<T, F extends TensorOrDict, L extends TensorOrDict>(o: RunLoopOptions<T, F, L>): AsyncGenerator<T, void, undefined> {
+export async function* runLoop<T, F extends TensorOrDict, L extends TensorOrDict>(
+  o: RunLoopOptions<T, F, L>,
+): AsyncGenerator<T, void, undefined> {
   let globalStep = o.globalStep;
   let steps = 0;
   const info = (extra?: { outcome: Outcome; error?: unknown }): SessionInfo => ({
@@ -149,7 +151,11 @@ export async function drain(loop: AsyncGenerator<unknown, void, undefined>): Pro
   for (;;) if ((await loop.next()).done) return;
 }
 
-async function callInputFn<F extends TensorOrDict, L extends TensorOrDict>(o: RunLoopOptions<unknown, F, L>, mode: ModeKey, globalStep: number): Promise<InputStream<F, L>> {
+async function callInputFn<F extends TensorOrDict, L extends TensorOrDict>(
+  o: RunLoopOptions<unknown, F, L>,
+  mode: ModeKey,
+  globalStep: number,
+): Promise<InputStream<F, L>> {
   try {
     return await openInput(o.inputFn, mode);
   } catch (e) {
@@ -224,7 +230,12 @@ class EventLoopYield {
 class LoopContext implements RunContext {
   private stop = false;
   reason?: string;
-  constructor(readonly mode: ModeKey, readonly modelDir: string, readonly globalStep: number, private readonly parent?: LoopContext) {}
+  constructor(
+    readonly mode: ModeKey,
+    readonly modelDir: string,
+    readonly globalStep: number,
+    private readonly parent?: LoopContext,
+  ) {}
   requestStop(reason?: string): void {
     this.stop = true;
     this.reason ??= reason;

@@ -67,16 +67,22 @@ export class EstimatorSpec {
     }
     const modes: string[] = Object.values(ModeKeys);
     if (!modes.includes(opts.mode)) {
-      throw new Error(`EstimatorSpec: mode must be one of ModeKeys.TRAIN/EVAL/PREDICT ('train', 'eval', 'infer'), got ${describeValue(opts.mode)}; pass the mode modelFn received.`);
+      throw new Error(
+        `EstimatorSpec: mode must be one of ModeKeys.TRAIN/EVAL/PREDICT ('train', 'eval', 'infer'), got ${describeValue(opts.mode)}; pass the mode modelFn received.`,
+      );
     }
     if (opts.loss !== undefined && !(opts.loss instanceof tf.Tensor)) {
       throw new Error(`EstimatorSpec: loss must be a scalar tf.Tensor, got ${describeValue(opts.loss)}.`);
     }
     if (opts.loss !== undefined && opts.loss.rank !== 0) {
-      throw new Error(`EstimatorSpec: loss must be a scalar, got shape [${opts.loss.shape}]; reduce it, e.g. tf.mean(...) or losses.sparseSoftmaxCrossEntropy(labels, logits).`);
+      throw new Error(
+        `EstimatorSpec: loss must be a scalar, got shape [${opts.loss.shape}]; reduce it, e.g. tf.mean(...) or losses.sparseSoftmaxCrossEntropy(labels, logits).`,
+      );
     }
     if (opts.trainOp !== undefined && !(opts.trainOp instanceof TrainOp)) {
-      throw new Error(`EstimatorSpec: trainOp must come from optimizer.minimize(...) or train.group(...), got ${describeValue(opts.trainOp)}.`);
+      throw new Error(
+        `EstimatorSpec: trainOp must come from optimizer.minimize(...) or train.group(...), got ${describeValue(opts.trainOp)}.`,
+      );
     }
     if (opts.predictions !== undefined) checkPredictions(opts.predictions);
     this.mode = opts.mode as ModeKey;
@@ -113,19 +119,25 @@ export function validateSpec(spec: unknown, mode: ModeKey): EstimatorSpec {
     );
   }
   if (spec.mode !== mode) {
-    throw new Error(`modelFn was called in mode '${mode}' but returned an EstimatorSpec with mode '${spec.mode}'; pass the mode argument through.`);
+    throw new Error(
+      `modelFn was called in mode '${mode}' but returned an EstimatorSpec with mode '${spec.mode}'; pass the mode argument through.`,
+    );
   }
   if (mode === ModeKeys.TRAIN) {
     if (!spec.loss) throw new Error('modelFn returned no loss in TRAIN mode; return new EstimatorSpec({mode, loss, trainOp, ...}).');
     if (!spec.trainOp) {
-      throw new Error('modelFn returned no trainOp in TRAIN mode; return new EstimatorSpec({mode, loss, trainOp: optimizer.minimize(loss, {globalStep: train.getOrCreateGlobalStep()})}).');
+      throw new Error(
+        'modelFn returned no trainOp in TRAIN mode; return new EstimatorSpec({mode, loss, trainOp: optimizer.minimize(loss, {globalStep: train.getOrCreateGlobalStep()})}).',
+      );
     }
   }
   if (mode === ModeKeys.EVAL && !spec.loss) {
     throw new Error('modelFn returned no loss in EVAL mode; return new EstimatorSpec({mode, loss, evalMetricOps}).');
   }
   if (mode === ModeKeys.PREDICT && !spec.predictions) {
-    throw new Error('modelFn returned no predictions in PREDICT mode; return new EstimatorSpec({mode, predictions: {classes, probabilities}}).');
+    throw new Error(
+      'modelFn returned no predictions in PREDICT mode; return new EstimatorSpec({mode, predictions: {classes, probabilities}}).',
+    );
   }
   return spec;
 }

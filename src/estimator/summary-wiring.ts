@@ -36,6 +36,12 @@ export function evalSummaryHook(): EvalSummaryHook {
 }
 
 /** evaluate()'s metrics, plus the summaries of its first batch, into modelDir/eval[_name]. */
-export function writeEvalResults(modelDir: string, name: string | undefined, step: number, results: Record<string, number>, hook: EvalSummaryHook): void {
+export function writeEvalResults(
+  modelDir: string,
+  name: string | undefined,
+  step: number,
+  results: Record<string, number>,
+  hook: EvalSummaryHook,
+): void {
   writeEvalSummary(modelDir, name, step, results, hook.collected);
 }

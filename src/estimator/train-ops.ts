@@ -106,7 +106,11 @@ export abstract class Optimizer {
    * @param learningRate the step size.
    * @param baseName the optimizer's TF name (Adam, Momentum, ...): slot variables are named after it.
    */
-  protected constructor(readonly learningRate: LearningRate, readonly baseName: string, private readonly explicitName?: string) {}
+  protected constructor(
+    readonly learningRate: LearningRate,
+    readonly baseName: string,
+    private readonly explicitName?: string,
+  ) {}
 
   /**
    * optimizer.minimize: a train op that, when the Estimator runs it, takes the gradient of the
@@ -224,7 +228,12 @@ export class MomentumOptimizer extends Optimizer {
    * @param momentum the accumulator's decay.
    * @param useNesterov Nesterov momentum (default false).
    */
-  constructor(learningRate: LearningRate, readonly momentum: number, readonly useNesterov = false, name?: string) {
+  constructor(
+    learningRate: LearningRate,
+    readonly momentum: number,
+    readonly useNesterov = false,
+    name?: string,
+  ) {
     super(learningRate, 'Momentum', name);
   }
   applyGradient(store: VariableStore, optName: string, varName: string, v: tf.Variable, g: tf.Tensor, lr: tf.Scalar | number): void {

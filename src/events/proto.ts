@@ -124,7 +124,12 @@ export function encodeEvent(e: TfEvent): Uint8Array {
 /** Decodes one Event; proto3 leaves zero-valued fields out, so wallTime and step default to 0. */
 export function decodeEvent(bytes: Uint8Array): TfEvent {
   const msg = EventType.decode(bytes);
-  const o = EventType.toObject(msg, { longs: Number, bytes: Uint8Array as unknown as typeof Buffer, defaults: false, oneofs: false }) as Partial<TfEvent>;
+  const o = EventType.toObject(msg, {
+    longs: Number,
+    bytes: Uint8Array as unknown as typeof Buffer,
+    defaults: false,
+    oneofs: false,
+  }) as Partial<TfEvent>;
   const e: TfEvent = { ...o, wallTime: o.wallTime ?? 0, step: o.step ?? 0 };
   if (e.summary) e.summary = { value: (e.summary.value ?? []).map((v) => ({ ...v, tag: v.tag ?? '' })) };
   if (e.sessionLog) e.sessionLog = { ...e.sessionLog, status: e.sessionLog.status ?? 0 };

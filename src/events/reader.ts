@@ -25,13 +25,20 @@ export async function readEventFile(file: string): Promise<{ events: TfEvent[]; 
     try {
       events.push(decodeEvent(records[i]));
     } catch (e) {
-      return { events, error: new Error(`${file}: undecodable Event in the record at byte ${offsets[i]} (${(e as Error).message}); the ${events.length} events before it were read.`) };
+      return {
+        events,
+        error: new Error(
+          `${file}: undecodable Event in the record at byte ${offsets[i]} (${(e as Error).message}); the ${events.length} events before it were read.`,
+        ),
+      };
     }
   }
   if (!error) return { events };
   return {
     events,
-    error: new Error(`${file}: corrupt record at byte ${error.offset} of ${buf.length} (${error.reason}); the ${events.length} events before it were read, the rest of the file was skipped.`),
+    error: new Error(
+      `${file}: corrupt record at byte ${error.offset} of ${buf.length} (${error.reason}); the ${events.length} events before it were read, the rest of the file was skipped.`,
+    ),
   };
 }
 
@@ -74,7 +81,10 @@ export async function readEventsDir(dir: string, opts: ReadEventsOptions = {}): 
 }
 
 /** Every value of every event in dir that `pick` accepts, grouped by tag, in step order. */
-async function collectByTag<T extends object>(dir: string, pick: (v: SummaryValue) => T | undefined): Promise<Map<string, Array<{ step: number; wallTime: number } & T>>> {
+async function collectByTag<T extends object>(
+  dir: string,
+  pick: (v: SummaryValue) => T | undefined,
+): Promise<Map<string, Array<{ step: number; wallTime: number } & T>>> {
   const out = new Map<string, Array<{ step: number; wallTime: number } & T>>();
   for (const e of (await readEventsDir(dir)).events) {
     for (const v of e.summary?.value ?? []) {
@@ -124,13 +134,25 @@ export function readScalars(dir: string): Promise<Map<string, ScalarPoint[]>> {
 /** Histograms by tag (summary.histogram), in step order. */
 export function readHistograms(dir: string): Promise<Map<string, HistogramPoint[]>> {
   return collectByTag(dir, ({ histo: h }) =>
-    h ? { min: h.min ?? 0, max: h.max ?? 0, num: h.num ?? 0, sum: h.sum ?? 0, sumSquares: h.sumSquares ?? 0, bucketLimit: h.bucketLimit ?? [], bucket: h.bucket ?? [] } : undefined,
+    h
+      ? {
+          min: h.min ?? 0,
+          max: h.max ?? 0,
+          num: h.num ?? 0,
+          sum: h.sum ?? 0,
+          sumSquares: h.sumSquares ?? 0,
+          bucketLimit: h.bucketLimit ?? [],
+          bucket: h.bucket ?? [],
+        }
+      : undefined,
   );
 }
 
 /** Images by tag (tf.summary.image names them <name>/image or <name>/image/<i>), PNG bytes. */
 export function readImages(dir: string): Promise<Map<string, ImagePoint[]>> {
   return collectByTag(dir, ({ image: i }) =>
-    i ? { width: i.width ?? 0, height: i.height ?? 0, colorspace: i.colorspace ?? 0, png: i.encodedImageString ?? new Uint8Array(0) } : undefined,
+    i
+      ? { width: i.width ?? 0, height: i.height ?? 0, colorspace: i.colorspace ?? 0, png: i.encodedImageString ?? new Uint8Array(0) }
+      : undefined,
   );
 }

@@ -36,7 +36,8 @@ export function unframe(buf: Uint8Array): Unframed {
     if (view.length - off < 12) return stop(off, `truncated record header (${view.length - off} of 12 bytes)`);
     if (view.readUInt32LE(off + 8) !== maskedCrc(view.subarray(off, off + 8))) return stop(off, 'length checksum mismatch');
     const len = view.readBigUInt64LE(off);
-    if (BigInt(view.length - off - 16) < len) return stop(off, `truncated record (${len} data bytes announced, ${Math.max(0, view.length - off - 12)} bytes left)`);
+    if (BigInt(view.length - off - 16) < len)
+      return stop(off, `truncated record (${len} data bytes announced, ${Math.max(0, view.length - off - 12)} bytes left)`);
     const n = Number(len);
     const data = view.subarray(off + 12, off + 12 + n);
     if (view.readUInt32LE(off + 12 + n) !== maskedCrc(data)) return stop(off, 'data checksum mismatch');

@@ -22,7 +22,10 @@ export class EventFileWriter {
    * @param logdir the directory (created if missing) the file goes in.
    * @param opts flushSecs: how often written events are fsynced (default 2).
    */
-  constructor(readonly logdir: string, opts: { flushSecs?: number } = {}) {
+  constructor(
+    readonly logdir: string,
+    opts: { flushSecs?: number } = {},
+  ) {
     fs.mkdirSync(logdir, { recursive: true });
     const base = `events.out.tfevents.${String(Math.floor(Date.now() / 1000)).padStart(10, '0')}.${os.hostname()}`;
     const opened = openUnique(path.join(logdir, base));
@@ -41,7 +44,8 @@ export class EventFileWriter {
 
   /** Appends one event (wallTime in seconds). */
   write(event: TfEvent): void {
-    if (this.fd === undefined) throw new Error(`EventFileWriter for ${this.file} is closed; create a new one (or use acquireWriter(logdir)).`);
+    if (this.fd === undefined)
+      throw new Error(`EventFileWriter for ${this.file} is closed; create a new one (or use acquireWriter(logdir)).`);
     fs.writeSync(this.fd, frame(encodeEvent(event)));
     this.dirty = true;
   }
@@ -53,7 +57,11 @@ export class EventFileWriter {
 
   /** One event holding a scalar summary per entry of `scalars` (tag -> value) at `step`. */
   addScalars(step: number, scalars: Record<string, number>, wallTime = Date.now() / 1000): void {
-    this.addSummary(step, Object.entries(scalars).map(([tag, simpleValue]) => ({ tag, simpleValue })), wallTime);
+    this.addSummary(
+      step,
+      Object.entries(scalars).map(([tag, simpleValue]) => ({ tag, simpleValue })),
+      wallTime,
+    );
   }
 
   /** The model's graph (a serialised GraphDef), as TensorFlow writes it when a session starts. */

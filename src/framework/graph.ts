@@ -21,7 +21,11 @@ export const GraphKeys = {
 export class UpdateOp {
   private done = false;
   /** @param name the op's name (its variable scope). */
-  constructor(readonly name: string, private readonly fn: () => void, private readonly cleanup?: () => void) {}
+  constructor(
+    readonly name: string,
+    private readonly fn: () => void,
+    private readonly cleanup?: () => void,
+  ) {}
   /** Runs the update, unless it already ran. */
   run(): void {
     if (this.done) return;

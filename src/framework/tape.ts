@@ -123,9 +123,7 @@ export class StepTape {
             throw new Error(`Gradient of ${node.kernelName} input '${inputName}' has dtype ${g.dtype}; expected float32.`);
           }
           if (!tf.util.arraysEqual(g.shape, t.shape)) {
-            throw new Error(
-              `Gradient of ${node.kernelName} input '${inputName}' has shape [${g.shape}] but the input has [${t.shape}].`,
-            );
+            throw new Error(`Gradient of ${node.kernelName} input '${inputName}' has shape [${g.shape}] but the input has [${t.shape}].`);
           }
           const prev = grads.get(t.id);
           grads.set(t.id, prev ? tf.add(prev, g) : g);

@@ -21,7 +21,10 @@ export const initializers = {
   /** All ones (tf.ones_initializer). */
   ones: (): Initializer => (shape, dtype) => tf.ones(shape, dtype),
   /** Every element `value` (tf.constant_initializer). */
-  constant: (value: number): Initializer => (shape, dtype) => tf.fill(shape, value, dtype),
+  constant:
+    (value: number): Initializer =>
+    (shape, dtype) =>
+      tf.fill(shape, value, dtype),
   /** TF1's default for get_variable: Glorot (Xavier) uniform. */
   glorotUniform: (): Initializer => (shape, dtype, seed) => {
     const [fanIn, fanOut] = fans(shape);
@@ -34,14 +37,20 @@ export const initializers = {
     return tf.truncatedNormal(shape, 0, Math.sqrt(2 / Math.max(1, fanIn)), dtype as 'float32', seed);
   },
   /** Normal values re-drawn beyond two stddevs (tf.truncated_normal_initializer); stddev 0.05, mean 0 by default. */
-  truncatedNormal: (stddev = 0.05, mean = 0): Initializer => (shape, dtype, seed) =>
-    tf.truncatedNormal(shape, mean, stddev, dtype as 'float32', seed),
+  truncatedNormal:
+    (stddev = 0.05, mean = 0): Initializer =>
+    (shape, dtype, seed) =>
+      tf.truncatedNormal(shape, mean, stddev, dtype as 'float32', seed),
   /** Normal values (tf.random_normal_initializer); stddev 0.05, mean 0 by default. */
-  randomNormal: (stddev = 0.05, mean = 0): Initializer => (shape, dtype, seed) =>
-    tf.randomNormal(shape, mean, stddev, dtype as 'float32', seed),
+  randomNormal:
+    (stddev = 0.05, mean = 0): Initializer =>
+    (shape, dtype, seed) =>
+      tf.randomNormal(shape, mean, stddev, dtype as 'float32', seed),
   /** Uniform values in [minval, maxval) (tf.random_uniform_initializer); [-0.05, 0.05) by default. */
-  randomUniform: (minval = -0.05, maxval = 0.05): Initializer => (shape, dtype, seed) =>
-    tf.randomUniform(shape, minval, maxval, dtype as 'float32', seed),
+  randomUniform:
+    (minval = -0.05, maxval = 0.05): Initializer =>
+    (shape, dtype, seed) =>
+      tf.randomUniform(shape, minval, maxval, dtype as 'float32', seed),
 };
 
 function fans(shape: number[]): [number, number] {
@@ -74,7 +83,11 @@ export class VariableStore {
   readonly missing: string[] = [];
 
   /** restoredFrom: the checkpoint `restored` came from; every variable must then be in it. */
-  constructor(readonly randomSeed: number | undefined, restored?: tf.NamedTensorMap, readonly restoredFrom?: string) {
+  constructor(
+    readonly randomSeed: number | undefined,
+    restored?: tf.NamedTensorMap,
+    readonly restoredFrom?: string,
+  ) {
     for (const [name, t] of Object.entries(restored ?? {})) this.pending.set(name, t);
   }
 
@@ -149,7 +162,9 @@ export class VariableStore {
   }
 
   trainableVariables(): tf.Variable[] {
-    return this.records().filter((r) => r.trainable).map((r) => r.variable);
+    return this.records()
+      .filter((r) => r.trainable)
+      .map((r) => r.variable);
   }
 
   nameOf(v: tf.Tensor): string | undefined {

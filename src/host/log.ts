@@ -34,12 +34,22 @@ export function setQuiet(q: boolean): void {
 
 function levelOf(level: LogLevel | number): number {
   if (typeof level === 'number') {
-    if (!Number.isFinite(level)) throw new Error(`logging.setVerbosity: ${level} is not a level; use logging.INFO, logging.WARN, 'info', 'warn', ...`);
+    if (!Number.isFinite(level))
+      throw new Error(`logging.setVerbosity: ${level} is not a level; use logging.INFO, logging.WARN, 'info', 'warn', ...`);
     return level;
   }
-  const r = RANK[String(level).toLowerCase().replace(/^warning$/, 'warn') as LogLevel];
+  const r =
+    RANK[
+      String(level)
+        .toLowerCase()
+        .replace(/^warning$/, 'warn') as LogLevel
+    ];
   if (r === undefined) {
-    throw new Error(`logging.setVerbosity: unknown level '${level}'; use one of ${Object.keys(RANK).map((k) => `'${k}'`).join(', ')} (or logging.INFO, logging.WARN, ...).`);
+    throw new Error(
+      `logging.setVerbosity: unknown level '${level}'; use one of ${Object.keys(RANK)
+        .map((k) => `'${k}'`)
+        .join(', ')} (or logging.INFO, logging.WARN, ...).`,
+    );
   }
   return r;
 }

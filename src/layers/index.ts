@@ -10,7 +10,8 @@ export { getVariable, variableScope, initializers };
 export type { Initializer, VariableScopeOptions };
 
 /** A layer's activation: a name, or any function of a tensor. Default: linear (none). */
-export type Activation = 'relu' | 'relu6' | 'elu' | 'selu' | 'sigmoid' | 'tanh' | 'softmax' | 'softplus' | 'linear' | ((x: tf.Tensor) => tf.Tensor);
+export type Activation =
+  'relu' | 'relu6' | 'elu' | 'selu' | 'sigmoid' | 'tanh' | 'softmax' | 'softplus' | 'linear' | ((x: tf.Tensor) => tf.Tensor);
 /** 'valid' (no padding, TF1's default) or 'same' (output size = ceil(input / stride)). */
 export type Padding = 'valid' | 'same';
 
@@ -18,16 +19,26 @@ function activate(x: tf.Tensor, activation: Activation | undefined): tf.Tensor {
   if (activation === undefined || activation === 'linear') return x;
   if (typeof activation === 'function') return activation(x);
   switch (activation) {
-    case 'relu': return tf.relu(x);
-    case 'relu6': return tf.relu6(x);
-    case 'elu': return tf.elu(x);
-    case 'selu': return tf.selu(x);
-    case 'sigmoid': return tf.sigmoid(x);
-    case 'tanh': return tf.tanh(x);
-    case 'softmax': return tf.softmax(x);
-    case 'softplus': return tf.softplus(x);
+    case 'relu':
+      return tf.relu(x);
+    case 'relu6':
+      return tf.relu6(x);
+    case 'elu':
+      return tf.elu(x);
+    case 'selu':
+      return tf.selu(x);
+    case 'sigmoid':
+      return tf.sigmoid(x);
+    case 'tanh':
+      return tf.tanh(x);
+    case 'softmax':
+      return tf.softmax(x);
+    case 'softplus':
+      return tf.softplus(x);
     default:
-      throw new Error(`Unknown activation '${String(activation)}'; use one of relu, relu6, elu, selu, sigmoid, tanh, softmax, softplus, linear, or a function.`);
+      throw new Error(
+        `Unknown activation '${String(activation)}'; use one of relu, relu6, elu, selu, sigmoid, tanh, softmax, softplus, linear, or a function.`,
+      );
   }
 }
 
@@ -42,7 +53,9 @@ function pair(v: number | [number, number], what: string): [number, number] {
 function requireRank(x: tf.Tensor, rank: number, layer: string, hint: string): void {
   if (!(x instanceof tf.Tensor)) throw new Error(`${layer}: input must be a tf.Tensor, got ${typeof x}.`);
   if (x.rank !== rank) {
-    throw new Error(`${layer}: input must have rank ${rank} (${hint}), got shape [${x.shape}].${rank === 4 && x.rank === 3 ? ' Add the channel axis: x.expandDims(-1), or reshape to [-1, 28, 28, 1].' : ''}`);
+    throw new Error(
+      `${layer}: input must have rank ${rank} (${hint}), got shape [${x.shape}].${rank === 4 && x.rank === 3 ? ' Add the channel axis: x.expandDims(-1), or reshape to [-1, 28, 28, 1].' : ''}`,
+    );
   }
 }
 
@@ -93,7 +106,10 @@ export function conv2d(x: tf.Tensor, filters: number, kernelSize: number | [numb
   return inLayerScope('conv2d', opts.name, opts.reuse, () => {
     const inChannels = x.shape[3] as number;
     const kernel = getVariable('kernel', [kh, kw, inChannels, filters], { initializer: opts.kernelInitializer, trainable: opts.trainable });
-    const bias = opts.useBias === false ? undefined : getVariable('bias', [filters], { initializer: opts.biasInitializer ?? initializers.zeros(), trainable: opts.trainable });
+    const bias =
+      opts.useBias === false
+        ? undefined
+        : getVariable('bias', [filters], { initializer: opts.biasInitializer ?? initializers.zeros(), trainable: opts.trainable });
     const act = opts.activation;
     // Fused conv + bias + relu runs as one primitive where the backend has it (else tf.fused.conv2d).
     if (act === undefined || act === 'linear' || act === 'relu') {
@@ -132,14 +148,19 @@ export interface DenseOptions extends CommonOptions {
  */
 export function dense(x: tf.Tensor, units: number, opts: DenseOptions = {}): tf.Tensor {
   if (!(x instanceof tf.Tensor) || x.rank < 2) {
-    throw new Error(`dense: input must be a tensor of rank >= 2 ([batch, features]), got ${x instanceof tf.Tensor ? `shape [${x.shape}]` : typeof x}. Flatten it first: layers.flatten(x).`);
+    throw new Error(
+      `dense: input must be a tensor of rank >= 2 ([batch, features]), got ${x instanceof tf.Tensor ? `shape [${x.shape}]` : typeof x}. Flatten it first: layers.flatten(x).`,
+    );
   }
   if (!Number.isInteger(units) || units <= 0) throw new Error(`dense: units must be a positive integer, got ${units}.`);
   return inLayerScope('dense', opts.name, opts.reuse, () => {
     const inDim = x.shape[x.rank - 1];
     const kernel = getVariable('kernel', [inDim, units], { initializer: opts.kernelInitializer, trainable: opts.trainable });
-    const bias = opts.useBias === false ? undefined : getVariable('bias', [units], { initializer: opts.biasInitializer ?? initializers.zeros(), trainable: opts.trainable });
-    const x2 = x.rank === 2 ? (x as tf.Tensor2D) : tf.reshape(x, [-1, inDim]) as tf.Tensor2D;
+    const bias =
+      opts.useBias === false
+        ? undefined
+        : getVariable('bias', [units], { initializer: opts.biasInitializer ?? initializers.zeros(), trainable: opts.trainable });
+    const x2 = x.rank === 2 ? (x as tf.Tensor2D) : (tf.reshape(x, [-1, inDim]) as tf.Tensor2D);
     const act = opts.activation;
     let y: tf.Tensor;
     if (act === undefined || act === 'linear' || act === 'relu') {
@@ -179,7 +200,9 @@ export function batchNormalization(x: tf.Tensor, opts: BatchNormOptions = {}): t
   if (!(x instanceof tf.Tensor)) throw new Error('batchNormalization: input must be a tf.Tensor.');
   const axis = (opts.axis ?? -1) < 0 ? x.rank + (opts.axis ?? -1) : (opts.axis as number);
   if (axis !== x.rank - 1) {
-    throw new Error(`batchNormalization: only the last axis (channels_last) is supported, got axis ${opts.axis}; transpose the input to NHWC.`);
+    throw new Error(
+      `batchNormalization: only the last axis (channels_last) is supported, got axis ${opts.axis}; transpose the input to NHWC.`,
+    );
   }
   const momentum = opts.momentum ?? 0.99;
   const epsilon = opts.epsilon ?? 1e-3;
@@ -187,8 +210,10 @@ export function batchNormalization(x: tf.Tensor, opts: BatchNormOptions = {}): t
   const ctx = requireGraph('layers.batchNormalization');
   return inLayerScope('batch_normalization', opts.name, opts.reuse, () => {
     const channels = x.shape[axis];
-    const gamma = opts.scale === false ? undefined : getVariable('gamma', [channels], { initializer: initializers.ones(), trainable: opts.trainable });
-    const beta = opts.center === false ? undefined : getVariable('beta', [channels], { initializer: initializers.zeros(), trainable: opts.trainable });
+    const gamma =
+      opts.scale === false ? undefined : getVariable('gamma', [channels], { initializer: initializers.ones(), trainable: opts.trainable });
+    const beta =
+      opts.center === false ? undefined : getVariable('beta', [channels], { initializer: initializers.zeros(), trainable: opts.trainable });
     const movingMean = getVariable('moving_mean', [channels], { initializer: initializers.zeros(), trainable: false });
     const movingVar = getVariable('moving_variance', [channels], { initializer: initializers.ones(), trainable: false });
     if (!training) {
@@ -239,15 +264,30 @@ export interface PoolOptions {
  * tf.layers.max_pooling2d over NHWC input; padding 'valid' by default.
  * @example layers.maxPooling2d(h, 2, 2)
  */
-export function maxPooling2d(x: tf.Tensor, poolSize: number | [number, number], strides: number | [number, number], opts: PoolOptions = {}): tf.Tensor4D {
+export function maxPooling2d(
+  x: tf.Tensor,
+  poolSize: number | [number, number],
+  strides: number | [number, number],
+  opts: PoolOptions = {},
+): tf.Tensor4D {
   requireRank(x, 4, 'maxPooling2d', '[batch, height, width, channels]');
   return maxPool(x as tf.Tensor4D, pair(poolSize, 'maxPooling2d poolSize'), pair(strides, 'maxPooling2d strides'), opts.padding ?? 'valid');
 }
 
 /** tf.layers.average_pooling2d over NHWC input; padding 'valid' by default. */
-export function averagePooling2d(x: tf.Tensor, poolSize: number | [number, number], strides: number | [number, number], opts: PoolOptions = {}): tf.Tensor4D {
+export function averagePooling2d(
+  x: tf.Tensor,
+  poolSize: number | [number, number],
+  strides: number | [number, number],
+  opts: PoolOptions = {},
+): tf.Tensor4D {
   requireRank(x, 4, 'averagePooling2d', '[batch, height, width, channels]');
-  return tf.avgPool(x as tf.Tensor4D, pair(poolSize, 'averagePooling2d poolSize'), pair(strides, 'averagePooling2d strides'), opts.padding ?? 'valid');
+  return tf.avgPool(
+    x as tf.Tensor4D,
+    pair(poolSize, 'averagePooling2d poolSize'),
+    pair(strides, 'averagePooling2d strides'),
+    opts.padding ?? 'valid',
+  );
 }
 
 /** Options of layers.dropout. */

@@ -25,7 +25,13 @@ export function values(n: number, seed: number, lo: number, hi: number): Float32
 let seed = 1;
 
 /** Runs fn on cpu and on `backend` with the same inputs; every output within tol of cpu's. */
-export async function sameAsCpu(backend: string, name: string, specs: Spec[], fn: (...xs: tf.Tensor[]) => Outputs, tol = 1e-4): Promise<void> {
+export async function sameAsCpu(
+  backend: string,
+  name: string,
+  specs: Spec[],
+  fn: (...xs: tf.Tensor[]) => Outputs,
+  tol = 1e-4,
+): Promise<void> {
   const data = specs.map((s) => {
     const n = s.shape.reduce((a, b) => a * b, 1);
     const v = values(n, seed++, s.lo ?? -1, s.hi ?? 1);
@@ -48,7 +54,10 @@ export async function sameAsCpu(backend: string, name: string, specs: Spec[], fn
     for (const v of want[k].data) scale = Math.max(scale, Math.abs(v));
     let worst = 0;
     g.data.forEach((v, i) => (worst = Math.max(worst, Math.abs(v - want[k].data[i]) / scale)));
-    assert.ok(worst <= tol, `${name}: output ${k} on ${backend} differs from cpu by ${worst.toExponential(2)} of max |value| ${scale.toPrecision(3)}`);
+    assert.ok(
+      worst <= tol,
+      `${name}: output ${k} on ${backend} differs from cpu by ${worst.toExponential(2)} of max |value| ${scale.toPrecision(3)}`,
+    );
   });
 }
 
@@ -81,5 +90,7 @@ export async function assertCnnTrainsAsOnCpu(backend: string): Promise<void> {
 }
 
 export function assertSameLosses(backend: string, got: number[], cpu: number[]): void {
-  cpu.forEach((l, i) => assert.ok(Math.abs(got[i] - l) <= 1e-3 * Math.max(1, Math.abs(l)), `step ${i + 1}: ${backend} loss ${got[i]} vs cpu ${l}`));
+  cpu.forEach((l, i) =>
+    assert.ok(Math.abs(got[i] - l) <= 1e-3 * Math.max(1, Math.abs(l)), `step ${i + 1}: ${backend} loss ${got[i]} vs cpu ${l}`),
+  );
 }

@@ -5,7 +5,15 @@ import { packageRoot } from '../../package-root';
 
 export interface NativeAddon {
   /** shape: op-codes.json (shapes.conv). activation: op-codes.json (activation). */
-  conv2dForward(shape: Int32Array, x: Float32Array, w: Float32Array, bias: Float32Array | null, activation: number, alpha: number, out: Float32Array): void;
+  conv2dForward(
+    shape: Int32Array,
+    x: Float32Array,
+    w: Float32Array,
+    bias: Float32Array | null,
+    activation: number,
+    alpha: number,
+    out: Float32Array,
+  ): void;
   conv2dBackpropInput(shape: Int32Array, dy: Float32Array, w: Float32Array, dx: Float32Array): void;
   conv2dBackpropFilter(shape: Int32Array, x: Float32Array, dy: Float32Array, dw: Float32Array): void;
   convImpl(shape: Int32Array): string;
@@ -19,23 +27,100 @@ export interface NativeAddon {
   maxPoolTrain(shape: Int32Array, x: Float32Array, y: Float32Array, workspace: Float32Array): void;
   maxPoolBackwardWs(shape: Int32Array, dy: Float32Array, workspace: Float32Array, dx: Float32Array): void;
   /** With y null, only the statistics and (when given) the per-channel scale and shift of y = x * scale + shift. */
-  bnTrainForward(rows: number, c: number, eps: number, x: Float32Array, gamma: Float32Array, beta: Float32Array, y: Float32Array | null, mean: Float32Array, variance: Float32Array, scale?: Float32Array, shift?: Float32Array): void;
+  bnTrainForward(
+    rows: number,
+    c: number,
+    eps: number,
+    x: Float32Array,
+    gamma: Float32Array,
+    beta: Float32Array,
+    y: Float32Array | null,
+    mean: Float32Array,
+    variance: Float32Array,
+    scale?: Float32Array,
+    shift?: Float32Array,
+  ): void;
   /** y = x * scale + shift over the last axis (c channels), then relu when asked. */
   affine(rows: number, c: number, x: Float32Array, scale: Float32Array, shift: Float32Array, relu: boolean, y: Float32Array): void;
   /** With reluOut, dy is the gradient of relu(batch norm): masked by reluOut > 0 on the fly. */
-  bnTrainBackward(rows: number, c: number, eps: number, x: Float32Array, dy: Float32Array, mean: Float32Array, variance: Float32Array, gamma: Float32Array, dx: Float32Array, dgamma: Float32Array, dbeta: Float32Array, reluOut?: Float32Array | null): void;
-  bnInference(rows: number, c: number, eps: number, x: Float32Array, mean: Float32Array, variance: Float32Array, offset: Float32Array | null, scale: Float32Array | null, y: Float32Array): void;
+  bnTrainBackward(
+    rows: number,
+    c: number,
+    eps: number,
+    x: Float32Array,
+    dy: Float32Array,
+    mean: Float32Array,
+    variance: Float32Array,
+    gamma: Float32Array,
+    dx: Float32Array,
+    dgamma: Float32Array,
+    dbeta: Float32Array,
+    reluOut?: Float32Array | null,
+  ): void;
+  bnInference(
+    rows: number,
+    c: number,
+    eps: number,
+    x: Float32Array,
+    mean: Float32Array,
+    variance: Float32Array,
+    offset: Float32Array | null,
+    scale: Float32Array | null,
+    y: Float32Array,
+  ): void;
   relu(x: Float32Array, y: Float32Array): void;
   reluGrad(dy: Float32Array, x: Float32Array, dx: Float32Array): void;
   reduceSum(outer: number, reduce: number, inner: number, scale: number, x: Float32Array, out: Float32Array): void;
   broadcastMiddle(outer: number, reduce: number, inner: number, scale: number, src: Float32Array, out: Float32Array): void;
-  sparseSoftmaxXent(rows: number, classes: number, logits: Float32Array, labels: Int32Array, loss: Float32Array, softmax: Float32Array): void;
-  sparseSoftmaxXentGrad(rows: number, classes: number, softmax: Float32Array, labels: Int32Array, dloss: Float32Array, dlogits: Float32Array): void;
-  adamUpdate(v: Float32Array, m: Float32Array, s: Float32Array, g: Float32Array, newV: Float32Array, newM: Float32Array, newS: Float32Array, lr: number, beta1: number, beta2: number, eps: number): void;
+  sparseSoftmaxXent(
+    rows: number,
+    classes: number,
+    logits: Float32Array,
+    labels: Int32Array,
+    loss: Float32Array,
+    softmax: Float32Array,
+  ): void;
+  sparseSoftmaxXentGrad(
+    rows: number,
+    classes: number,
+    softmax: Float32Array,
+    labels: Int32Array,
+    dloss: Float32Array,
+    dlogits: Float32Array,
+  ): void;
+  adamUpdate(
+    v: Float32Array,
+    m: Float32Array,
+    s: Float32Array,
+    g: Float32Array,
+    newV: Float32Array,
+    newM: Float32Array,
+    newS: Float32Array,
+    lr: number,
+    beta1: number,
+    beta2: number,
+    eps: number,
+  ): void;
   /** shape: op-codes.json (shapes.matmul). */
-  matmul(shape: Int32Array, a: Float32Array, b: Float32Array, bias: Float32Array | null, activation: number, alpha: number, out: Float32Array): void;
+  matmul(
+    shape: Int32Array,
+    a: Float32Array,
+    b: Float32Array,
+    bias: Float32Array | null,
+    activation: number,
+    alpha: number,
+    out: Float32Array,
+  ): void;
   /** op: op-codes.json (binary); strides in elements, 0 along broadcast dimensions. */
-  binary(op: number, shape: Int32Array, aStrides: Int32Array, bStrides: Int32Array, a: Float32Array, b: Float32Array, out: Float32Array): void;
+  binary(
+    op: number,
+    shape: Int32Array,
+    aStrides: Int32Array,
+    bStrides: Int32Array,
+    a: Float32Array,
+    b: Float32Array,
+    out: Float32Array,
+  ): void;
   /** op: op-codes.json (unary). */
   unary(op: number, x: Float32Array, out: Float32Array): void;
   tile(inShape: Int32Array, reps: Int32Array, x: Float32Array, out: Float32Array): void;
@@ -45,9 +130,32 @@ export interface NativeAddon {
 
 /** Functions this version of the TypeScript side calls (an addon built from older sources lacks some). */
 const REQUIRED: Array<keyof NativeAddon> = [
-  'conv2dForward', 'conv2dBackpropInput', 'conv2dBackpropFilter', 'poolForward', 'avgPoolBackward', 'maxPoolBackward', 'maxPoolWorkspaceSize', 'maxPoolTrain', 'maxPoolBackwardWs',
-  'bnTrainForward', 'bnTrainBackward', 'bnInference', 'affine', 'relu', 'reluGrad', 'reduceSum', 'broadcastMiddle',
-  'sparseSoftmaxXent', 'sparseSoftmaxXentGrad', 'adamUpdate', 'matmul', 'binary', 'unary', 'tile', 'setThreads', 'info',
+  'conv2dForward',
+  'conv2dBackpropInput',
+  'conv2dBackpropFilter',
+  'poolForward',
+  'avgPoolBackward',
+  'maxPoolBackward',
+  'maxPoolWorkspaceSize',
+  'maxPoolTrain',
+  'maxPoolBackwardWs',
+  'bnTrainForward',
+  'bnTrainBackward',
+  'bnInference',
+  'affine',
+  'relu',
+  'reluGrad',
+  'reduceSum',
+  'broadcastMiddle',
+  'sparseSoftmaxXent',
+  'sparseSoftmaxXentGrad',
+  'adamUpdate',
+  'matmul',
+  'binary',
+  'unary',
+  'tile',
+  'setThreads',
+  'info',
 ];
 
 /** See loadAddon. */
@@ -75,9 +183,7 @@ export function loadAddon(): { addon?: NativeAddon; error?: string } {
     // eslint-disable-next-line @typescript-eslint/no-require-imports -- the addon is a .node file found at run time
     const addon = require(file) as NativeAddon;
     const missing = REQUIRED.filter((f) => typeof (addon as unknown as Record<string, unknown>)[f] !== 'function');
-    cached = missing.length
-      ? { error: `addon ${file} is out of date (no ${missing.join(', ')}): run npm rebuild` }
-      : { addon };
+    cached = missing.length ? { error: `addon ${file} is out of date (no ${missing.join(', ')}): run npm rebuild` } : { addon };
   } catch (e) {
     cached = { error: `addon failed to load: ${(e as Error).message.split('\n')[0]}` };
   }

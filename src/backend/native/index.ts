@@ -158,7 +158,8 @@ export function registerNativeBackend(): { addon?: NativeAddon; error?: string }
     return kc.kernelFunc;
   };
   const addon = loaded.addon;
-  NativeBackend.compute = (p) => (p.kind === 'affine' ? addon.affine(p.rows, p.channels, p.src, p.scale, p.shift, false, p.y) : addon.reluGrad(p.dy, p.reluOut, p.y));
+  NativeBackend.compute = (p) =>
+    p.kind === 'affine' ? addon.affine(p.rows, p.channels, p.src, p.scale, p.shift, false, p.y) : addon.reluGrad(p.dy, p.reluOut, p.y);
   for (const kc of nativeKernels(loaded.addon, cpuKernel)) {
     if (tf.getKernel(kc.kernelName, NATIVE_BACKEND)) tf.unregisterKernel(kc.kernelName, NATIVE_BACKEND);
     tf.registerKernel(kc);

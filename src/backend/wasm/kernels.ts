@@ -47,7 +47,14 @@ function conv2dBackpropFilter({ inputs, backend, attrs }: KernelArgs): TensorInf
   const { x, dy } = inputs as { x: TensorInfo; dy: TensorInfo };
   const a = attrs as unknown as ConvGradAttrs;
   checkNhwc('Conv2DBackpropFilter', a);
-  const info = tf.backend_util.computeConv2DInfo(x.shape as [number, number, number, number], a.filterShape!, a.strides, 1, a.pad, a.dimRoundingMode);
+  const info = tf.backend_util.computeConv2DInfo(
+    x.shape as [number, number, number, number],
+    a.filterShape!,
+    a.strides,
+    1,
+    a.pad,
+    a.dimRoundingMode,
+  );
   const [n, h, w, c] = x.shape;
   const { top, left } = info.padInfo;
   const bottom = info.filterHeight - h - top + (info.outHeight - 1) * info.strideHeight;
@@ -59,8 +66,18 @@ function conv2dBackpropFilter({ inputs, backend, attrs }: KernelArgs): TensorInf
     free(b, xt);
   }
   const dyt = run(b, 'Transpose', { x: dy }, { perm: [1, 2, 0, 3] });
-  const pad = [[0, 0], [top, Math.max(bottom, 0)], [left, Math.max(right, 0)], [0, 0]];
-  const swapped = run(b, 'Conv2D', { x: src, filter: dyt }, { strides: [1, 1], pad, dataFormat: 'NHWC', dilations: [info.strideHeight, info.strideWidth] });
+  const pad = [
+    [0, 0],
+    [top, Math.max(bottom, 0)],
+    [left, Math.max(right, 0)],
+    [0, 0],
+  ];
+  const swapped = run(
+    b,
+    'Conv2D',
+    { x: src, filter: dyt },
+    { strides: [1, 1], pad, dataFormat: 'NHWC', dilations: [info.strideHeight, info.strideWidth] },
+  );
   free(b, src, dyt);
   const dw = run(b, 'Transpose', { x: swapped }, { perm: [1, 2, 0, 3] });
   free(b, swapped);
@@ -78,7 +95,14 @@ function conv2dBackpropInputViaForward(stock: tf.KernelFunc): tf.KernelFunc {
     const { dy, filter } = inputs as { dy: TensorInfo; filter: TensorInfo };
     const a = attrs as unknown as ConvGradAttrs;
     checkNhwc('Conv2DBackpropInput', a);
-    const info = tf.backend_util.computeConv2DInfo(a.inputShape!, filter.shape as [number, number, number, number], a.strides, 1, a.pad, a.dimRoundingMode);
+    const info = tf.backend_util.computeConv2DInfo(
+      a.inputShape!,
+      filter.shape as [number, number, number, number],
+      a.strides,
+      1,
+      a.pad,
+      a.dimRoundingMode,
+    );
     if (info.strideHeight !== 1 || info.strideWidth !== 1) return stock({ inputs, backend: b, attrs }) as TensorInfo;
     const [kh, kw] = filter.shape;
     const { top, left } = info.padInfo;
@@ -94,9 +118,22 @@ function conv2dBackpropInputViaForward(stock: tf.KernelFunc): tf.KernelFunc {
     const flipped = run(b, 'Reverse', { x: filter }, { dims: [0, 1] });
     const swapped = run(b, 'Transpose', { x: flipped }, { perm: [0, 1, 3, 2] });
     free(b, flipped);
-    const dx = run(b, 'Conv2D', { x: dy, filter: swapped }, {
-      strides: [1, 1], pad: [[0, 0], [padTop, padBottom], [padLeft, padRight], [0, 0]], dataFormat: 'NHWC', dilations: [1, 1],
-    });
+    const dx = run(
+      b,
+      'Conv2D',
+      { x: dy, filter: swapped },
+      {
+        strides: [1, 1],
+        pad: [
+          [0, 0],
+          [padTop, padBottom],
+          [padLeft, padRight],
+          [0, 0],
+        ],
+        dataFormat: 'NHWC',
+        dilations: [1, 1],
+      },
+    );
     free(b, swapped);
     return dx;
   };
@@ -127,7 +164,12 @@ function viaCpu(name: string): tf.KernelFunc {
 }
 
 /** Missing wasm kernels taken from the cpu backend (those of float and int tensors). */
-export const CPU_BRIDGED_KERNELS = ['DepthwiseConv2dNativeBackpropFilter', 'DepthwiseConv2dNativeBackpropInput', 'UnsortedSegmentSum', 'Einsum'];
+export const CPU_BRIDGED_KERNELS = [
+  'DepthwiseConv2dNativeBackpropFilter',
+  'DepthwiseConv2dNativeBackpropInput',
+  'UnsortedSegmentSum',
+  'Einsum',
+];
 
 /** Puts `kernelFunc` in place of wasm's kernel `name`, which it may call for cases it skips. */
 function replace(name: string, make: (stock: tf.KernelFunc) => tf.KernelFunc): void {

@@ -18,12 +18,20 @@ type WasmPackage = typeof import('@tensorflow/tfjs-backend-wasm');
 
 interface EmscriptenModule {
   cwrap(name: string, ret: string | null, args: string[]): (...a: number[]) => number;
-  PThread?: { unusedWorkers: Array<{ unref?: () => void }>; runningWorkers: Array<{ unref?: () => void }>; terminateAllThreads?: () => void };
+  PThread?: {
+    unusedWorkers: Array<{ unref?: () => void }>;
+    runningWorkers: Array<{ unref?: () => void }>;
+    terminateAllThreads?: () => void;
+  };
   tfjs?: Record<string, (...a: number[]) => number>;
 }
 // Node has WebAssembly, but this project compiles without the DOM library that types it.
-interface Instantiated { instance: object; module: object }
-const webAssembly = (globalThis as unknown as { WebAssembly: { instantiate(binary: Uint8Array, imports: object): Promise<Instantiated> } }).WebAssembly;
+interface Instantiated {
+  instance: object;
+  module: object;
+}
+const webAssembly = (globalThis as unknown as { WebAssembly: { instantiate(binary: Uint8Array, imports: object): Promise<Instantiated> } })
+  .WebAssembly;
 type Factory = ((config: Record<string, unknown>) => Promise<EmscriptenModule>) & { toString(): string };
 
 let threadsInUse = 1;
@@ -47,15 +55,18 @@ export function wasmThreadsInUse(): number {
 /** The two scripts the pthread workers need, written once per package version into tmpdir. */
 function writeWorkerScripts(outDir: string, factory: Factory): { worker: string; main: string } {
   // eslint-disable-next-line @typescript-eslint/no-require-imports -- a script of the installed package, by its path
-  const workerSource = (require(path.join(outDir, 'tfjs-backend-wasm-threaded-simd.worker.js')) as { wasmWorkerContents: string }).wasmWorkerContents
-    // The contents sit in a template literal, so its "\n" escapes arrived as real newlines.
-    .replace(/\n/g, '\\n');
+  const workerModule = require(path.join(outDir, 'tfjs-backend-wasm-threaded-simd.worker.js')) as { wasmWorkerContents: string };
+  // The contents sit in a template literal, so its "\n" escapes arrived as real newlines.
+  const workerSource = workerModule.wasmWorkerContents.replace(/\n/g, '\\n');
   const mainSource = `var WasmBackendModuleThreadedSimd = ${factory.toString()}`;
   const key = crypto.createHash('sha256').update(workerSource).update(mainSource).digest('hex').slice(0, 12);
   const dir = path.join(os.tmpdir(), `tfjs-estimator-wasm-${key}-${process.getuid?.() ?? 'u'}`);
   fs.mkdirSync(dir, { recursive: true });
   const files = { worker: path.join(dir, 'worker.js'), main: path.join(dir, 'main.js') };
-  for (const [file, text] of [[files.worker, workerSource], [files.main, mainSource]] as const) {
+  for (const [file, text] of [
+    [files.worker, workerSource],
+    [files.main, mainSource],
+  ] as const) {
     if (fs.existsSync(file) && fs.readFileSync(file, 'utf8') === text) continue;
     const tmp = `${file}.${process.pid}.tmp`;
     fs.writeFileSync(tmp, text);
@@ -75,7 +86,10 @@ async function startThreaded(wasm: WasmPackage, threads: number): Promise<void> 
   // caller falls back to the single-threaded build rather than waiting forever.
   let fail!: (e: unknown) => void;
   const failed = new Promise<never>((_, reject) => (fail = (e) => reject(e instanceof Error ? e : new Error(String(e)))));
-  const timer = setTimeout(() => fail(new Error(`the threaded wasm build did not start within ${THREADED_START_MS / 1000} s`)), THREADED_START_MS);
+  const timer = setTimeout(
+    () => fail(new Error(`the threaded wasm build did not start within ${THREADED_START_MS / 1000} s`)),
+    THREADED_START_MS,
+  );
   // Emscripten fills in this object as the module (its PThread pool included) as it starts.
   const config: Record<string, unknown> & Partial<EmscriptenModule> = {
     locateFile: (file: string, prefix: string) => (file.endsWith('.worker.js') ? scripts.worker : prefix + file),
@@ -121,7 +135,8 @@ type BackendFactory = () => tf.KernelBackend | Promise<tf.KernelBackend>;
 
 /** The package's own registration, to put back if the threaded start fails half-way. */
 function packageRegistration(): { factory: BackendFactory; priority: number } | undefined {
-  return (tf.engine() as unknown as { registryFactory: Record<string, { factory: BackendFactory; priority: number }> }).registryFactory.wasm;
+  return (tf.engine() as unknown as { registryFactory: Record<string, { factory: BackendFactory; priority: number }> }).registryFactory
+    .wasm;
 }
 
 export async function startWasm(): Promise<string | undefined> {

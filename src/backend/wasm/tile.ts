@@ -40,7 +40,10 @@ export function tileKernel({ inputs, backend, attrs }: KernelArgs): tf.TensorInf
   const x = inputs.x as tf.TensorInfo;
   const reps = (attrs as unknown as { reps: number[] }).reps;
   if (x.dtype === 'string') throw new Error('Tile of string tensors is not supported on the wasm backend');
-  const out = b.makeOutput(x.shape.map((s, i) => s * reps[i]), x.dtype);
+  const out = b.makeOutput(
+    x.shape.map((s, i) => s * reps[i]),
+    x.dtype,
+  );
   // Views are taken after makeOutput: growing wasm memory detaches older views.
   if (x.shape.every((s) => s > 0) && reps.every((k) => k > 0)) tileInto(b.typedArrayFromHeap(x), x.shape, reps, b.typedArrayFromHeap(out));
   return out;

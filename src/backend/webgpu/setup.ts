@@ -57,7 +57,12 @@ export function vulkanIcdDirs(env: NodeJS.ProcessEnv = process.env): string[] {
  * warnings to stderr when it finds no loader or no driver, which every CPU-only user would see.
  * `forced`: the user asked for webgpu, so say how to use SwiftShader where chromium has it.
  */
-export function vulkanMissing(dirs: string[], env: NodeJS.ProcessEnv = process.env, forced = false, platform = process.platform): string | undefined {
+export function vulkanMissing(
+  dirs: string[],
+  env: NodeJS.ProcessEnv = process.env,
+  forced = false,
+  platform = process.platform,
+): string | undefined {
   if (platform !== 'linux') return undefined;
   if (env.VK_DRIVER_FILES || env.VK_ICD_FILENAMES || env.VK_ADD_DRIVER_FILES) return undefined;
   const hasDriver = dirs.some((d) => {

@@ -37,7 +37,10 @@ let capturing = false;
  * event-processing tick) is kept. Call around Dawn calls that start async work.
  */
 export function captureDawnTick<T>(fn: () => T): T {
-  const g = globalThis as unknown as { setImmediate: (cb: (...a: unknown[]) => void, ...a: unknown[]) => unknown; __tfjsEstimatorImmediate?: boolean };
+  const g = globalThis as unknown as {
+    setImmediate: (cb: (...a: unknown[]) => void, ...a: unknown[]) => unknown;
+    __tfjsEstimatorImmediate?: boolean;
+  };
   if (!g.__tfjsEstimatorImmediate) {
     const real = g.setImmediate;
     const wrapped = function (cb: (...a: unknown[]) => void, ...args: unknown[]) {
@@ -90,7 +93,8 @@ function mapNow(buffer: MappableBuffer): ArrayBuffer {
     if (!tick) throw new Error('webgpu dataSync: Dawn has not scheduled its event tick; use await tensor.data() instead.');
     tick();
     if (buffer.mapState !== 'pending') break;
-    if (Date.now() - start > 600_000) throw new Error('webgpu dataSync: the GPU did not finish within 10 minutes (device lost?); use await tensor.data().');
+    if (Date.now() - start > 600_000)
+      throw new Error('webgpu dataSync: the GPU did not finish within 10 minutes (device lost?); use await tensor.data().');
     // Back off so that a long GPU computation costs a few hundred ticks, not millions.
     Atomics.wait(sleeper, 0, 0, waitMs);
     waitMs = Math.min(waitMs * 2, 2);

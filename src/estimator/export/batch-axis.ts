@@ -61,7 +61,10 @@ function describeKernel(k: TracedKernel, i: number): string {
 }
 
 class BatchProbeComparison {
-  constructor(private readonly a: Probe, private readonly b: Probe) {}
+  constructor(
+    private readonly a: Probe,
+    private readonly b: Probe,
+  ) {}
 
   refsMatch(ra: TensorRef | undefined, rb: TensorRef | undefined, where: string): void {
     if (!ra || !rb) {
@@ -69,7 +72,9 @@ class BatchProbeComparison {
       return;
     }
     const differ = (): never => {
-      throw new Error(`${where} reads different tensors with ${this.a.batch} and ${this.b.batch} examples; modelFn's computation depends on the batch size. ${BATCH_HINT}`);
+      throw new Error(
+        `${where} reads different tensors with ${this.a.batch} and ${this.b.batch} examples; modelFn's computation depends on the batch size. ${BATCH_HINT}`,
+      );
     };
     if (ra.kind !== rb.kind) differ();
     if (ra.kind === 'input' && rb.kind === 'input' && ra.key !== rb.key) differ();
@@ -138,7 +143,9 @@ class BatchProbeComparison {
     const keysA = a.outputs.map((o) => o.key);
     const keysB = b.outputs.map((o) => o.key);
     if (!same(keysA, keysB)) {
-      throw new Error(`modelFn returned predictions [${keysA.join(', ')}] for ${a.batch} examples but [${keysB.join(', ')}] for ${b.batch}; return the same keys every time.`);
+      throw new Error(
+        `modelFn returned predictions [${keysA.join(', ')}] for ${a.batch} examples but [${keysB.join(', ')}] for ${b.batch}; return the same keys every time.`,
+      );
     }
     const ka = a.trace.kernels;
     const kb = b.trace.kernels;
@@ -150,7 +157,10 @@ class BatchProbeComparison {
           `its PREDICT computation depends on the batch size, so one exported graph cannot serve every batch. ${BATCH_HINT}`,
       );
     }
-    const needed = neededKernels(ka, a.outputs.map((o) => o.ref));
+    const needed = neededKernels(
+      ka,
+      a.outputs.map((o) => o.ref),
+    );
     const kernels = ka.map((k, i) => {
       if (!needed.has(i)) return k;
       const where = describeKernel(k, i);
@@ -160,7 +170,8 @@ class BatchProbeComparison {
     const outputs = a.outputs.map((oa, i) => {
       const ob = b.outputs[i];
       this.refsMatch(oa.ref, ob.ref, `Prediction '${oa.key}'`);
-      const batchFirst = oa.meta.shape[0] === a.batch && ob.meta.shape[0] === b.batch && same(oa.meta.shape.slice(1), ob.meta.shape.slice(1));
+      const batchFirst =
+        oa.meta.shape[0] === a.batch && ob.meta.shape[0] === b.batch && same(oa.meta.shape.slice(1), ob.meta.shape.slice(1));
       if (!batchFirst) {
         throw new Error(
           `Prediction '${oa.key}' has shape [${oa.meta.shape}] for ${a.batch} examples and [${ob.meta.shape}] for ${b.batch}; ` +

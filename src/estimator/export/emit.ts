@@ -32,7 +32,11 @@ export function emitGraph(g: ExportGraph, variableName: (v: tf.Variable) => stri
   for (const input of g.inputs) {
     const name = b.placeholder(input.key, input.shape, input.dtype);
     placeholders.set(input.key, name);
-    signature.inputs[input.key] = { name: `${name}:0`, dtype: tfDtype(input.dtype, `Input '${input.key}'`), tensorShape: shapeProto(input.shape) };
+    signature.inputs[input.key] = {
+      name: `${name}:0`,
+      dtype: tfDtype(input.dtype, `Input '${input.key}'`),
+      tensorShape: shapeProto(input.shape),
+    };
   }
   // Output names are claimed before any op so that they read like the prediction keys.
   const outputNodes = g.outputs.map((o) => b.uniqueName(o.key));
@@ -71,7 +75,10 @@ export function emitGraph(g: ExportGraph, variableName: (v: tf.Variable) => stri
 }
 
 function describeCall(k: TracedKernel): string {
-  const ins = k.inputs.filter((x) => x.meta).map((x) => `${x.name}: [${(x.meta as TensorMeta).shape}]`).join(', ');
+  const ins = k.inputs
+    .filter((x) => x.meta)
+    .map((x) => `${x.name}: [${(x.meta as TensorMeta).shape}]`)
+    .join(', ');
   return ` (inputs ${ins || 'none'})`;
 }
 
@@ -83,7 +90,10 @@ function contextFor(k: TracedKernel, b: GraphDefBuilder, tensorName: (ref: Tenso
     builder: b,
     input(name) {
       const inp = find(name);
-      if (!inp) throw new Error(`Internal export error: kernel ${k.kernelName} has no input '${name}' (has ${k.inputs.map((x) => x.name).join(', ')}).`);
+      if (!inp)
+        throw new Error(
+          `Internal export error: kernel ${k.kernelName} has no input '${name}' (has ${k.inputs.map((x) => x.name).join(', ')}).`,
+        );
       return tensorName(inp.ref as TensorRef);
     },
     optionalInput(name) {

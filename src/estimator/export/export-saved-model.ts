@@ -22,7 +22,13 @@ import { asDict, normalizeReceiver, NormalizedReceiver, ServingInputFn, SINGLE_I
 
 /** What the export needs of an Estimator: only its public members. */
 export interface ExportableEstimator {
-  readonly modelFn: (features: never, labels: never, mode: ModeKey, params: never, config: RunConfig) => EstimatorSpec | Promise<EstimatorSpec>;
+  readonly modelFn: (
+    features: never,
+    labels: never,
+    mode: ModeKey,
+    params: never,
+    config: RunConfig,
+  ) => EstimatorSpec | Promise<EstimatorSpec>;
   readonly modelDir: string;
   readonly config: RunConfig;
   readonly params: object;
@@ -45,7 +51,13 @@ export const WEIGHTS_FILE = 'group1-shard1of1.bin';
 /** The two batch sizes modelFn is traced at (not 1: some ops special-case single rows). */
 const PROBE_BATCHES = [2, 3] as const;
 
-type UntypedModelFn = (features: TensorOrDict, labels: undefined, mode: ModeKey, params: object, config: RunConfig) => EstimatorSpec | Promise<EstimatorSpec>;
+type UntypedModelFn = (
+  features: TensorOrDict,
+  labels: undefined,
+  mode: ModeKey,
+  params: object,
+  config: RunConfig,
+) => EstimatorSpec | Promise<EstimatorSpec>;
 
 interface ProbeRun extends Probe {
   /** Predictions were one tensor, not a dict. */
@@ -66,15 +78,21 @@ export async function exportSavedModel(
   opts: ExportSavedModelOptions = {},
 ): Promise<string> {
   if (typeof exportDirBase !== 'string' || exportDirBase === '') {
-    throw new Error(`exportSavedModel(exportDirBase, servingInputFn): exportDirBase must be a directory path, got ${describeValue(exportDirBase)}.`);
+    throw new Error(
+      `exportSavedModel(exportDirBase, servingInputFn): exportDirBase must be a directory path, got ${describeValue(exportDirBase)}.`,
+    );
   }
   if (typeof servingInputFn !== 'function') {
-    throw new Error(`exportSavedModel: servingInputFn must be a function returning {features, receiverTensors?}, got ${describeValue(servingInputFn)}.`);
+    throw new Error(
+      `exportSavedModel: servingInputFn must be a function returning {features, receiverTensors?}, got ${describeValue(servingInputFn)}.`,
+    );
   }
   await prepareBackend(estimator.config.backend);
   const ckpt = opts.checkpointPath ? path.resolve(opts.checkpointPath) : estimator.latestCheckpoint();
   if (!ckpt) {
-    throw new Error(`exportSavedModel: couldn't find a trained model in ${estimator.modelDir}; train the estimator first or pass {checkpointPath}.`);
+    throw new Error(
+      `exportSavedModel: couldn't find a trained model in ${estimator.modelDir}; train the estimator first or pass {checkpointPath}.`,
+    );
   }
   const loaded = loadCheckpoint(ckpt);
   const savedNames = new Set(Object.keys(loaded.tensors));
@@ -104,7 +122,9 @@ export async function exportSavedModel(
       [MODEL_FILE]: JSON.stringify(modelJson, null, opts.asText ? 1 : undefined),
       [WEIGHTS_FILE]: Buffer.from(weightData),
     });
-    info(`Exported the model at global step ${loaded.meta.globalStep} to ${dir} (inputs: ${graph.inputs.map((i) => `${i.key} [${i.shape}]`).join(', ')}; outputs: ${graph.outputs.map((o) => o.key).join(', ')}).`);
+    info(
+      `Exported the model at global step ${loaded.meta.globalStep} to ${dir} (inputs: ${graph.inputs.map((i) => `${i.key} [${i.shape}]`).join(', ')}; outputs: ${graph.outputs.map((o) => o.key).join(', ')}).`,
+    );
     return dir;
   } finally {
     engine.endScope();
@@ -147,7 +167,13 @@ async function traceServingInput(servingInputFn: ServingInputFn): Promise<Traced
 
 function exampleRows(t: tf.Tensor, batch: number): tf.Tensor {
   const n = t.shape[0] as number;
-  return tf.gather(t, tf.tensor1d(Array.from({ length: batch }, (_, i) => i % n), 'int32'));
+  return tf.gather(
+    t,
+    tf.tensor1d(
+      Array.from({ length: batch }, (_, i) => i % n),
+      'int32',
+    ),
+  );
 }
 
 /** Features for `batch` examples: the receivers repeated, then servingInputFn's ops replayed. */
@@ -159,7 +185,11 @@ function probeFeatures(receiver: TracedReceiver, feeds: Record<string, tf.Tensor
     tensors = keys.map((k) => feeds[k]);
   } else {
     try {
-      tensors = replay(receiver.trace, feeds, keys.map((k) => receiver.trace.refOf(originals[k])));
+      tensors = replay(
+        receiver.trace,
+        feeds,
+        keys.map((k) => receiver.trace.refOf(originals[k])),
+      );
     } catch (e) {
       throw prefixError(
         e,
@@ -172,7 +202,13 @@ function probeFeatures(receiver: TracedReceiver, feeds: Record<string, tf.Tensor
   return Object.fromEntries(keys.map((k, i) => [k, tensors[i]]));
 }
 
-async function runProbe(estimator: ExportableEstimator, store: VariableStore, globalStep: number, receiver: TracedReceiver, batch: number): Promise<ProbeRun> {
+async function runProbe(
+  estimator: ExportableEstimator,
+  store: VariableStore,
+  globalStep: number,
+  receiver: TracedReceiver,
+  batch: number,
+): Promise<ProbeRun> {
   const feeds = Object.fromEntries(Object.entries(receiver.receivers).map(([k, t]) => [k, exampleRows(t, batch)]));
   const trace = new KernelTrace(feeds);
   const modelFn = estimator.modelFn as unknown as UntypedModelFn;
@@ -211,7 +247,10 @@ interface ModelProvenance {
 }
 
 /** The model.json object and the weights file for an emitted graph. */
-async function packageModel(emitted: EmittedGraph, provenance: ModelProvenance): Promise<{ modelJson: tf.io.ModelJSON; weightData: ArrayBuffer }> {
+async function packageModel(
+  emitted: EmittedGraph,
+  provenance: ModelProvenance,
+): Promise<{ modelJson: tf.io.ModelJSON; weightData: ArrayBuffer }> {
   const named = emitted.weights.map((w) => ({ name: w.name, tensor: tf.tensor(w.data.values, w.data.shape, w.data.dtype) }));
   const { data, specs } = await tf.io.encodeWeights(named);
   tf.dispose(named.map((n) => n.tensor));
@@ -253,14 +292,18 @@ function checkProbe(model: tf.GraphModel<tf.io.IOHandlerSync>, probe: ProbeRun):
     const want = probe.values[key];
     const t = list[i];
     if (!tf.util.arraysEqual(t.shape, want.shape)) {
-      throw new Error(`Internal export error: with ${probe.batch} examples the exported graph gives '${key}' shape [${t.shape}] but modelFn gave [${want.shape}].`);
+      throw new Error(
+        `Internal export error: with ${probe.batch} examples the exported graph gives '${key}' shape [${t.shape}] but modelFn gave [${want.shape}].`,
+      );
     }
     const data = t.dataSync();
     for (let j = 0; j < data.length; j++) {
       const a = data[j];
       const b = want.values[j];
       if (!(Math.abs(a - b) <= 1e-4 * Math.max(1, Math.abs(b))) && !(Number.isNaN(a) && Number.isNaN(b))) {
-        throw new Error(`Internal export error: with ${probe.batch} examples the exported graph gives ${key}[${j}] = ${a} but modelFn gave ${b}; please report this with your modelFn.`);
+        throw new Error(
+          `Internal export error: with ${probe.batch} examples the exported graph gives ${key}[${j}] = ${a} but modelFn gave ${b}; please report this with your modelFn.`,
+        );
       }
     }
   });

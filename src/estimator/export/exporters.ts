@@ -45,7 +45,8 @@ function checkName(kind: string, name: unknown): string {
 function checkKeep(kind: string, keep: number | null | undefined): number | null {
   if (keep === null) return null;
   const k = keep ?? 5;
-  if (!Number.isInteger(k) || k < 1) throw new Error(`${kind}: exportsToKeep must be a positive integer or null (keep all), got ${String(keep)}.`);
+  if (!Number.isInteger(k) || k < 1)
+    throw new Error(`${kind}: exportsToKeep must be a positive integer or null (keep all), got ${String(keep)}.`);
   return k;
 }
 
@@ -54,14 +55,26 @@ abstract class BaseExporter implements Exporter {
   protected readonly exportsToKeep: number | null;
   protected readonly exportOptions: ExportSavedModelOptions;
 
-  constructor(kind: string, name: string, protected readonly servingInputFn: ServingInputFn, opts: LatestExporterOptions) {
+  constructor(
+    kind: string,
+    name: string,
+    protected readonly servingInputFn: ServingInputFn,
+    opts: LatestExporterOptions,
+  ) {
     this.name = checkName(kind, name);
-    if (typeof servingInputFn !== 'function') throw new Error(`${kind}: servingInputFn must be a function returning {features, receiverTensors?}.`);
+    if (typeof servingInputFn !== 'function')
+      throw new Error(`${kind}: servingInputFn must be a function returning {features, receiverTensors?}.`);
     this.exportsToKeep = checkKeep(kind, opts.exportsToKeep);
     this.exportOptions = { asText: opts.asText };
   }
 
-  abstract export(estimator: AnyEstimator, exportPath: string, checkpointPath: string, evalResult: EvalResults, isTheFinalExport: boolean): Promise<string | undefined>;
+  abstract export(
+    estimator: AnyEstimator,
+    exportPath: string,
+    checkpointPath: string,
+    evalResult: EvalResults,
+    isTheFinalExport: boolean,
+  ): Promise<string | undefined>;
 
   protected async write(estimator: AnyEstimator, exportPath: string, checkpointPath: string): Promise<string> {
     const dir = await exportSavedModel(estimator, exportPath, this.servingInputFn, { ...this.exportOptions, checkpointPath });
@@ -76,7 +89,13 @@ export class LatestExporter extends BaseExporter {
     super('LatestExporter', name, servingInputFn, opts);
   }
 
-  async export(estimator: AnyEstimator, exportPath: string, checkpointPath: string, _evalResult?: EvalResults, _isTheFinalExport?: boolean): Promise<string | undefined> {
+  async export(
+    estimator: AnyEstimator,
+    exportPath: string,
+    checkpointPath: string,
+    _evalResult?: EvalResults,
+    _isTheFinalExport?: boolean,
+  ): Promise<string | undefined> {
     return this.write(estimator, exportPath, checkpointPath);
   }
 }
@@ -87,14 +106,22 @@ export class FinalExporter extends BaseExporter {
     super('FinalExporter', name, servingInputFn, { ...opts, exportsToKeep: null });
   }
 
-  async export(estimator: AnyEstimator, exportPath: string, checkpointPath: string, _evalResult: EvalResults, isTheFinalExport: boolean): Promise<string | undefined> {
+  async export(
+    estimator: AnyEstimator,
+    exportPath: string,
+    checkpointPath: string,
+    _evalResult: EvalResults,
+    isTheFinalExport: boolean,
+  ): Promise<string | undefined> {
     return isTheFinalExport ? this.write(estimator, exportPath, checkpointPath) : undefined;
   }
 }
 
 export const lossSmaller: CompareFn = (best, current) => {
   if (typeof best.loss !== 'number' || typeof current.loss !== 'number') {
-    throw new Error("BestExporter's default compareFn compares 'loss', which the eval results lack; pass {compareFn: (best, current) => ...}.");
+    throw new Error(
+      "BestExporter's default compareFn compares 'loss', which the eval results lack; pass {compareFn: (best, current) => ...}.",
+    );
   }
   return current.loss < best.loss;
 };
@@ -120,14 +147,22 @@ export class BestExporter extends BaseExporter {
     return this.best;
   }
 
-  async export(estimator: AnyEstimator, exportPath: string, checkpointPath: string, evalResult: EvalResults, _isTheFinalExport?: boolean): Promise<string | undefined> {
+  async export(
+    estimator: AnyEstimator,
+    exportPath: string,
+    checkpointPath: string,
+    evalResult: EvalResults,
+    _isTheFinalExport?: boolean,
+  ): Promise<string | undefined> {
     if (this.historyLoadedFor !== estimator.modelDir) {
       this.historyLoadedFor = estimator.modelDir;
       const earlier = await this.earlierBest(estimator.modelDir, evalResult.globalStep);
       if (earlier && (!this.best || this.compareFn(this.best, earlier))) this.best = earlier;
     }
     if (this.best && !this.compareFn(this.best, evalResult)) {
-      info(`BestExporter '${this.name}': not exporting step ${evalResult.globalStep}; the evaluation at step ${this.best.globalStep} is still the best.`);
+      info(
+        `BestExporter '${this.name}': not exporting step ${evalResult.globalStep}; the evaluation at step ${this.best.globalStep} is still the best.`,
+      );
       return undefined;
     }
     const dir = await this.write(estimator, exportPath, checkpointPath);

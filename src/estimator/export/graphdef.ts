@@ -41,7 +41,8 @@ const DTYPES: Partial<Record<tf.DataType, string>> = { float32: 'DT_FLOAT', int3
 
 export function tfDtype(dtype: tf.DataType, what: string): string {
   const dt = DTYPES[dtype];
-  if (!dt) throw new Error(`${what} has dtype ${dtype}, which a graph-model export cannot hold; cast it to float32 or int32 inside modelFn.`);
+  if (!dt)
+    throw new Error(`${what} has dtype ${dtype}, which a graph-model export cannot hold; cast it to float32 or int32 inside modelFn.`);
   return dt;
 }
 
@@ -85,7 +86,12 @@ export class GraphDefBuilder {
   constant(data: ConstData, base = 'Const'): string {
     const name = this.uniqueName(base);
     const dtype = tfDtype(data.dtype, `Constant ${name}`);
-    this.nodes.push({ name, op: 'Const', input: [], attr: { dtype: { type: dtype }, value: { tensor: { dtype, tensorShape: shapeProto(data.shape) } } } });
+    this.nodes.push({
+      name,
+      op: 'Const',
+      input: [],
+      attr: { dtype: { type: dtype }, value: { tensor: { dtype, tensorShape: shapeProto(data.shape) } } },
+    });
     this.weights.push({ name, data });
     return name;
   }
@@ -96,7 +102,12 @@ export class GraphDefBuilder {
 
   placeholder(base: string, shape: number[], dtype: tf.DataType): string {
     const name = this.uniqueName(base);
-    this.nodes.push({ name, op: 'Placeholder', input: [], attr: { dtype: attr.dtype(dtype, `Input '${base}'`), shape: attr.shape(shape) } });
+    this.nodes.push({
+      name,
+      op: 'Placeholder',
+      input: [],
+      attr: { dtype: attr.dtype(dtype, `Input '${base}'`), shape: attr.shape(shape) },
+    });
     return name;
   }
 

@@ -8,7 +8,10 @@ import { attr, AttrValue, GraphDefBuilder, outputName } from './graphdef';
 /** exportSavedModel: the PREDICT computation uses a tfjs kernel the graph-model export cannot translate (`kernelName`). */
 export class UnsupportedKernelError extends Error {
   /** @param kernelName the tfjs kernel that cannot be exported (also on `.kernelName`). */
-  constructor(readonly kernelName: string, detail: string) {
+  constructor(
+    readonly kernelName: string,
+    detail: string,
+  ) {
     super(
       `Cannot export: modelFn's PREDICT computation runs the TensorFlow.js kernel '${kernelName}'${detail}, which the graph-model export ` +
         `cannot translate to a TensorFlow op that tfjs-converter runs. Keep that op out of the PREDICT path (e.g. compute it only in ` +
@@ -47,25 +50,79 @@ const firstInput = (c: EmitContext): string => c.allInputs()[0];
 
 /** Kernels whose TensorFlow op has the same single input. */
 const UNARY: Record<string, string> = {
-  Abs: 'Abs', Acos: 'Acos', Acosh: 'Acosh', Asin: 'Asin', Asinh: 'Asinh', Atan: 'Atan', Atanh: 'Atanh',
-  Ceil: 'Ceil', Cos: 'Cos', Cosh: 'Cosh', Elu: 'Elu', Erf: 'Erf', Exp: 'Exp', Expm1: 'Expm1', Floor: 'Floor',
-  Identity: 'Identity', IsFinite: 'IsFinite', IsInf: 'IsInf', IsNan: 'IsNan', Log: 'Log', Log1p: 'Log1p',
-  LogicalNot: 'LogicalNot', Neg: 'Neg', Reciprocal: 'Reciprocal', Relu: 'Relu', Relu6: 'Relu6', Round: 'Round',
-  Rsqrt: 'Rsqrt', Selu: 'Selu', Sigmoid: 'Sigmoid', Sign: 'Sign', Sin: 'Sin', Sinh: 'Sinh', Softplus: 'Softplus',
-  Sqrt: 'Sqrt', Square: 'Square', Tan: 'Tan', Tanh: 'Tanh', ZerosLike: 'ZerosLike', OnesLike: 'OnesLike',
+  Abs: 'Abs',
+  Acos: 'Acos',
+  Acosh: 'Acosh',
+  Asin: 'Asin',
+  Asinh: 'Asinh',
+  Atan: 'Atan',
+  Atanh: 'Atanh',
+  Ceil: 'Ceil',
+  Cos: 'Cos',
+  Cosh: 'Cosh',
+  Elu: 'Elu',
+  Erf: 'Erf',
+  Exp: 'Exp',
+  Expm1: 'Expm1',
+  Floor: 'Floor',
+  Identity: 'Identity',
+  IsFinite: 'IsFinite',
+  IsInf: 'IsInf',
+  IsNan: 'IsNan',
+  Log: 'Log',
+  Log1p: 'Log1p',
+  LogicalNot: 'LogicalNot',
+  Neg: 'Neg',
+  Reciprocal: 'Reciprocal',
+  Relu: 'Relu',
+  Relu6: 'Relu6',
+  Round: 'Round',
+  Rsqrt: 'Rsqrt',
+  Selu: 'Selu',
+  Sigmoid: 'Sigmoid',
+  Sign: 'Sign',
+  Sin: 'Sin',
+  Sinh: 'Sinh',
+  Softplus: 'Softplus',
+  Sqrt: 'Sqrt',
+  Square: 'Square',
+  Tan: 'Tan',
+  Tanh: 'Tanh',
+  ZerosLike: 'ZerosLike',
+  OnesLike: 'OnesLike',
 };
 
 /** Kernels with inputs (a, b) and a TensorFlow op of the same arity. */
 const BINARY: Record<string, string> = {
-  Add: 'AddV2', Sub: 'Sub', Multiply: 'Mul', RealDiv: 'RealDiv', FloorDiv: 'FloorDiv', Mod: 'FloorMod',
-  Maximum: 'Maximum', Minimum: 'Minimum', Pow: 'Pow', SquaredDifference: 'SquaredDifference', Atan2: 'Atan2',
-  Equal: 'Equal', NotEqual: 'NotEqual', Greater: 'Greater', GreaterEqual: 'GreaterEqual', Less: 'Less',
-  LessEqual: 'LessEqual', LogicalAnd: 'LogicalAnd', LogicalOr: 'LogicalOr',
+  Add: 'AddV2',
+  Sub: 'Sub',
+  Multiply: 'Mul',
+  RealDiv: 'RealDiv',
+  FloorDiv: 'FloorDiv',
+  Mod: 'FloorMod',
+  Maximum: 'Maximum',
+  Minimum: 'Minimum',
+  Pow: 'Pow',
+  SquaredDifference: 'SquaredDifference',
+  Atan2: 'Atan2',
+  Equal: 'Equal',
+  NotEqual: 'NotEqual',
+  Greater: 'Greater',
+  GreaterEqual: 'GreaterEqual',
+  Less: 'Less',
+  LessEqual: 'LessEqual',
+  LogicalAnd: 'LogicalAnd',
+  LogicalOr: 'LogicalOr',
 };
 
 /** tfjs fused activations -> the TensorFlow op names tfjs-converter lowercases back. */
 const ACTIVATION_OPS: Record<string, string> = {
-  relu: 'Relu', relu6: 'Relu6', elu: 'Elu', sigmoid: 'Sigmoid', leakyrelu: 'LeakyRelu', prelu: 'Prelu',
+  relu: 'Relu',
+  relu6: 'Relu6',
+  elu: 'Elu',
+  sigmoid: 'Sigmoid',
+  leakyrelu: 'LeakyRelu',
+  prelu: 'Prelu',
 };
 
 function activationOf(c: EmitContext): string {
@@ -86,7 +143,8 @@ function padding(c: EmitContext): Record<string, AttrValue> {
   const pad = c.attrs.pad;
   if (pad === 'same' || pad === 'valid') return { padding: attr.str(pad.toUpperCase()) };
   if (typeof pad === 'number') return { padding: attr.str('EXPLICIT'), explicit_paddings: attr.ints([0, 0, pad, pad, pad, pad, 0, 0]) };
-  if (Array.isArray(pad) && pad.length === 4) return { padding: attr.str('EXPLICIT'), explicit_paddings: attr.ints((pad as number[][]).flat()) };
+  if (Array.isArray(pad) && pad.length === 4)
+    return { padding: attr.str('EXPLICIT'), explicit_paddings: attr.ints((pad as number[][]).flat()) };
   return c.unsupported(` with padding ${JSON.stringify(pad)}`);
 }
 
@@ -114,8 +172,12 @@ function fusedConv(plainOp: string, fusedOp: string, fusedHasAlpha: boolean): Em
     if (bias && (act !== 'leakyrelu' || fusedHasAlpha)) {
       const args = [bias, ...(act === 'prelu' ? [c.input('preluActivationWeights')] : [])];
       const fusedOps = ['BiasAdd', ...(act === 'linear' ? [] : [ACTIVATION_OPS[act]])];
-      const extra: Record<string, AttrValue> = fusedHasAlpha ? { leakyrelu_alpha: attr.float((c.attrs.leakyreluAlpha as number | undefined) ?? 0.2) } : {};
-      return [c.node(fusedOp, [x, filter, ...args], { ...common, fused_ops: attr.strs(fusedOps), num_args: attr.int(args.length), ...extra })];
+      const extra: Record<string, AttrValue> = fusedHasAlpha
+        ? { leakyrelu_alpha: attr.float((c.attrs.leakyreluAlpha as number | undefined) ?? 0.2) }
+        : {};
+      return [
+        c.node(fusedOp, [x, filter, ...args], { ...common, fused_ops: attr.strs(fusedOps), num_args: attr.int(args.length), ...extra }),
+      ];
     }
     let y = c.node(plainOp, [x, filter], common);
     if (bias) y = c.node('BiasAdd', [y, bias], { data_format: common.data_format });
@@ -126,15 +188,18 @@ function fusedConv(plainOp: string, fusedOp: string, fusedHasAlpha: boolean): Em
 function pool(op: string): Emitter {
   return (c) => {
     const pad = c.attrs.pad;
-    if (pad !== 'same' && pad !== 'valid') c.unsupported(` with padding ${JSON.stringify(pad)} (tfjs-converter pools take 'same' or 'valid')`);
+    if (pad !== 'same' && pad !== 'valid')
+      c.unsupported(` with padding ${JSON.stringify(pad)} (tfjs-converter pools take 'same' or 'valid')`);
     const [kh, kw] = pair(c.attrs.filterSize);
     const [sh, sw] = pair(c.attrs.strides);
-    return [c.node(op, [c.input('x')], {
-      ksize: attr.ints([1, kh, kw, 1]),
-      strides: attr.ints([1, sh, sw, 1]),
-      padding: attr.str((pad as string).toUpperCase()),
-      data_format: attr.str('NHWC'),
-    })];
+    return [
+      c.node(op, [c.input('x')], {
+        ksize: attr.ints([1, kh, kw, 1]),
+        strides: attr.ints([1, sh, sw, 1]),
+        padding: attr.str((pad as string).toUpperCase()),
+        data_format: attr.str('NHWC'),
+      }),
+    ];
   };
 }
 
@@ -160,7 +225,9 @@ const EMITTERS: Record<string, Emitter> = {
   Select: (c) => [c.node('SelectV2', [c.input('condition'), c.input('t'), c.input('e')])],
   AddN: (c) => [c.node('AddN', c.allInputs(), { N: attr.int(c.allInputs().length) })],
   Cast: (c) => [c.node('Cast', [c.input('x')], { DstT: attr.dtype(c.attrs.dtype as TensorMeta['dtype'], 'Cast') })],
-  ClipByValue: (c) => [c.node('ClipByValue', [c.input('x'), c.scalar(c.attrs.clipValueMin as number), c.scalar(c.attrs.clipValueMax as number)])],
+  ClipByValue: (c) => [
+    c.node('ClipByValue', [c.input('x'), c.scalar(c.attrs.clipValueMin as number), c.scalar(c.attrs.clipValueMax as number)]),
+  ],
 
   Reshape: (c) => [c.node('Reshape', [c.input('x'), c.ints(c.attrs.shape as number[])])],
   ExpandDims: (c) => [c.node('ExpandDims', [c.input('input'), c.intScalar(c.attrs.dim as number)])],
@@ -181,11 +248,19 @@ const EMITTERS: Record<string, Emitter> = {
     const rank = rankOf(c, 'x');
     return [c.node('Slice', [c.input('x'), c.ints(list(c.attrs.begin, rank)), c.ints(list(c.attrs.size, rank))])];
   },
-  StridedSlice: (c) => [c.node('StridedSlice', [c.input('x'), c.ints(c.attrs.begin as number[]), c.ints(c.attrs.end as number[]), c.ints(c.attrs.strides as number[])], {
-    begin_mask: attr.int(c.attrs.beginMask as number), end_mask: attr.int(c.attrs.endMask as number),
-    ellipsis_mask: attr.int(c.attrs.ellipsisMask as number), new_axis_mask: attr.int(c.attrs.newAxisMask as number),
-    shrink_axis_mask: attr.int(c.attrs.shrinkAxisMask as number),
-  })],
+  StridedSlice: (c) => [
+    c.node(
+      'StridedSlice',
+      [c.input('x'), c.ints(c.attrs.begin as number[]), c.ints(c.attrs.end as number[]), c.ints(c.attrs.strides as number[])],
+      {
+        begin_mask: attr.int(c.attrs.beginMask as number),
+        end_mask: attr.int(c.attrs.endMask as number),
+        ellipsis_mask: attr.int(c.attrs.ellipsisMask as number),
+        new_axis_mask: attr.int(c.attrs.newAxisMask as number),
+        shrink_axis_mask: attr.int(c.attrs.shrinkAxisMask as number),
+      },
+    ),
+  ],
   SplitV: (c) => {
     const n = c.kernel.outputs.length;
     const sizes = c.attrs.numOrSizeSplits;
@@ -196,22 +271,52 @@ const EMITTERS: Record<string, Emitter> = {
   PadV2: (c) => {
     const pads = c.attrs.paddings as number[][];
     const x = c.input('x');
-    return [c.node('PadV2', [x, c.builder.intConstant(pads.flat(), [pads.length, 2]), c.scalar(c.attrs.constantValue as number, c.inputMeta('x').dtype)])];
+    return [
+      c.node('PadV2', [
+        x,
+        c.builder.intConstant(pads.flat(), [pads.length, 2]),
+        c.scalar(c.attrs.constantValue as number, c.inputMeta('x').dtype),
+      ]),
+    ];
   },
   MirrorPad: (c) => {
     const pads = c.attrs.paddings as number[][];
-    return [c.node('MirrorPad', [c.input('x'), c.builder.intConstant(pads.flat(), [pads.length, 2])], { mode: attr.str(String(c.attrs.mode).toUpperCase()) })];
+    return [
+      c.node('MirrorPad', [c.input('x'), c.builder.intConstant(pads.flat(), [pads.length, 2])], {
+        mode: attr.str(String(c.attrs.mode).toUpperCase()),
+      }),
+    ];
   },
-  GatherV2: (c) => [c.node('GatherV2', [c.input('x'), c.input('indices'), c.intScalar(c.attrs.axis as number)], { batch_dims: attr.int((c.attrs.batchDims as number) ?? 0) })],
+  GatherV2: (c) => [
+    c.node('GatherV2', [c.input('x'), c.input('indices'), c.intScalar(c.attrs.axis as number)], {
+      batch_dims: attr.int((c.attrs.batchDims as number) ?? 0),
+    }),
+  ],
   GatherNd: (c) => [c.node('GatherNd', [c.input('params'), c.input('indices')])],
   OneHot: (c) => {
     const dtype = c.kernel.outputs[0].dtype;
-    return [c.node('OneHot', [c.input('indices'), c.intScalar(c.attrs.depth as number), c.scalar(c.attrs.onValue as number, dtype), c.scalar(c.attrs.offValue as number, dtype)], {
-      T: attr.dtype(dtype, 'OneHot'),
-      axis: attr.int(-1),
-    })];
+    return [
+      c.node(
+        'OneHot',
+        [
+          c.input('indices'),
+          c.intScalar(c.attrs.depth as number),
+          c.scalar(c.attrs.onValue as number, dtype),
+          c.scalar(c.attrs.offValue as number, dtype),
+        ],
+        {
+          T: attr.dtype(dtype, 'OneHot'),
+          axis: attr.int(-1),
+        },
+      ),
+    ];
   },
-  DepthToSpace: (c) => [c.node('DepthToSpace', [c.input('x')], { block_size: attr.int(c.attrs.blockSize as number), data_format: attr.str(c.attrs.dataFormat as string) })],
+  DepthToSpace: (c) => [
+    c.node('DepthToSpace', [c.input('x')], {
+      block_size: attr.int(c.attrs.blockSize as number),
+      data_format: attr.str(c.attrs.dataFormat as string),
+    }),
+  ],
 
   Softmax: (c) => {
     lastAxisOnly(c, 'logits', c.attrs.dim);
@@ -230,11 +335,27 @@ const EMITTERS: Record<string, Emitter> = {
   Prod: reduction('Prod'),
   All: reduction('All'),
   Any: reduction('Any'),
-  Cumsum: (c) => [c.node('Cumsum', [c.input('x'), c.intScalar(c.attrs.axis as number)], { exclusive: attr.bool(Boolean(c.attrs.exclusive)), reverse: attr.bool(Boolean(c.attrs.reverse)) })],
-  Cumprod: (c) => [c.node('Cumprod', [c.input('x'), c.intScalar(c.attrs.axis as number)], { exclusive: attr.bool(Boolean(c.attrs.exclusive)), reverse: attr.bool(Boolean(c.attrs.reverse)) })],
-  TopK: (c) => outputs(c.node('TopKV2', [c.input('x'), c.intScalar(c.attrs.k as number)], { sorted: attr.bool(c.attrs.sorted !== false) }), 2),
+  Cumsum: (c) => [
+    c.node('Cumsum', [c.input('x'), c.intScalar(c.attrs.axis as number)], {
+      exclusive: attr.bool(Boolean(c.attrs.exclusive)),
+      reverse: attr.bool(Boolean(c.attrs.reverse)),
+    }),
+  ],
+  Cumprod: (c) => [
+    c.node('Cumprod', [c.input('x'), c.intScalar(c.attrs.axis as number)], {
+      exclusive: attr.bool(Boolean(c.attrs.exclusive)),
+      reverse: attr.bool(Boolean(c.attrs.reverse)),
+    }),
+  ],
+  TopK: (c) =>
+    outputs(c.node('TopKV2', [c.input('x'), c.intScalar(c.attrs.k as number)], { sorted: attr.bool(c.attrs.sorted !== false) }), 2),
 
-  BatchMatMul: (c) => [c.node('BatchMatMulV2', [c.input('a'), c.input('b')], { adj_x: attr.bool(Boolean(c.attrs.transposeA)), adj_y: attr.bool(Boolean(c.attrs.transposeB)) })],
+  BatchMatMul: (c) => [
+    c.node('BatchMatMulV2', [c.input('a'), c.input('b')], {
+      adj_x: attr.bool(Boolean(c.attrs.transposeA)),
+      adj_y: attr.bool(Boolean(c.attrs.transposeB)),
+    }),
+  ],
   _FusedMatMul: (c) => {
     const a = c.input('a');
     const b = c.input('b');
@@ -243,12 +364,14 @@ const EMITTERS: Record<string, Emitter> = {
     const transpose = { transpose_a: attr.bool(Boolean(c.attrs.transposeA)), transpose_b: attr.bool(Boolean(c.attrs.transposeB)) };
     if (bias) {
       const args = [bias, ...(act === 'prelu' ? [c.input('preluActivationWeights')] : [])];
-      return [c.node('_FusedMatMul', [a, b, ...args], {
-        ...transpose,
-        fused_ops: attr.strs(['BiasAdd', ...(act === 'linear' ? [] : [ACTIVATION_OPS[act]])]),
-        num_args: attr.int(args.length),
-        leakyrelu_alpha: attr.float((c.attrs.leakyreluAlpha as number | undefined) ?? 0.2),
-      })];
+      return [
+        c.node('_FusedMatMul', [a, b, ...args], {
+          ...transpose,
+          fused_ops: attr.strs(['BiasAdd', ...(act === 'linear' ? [] : [ACTIVATION_OPS[act]])]),
+          num_args: attr.int(args.length),
+          leakyrelu_alpha: attr.float((c.attrs.leakyreluAlpha as number | undefined) ?? 0.2),
+        }),
+      ];
     }
     const y = c.node('BatchMatMulV2', [a, b], { adj_x: transpose.transpose_a, adj_y: transpose.transpose_b });
     return [applyActivation(c, y, act)];
@@ -265,25 +388,42 @@ const EMITTERS: Record<string, Emitter> = {
   FusedBatchNorm: (c) => {
     const mean = c.input('mean');
     const meanMeta = c.inputMeta('mean');
-    const filled = (v: number): string => c.builder.constant({ values: new Float32Array(meanMeta.shape.reduce((p, d) => p * d, 1)).fill(v), shape: meanMeta.shape, dtype: 'float32' });
+    const filled = (v: number): string =>
+      c.builder.constant({
+        values: new Float32Array(meanMeta.shape.reduce((p, d) => p * d, 1)).fill(v),
+        shape: meanMeta.shape,
+        dtype: 'float32',
+      });
     const scale = c.optionalInput('scale') ?? filled(1);
     const offset = c.optionalInput('offset') ?? filled(0);
-    return [c.node('FusedBatchNormV3', [c.input('x'), scale, offset, mean, c.input('variance')], {
-      epsilon: attr.float(c.attrs.varianceEpsilon as number),
-      data_format: attr.str('NHWC'),
-      is_training: attr.bool(false),
-    })];
+    return [
+      c.node('FusedBatchNormV3', [c.input('x'), scale, offset, mean, c.input('variance')], {
+        epsilon: attr.float(c.attrs.varianceEpsilon as number),
+        data_format: attr.str('NHWC'),
+        is_training: attr.bool(false),
+      }),
+    ];
   },
-  LRN: (c) => [c.node('LRN', [c.input('x')], {
-    depth_radius: attr.int(c.attrs.depthRadius as number), bias: attr.float(c.attrs.bias as number),
-    alpha: attr.float(c.attrs.alpha as number), beta: attr.float(c.attrs.beta as number),
-  })],
-  ResizeBilinear: (c) => [c.node('ResizeBilinear', [c.input('images'), c.ints(c.attrs.size as number[])], {
-    align_corners: attr.bool(Boolean(c.attrs.alignCorners)), half_pixel_centers: attr.bool(Boolean(c.attrs.halfPixelCenters)),
-  })],
-  ResizeNearestNeighbor: (c) => [c.node('ResizeNearestNeighbor', [c.input('images'), c.ints(c.attrs.size as number[])], {
-    align_corners: attr.bool(Boolean(c.attrs.alignCorners)), half_pixel_centers: attr.bool(Boolean(c.attrs.halfPixelCenters)),
-  })],
+  LRN: (c) => [
+    c.node('LRN', [c.input('x')], {
+      depth_radius: attr.int(c.attrs.depthRadius as number),
+      bias: attr.float(c.attrs.bias as number),
+      alpha: attr.float(c.attrs.alpha as number),
+      beta: attr.float(c.attrs.beta as number),
+    }),
+  ],
+  ResizeBilinear: (c) => [
+    c.node('ResizeBilinear', [c.input('images'), c.ints(c.attrs.size as number[])], {
+      align_corners: attr.bool(Boolean(c.attrs.alignCorners)),
+      half_pixel_centers: attr.bool(Boolean(c.attrs.halfPixelCenters)),
+    }),
+  ],
+  ResizeNearestNeighbor: (c) => [
+    c.node('ResizeNearestNeighbor', [c.input('images'), c.ints(c.attrs.size as number[])], {
+      align_corners: attr.bool(Boolean(c.attrs.alignCorners)),
+      half_pixel_centers: attr.bool(Boolean(c.attrs.halfPixelCenters)),
+    }),
+  ],
   Einsum: (c) => [c.node('Einsum', c.allInputs(), { equation: attr.str(c.attrs.equation as string), N: attr.int(c.allInputs().length) })],
 };
 

@@ -26,8 +26,14 @@ export const SINGLE_INPUT_KEY = 'input';
 export const SINGLE_OUTPUT_KEY = 'output';
 
 function isTensorDict(v: unknown): v is Record<string, tf.Tensor> {
-  return v !== null && typeof v === 'object' && !Array.isArray(v) && !(v instanceof tf.Tensor) &&
-    Object.keys(v as object).length > 0 && Object.values(v as object).every((x) => x instanceof tf.Tensor);
+  return (
+    v !== null &&
+    typeof v === 'object' &&
+    !Array.isArray(v) &&
+    !(v instanceof tf.Tensor) &&
+    Object.keys(v as object).length > 0 &&
+    Object.values(v as object).every((x) => x instanceof tf.Tensor)
+  );
 }
 
 function isTensorOrDict(v: unknown): v is TensorOrDict {
@@ -55,7 +61,9 @@ export function normalizeReceiver(value: unknown): NormalizedReceiver {
     features = obj.features;
     if (obj.receiverTensors !== undefined) {
       if (!isTensorOrDict(obj.receiverTensors)) {
-        throw new Error(`servingInputFn: receiverTensors must be a tf.Tensor or an object of tensors, got ${describeValue(obj.receiverTensors)}.`);
+        throw new Error(
+          `servingInputFn: receiverTensors must be a tf.Tensor or an object of tensors, got ${describeValue(obj.receiverTensors)}.`,
+        );
       }
       receiverTensors = obj.receiverTensors;
     }
@@ -78,7 +86,9 @@ export function normalizeReceiver(value: unknown): NormalizedReceiver {
     }
     if (t.shape[0] === 0) throw new Error(`servingInputFn: receiver '${key}' has an empty batch; give at least one example.`);
     if (batchSize !== undefined && t.shape[0] !== batchSize) {
-      throw new Error(`servingInputFn: receivers have different batch sizes (${batchSize} and ${t.shape[0]} for '${key}'); give every input the same number of examples.`);
+      throw new Error(
+        `servingInputFn: receivers have different batch sizes (${batchSize} and ${t.shape[0]} for '${key}'); give every input the same number of examples.`,
+      );
     }
     batchSize = t.shape[0];
   }
@@ -95,15 +105,20 @@ export interface RawFeatureSpec {
  * tf.estimator.export.build_raw_serving_input_receiver_fn: a servingInputFn whose inputs are
  * the features themselves, given by per-example shape (one tensor) or a dict of them.
  */
-export function buildRawServingInputReceiverFn(spec: number[] | RawFeatureSpec | Record<string, number[] | RawFeatureSpec>): ServingInputFn {
+export function buildRawServingInputReceiverFn(
+  spec: number[] | RawFeatureSpec | Record<string, number[] | RawFeatureSpec>,
+): ServingInputFn {
   const one = (s: number[] | RawFeatureSpec): tf.Tensor => {
     const { shape, dtype } = Array.isArray(s) ? { shape: s, dtype: 'float32' as const } : s;
     if (!Array.isArray(shape) || !shape.every((d) => Number.isInteger(d) && d > 0)) {
-      throw new Error(`buildRawServingInputReceiverFn: an example shape must be a list of positive integers, got ${JSON.stringify(shape)}.`);
+      throw new Error(
+        `buildRawServingInputReceiverFn: an example shape must be a list of positive integers, got ${JSON.stringify(shape)}.`,
+      );
     }
     return tf.zeros([1, ...shape], dtype ?? 'float32');
   };
-  const single = Array.isArray(spec) || (typeof (spec as RawFeatureSpec).shape === 'object' && Array.isArray((spec as RawFeatureSpec).shape));
+  const single =
+    Array.isArray(spec) || (typeof (spec as RawFeatureSpec).shape === 'object' && Array.isArray((spec as RawFeatureSpec).shape));
   return () => {
     if (single) return { features: one(spec as number[] | RawFeatureSpec) };
     return { features: Object.fromEntries(Object.entries(spec as Record<string, number[] | RawFeatureSpec>).map(([k, s]) => [k, one(s)])) };

@@ -7,10 +7,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { ConstData } from './graphdef';
 
-export type TensorRef =
-  | { kind: 'input'; key: string }
-  | { kind: 'node'; node: number; output: number }
-  | { kind: 'const'; index: number };
+export type TensorRef = { kind: 'input'; key: string } | { kind: 'node'; node: number; output: number } | { kind: 'const'; index: number };
 
 export interface TensorMeta {
   shape: number[];
@@ -54,10 +51,17 @@ function copyAttr(v: unknown): unknown {
 function snapshot(t: tf.Tensor): TracedConst {
   if (t.isDisposed) throw new Error(`A constant tensor (shape [${t.shape}]) was disposed before the export could read it.`);
   if (t.dtype !== 'float32' && t.dtype !== 'int32' && t.dtype !== 'bool') {
-    throw new Error(`modelFn feeds a ${t.dtype} constant of shape [${t.shape}] to a kernel; a graph-model export holds only float32, int32 and bool tensors.`);
+    throw new Error(
+      `modelFn feeds a ${t.dtype} constant of shape [${t.shape}] to a kernel; a graph-model export holds only float32, int32 and bool tensors.`,
+    );
   }
   const data = t.dataSync();
-  const values = t.dtype === 'float32' ? Float32Array.from(data as Float32Array) : t.dtype === 'int32' ? Int32Array.from(data as Int32Array) : Uint8Array.from(data as Uint8Array);
+  const values =
+    t.dtype === 'float32'
+      ? Float32Array.from(data as Float32Array)
+      : t.dtype === 'int32'
+        ? Int32Array.from(data as Int32Array)
+        : Uint8Array.from(data as Uint8Array);
   return { values, shape: [...t.shape], dtype: t.dtype, variable: t instanceof tf.Variable ? t : undefined };
 }
 

@@ -11,7 +11,10 @@ export class StepTimer {
    * @param everySteps fire every N steps, or
    * @param everySecs every N seconds (give exactly one).
    */
-  constructor(readonly everySteps?: number, readonly everySecs?: number) {
+  constructor(
+    readonly everySteps?: number,
+    readonly everySecs?: number,
+  ) {
     if ((everySteps == null) === (everySecs == null)) {
       throw new Error('Give exactly one of everyNSteps / everyNSecs (saveSteps / saveSecs).');
     }
@@ -90,7 +93,7 @@ export class CheckpointSaverHook implements SessionRunHook {
   private lastSavedStep?: number;
   /** @param opts how often to save, and the listeners. */
   constructor(readonly opts: CheckpointSaverOptions) {
-    this.timer = new StepTimer(opts.saveSteps, opts.saveSteps == null ? opts.saveSecs ?? 600 : undefined);
+    this.timer = new StepTimer(opts.saveSteps, opts.saveSteps == null ? (opts.saveSecs ?? 600) : undefined);
   }
   async begin(info: SessionInfo): Promise<void> {
     this.save = info.saveCheckpoint;
@@ -161,7 +164,8 @@ export class LoggingTensorHook implements SessionRunHook {
   constructor(readonly opts: LoggingTensorHookOptions) {
     this.timer = new StepTimer(opts.everyNIter, opts.everyNIter == null ? opts.everyNSecs : undefined);
     this.requests = Array.isArray(opts.tensors) ? Object.fromEntries(opts.tensors.map((t) => [t, t])) : opts.tensors;
-    if (Object.keys(this.requests).length === 0) throw new Error('LoggingTensorHook: tensors must name at least one tensor, e.g. {tensors: ["loss"]}.');
+    if (Object.keys(this.requests).length === 0)
+      throw new Error('LoggingTensorHook: tensors must name at least one tensor, e.g. {tensors: ["loss"]}.');
   }
   private elapsed?: { secs: number; steps: number };
   beforeRun(ctx: RunContext): RunArgs {
@@ -181,7 +185,9 @@ export class LoggingTensorHook implements SessionRunHook {
   private emit(values: Record<string, FetchedValue>, suffix: string): void {
     const line = this.opts.formatter
       ? this.opts.formatter(values)
-      : Object.entries(values).map(([k, v]) => `${k} = ${formatValue(v)}`).join(', ') + suffix;
+      : Object.entries(values)
+          .map(([k, v]) => `${k} = ${formatValue(v)}`)
+          .join(', ') + suffix;
     this.lines.push(line);
     log(line);
   }

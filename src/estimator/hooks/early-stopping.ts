@@ -22,7 +22,12 @@ export interface EarlyStoppingOptions {
 }
 
 /** True when no eval result improved on the best one within the last maxSteps global steps. */
-export function shouldStop(history: Array<{ step: number; value: number }>, better: (a: number, b: number) => boolean, maxSteps: number, currentStep: number): boolean {
+export function shouldStop(
+  history: Array<{ step: number; value: number }>,
+  better: (a: number, b: number) => boolean,
+  maxSteps: number,
+  currentStep: number,
+): boolean {
   if (!history.length) return false;
   let best = history[0];
   for (const h of history) if (better(h.value, best.value)) best = h;
@@ -55,8 +60,9 @@ export class EarlyStoppingHook implements SessionRunHook {
     /** The options it was made with. */
     readonly opts: EarlyStoppingOptions = {},
   ) {
-    if (!(maxStepsWithoutImprovement > 0)) throw new Error('early stopping: maxStepsWithoutImprovement must be a positive number of global steps.');
-    this.timer = new StepTimer(opts.runEveryNSteps, opts.runEveryNSteps == null ? opts.runEverySecs ?? 60 : undefined);
+    if (!(maxStepsWithoutImprovement > 0))
+      throw new Error('early stopping: maxStepsWithoutImprovement must be a positive number of global steps.');
+    this.timer = new StepTimer(opts.runEveryNSteps, opts.runEveryNSteps == null ? (opts.runEverySecs ?? 60) : undefined);
   }
 
   async afterRun(ctx: RunContext): Promise<void> {
@@ -71,11 +77,21 @@ export class EarlyStoppingHook implements SessionRunHook {
 }
 
 /** Stops training when eval `metric` has not decreased for maxStepsWithoutDecrease steps. */
-export function stopIfNoDecrease(estimator: HasEvalDir, metric: string, maxStepsWithoutDecrease: number, opts: EarlyStoppingOptions = {}): EarlyStoppingHook {
+export function stopIfNoDecrease(
+  estimator: HasEvalDir,
+  metric: string,
+  maxStepsWithoutDecrease: number,
+  opts: EarlyStoppingOptions = {},
+): EarlyStoppingHook {
   return new EarlyStoppingHook(estimator, metric, maxStepsWithoutDecrease, (a, b) => a < b, opts);
 }
 
 /** Stops training when eval `metric` has not increased for maxStepsWithoutIncrease steps. */
-export function stopIfNoIncrease(estimator: HasEvalDir, metric: string, maxStepsWithoutIncrease: number, opts: EarlyStoppingOptions = {}): EarlyStoppingHook {
+export function stopIfNoIncrease(
+  estimator: HasEvalDir,
+  metric: string,
+  maxStepsWithoutIncrease: number,
+  opts: EarlyStoppingOptions = {},
+): EarlyStoppingHook {
   return new EarlyStoppingHook(estimator, metric, maxStepsWithoutIncrease, (a, b) => a > b, opts);
 }

@@ -4,7 +4,6 @@
 import type * as tf from '@tensorflow/tfjs';
 import type { ModeKey } from '../../framework/mode';
 
-
 /** What a hook may ask to see after a step: a name of a tensor the step produced
  *  ('loss', 'global_step', a key of spec.predictions, a summary scalar's name) or a function
  *  picking a tensor from the step's EstimatorSpec-like record. */

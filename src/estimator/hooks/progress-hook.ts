@@ -16,7 +16,10 @@ export class ProgressHook implements SessionRunHook {
   private lastRead = 0;
   lastLoss?: number;
 
-  constructor(readonly title: string, readonly total?: number) {}
+  constructor(
+    readonly title: string,
+    readonly total?: number,
+  ) {}
 
   afterCreateSession(info: SessionInfo): void {
     this.startStep = info.mode === 'train' ? info.globalStep : 0;

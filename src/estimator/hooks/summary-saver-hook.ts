@@ -19,9 +19,11 @@ export interface SummarySaverHookOptions {
 }
 
 export function checkEvery(hook: string, steps: number | undefined, secs: number | undefined, names: [string, string]): void {
-  if ((steps == null) === (secs == null)) throw new Error(`${hook}: give exactly one of ${names[0]} or ${names[1]}, e.g. {${names[0]}: 100}.`);
+  if ((steps == null) === (secs == null))
+    throw new Error(`${hook}: give exactly one of ${names[0]} or ${names[1]}, e.g. {${names[0]}: 100}.`);
   const v = (steps ?? secs) as number;
-  if (!(typeof v === 'number' && v > 0 && Number.isFinite(v))) throw new Error(`${hook}: ${steps != null ? names[0] : names[1]} must be a positive number, got ${v}.`);
+  if (!(typeof v === 'number' && v > 0 && Number.isFinite(v)))
+    throw new Error(`${hook}: ${steps != null ? names[0] : names[1]} must be a positive number, got ${v}.`);
 }
 
 /**

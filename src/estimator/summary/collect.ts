@@ -211,8 +211,10 @@ export function scalar(name: string, value: tf.Tensor | number): void {
   let v: number;
   if (typeof value === 'number') v = value;
   else if (value instanceof tf.Tensor) {
-    if (value.size !== 1) throw new Error(`summary.scalar('${name}'): needs one value, got shape [${value.shape}]; reduce it first (tf.mean).`);
-    if (value.dtype === 'string' || value.dtype === 'complex64') throw new Error(`summary.scalar('${name}'): needs a numeric tensor, got ${value.dtype}.`);
+    if (value.size !== 1)
+      throw new Error(`summary.scalar('${name}'): needs one value, got shape [${value.shape}]; reduce it first (tf.mean).`);
+    if (value.dtype === 'string' || value.dtype === 'complex64')
+      throw new Error(`summary.scalar('${name}'): needs a numeric tensor, got ${value.dtype}.`);
     v = value.dataSync()[0] as number;
   } else throw new Error(`summary.scalar('${name}', value): value must be a number or a tf.Tensor, got ${typeof value}.`);
   active.add({ tag, simpleValue: v });
@@ -239,7 +241,8 @@ export function histogram(name: string, values: tf.Tensor | ArrayLike<number>): 
   const tag = tagOf('histogram', name);
   let data: ArrayLike<number>;
   if (values instanceof tf.Tensor) {
-    if (values.dtype === 'string' || values.dtype === 'complex64') throw new Error(`summary.histogram('${name}'): needs a numeric tensor, got ${values.dtype}.`);
+    if (values.dtype === 'string' || values.dtype === 'complex64')
+      throw new Error(`summary.histogram('${name}'): needs a numeric tensor, got ${values.dtype}.`);
     data = values.dataSync() as ArrayLike<number>;
   } else if (values != null && typeof (values as ArrayLike<number>).length === 'number') data = values;
   else throw new Error(`summary.histogram('${name}', values): values must be a tf.Tensor or an array of numbers.`);

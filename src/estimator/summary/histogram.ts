@@ -23,7 +23,10 @@ export function defaultBucketLimits(): Float64Array {
 export function histogramOf(values: ArrayLike<number>, name = 'histogram'): HistogramValue {
   const limits = defaultBucketLimits();
   const counts = new Float64Array(limits.length);
-  let min = Number.MAX_VALUE, max = -Number.MAX_VALUE, sum = 0, sumSquares = 0;
+  let min = Number.MAX_VALUE,
+    max = -Number.MAX_VALUE,
+    sum = 0,
+    sumSquares = 0;
   for (let i = 0; i < values.length; i++) {
     const v = values[i];
     if (!Number.isFinite(v)) {
@@ -32,7 +35,8 @@ export function histogramOf(values: ArrayLike<number>, name = 'histogram'): Hist
           `The model has probably diverged: lower the learning rate, or add a NanTensorHook to stop on a NaN loss first.`,
       );
     }
-    let lo = 0, hi = limits.length - 1;
+    let lo = 0,
+      hi = limits.length - 1;
     while (lo < hi) {
       const mid = (lo + hi) >> 1;
       if (limits[mid] > v) hi = mid;
@@ -46,7 +50,7 @@ export function histogramOf(values: ArrayLike<number>, name = 'histogram'): Hist
   }
   const bucketLimit: number[] = [];
   const bucket: number[] = [];
-  for (let i = 0; i < limits.length; ) {
+  for (let i = 0; i < limits.length;) {
     let end = limits[i];
     const count = counts[i++];
     if (count <= 0) {

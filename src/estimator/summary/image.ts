@@ -14,7 +14,8 @@ export interface ImageOptions {
 const BAD_COLOR = [255, 0, 0, 255];
 
 function checkImages(name: string, images: unknown, maxOutputs: number): tf.Tensor4D {
-  if (!(images instanceof tf.Tensor)) throw new Error(`summary.image('${name}', images): images must be a tf.Tensor of shape [batch, height, width, channels].`);
+  if (!(images instanceof tf.Tensor))
+    throw new Error(`summary.image('${name}', images): images must be a tf.Tensor of shape [batch, height, width, channels].`);
   if (images.rank !== 4 || ![1, 3, 4].includes(images.shape[3] as number)) {
     throw new Error(
       `summary.image('${name}'): images must be NHWC with 1, 3 or 4 channels, got shape [${images.shape}]; ` +
@@ -24,7 +25,8 @@ function checkImages(name: string, images: unknown, maxOutputs: number): tf.Tens
   if (images.dtype !== 'float32' && images.dtype !== 'int32') {
     throw new Error(`summary.image('${name}'): images must be float32 in [0, 1] or int32 in 0..255, got ${images.dtype}; cast it first.`);
   }
-  if (!Number.isInteger(maxOutputs) || maxOutputs < 1) throw new Error(`summary.image('${name}'): maxOutputs must be a positive integer, got ${maxOutputs}.`);
+  if (!Number.isInteger(maxOutputs) || maxOutputs < 1)
+    throw new Error(`summary.image('${name}'): maxOutputs must be a positive integer, got ${maxOutputs}.`);
   return images as tf.Tensor4D;
 }
 

@@ -39,7 +39,12 @@ export function cellMeanings(ts: typeof TS, checker: TS.TypeChecker, cell: TS.So
   return m;
 }
 
-export function carriedDeclarations(ts: typeof TS, checker: TS.TypeChecker, declFile: TS.SourceFile, redeclared: ReadonlyMap<string, number>): string {
+export function carriedDeclarations(
+  ts: typeof TS,
+  checker: TS.TypeChecker,
+  declFile: TS.SourceFile,
+  redeclared: ReadonlyMap<string, number>,
+): string {
   const text = declFile.text;
   const out: string[] = [];
   // Most names are not redeclared: only those need the checker (imports resolve their target).

@@ -66,7 +66,10 @@ export class CellConverter {
   /** Version of each local module when its JavaScript was last handed out. */
   private readonly emitted = new Map<string, string | undefined>();
 
-  constructor(private readonly ts: typeof TS, readonly rootDir: string = process.cwd()) {
+  constructor(
+    private readonly ts: typeof TS,
+    readonly rootDir: string = process.cwd(),
+  ) {
     this.cellPath = path.join(rootDir, '__tfjs_estimator_cell__.ts');
     this.declPath = path.join(rootDir, '__tfjs_estimator_earlier_cells__.d.ts');
     this.options = {
@@ -95,7 +98,8 @@ export class CellConverter {
     };
     this.files = new CellCompilerHost(ts, this.options, rootDir);
     const problems = this.programFor('', '').program.getOptionsDiagnostics();
-    if (problems.length) throw new Error(`cell compiler options: ${problems.map((d) => ts.flattenDiagnosticMessageText(d.messageText, ' ')).join('; ')}`);
+    if (problems.length)
+      throw new Error(`cell compiler options: ${problems.map((d) => ts.flattenDiagnosticMessageText(d.messageText, ' ')).join('; ')}`);
   }
 
   /** A program holding the cell after the given declarations (the last one when they repeat). */
@@ -105,7 +109,12 @@ export class CellConverter {
       this.files.setInMemory(this.declPath, `export {};\n${prevDecl}`);
       this.files.setInMemory(this.cellPath, cell);
       this.files.newProgram();
-      const program = this.ts.createProgram({ rootNames: [this.declPath, this.cellPath], options: this.options, host: this.files.host, oldProgram: this.last?.program });
+      const program = this.ts.createProgram({
+        rootNames: [this.declPath, this.cellPath],
+        options: this.options,
+        host: this.files.host,
+        oldProgram: this.last?.program,
+      });
       this.last = { program, decl: prevDecl, cell };
     }
     const program = this.last.program;
@@ -129,7 +138,8 @@ export class CellConverter {
     let diagnostics: TS.Diagnostic[] = program.getSyntacticDiagnostics(cellSf).slice();
     if (!diagnostics.length) {
       diagnostics = [...program.getGlobalDiagnostics(), ...program.getSemanticDiagnostics(cellSf)].filter((d) => {
-        if (AWAIT_OUTSIDE_ASYNC.has(d.code) && d.file === cellSf && isTopLevelAwait(ts, cellSf, d.start ?? -1)) return !(hasToplevelAwait = true);
+        if (AWAIT_OUTSIDE_ASYNC.has(d.code) && d.file === cellSf && isTopLevelAwait(ts, cellSf, d.start ?? -1))
+          return !(hasToplevelAwait = true);
         return true;
       });
     }
@@ -141,7 +151,11 @@ export class CellConverter {
     const sideOutputs: Array<{ path: string; data: string }> = [];
     for (const sf of locals) {
       program.emit(sf, (file, data) => {
-        if (/\.(c|m)?jsx?$/.test(file)) sideOutputs.push({ path: sf.fileName.replace(/\.(c|m)?[jt]sx?$/, '.js'), data: data.replace(/\n\/\/# sourceMappingURL=\S*\s*$/, '\n') });
+        if (/\.(c|m)?jsx?$/.test(file))
+          sideOutputs.push({
+            path: sf.fileName.replace(/\.(c|m)?[jt]sx?$/, '.js'),
+            data: data.replace(/\n\/\/# sourceMappingURL=\S*\s*$/, '\n'),
+          });
       });
       this.emitted.set(sf.fileName, this.files.versionOf(sf.fileName));
     }
@@ -151,7 +165,12 @@ export class CellConverter {
     let sourceMap: string | undefined;
     let lastExpressionVar: string | undefined;
     const checker = program.getTypeChecker();
-    const transformers = cellTransformers(ts, { checker, declFile: declSf, cellNames: new Set(names), onLastExpression: (k) => (lastExpressionVar = k) });
+    const transformers = cellTransformers(ts, {
+      checker,
+      declFile: declSf,
+      cellNames: new Set(names),
+      onLastExpression: (k) => (lastExpressionVar = k),
+    });
     const emitted = program.emit(
       cellSf,
       (file, data) => {
@@ -200,7 +219,14 @@ export class CellConverter {
       };
       const start = d.start ?? 0;
       const fileName = !sf || sf.fileName === this.cellPath ? undefined : relativeName(this.rootDir, sf.fileName);
-      out.push({ start: at(start), end: at(start + (d.length ?? 0)), messageText: ts.flattenDiagnosticMessageText(d.messageText, '\n'), category: d.category, code: d.code, fileName });
+      out.push({
+        start: at(start),
+        end: at(start + (d.length ?? 0)),
+        messageText: ts.flattenDiagnosticMessageText(d.messageText, '\n'),
+        category: d.category,
+        code: d.code,
+        fileName,
+      });
     }
     return out;
   }
@@ -257,7 +283,12 @@ function memberAccessAt(ts: typeof TS, sf: TS.SourceFile, pos: number): TS.Prope
  * convention; offered again once the user types `_`) and tfjs's kernel-name constants
  * (`tf.Abs = 'Abs'`, `tf._FusedMatMul`), which tfjs exports for backend authors.
  */
-function hiddenMembers(ts: typeof TS, checker: TS.TypeChecker, access: TS.PropertyAccessExpression, typed: string): (name: string) => boolean {
+function hiddenMembers(
+  ts: typeof TS,
+  checker: TS.TypeChecker,
+  access: TS.PropertyAccessExpression,
+  typed: string,
+): (name: string) => boolean {
   const owner = checker.getTypeAtLocation(access.expression);
   return (name) => {
     if (name.startsWith('_') && !typed.startsWith('_')) return true;

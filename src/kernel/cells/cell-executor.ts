@@ -39,7 +39,10 @@ export class CellExecutor {
   private readonly sideModules = new Map<string, Module>();
   private cancel?: (e: Error) => void;
 
-  constructor(readonly rootDir: string, private readonly compiler: CompilerClient) {
+  constructor(
+    readonly rootDir: string,
+    private readonly compiler: CompilerClient,
+  ) {
     const store: Record<string, unknown> = {};
     // TypeScript emits Object.defineProperty(exports, ...) for imports: keep them writable.
     this.exports = new Proxy(store, {
@@ -48,7 +51,10 @@ export class CellExecutor {
         return true;
       },
     });
-    const runtime: Runtime = { exports: this.exports, require: this.makeRequire(Module.createRequire(path.join(rootDir, '__notebook__.js')), rootDir) };
+    const runtime: Runtime = {
+      exports: this.exports,
+      require: this.makeRequire(Module.createRequire(path.join(rootDir, '__notebook__.js')), rootDir),
+    };
     (globalThis as Record<string, unknown>)[RUNTIME_GLOBAL] = runtime;
   }
 
@@ -132,7 +138,12 @@ export class CellExecutor {
       const interrupted = new Promise<never>((_, reject) => (this.cancel = reject));
       interrupted.catch(() => undefined);
       // The prelude can't be interrupted (a SIGINT while it loads would leave the kernel without it).
-      const ret = vm.runInThisContext(wrapped, { filename: cellName, lineOffset: -1, breakOnSigint: cellName !== '<prelude>', displayErrors: false });
+      const ret = vm.runInThisContext(wrapped, {
+        filename: cellName,
+        lineOffset: -1,
+        breakOnSigint: cellName !== '<prelude>',
+        displayErrors: false,
+      });
       if (converted.hasToplevelAwait) await Promise.race([ret as Promise<unknown>, interrupted]);
       const key = converted.lastExpressionVar;
       if (key && key in this.exports) {
@@ -143,7 +154,15 @@ export class CellExecutor {
       // result is shown, and what it displays on the way lands in this cell.
       if (util.types.isPromise(value)) value = await Promise.race([value, interrupted]);
     } catch (e) {
-      return { ok: false, error: runtimeError(asKeyboardInterrupt(e), cellName, (t) => this.mapCellPositions(t), (cell) => this.sources.get(cell)?.src) };
+      return {
+        ok: false,
+        error: runtimeError(
+          asKeyboardInterrupt(e),
+          cellName,
+          (t) => this.mapCellPositions(t),
+          (cell) => this.sources.get(cell)?.src,
+        ),
+      };
     } finally {
       this.cancel = undefined;
       this.running = undefined;
@@ -214,7 +233,12 @@ function compileError(diags: CellDiagnostic[], cellName: string, src: string): C
   };
 }
 
-function runtimeError(e: unknown, cellName: string, mapPositions: (text: string) => string, sourceOf: (cell: string) => string | undefined = () => undefined): CellError {
+function runtimeError(
+  e: unknown,
+  cellName: string,
+  mapPositions: (text: string) => string,
+  sourceOf: (cell: string) => string | undefined = () => undefined,
+): CellError {
   if (!(e instanceof Error)) return { ename: 'Error', evalue: String(e), traceback: [`Uncaught ${String(e)}`] };
   const name = e.name || 'Error';
   const traceback = formatTraceback({ name, message: e.message, stack: mapPositions(e.stack ?? ''), sourceOf });

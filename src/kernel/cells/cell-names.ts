@@ -24,7 +24,7 @@ export function topLevelNames(ts: typeof TS, sf: TS.SourceFile): DeclaredName[] 
 /** The top-level names one statement declares. */
 export function statementNames(ts: typeof TS, s: TS.Statement): DeclaredName[] {
   const out: DeclaredName[] = [];
-  const exported = (ts.canHaveModifiers(s) ? ts.getModifiers(s) ?? [] : []).some((m) => m.kind === ts.SyntaxKind.ExportKeyword);
+  const exported = (ts.canHaveModifiers(s) ? (ts.getModifiers(s) ?? []) : []).some((m) => m.kind === ts.SyntaxKind.ExportKeyword);
   const add = (id: TS.Identifier | undefined): void => {
     if (id) out.push({ name: id.text, node: id, statement: s, exported });
   };
@@ -34,7 +34,13 @@ export function statementNames(ts: typeof TS, s: TS.Statement): DeclaredName[] {
   };
   if (ts.isVariableStatement(s)) {
     for (const d of s.declarationList.declarations) addBinding(d.name);
-  } else if (ts.isFunctionDeclaration(s) || ts.isClassDeclaration(s) || ts.isEnumDeclaration(s) || ts.isInterfaceDeclaration(s) || ts.isTypeAliasDeclaration(s)) {
+  } else if (
+    ts.isFunctionDeclaration(s) ||
+    ts.isClassDeclaration(s) ||
+    ts.isEnumDeclaration(s) ||
+    ts.isInterfaceDeclaration(s) ||
+    ts.isTypeAliasDeclaration(s)
+  ) {
     add(s.name);
   } else if (ts.isModuleDeclaration(s)) {
     // `declare module 'x'` and `declare global` name no binding.

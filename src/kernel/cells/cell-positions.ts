@@ -14,7 +14,11 @@ export class CellPositions {
   private lines?: LineMap;
   private readonly sourceMap?: SourceMap;
 
-  constructor(private readonly src: string, private readonly out: string, sourceMap?: string) {
+  constructor(
+    private readonly src: string,
+    private readonly out: string,
+    sourceMap?: string,
+  ) {
     try {
       if (sourceMap) this.sourceMap = new SourceMap(JSON.parse(sourceMap) as ConstructorParameters<typeof SourceMap>[0]);
     } catch {

@@ -23,14 +23,21 @@ export function cellTransformers(ts: typeof TS, o: CellTransformOptions): TS.Cus
   /** Is this identifier a reference to something an earlier cell declared? */
   const isEarlier = (sym: TS.Symbol | undefined): boolean => {
     if (!sym) return false;
-    earlier ??= new Set(earlierDeclared().map((d) => o.checker.getSymbolAtLocation(d.node)).filter((s): s is TS.Symbol => !!s));
+    earlier ??= new Set(
+      earlierDeclared()
+        .map((d) => o.checker.getSymbolAtLocation(d.node))
+        .filter((s): s is TS.Symbol => !!s),
+    );
     return earlier.has(sym);
   };
   // Mapped to the identifier it replaces, so tracebacks point at what the user wrote.
-  const onExports = (id: TS.Identifier): TS.Expression => ts.setSourceMapRange(f.createPropertyAccessExpression(f.createIdentifier('exports'), f.createIdentifier(id.text)), id);
+  const onExports = (id: TS.Identifier): TS.Expression =>
+    ts.setSourceMapRange(f.createPropertyAccessExpression(f.createIdentifier('exports'), f.createIdentifier(id.text)), id);
   const leftmost = (name: TS.EntityName): TS.Identifier => (ts.isIdentifier(name) ? name : leftmost(name.left));
   const entityToExpression = (name: TS.EntityName): TS.Expression =>
-    ts.isIdentifier(name) ? onExports(name) : f.createPropertyAccessExpression(entityToExpression(name.left), f.createIdentifier(name.right.text));
+    ts.isIdentifier(name)
+      ? onExports(name)
+      : f.createPropertyAccessExpression(entityToExpression(name.left), f.createIdentifier(name.right.text));
 
   // A key no cell has declared: the kernel deletes it from exports once it has the value.
   const lastKey = (): string => {
@@ -43,15 +50,34 @@ export function cellTransformers(ts: typeof TS, o: CellTransformOptions): TS.Cus
   const before = (context: TS.TransformationContext) => {
     const visit = (node: TS.Node): TS.Node => {
       // Types are erased; export lists and property names are not references.
-      if (ts.isTypeNode(node) || ts.isInterfaceDeclaration(node) || ts.isTypeAliasDeclaration(node) || ts.isExportDeclaration(node) || ts.isHeritageClause(node) && node.token === ts.SyntaxKind.ImplementsKeyword) return node;
+      if (
+        ts.isTypeNode(node) ||
+        ts.isInterfaceDeclaration(node) ||
+        ts.isTypeAliasDeclaration(node) ||
+        ts.isExportDeclaration(node) ||
+        (ts.isHeritageClause(node) && node.token === ts.SyntaxKind.ImplementsKeyword)
+      )
+        return node;
       if (ts.isIdentifier(node)) return isEarlier(o.checker.getSymbolAtLocation(node)) ? onExports(node) : node;
-      if (ts.isPropertyAccessExpression(node)) return f.updatePropertyAccessExpression(node, ts.visitNode(node.expression, visit) as TS.Expression, node.name);
+      if (ts.isPropertyAccessExpression(node))
+        return f.updatePropertyAccessExpression(node, ts.visitNode(node.expression, visit) as TS.Expression, node.name);
       if (ts.isShorthandPropertyAssignment(node) && isEarlier(o.checker.getShorthandAssignmentValueSymbol(node))) {
         return f.createPropertyAssignment(node.name.text, onExports(node.name));
       }
       // `import a = earlier.b` is `const a = exports.earlier.b` once types are gone.
-      if (ts.isImportEqualsDeclaration(node) && !node.isTypeOnly && ts.isEntityName(node.moduleReference) && isEarlier(o.checker.getSymbolAtLocation(leftmost(node.moduleReference)))) {
-        return f.createVariableStatement(undefined, f.createVariableDeclarationList([f.createVariableDeclaration(node.name.text, undefined, undefined, entityToExpression(node.moduleReference))], ts.NodeFlags.Const));
+      if (
+        ts.isImportEqualsDeclaration(node) &&
+        !node.isTypeOnly &&
+        ts.isEntityName(node.moduleReference) &&
+        isEarlier(o.checker.getSymbolAtLocation(leftmost(node.moduleReference)))
+      ) {
+        return f.createVariableStatement(
+          undefined,
+          f.createVariableDeclarationList(
+            [f.createVariableDeclaration(node.name.text, undefined, undefined, entityToExpression(node.moduleReference))],
+            ts.NodeFlags.Const,
+          ),
+        );
       }
       return ts.visitEachChild(node, visit, context);
     };
@@ -62,7 +88,10 @@ export function cellTransformers(ts: typeof TS, o: CellTransformOptions): TS.Cus
         if (ts.isExportDeclaration(s) || ts.isEmptyStatement(s)) continue;
         if (ts.isExpressionStatement(s)) {
           const key = lastKey();
-          statements[i] = f.updateExpressionStatement(s, f.createAssignment(f.createPropertyAccessExpression(f.createIdentifier('exports'), key), s.expression));
+          statements[i] = f.updateExpressionStatement(
+            s,
+            f.createAssignment(f.createPropertyAccessExpression(f.createIdentifier('exports'), key), s.expression),
+          );
           o.onLastExpression(key);
         }
         break;
@@ -72,8 +101,15 @@ export function cellTransformers(ts: typeof TS, o: CellTransformOptions): TS.Cus
   };
 
   // The cell's declarations file is read by later cells: keep declarations, drop export lists.
-  const afterDeclarations = () => (node: TS.SourceFile | TS.Bundle): TS.SourceFile | TS.Bundle =>
-    ts.isSourceFile(node) ? f.updateSourceFile(node, node.statements.filter((s) => !ts.isExportDeclaration(s))) : node;
+  const afterDeclarations =
+    () =>
+    (node: TS.SourceFile | TS.Bundle): TS.SourceFile | TS.Bundle =>
+      ts.isSourceFile(node)
+        ? f.updateSourceFile(
+            node,
+            node.statements.filter((s) => !ts.isExportDeclaration(s)),
+          )
+        : node;
 
   return { before: [before], afterDeclarations: [afterDeclarations] };
 }

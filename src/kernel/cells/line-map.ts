@@ -57,10 +57,14 @@ export class LineMap {
         const sc = score(o[i], s[j]);
         // A source line may become several output lines (`if (c) throw e;` prints as two), so a
         // match may keep its source line for the next output line.
-        best[at(i, j)] = Math.max(best[at(i + 1, j)], best[at(i, j + 1)], sc > 0 ? sc + Math.max(best[at(i + 1, j + 1)], best[at(i + 1, j)]) : 0);
+        best[at(i, j)] = Math.max(
+          best[at(i + 1, j)],
+          best[at(i, j + 1)],
+          sc > 0 ? sc + Math.max(best[at(i + 1, j + 1)], best[at(i + 1, j)]) : 0,
+        );
       }
     }
-    for (let i = 0, j = 0; i < n && j < m; ) {
+    for (let i = 0, j = 0; i < n && j < m;) {
       const sc = score(o[i], s[j]);
       if (sc > 0 && best[at(i, j)] === sc + best[at(i + 1, j + 1)]) {
         this.toSource[i] = j;

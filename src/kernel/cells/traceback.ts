@@ -57,7 +57,9 @@ export function formatTraceback(t: TracebackInput): string[] {
       // A call and the cell's own wrapper on the same line read as one place.
       if (lastCell && lastCell.file === f.file && lastCell.line === f.line) continue;
       lastCell = f;
-      lines.push(`\x1b[1m  at ${f.fn && f.fn !== '<anonymous>' ? `${f.fn.replace(/^(Object|Estimator)\./, '')} (${f.file}:${f.line}:${f.column})` : `${f.file}:${f.line}:${f.column}`}\x1b[0m`);
+      lines.push(
+        `\x1b[1m  at ${f.fn && f.fn !== '<anonymous>' ? `${f.fn.replace(/^(Object|Estimator)\./, '')} (${f.file}:${f.line}:${f.column})` : `${f.file}:${f.line}:${f.column}`}\x1b[0m`,
+      );
       const src = t.sourceOf(f.file)?.split('\n')[f.line - 1];
       if (src !== undefined && src.trim()) {
         const indent = src.length - src.trimStart().length;
@@ -69,7 +71,7 @@ export function formatTraceback(t: TracebackInput): string[] {
     } else if (f.file) {
       library++;
       const pkg = /node_modules[\\/](@[^\\/]+[\\/][^\\/]+|[^\\/]+)/.exec(f.file)?.[1]?.replace(/\\/g, '/');
-      libraryFiles.add(pkg ?? (/[\\/](src|dist)[\\/]/.test(f.file) ? 'tfjs-estimator' : f.file.split(/[\\/]/).pop() ?? f.file));
+      libraryFiles.add(pkg ?? (/[\\/](src|dist)[\\/]/.test(f.file) ? 'tfjs-estimator' : (f.file.split(/[\\/]/).pop() ?? f.file)));
     } else {
       node++;
     }

@@ -40,8 +40,13 @@ export class CellCompilerHost {
         return undefined;
       }
     };
-    const isLasting = (file: string): boolean => file.includes('/node_modules/') || file.startsWith(libDir) || (file.endsWith('.d.ts') && !file.startsWith(rootDir + path.sep));
-    const getSourceFile = (file: string, lang: TS.ScriptTarget | TS.CreateSourceFileOptions, onError?: (m: string) => void): TS.SourceFile | undefined => {
+    const isLasting = (file: string): boolean =>
+      file.includes('/node_modules/') || file.startsWith(libDir) || (file.endsWith('.d.ts') && !file.startsWith(rootDir + path.sep));
+    const getSourceFile = (
+      file: string,
+      lang: TS.ScriptTarget | TS.CreateSourceFileOptions,
+      onError?: (m: string) => void,
+    ): TS.SourceFile | undefined => {
       const inMemory = this.memory.get(file);
       if (inMemory) return (inMemory.sf ??= ts.createSourceFile(file, inMemory.text, lang, false, ts.ScriptKind.TS));
       const lasting = isLasting(file);
@@ -52,7 +57,12 @@ export class CellCompilerHost {
       if (sf) this.files.set(file, { sf, stamp });
       return sf;
     };
-    const resolveModuleNameLiterals = (names: readonly TS.StringLiteralLike[], containingFile: string, redirect: TS.ResolvedProjectReference | undefined, opts: TS.CompilerOptions): TS.ResolvedModuleWithFailedLookupLocations[] =>
+    const resolveModuleNameLiterals = (
+      names: readonly TS.StringLiteralLike[],
+      containingFile: string,
+      redirect: TS.ResolvedProjectReference | undefined,
+      opts: TS.CompilerOptions,
+    ): TS.ResolvedModuleWithFailedLookupLocations[] =>
       names.map((lit) => {
         const key = `${path.dirname(containingFile)}\0${lit.text}`;
         const known = this.resolutions.get(key) ?? this.failedResolutions.get(key);
@@ -64,7 +74,12 @@ export class CellCompilerHost {
         return r;
       });
     // Every program looks for @types packages and resolves them again: once is enough.
-    const resolveTypeReferenceDirectiveReferences = <T extends TS.FileReference | string>(refs: readonly T[], containingFile: string, redirect: TS.ResolvedProjectReference | undefined, opts: TS.CompilerOptions): TS.ResolvedTypeReferenceDirectiveWithFailedLookupLocations[] =>
+    const resolveTypeReferenceDirectiveReferences = <T extends TS.FileReference | string>(
+      refs: readonly T[],
+      containingFile: string,
+      redirect: TS.ResolvedProjectReference | undefined,
+      opts: TS.CompilerOptions,
+    ): TS.ResolvedTypeReferenceDirectiveWithFailedLookupLocations[] =>
       refs.map((ref) => {
         const name = typeof ref === 'string' ? ref : ref.fileName.toLowerCase();
         const key = `${path.dirname(containingFile)}\0${name}`;
@@ -87,7 +102,8 @@ export class CellCompilerHost {
       resolveTypeReferenceDirectiveReferences,
       getDirectories,
       getSourceFile,
-      fileExists: (file: string) => this.memory.has(file) || (isLasting(file) && this.texts.get(file) !== undefined) || base.fileExists(file),
+      fileExists: (file: string) =>
+        this.memory.has(file) || (isLasting(file) && this.texts.get(file) !== undefined) || base.fileExists(file),
       readFile: (file: string) => {
         if (this.memory.has(file)) return this.memory.get(file)!.text;
         if (!isLasting(file)) return base.readFile(file);
@@ -95,7 +111,8 @@ export class CellCompilerHost {
         if (!this.texts.has(file)) this.texts.set(file, base.readFile(file));
         return this.texts.get(file);
       },
-      directoryExists: (dir: string) => (dir.includes('/node_modules/') && this.directories.has(dir)) || (base.directoryExists?.(dir) ?? true),
+      directoryExists: (dir: string) =>
+        (dir.includes('/node_modules/') && this.directories.has(dir)) || (base.directoryExists?.(dir) ?? true),
       writeFile: () => {
         throw new Error('the cell compiler writes nothing to disk');
       },

@@ -49,7 +49,11 @@ const CONVERTER_VERSION = 3;
 /** The prelude's conversion depends only on its source and the compiler: convert it once. */
 function cachedPrelude(cacheDir: string, ts: typeof TS, src: string): { file: string; result?: ConvertResult } {
   const tslab = tslabVersion();
-  const key = crypto.createHash('sha256').update(`ts${ts.version} tslab${tslab} converter${CONVERTER_VERSION}\n${src}`).digest('hex').slice(0, 16);
+  const key = crypto
+    .createHash('sha256')
+    .update(`ts${ts.version} tslab${tslab} converter${CONVERTER_VERSION}\n${src}`)
+    .digest('hex')
+    .slice(0, 16);
   const file = path.join(cacheDir, `prelude-${key}.json`);
   try {
     return { file, result: JSON.parse(fs.readFileSync(file, 'utf8')) as ConvertResult };
@@ -81,7 +85,10 @@ function start(): Compiler | undefined {
     // eslint-disable-next-line @typescript-eslint/no-require-imports -- as the compiler, after the code cache
     const { DeclarationDocs } = require('./declaration-docs') as typeof import('./declaration-docs');
     const libDir = libDirectory(ts);
-    const compiler = new Compiler(ts, new DeclarationDocs(ts, (f) => (f === bundle.dtsPath ? bundle.docsPath : path.dirname(f) === libDir ? f : undefined)));
+    const compiler = new Compiler(
+      ts,
+      new DeclarationDocs(ts, (f) => (f === bundle.dtsPath ? bundle.docsPath : path.dirname(f) === libDir ? f : undefined)),
+    );
     const t2 = performance.now();
     let prelude = cached.result;
     if (!prelude) {
@@ -105,7 +112,9 @@ function start(): Compiler | undefined {
     collectWhenIdle();
     const ms = (a: number, b: number): number => Math.round(b - a);
     post({ type: 'ready' });
-    log(`compiler ready: set-up ${ms(t0, t1)} ms, compiler ${ms(t1, t2)} ms, ${cached.result ? 'cached prelude, ' : 'prelude and '}warm-up ${ms(t2, t3)} ms`);
+    log(
+      `compiler ready: set-up ${ms(t0, t1)} ms, compiler ${ms(t1, t2)} ms, ${cached.result ? 'cached prelude, ' : 'prelude and '}warm-up ${ms(t2, t3)} ms`,
+    );
     return compiler;
   } catch (e) {
     post({ type: 'failed', error: (e as Error).stack ?? String(e) });

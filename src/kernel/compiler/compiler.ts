@@ -26,7 +26,10 @@ export class Compiler {
   private readonly converter: CellConverter;
 
   /** docs: documentation of declarations TypeScript read without their comments (declaration-docs.ts). */
-  constructor(private readonly ts: typeof TS, private readonly docs?: DeclarationDocs) {
+  constructor(
+    private readonly ts: typeof TS,
+    private readonly docs?: DeclarationDocs,
+  ) {
     this.converter = new CellConverter(ts);
   }
 
@@ -40,7 +43,11 @@ export class Compiler {
     const info = this.converter.complete(prevDecl, src, pos);
     // The language service lists every member; keep those matching what was typed.
     const typed = src.slice(info.start, pos);
-    return { matches: info.candidates.filter((c) => c.startsWith(typed) && !/^__(m|ext)\d+$/.test(c)), cursorStart: info.start, cursorEnd: info.end };
+    return {
+      matches: info.candidates.filter((c) => c.startsWith(typed) && !/^__(m|ext)\d+$/.test(c)),
+      cursorStart: info.start,
+      cursorEnd: info.end,
+    };
   }
 
   /** Hover text for the symbol at pos (signature, then documentation), or undefined. */

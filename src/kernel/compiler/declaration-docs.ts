@@ -9,7 +9,10 @@ export class DeclarationDocs {
   private readonly texts = new Map<string, string | undefined>();
 
   /** originalOf: the file with comments for a file TypeScript read without them, else undefined. */
-  constructor(private readonly ts: typeof TS, private readonly originalOf: (file: string) => string | undefined) {}
+  constructor(
+    private readonly ts: typeof TS,
+    private readonly originalOf: (file: string) => string | undefined,
+  ) {}
 
   /** The documentation of the first of these declarations that has some in its original file. */
   documentation(declarations: readonly TS.Declaration[]): string | undefined {

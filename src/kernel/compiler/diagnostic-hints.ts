@@ -6,11 +6,14 @@
 
 /** The TF1 names that are not on tfjs's `tf` but are preloaded globals here. */
 const MISSING_ON_TF: Record<string, string> = {
-  summary: "summaries are the preloaded global `summary`: summary.scalar('loss', loss), summary.image(name, images), summary.histogram(name, values).",
-  estimator: 'the Estimator API is preloaded as globals: new Estimator(modelFn, modelDir), EstimatorSpec, ModeKeys, RunConfig, trainAndEvaluate.',
+  summary:
+    "summaries are the preloaded global `summary`: summary.scalar('loss', loss), summary.image(name, images), summary.histogram(name, values).",
+  estimator:
+    'the Estimator API is preloaded as globals: new Estimator(modelFn, modelDir), EstimatorSpec, ModeKeys, RunConfig, trainAndEvaluate.',
   logging: 'logging is the preloaded global `logging`: logging.setVerbosity(logging.WARN), logging.info(...).',
   hooks: 'session hooks are the preloaded global `hooks`: new hooks.LoggingTensorHook({...}), hooks.StopAtStepHook, ...',
-  contrib: 'tf.contrib does not exist here; the Estimator API is preloaded as globals (Estimator, layers, losses, metrics, train, summary, hooks).',
+  contrib:
+    'tf.contrib does not exist here; the Estimator API is preloaded as globals (Estimator, layers, losses, metrics, train, summary, hooks).',
   nn: "tf.nn's functions are on tf itself in TensorFlow.js: tf.relu, tf.softmax, tf.sigmoid, tf.conv2d, tf.maxPool; losses are the global `losses`.",
 };
 
@@ -23,7 +26,8 @@ const TFJS_NAMESPACES: Record<string, string> = {
     "tf.metrics is TensorFlow.js's Keras metrics; the streaming metrics of tf.metrics (TF1), for evalMetricOps, are the preloaded global `metrics`: metrics.accuracy(labels, predictions).",
   train:
     "tf.train is TensorFlow.js's optimizers; TF1's tf.train is the preloaded global `train`: train.adam(lr).minimize(loss, {globalStep: train.getOrCreateGlobalStep()}); hooks are `hooks.LoggingTensorHook` and friends.",
-  losses: "tf.losses is TensorFlow.js's losses; TF1's tf.losses is the preloaded global `losses`: losses.sparseSoftmaxCrossEntropy(labels, logits).",
+  losses:
+    "tf.losses is TensorFlow.js's losses; TF1's tf.losses is the preloaded global `losses`: losses.sparseSoftmaxCrossEntropy(labels, logits).",
 };
 
 export interface ExplainedDiagnostic {
@@ -58,7 +62,10 @@ function tfNamespaceNear(src: string, offset: number, endOffset: number): string
 }
 
 /** The diagnostic's message with bundle-internal names replaced, and a hint where one helps. */
-export function explainDiagnostic(d: { start: { offset: number }; end: { offset: number }; messageText: string; code: number }, src: string): ExplainedDiagnostic {
+export function explainDiagnostic(
+  d: { start: { offset: number }; end: { offset: number }; messageText: string; code: number },
+  src: string,
+): ExplainedDiagnostic {
   const expr = expressionBefore(src, d.start.offset);
   let messageText = d.messageText.replace(/typeof __m\d+/g, () => `typeof ${expr ?? 'module'}`).replace(/\b__m\d+\./g, '');
   let hint: string | undefined;

@@ -42,7 +42,8 @@ export function serveLibsWithoutDocComments(ts: typeof TS, cacheDir: string): st
   try {
     if (!fs.existsSync(path.join(target, '.complete'))) {
       for (const f of fs.readdirSync(libDir)) {
-        if (/^lib\..*\.d\.ts$/.test(f)) writeAtomic(path.join(target, f), withoutDocComments(ts, fs.readFileSync(path.join(libDir, f), 'utf8')));
+        if (/^lib\..*\.d\.ts$/.test(f))
+          writeAtomic(path.join(target, f), withoutDocComments(ts, fs.readFileSync(path.join(libDir, f), 'utf8')));
       }
       writeAtomic(path.join(target, '.complete'), '');
     }

@@ -14,9 +14,7 @@ export interface ControlData {
 }
 
 export type ToControl =
-  | { type: 'send'; frames: Uint8Array[] }
-  | { type: 'seen'; signature: string }
-  | { type: 'close'; closed: Int32Array };
+  { type: 'send'; frames: Uint8Array[] } | { type: 'seen'; signature: string } | { type: 'close'; closed: Int32Array };
 
 export type FromControl =
   | { type: 'ready' }

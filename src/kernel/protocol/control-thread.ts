@@ -41,7 +41,18 @@ async function serveControl(): Promise<void> {
       // The signal first: the reply says the interrupt was delivered. (Windows has no SIGINT to
       // send, process.kill would end the kernel: there the main thread interrupts when it can.)
       if (process.platform !== 'win32') process.kill(process.pid, 'SIGINT');
-      send(encode({ identities: msg.identities, header: newHeader('interrupt_reply', data.session), parent_header: msg.header, metadata: {}, content: { status: 'ok' } }, signer));
+      send(
+        encode(
+          {
+            identities: msg.identities,
+            header: newHeader('interrupt_reply', data.session),
+            parent_header: msg.header,
+            metadata: {},
+            content: { status: 'ok' },
+          },
+          signer,
+        ),
+      );
       post({ type: 'interrupted', header: msg.header, signature: sig });
     } catch (e) {
       post({ type: 'dropped', why: e instanceof WireError ? e.message : String(e) });

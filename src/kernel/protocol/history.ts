@@ -74,13 +74,18 @@ export class History {
       result = this.entries.slice(-Math.max(0, q.n ?? 10));
     } else if (type === 'range') {
       const session = q.session === undefined || q.session <= 0 ? this.sessionNumber + (q.session ?? 0) : q.session;
-      result = this.entries.filter((e) => e[0] === session && e[1] >= (q.start ?? 0) && (q.stop === undefined || q.stop === null || e[1] < q.stop));
+      result = this.entries.filter(
+        (e) => e[0] === session && e[1] >= (q.start ?? 0) && (q.stop === undefined || q.stop === null || e[1] < q.stop),
+      );
     } else if (type === 'search') {
       const re = globToRegExp(q.pattern ?? '*');
       result = this.entries.filter((e) => re.test(e[2]));
       if (q.unique) {
         const seen = new Set<string>();
-        result = result.reverse().filter((e) => (seen.has(e[2]) ? false : (seen.add(e[2]), true))).reverse();
+        result = result
+          .reverse()
+          .filter((e) => (seen.has(e[2]) ? false : (seen.add(e[2]), true)))
+          .reverse();
       }
       if (q.n) result = result.slice(-q.n);
     }
@@ -89,6 +94,9 @@ export class History {
 }
 
 function globToRegExp(glob: string): RegExp {
-  const re = glob.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
+  const re = glob
+    .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+    .replace(/\*/g, '.*')
+    .replace(/\?/g, '.');
   return new RegExp(`^${re}$`, 's');
 }

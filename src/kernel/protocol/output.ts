@@ -12,7 +12,10 @@ export class OutputCapture<P = unknown> {
   private parent?: P;
   private scheduled = false;
   private originals?: { out: typeof process.stdout.write; err: typeof process.stderr.write; console: Console };
-  constructor(private readonly emit: Emit<P>, private readonly current: () => P | undefined = () => undefined) {}
+  constructor(
+    private readonly emit: Emit<P>,
+    private readonly current: () => P | undefined = () => undefined,
+  ) {}
 
   install(): void {
     const stream = (name: 'stdout' | 'stderr') =>
@@ -22,7 +25,11 @@ export class OutputCapture<P = unknown> {
           cb();
         },
       });
-    this.originals = { out: process.stdout.write.bind(process.stdout), err: process.stderr.write.bind(process.stderr), console: globalThis.console };
+    this.originals = {
+      out: process.stdout.write.bind(process.stdout),
+      err: process.stderr.write.bind(process.stderr),
+      console: globalThis.console,
+    };
     const con = new Console({ stdout: stream('stdout'), stderr: stream('stderr'), colorMode: false });
     globalThis.console = con;
     process.stdout.write = ((chunk: string | Uint8Array) => {

@@ -3,7 +3,10 @@ import type * as zmq from 'zeromq';
 
 export class SendQueue {
   private tail: Promise<void> = Promise.resolve();
-  constructor(private readonly socket: zmq.Writable, private readonly onError: (e: Error) => void) {}
+  constructor(
+    private readonly socket: zmq.Writable,
+    private readonly onError: (e: Error) => void,
+  ) {}
 
   send(frames: Buffer[]): Promise<void> {
     const next = this.tail.then(() => this.socket.send(frames));

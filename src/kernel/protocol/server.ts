@@ -90,7 +90,13 @@ export class Kernel {
     this.stdin = new zmq.Router({ maxMessageSize: this.maxMessageBytes, handover: true });
     const c = opts.connection;
     this.control = new ControlThread(
-      { key: c.key, session: this.session, controlEndpoint: endpoint(c, c.control_port), hbEndpoint: endpoint(c, c.hb_port), maxMessageBytes: this.maxMessageBytes },
+      {
+        key: c.key,
+        session: this.session,
+        controlEndpoint: endpoint(c, c.control_port),
+        hbEndpoint: endpoint(c, c.hb_port),
+        maxMessageBytes: this.maxMessageBytes,
+      },
       {
         message: (frames) => this.accept(frames, 'control'),
         interrupted: (header, signature) => {
@@ -159,8 +165,15 @@ export class Kernel {
         this.log(`${kind}: ${err.stack ?? err.message}`);
         const parent = this.parentNow();
         if (!parent || parent.header.msg_type !== 'execute_request') return;
-        const frames = this.executor.mapCellPositions(err.stack ?? '').split('\n').slice(1, 8);
-        this.publish('error', { ename: err.name || 'Error', evalue: err.message, traceback: [`${kind}: ${err.name}: ${err.message}`, ...frames] }, parent);
+        const frames = this.executor
+          .mapCellPositions(err.stack ?? '')
+          .split('\n')
+          .slice(1, 8);
+        this.publish(
+          'error',
+          { ename: err.name || 'Error', evalue: err.message, traceback: [`${kind}: ${err.name}: ${err.message}`, ...frames] },
+          parent,
+        );
       } catch (inner) {
         this.log(`could not report an error: ${String(inner)}`);
       }
@@ -206,7 +219,9 @@ export class Kernel {
     // Shell requests run one after another; control requests run at once. The handler runs
     // in the message's own async context, and nothing it throws leaves it.
     const run = (): Promise<void> =>
-      this.context.run(msg, () => this.withStatus(msg, () => handler(msg, channel))).catch((e: unknown) => this.log(`${msg.header.msg_type}: ${String(e)}`));
+      this.context
+        .run(msg, () => this.withStatus(msg, () => handler(msg, channel)))
+        .catch((e: unknown) => this.log(`${msg.header.msg_type}: ${String(e)}`));
     if (channel === 'shell') this.shellQueue = this.shellQueue.then(run, run);
     else void run();
   }
@@ -217,7 +232,9 @@ export class Kernel {
   private logDropped(channel: string, why: string): void {
     this.dropped += 1;
     if (this.dropped <= 10 || this.dropped % 1000 === 0) {
-      this.log(`${channel}: dropped a message (${why}); ${this.dropped} dropped so far${this.dropped === 10 ? ', logging every 1000th from now on' : ''}`);
+      this.log(
+        `${channel}: dropped a message (${why}); ${this.dropped} dropped so far${this.dropped === 10 ? ', logging every 1000th from now on' : ''}`,
+      );
     }
   }
 
@@ -232,13 +249,15 @@ export class Kernel {
     }
   }
 
-
   /** Sends a reply on the request's channel; the parent header is always the request's. */
   private async reply(parent: Message, msgType: string, content: Content, channel?: Channel): Promise<void> {
     const ch = channel ?? this.channelOf.get(parent) ?? 'shell';
     let frames: Buffer[];
     try {
-      frames = encode({ identities: parent.identities, header: newHeader(msgType, this.session), parent_header: parent.header, metadata: {}, content }, this.signer);
+      frames = encode(
+        { identities: parent.identities, header: newHeader(msgType, this.session), parent_header: parent.header, metadata: {}, content },
+        this.signer,
+      );
     } catch (e) {
       this.log(`could not encode ${msgType}: ${String(e)}`);
       return;
@@ -291,7 +310,14 @@ export class Kernel {
   }
 
   private async execute(m: Message): Promise<void> {
-    const c = m.content as { code?: unknown; silent?: boolean; store_history?: boolean; user_expressions?: Record<string, string>; allow_stdin?: boolean; stop_on_error?: boolean };
+    const c = m.content as {
+      code?: unknown;
+      silent?: boolean;
+      store_history?: boolean;
+      user_expressions?: Record<string, string>;
+      allow_stdin?: boolean;
+      stop_on_error?: boolean;
+    };
     const code = typeof c.code === 'string' ? c.code : '';
     const silent = c.silent === true;
     const store = c.store_history !== false && !silent;
@@ -303,7 +329,13 @@ export class Kernel {
       return;
     }
     if (typeof c.code !== 'string') {
-      await this.reply(m, 'execute_reply', { status: 'error', ename: 'BadRequest', evalue: 'execute_request without a code string', traceback: [], execution_count: this.executionCount });
+      await this.reply(m, 'execute_reply', {
+        status: 'error',
+        ename: 'BadRequest',
+        evalue: 'execute_request without a code string',
+        traceback: [],
+        execution_count: this.executionCount,
+      });
       return;
     }
     // An interrupt from here on is this cell's, even one that comes while the prelude loads.
@@ -311,7 +343,13 @@ export class Kernel {
     await this.preludeReady;
     if (isInterruptRequested()) {
       const e = new KeyboardInterrupt('Interrupted before the cell started');
-      await this.reply(m, 'execute_reply', { status: 'error', ename: e.name, evalue: e.message, traceback: [], execution_count: this.executionCount });
+      await this.reply(m, 'execute_reply', {
+        status: 'error',
+        ename: e.name,
+        evalue: e.message,
+        traceback: [],
+        execution_count: this.executionCount,
+      });
       return;
     }
     if (store) this.executionCount += 1;
@@ -323,7 +361,12 @@ export class Kernel {
     const pager = /^\s*([\w.$]+)\?\s*$/.exec(code);
     if (pager) {
       const text = (await this.executor.inspect(pager[1], pager[1].length).catch(() => undefined)) ?? `No information for ${pager[1]}`;
-      await this.reply(m, 'execute_reply', { status: 'ok', execution_count: n, payload: [{ source: 'page', data: { 'text/plain': text }, start: 0 }], user_expressions: {} });
+      await this.reply(m, 'execute_reply', {
+        status: 'ok',
+        execution_count: n,
+        payload: [{ source: 'page', data: { 'text/plain': text }, start: 0 }],
+        user_expressions: {},
+      });
       return;
     }
     const outcome = await this.executor.execute(code, `<cell ${n}>`);
@@ -363,7 +406,13 @@ export class Kernel {
     } catch (e) {
       this.log(`completion failed: ${(e as Error).message}`);
     }
-    await this.reply(m, 'complete_reply', { status: 'ok', matches: r.matches, cursor_start: r.cursorStart, cursor_end: r.cursorEnd, metadata: {} });
+    await this.reply(m, 'complete_reply', {
+      status: 'ok',
+      matches: r.matches,
+      cursor_start: r.cursorStart,
+      cursor_end: r.cursorEnd,
+      metadata: {},
+    });
   }
 
   private async inspect(m: Message): Promise<void> {
@@ -393,7 +442,17 @@ export class Kernel {
   }
 
   private async historyRequest(m: Message): Promise<void> {
-    const c = m.content as { hist_access_type?: string; output?: boolean; raw?: boolean; session?: number; start?: number; stop?: number; n?: number; pattern?: string; unique?: boolean };
+    const c = m.content as {
+      hist_access_type?: string;
+      output?: boolean;
+      raw?: boolean;
+      session?: number;
+      start?: number;
+      stop?: number;
+      n?: number;
+      pattern?: string;
+      unique?: boolean;
+    };
     await this.reply(m, 'history_reply', { status: 'ok', history: this.history.query(c) });
   }
 
@@ -451,7 +510,13 @@ export class Kernel {
       return Promise.reject(new Error('input(): this frontend does not accept input (allow_stdin is false).'));
     }
     const frames = encode(
-      { identities: parent.identities, header: newHeader('input_request', this.session), parent_header: parent.header, metadata: {}, content: { prompt, password } },
+      {
+        identities: parent.identities,
+        header: newHeader('input_request', this.session),
+        parent_header: parent.header,
+        metadata: {},
+        content: { prompt, password },
+      },
       this.signer,
     );
     return new Promise<string>((resolve, reject) => {
@@ -470,7 +535,11 @@ export class Kernel {
       display: (data, opts) => {
         this.updates.flush();
         this.output.flush();
-        this.publish('display_data', { data, metadata: opts?.metadata ?? {}, transient: opts?.displayId ? { display_id: opts.displayId } : {} }, this.parentNow());
+        this.publish(
+          'display_data',
+          { data, metadata: opts?.metadata ?? {}, transient: opts?.displayId ? { display_id: opts.displayId } : {} },
+          this.parentNow(),
+        );
       },
       update: (data, displayId, metadata) => this.updates.push(displayId, data, metadata),
       clearOutput: (wait) => {

@@ -17,7 +17,10 @@ export class UpdateThrottle {
   received = 0;
   sent = 0;
 
-  constructor(private readonly minIntervalMs: number, private readonly send: SendUpdate) {}
+  constructor(
+    private readonly minIntervalMs: number,
+    private readonly send: SendUpdate,
+  ) {}
 
   push(displayId: string, data: Record<string, unknown>, metadata?: Record<string, unknown>): void {
     this.received += 1;
@@ -30,7 +33,10 @@ export class UpdateThrottle {
     this.pending.set(displayId, { data, metadata });
     if (!this.timers.has(displayId)) {
       const wait = Math.max(0, this.minIntervalMs - (now - last));
-      this.timers.set(displayId, setTimeout(() => this.flushOne(displayId), wait));
+      this.timers.set(
+        displayId,
+        setTimeout(() => this.flushOne(displayId), wait),
+      );
     }
   }
 
