@@ -12,7 +12,7 @@ import { ConnectionInfo, endpoint } from './connection';
 import { Content, decode, encode, Header, Message, newHeader, Signer, WireError, PROTOCOL_VERSION } from './wire';
 import { CellExecutor } from '../cells/cell-executor';
 import { CompilerClient } from '../compiler/compiler-client';
-import { History } from './history';
+import { History, HistoryQuery } from './history';
 import { OutputCapture } from './output';
 import * as util from 'util';
 import { toMimeBundle } from '../../display/rich';
@@ -442,17 +442,7 @@ export class Kernel {
   }
 
   private async historyRequest(m: Message): Promise<void> {
-    const c = m.content as {
-      hist_access_type?: string;
-      output?: boolean;
-      raw?: boolean;
-      session?: number;
-      start?: number;
-      stop?: number;
-      n?: number;
-      pattern?: string;
-      unique?: boolean;
-    };
+    const c = m.content as HistoryQuery;
     await this.reply(m, 'history_reply', { status: 'ok', history: this.history.query(c) });
   }
 

@@ -54,6 +54,20 @@ function convShape(c: Conv2DInfo, groups = 1): Int32Array {
   });
 }
 
+/** tfjs's conv geometry for NHWC from a kernel's attributes (forward and both gradients). */
+function convInfo(xShape: Shape4, filterShape: Shape4, a: ConvAttrs, depthwise: boolean): tf.backend_util.Conv2DInfo {
+  return tf.backend_util.computeConv2DInfo(
+    xShape,
+    filterShape,
+    a.strides,
+    a.dilations ?? 1,
+    a.pad,
+    a.dimRoundingMode,
+    depthwise,
+    'channelsLast',
+  );
+}
+
 export function convKernels(ctx: KernelContext): tf.KernelConfig[] {
   const { addon } = ctx;
 
@@ -63,16 +77,7 @@ export function convKernels(ctx: KernelContext): tf.KernelConfig[] {
     const a = args.attrs as unknown as ConvAttrs;
     const act = a.activation ?? 'linear';
     if (!x || !filter || a.dataFormat === 'NCHW' || !isF32(x, filter) || preluActivationWeights || !(act in ACTIVATIONS)) return undefined;
-    const c = tf.backend_util.computeConv2DInfo(
-      x.shape as Shape4,
-      filter.shape as Shape4,
-      a.strides,
-      a.dilations ?? 1,
-      a.pad,
-      a.dimRoundingMode,
-      depthwise,
-      'channelsLast',
-    );
+    const c = convInfo(x.shape as Shape4, filter.shape as Shape4, a, depthwise);
     if (!paddingOk(c) || !channelBias(bias, c.outChannels)) return undefined;
     const o = args.backend.output(c.outShape);
     const b = args.backend;
@@ -92,16 +97,7 @@ export function convKernels(ctx: KernelContext): tf.KernelConfig[] {
     const { dy, filter } = args.inputs;
     const a = args.attrs as unknown as ConvAttrs & { inputShape: Shape4 };
     if (!dy || !filter || a.dataFormat === 'NCHW' || !isF32(dy, filter)) return undefined;
-    const c = tf.backend_util.computeConv2DInfo(
-      a.inputShape,
-      filter.shape as Shape4,
-      a.strides,
-      a.dilations ?? 1,
-      a.pad,
-      a.dimRoundingMode,
-      depthwise,
-      'channelsLast',
-    );
+    const c = convInfo(a.inputShape, filter.shape as Shape4, a, depthwise);
     if (!paddingOk(c) || !tf.util.arraysEqual(c.outShape, dy.shape)) return undefined;
     const o = args.backend.output(a.inputShape);
     addon.conv2dBackpropInput(convShape(c, depthwise ? c.inChannels : 1), f32(args.backend, dy), f32(args.backend, filter), o.values);
@@ -112,16 +108,7 @@ export function convKernels(ctx: KernelContext): tf.KernelConfig[] {
     const { x, dy } = args.inputs;
     const a = args.attrs as unknown as ConvAttrs & { filterShape: Shape4 };
     if (!x || !dy || a.dataFormat === 'NCHW' || !isF32(x, dy)) return undefined;
-    const c = tf.backend_util.computeConv2DInfo(
-      x.shape as Shape4,
-      a.filterShape,
-      a.strides,
-      a.dilations ?? 1,
-      a.pad,
-      a.dimRoundingMode,
-      depthwise,
-      'channelsLast',
-    );
+    const c = convInfo(x.shape as Shape4, a.filterShape, a, depthwise);
     if (!paddingOk(c) || !tf.util.arraysEqual(c.outShape, dy.shape)) return undefined;
     const o = args.backend.output(a.filterShape);
     addon.conv2dBackpropFilter(convShape(c, depthwise ? c.inChannels : 1), f32(args.backend, x), f32(args.backend, dy), o.values);
