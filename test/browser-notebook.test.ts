@@ -15,18 +15,8 @@ import * as path from 'node:path';
 import { ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { chromium, Browser, Page } from 'playwright-core';
 import { installKernelForTests } from './helpers/jupyter';
+import { ARTIFACTS, CHROMIUM, CHROMIUM_ARGS as ARGS, NBCONVERT } from './helpers/browser';
 
-const CHROMIUM = '/usr/bin/chromium';
-const NBCONVERT = '/usr/bin/jupyter-nbconvert';
-const ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--no-first-run',
-];
-const ARTIFACTS = path.join(__dirname, '..', '..', 'test-artifacts');
 const NOTEBOOK = path.join(__dirname, '..', '..', 'notebooks', '01-estimator-basics.ipynb');
 const STEPS = process.env.BROWSER_TUTORIAL_STEPS ?? '200';
 /** The README's screenshot, remade by every run from the executed full-length tutorial. */

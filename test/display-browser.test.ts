@@ -14,19 +14,9 @@ import { EventFileWriter } from '../src/events/writer';
 import { histogramOf } from '../src/estimator/summary/collect';
 import { carriesPlotlyLibrary, plotlyLibraryHtml, resetPlotlyLibrary } from '../src/display/plotly';
 import { DisplayOptions, MimeBundle, setDisplaySink } from '../src/host/sink';
+import { ARTIFACTS, CHROMIUM, CHROMIUM_ARGS as ARGS, NBCONVERT } from './helpers/browser';
 
-const CHROMIUM = '/usr/bin/chromium';
-const ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--no-first-run',
-];
-const ARTIFACTS = path.join(__dirname, '..', '..', 'test-artifacts');
 const missing = fs.existsSync(CHROMIUM) ? false : `${CHROMIUM} is not installed (apt-get install chromium)`;
-const NBCONVERT = '/usr/bin/jupyter-nbconvert';
 const noNbconvert = missing || (fs.existsSync(NBCONVERT) ? false : `${NBCONVERT} is not installed (apt-get install jupyter-nbconvert)`);
 
 interface PlotInfo {

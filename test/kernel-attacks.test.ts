@@ -51,3 +51,8 @@ test('heartbeat and interrupt_request answer while a cell runs a synchronous loo
   const r = scenario('control_thread');
   assert.ok(r.heartbeat_max_s < 0.5 && r.interrupt_reply_s < 0.5, JSON.stringify(r));
 });
+
+test('shutdown_request while a cell runs a synchronous loop: the loop is stopped and the kernel exits cleanly within seconds', () => {
+  const r = scenario('shutdown_busy');
+  assert.ok(r.shutdown_s < 3.5, `shutdown took ${r.shutdown_s} s`);
+});

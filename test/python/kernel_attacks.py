@@ -268,6 +268,33 @@ def scenario_control_thread():
         stop(km, kc)
 
 
+def scenario_shutdown_busy():
+    """shutdown_request on control while a cell runs a synchronous loop, as a frontend that speaks
+    only the protocol sends it (no signal from a kernel manager): the kernel stops the loop,
+    replies and exits cleanly (code 0) within seconds."""
+    km, kc, log_path = start()
+    try:
+        run(kc, "1 + 1")
+        kc.execute("let spin = 0; while (true) { spin++; }")
+        time.sleep(1.5)
+        proc = km.provisioner.process
+        t = time.time()
+        msg = kc.session.msg("shutdown_request", {"restart": False})
+        kc.control_channel.send(msg)
+        reply = kc.get_control_msg(timeout=10)
+        reply_s = time.time() - t
+        assert reply["msg_type"] == "shutdown_reply" and reply["parent_header"]["msg_id"] == msg["header"]["msg_id"], reply
+        code = proc.wait(timeout=10)
+        exit_s = time.time() - t
+        assert code == 0, "the kernel exited with %s: %s" % (code, kernel_log(log_path)[-2000:])
+        assert reply_s < 3 and exit_s < 4, (reply_s, exit_s)
+        return {"shutdown_s": round(exit_s, 2), "reply_s": round(reply_s, 2), "exit_code": code}
+    finally:
+        kc.stop_channels()
+        if km.has_kernel:
+            km.shutdown_kernel(now=True)
+
+
 if __name__ == "__main__":
     name = sys.argv[1]
     result = globals()["scenario_" + name]()

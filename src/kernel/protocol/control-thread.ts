@@ -28,12 +28,24 @@ async function heartbeat(): Promise<void> {
   for await (const frames of hb) await hb.send(frames);
 }
 
+// shutdown_request is answered by the main thread (it saves the history and closes the kernel).
+// A cell in a synchronous loop would keep it waiting until Jupyter kills the process (5 s):
+// when the main thread has not closed a second after the request, SIGINT stops the loop (as an
+// interrupt does) and the shutdown goes on normally.
+let shutdownWatchdog: NodeJS.Timeout | undefined;
+function armShutdownWatchdog(): void {
+  if (shutdownWatchdog || process.platform === 'win32') return;
+  shutdownWatchdog = setTimeout(() => process.kill(process.pid, 'SIGINT'), 1000);
+  shutdownWatchdog.unref();
+}
+
 async function serveControl(): Promise<void> {
   for await (const frames of control) {
     try {
       const i = frames.findIndex((f) => f.length === 9 && f.toString() === '<IDS|MSG>');
       const sig = i >= 0 && frames[i + 1] ? frames[i + 1].toString() : '';
       const msg = decode(frames, signer, history);
+      if (msg.header.msg_type === 'shutdown_request') armShutdownWatchdog();
       if (msg.header.msg_type !== 'interrupt_request') {
         post({ type: 'message', frames });
         continue;
@@ -64,6 +76,7 @@ port.on('message', (m: ToControl) => {
   if (m.type === 'send') send(m.frames.map((f) => Buffer.from(f.buffer, f.byteOffset, f.byteLength)));
   else if (m.type === 'seen') history.add(m.signature);
   else if (m.type === 'close') {
+    clearTimeout(shutdownWatchdog);
     // Pending replies (shutdown_reply) go out first, for at most half a second. Sockets left
     // open when the process exits abort it (zeromq.js issue 411), so they close here.
     const done = (): void => {
