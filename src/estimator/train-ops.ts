@@ -276,23 +276,22 @@ export class AdamOptimizer extends Optimizer {
    * whole GPU queue. Read back (once) only for the native fused kernel, which takes a number
    * and runs on the CPU, where a read is a copy.
    */
-  private lrT: { optName: string; value: tf.Scalar | number } | undefined;
+  private lrT: tf.Scalar | number | undefined;
 
   override beginApply(store: VariableStore, optName: string, lr: tf.Scalar | number): void {
     const [b1p, b2p] = this.powers(store, optName);
     if (hasKernel(ADAM_UPDATE)) {
       const lrNum = typeof lr === 'number' ? lr : lr.dataSync()[0];
-      this.lrT = { optName, value: (lrNum * Math.sqrt(1 - b2p.dataSync()[0])) / (1 - b1p.dataSync()[0]) };
+      this.lrT = (lrNum * Math.sqrt(1 - b2p.dataSync()[0])) / (1 - b1p.dataSync()[0]);
     } else {
-      this.lrT = { optName, value: tf.div(tf.mul(lr, tf.sqrt(tf.sub(1, b2p))), tf.sub(1, b1p)) as tf.Scalar };
+      this.lrT = tf.div(tf.mul(lr, tf.sqrt(tf.sub(1, b2p))), tf.sub(1, b1p)) as tf.Scalar;
     }
   }
 
-  applyGradient(store: VariableStore, optName: string, varName: string, v: tf.Variable, g: tf.Tensor, lr: tf.Scalar | number): void {
-    const cached = this.lrT;
-    if (!cached || cached.optName !== optName || (typeof cached.value !== 'number' && cached.value.isDisposed))
-      this.beginApply(store, optName, lr);
-    const lrT = this.lrT!.value;
+  applyGradient(store: VariableStore, optName: string, varName: string, v: tf.Variable, g: tf.Tensor, _lr: tf.Scalar | number): void {
+    const lrT = this.lrT;
+    if (lrT === undefined)
+      throw new Error('AdamOptimizer.applyGradient runs between beginApply and finishApply, as minimize() calls them.');
     const m = this.slot(store, `${varName}/${optName}/m`, v);
     const s = this.slot(store, `${varName}/${optName}/v`, v);
     if (typeof lrT === 'number' && v.dtype === 'float32') {
