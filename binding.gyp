@@ -23,7 +23,9 @@
       "defines": ["NAPI_CPP_EXCEPTIONS", "NAPI_VERSION=8"],
       "cflags!": ["-fno-exceptions"],
       "cflags_cc!": ["-fno-exceptions", "-fno-rtti"],
-      "cflags_cc": ["-O3", "-std=c++17", "-fexceptions", "-fopenmp", "-Wno-psabi"],
+      # -ffp-contract=off: a relu mask recomputed from x in a gradient must agree bit for bit
+      # with the relu of the forward pass (an FMA in one loop and not in the other would not).
+      "cflags_cc": ["-O3", "-std=c++17", "-fexceptions", "-fopenmp", "-Wno-psabi", "-ffp-contract=off"],
       "ldflags": ["-fopenmp"],
       "libraries": ["-ldnnl"]
     }

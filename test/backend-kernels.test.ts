@@ -405,6 +405,55 @@ describe('normalisation, reductions, element-wise', () => {
     noFallbacks('bn+relu');
   });
 
+  test('batch norm -> relu -> max pooling (one forward and one backward kernel on native) equals the composed ops, with gradients', async () => {
+    // The layers' chain: on native neither the batch norm's nor the relu's output is written,
+    // and the three gradients are one kernel. Odd channel counts take the scalar tail; 'same'
+    // padding, stride 1 and 2x2 windows cover the other pooling geometries.
+    const cases: Array<{ shape: number[]; size: [number, number]; stride: [number, number]; pad: 'same' | 'valid' }> = [
+      { shape: [64, 26, 26, 32], size: [3, 3], stride: [2, 2], pad: 'valid' },
+      { shape: [64, 10, 10, 64], size: [3, 3], stride: [2, 2], pad: 'valid' },
+      { shape: [3, 9, 8, 11], size: [3, 3], stride: [1, 1], pad: 'same' },
+      { shape: [2, 7, 6, 5], size: [2, 2], stride: [2, 2], pad: 'same' },
+      { shape: [1, 5, 5, 3], size: [3, 2], stride: [2, 1], pad: 'valid' },
+    ];
+    for (const c of cases) {
+      const ch = c.shape[3];
+      const specs: Spec[] = [{ shape: c.shape, lo: -1, hi: 2 }, { shape: [ch] }, { shape: [ch] }];
+      const chain = (x: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => {
+        if (tf.getBackend() === 'cpu') {
+          const { mean, variance } = tf.moments(x, [0, 1, 2]);
+          return tf.maxPool(tf.relu(tf.batchNorm(x, mean, variance, b, g, 1e-3)) as tf.Tensor4D, c.size, c.stride, c.pad);
+        }
+        return maxPool(tf.relu(batchNormTraining(x, g, b, 1e-3)[0]) as tf.Tensor4D, c.size, c.stride, c.pad);
+      };
+      const label = `bn+relu+maxPool [${c.shape}] ${c.size} stride ${c.stride} ${c.pad}`;
+      await same(label, specs, (x, g, b) => tf.grad((xx: tf.Tensor) => tf.sum(chain(xx, g, b)))(x));
+      await same(`${label} grads`, specs, (x, g, b) =>
+        tf.grads((xx: tf.Tensor, gg: tf.Tensor, bb: tf.Tensor) => weighted(chain(xx, gg, bb)))([x, g, b]),
+      );
+    }
+    noFallbacks('bn+relu+maxPool');
+  });
+
+  test('the fused chain still gives every intermediate to whoever reads it: relu output, pooling gradient, relu gradient', async () => {
+    const shape = [4, 9, 9, 6];
+    const specs: Spec[] = [{ shape, lo: -1, hi: 2 }, { shape: [6] }, { shape: [6] }];
+    const parts = (x: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => {
+      const native = tf.getBackend() !== 'cpu';
+      const { mean, variance } = native ? { mean: undefined, variance: undefined } : tf.moments(x, [0, 1, 2]);
+      const bn = native ? batchNormTraining(x, g, b, 1e-3)[0] : tf.batchNorm(x, mean!, variance!, b, g, 1e-3);
+      const r = tf.relu(bn);
+      const pool = (t: tf.Tensor) =>
+        native ? maxPool(t as tf.Tensor4D, [3, 3], [2, 2], 'valid') : tf.maxPool(t as tf.Tensor4D, 3, 2, 'valid');
+      // The gradients of the pooling and of relu(pooling input), read as tensors of their own.
+      const dPool = tf.grad((t: tf.Tensor) => weighted(pool(t)))(r);
+      const dRelu = tf.grad((t: tf.Tensor) => weighted(pool(tf.relu(t))))(bn);
+      return [tf.add(r, 0), pool(r), dPool, dRelu];
+    };
+    await same('fused chain intermediates', specs, parts);
+    noFallbacks('fused chain intermediates');
+  });
+
   test('a batch norm output read by other kernels too (reshaped, added, read back) is computed for them', async () => {
     const shape = [4, 6, 5, 8];
     const specs: Spec[] = [{ shape, lo: -1, hi: 2 }, { shape: [8] }, { shape: [8] }];
@@ -521,11 +570,27 @@ describe('the addon checks buffer lengths against the shapes it is given', () =>
     const addon = registerNativeBackend().addon!;
     const f = (n: number) => new Float32Array(n);
     const pool = Int32Array.from([2, 6, 6, 3, 2, 2, 3, 3, 2, 2, 0, 0, 0, 0]); // [2,6,6,3] -> [2,2,2,3]
-    const ws = f(addon.maxPoolWorkspaceSize(pool));
-    assert.throws(() => addon.maxPoolTrain(pool, f(2 * 6 * 6 * 3 - 1), f(24), ws), /maxPoolTrain x/);
-    assert.throws(() => addon.maxPoolTrain(pool, f(216), f(23), ws), /maxPoolTrain y/);
-    assert.throws(() => addon.maxPoolBackwardWs(pool, f(24), f(0), f(216)), /workspace/);
-    assert.throws(() => addon.maxPoolBackwardWs(pool, f(24), ws, f(215)), /maxPoolBackwardWs dx/);
+    const ws = f(48); // argmax and value per output element
+    assert.throws(() => addon.maxPoolArgmax(pool, f(2 * 6 * 6 * 3 - 1), null, null, f(24), ws), /maxPoolArgmax x/);
+    assert.throws(() => addon.maxPoolArgmax(pool, f(216), null, null, f(23), ws), /maxPoolArgmax y/);
+    assert.throws(() => addon.maxPoolArgmax(pool, f(216), null, null, f(24), f(24)), /maxPoolArgmax workspace/);
+    assert.throws(() => addon.maxPoolArgmax(pool, f(216), f(3), null, f(24), ws), /both be given/);
+    assert.throws(() => addon.maxPoolArgmax(pool, f(216), f(2), f(3), f(24), ws), /maxPoolArgmax scale, shift/);
+    assert.throws(() => addon.maxPoolScatter(pool, f(24), f(0), f(216)), /maxPoolScatter workspace/);
+    assert.throws(() => addon.maxPoolScatter(pool, f(24), ws, f(215)), /maxPoolScatter dx/);
+    assert.throws(() => addon.maxPoolScatter(pool, f(24), ws, f(216), f(3)), /both be given/);
+    assert.throws(
+      () => addon.bnTrainBackwardPooled(pool, 1e-3, f(216), f(24), ws, f(3), f(3), f(3), f(3), f(3), f(215), f(3), f(3)),
+      /bnTrainBackwardPooled dx/,
+    );
+    assert.throws(
+      () => addon.bnTrainBackwardPooled(pool, 1e-3, f(216), f(24), f(20), f(3), f(3), f(3), f(3), f(3), f(216), f(3), f(3)),
+      /bnTrainBackwardPooled workspace/,
+    );
+    assert.throws(
+      () => addon.bnTrainBackwardPooled(pool, 1e-3, f(216), f(24), ws, f(3), f(3), f(3), f(3), f(4), f(216), f(3), f(3)),
+      /bnTrainBackwardPooled per-channel/,
+    );
     assert.throws(() => addon.maxPoolBackward(pool, f(216), f(20), f(216)), /maxPoolBackward dy/);
     assert.throws(() => addon.bnTrainForward(72, 3, 1e-3, f(215), f(3), f(3), f(216), f(3), f(3)), /bnTrainForward x/);
     assert.throws(() => addon.bnTrainForward(72, 3, 1e-3, f(216), f(2), f(3), f(216), f(3), f(3)), /per-channel/);
@@ -545,7 +610,15 @@ describe('the addon checks buffer lengths against the shapes it is given', () =>
     assert.throws(() => addon.bnInference(72, 3, 1e-3, f(216), f(3), f(2), null, null, f(216)), /bnInference variance/);
     assert.throws(() => addon.bnInference(72, 3, 1e-3, f(216), f(3), f(3), f(3), null, f(210)), /bnInference y/);
     // The right lengths pass.
-    addon.maxPoolTrain(pool, f(216), f(24), ws);
+    addon.maxPoolArgmax(pool, f(216), f(3), f(3), f(24), ws);
+    // A workspace not written by maxPoolArgmax (indices out of range) is ignored, never followed.
+    addon.maxPoolScatter(
+      pool,
+      f(24),
+      Float32Array.from({ length: 48 }, () => 1e30),
+      f(216),
+    );
+    addon.bnTrainBackwardPooled(pool, 1e-3, f(216), f(24), ws, f(3), f(3), f(3), f(3), f(3), f(216), f(3), f(3));
     addon.bnTrainBackward(72, 3, 1e-3, f(216), f(216), f(3), f(3), f(3), f(216), f(3), f(3), f(216));
     addon.poolForward(pool, 1, f(216), f(24));
     addon.avgPoolBackward(pool, 2, f(24), f(216));

@@ -21,11 +21,29 @@ export interface NativeAddon {
   poolForward(shape: Int32Array, mode: number, x: Float32Array, y: Float32Array): void;
   avgPoolBackward(shape: Int32Array, mode: number, dy: Float32Array, dx: Float32Array): void;
   maxPoolBackward(shape: Int32Array, x: Float32Array, dy: Float32Array, dx: Float32Array): void;
-  /** Floats that maxPoolTrain's workspace takes for this shape. */
-  maxPoolWorkspaceSize(shape: Int32Array): number;
-  /** Max pooling that also writes oneDNN's workspace (each window's argmax, opaque bytes). */
-  maxPoolTrain(shape: Int32Array, x: Float32Array, y: Float32Array, workspace: Float32Array): void;
-  maxPoolBackwardWs(shape: Int32Array, dy: Float32Array, workspace: Float32Array, dx: Float32Array): void;
+  /**
+   * Max pooling that also writes its workspace: per image, each output element's input pixel
+   * (h * width + w, int32) and then the input value there, so twice the output's length (a
+   * Float32Array). With scale and shift, it pools relu(x * scale + shift) per channel: a batch
+   * norm + relu before it computed on the fly.
+   */
+  maxPoolArgmax(
+    shape: Int32Array,
+    x: Float32Array,
+    scale: Float32Array | null,
+    shift: Float32Array | null,
+    y: Float32Array,
+    workspace: Float32Array,
+  ): void;
+  /** The gradient from maxPoolArgmax's workspace; with scale and shift, masked where x * scale + shift <= 0 (the relu's gradient). */
+  maxPoolScatter(
+    shape: Int32Array,
+    dy: Float32Array,
+    workspace: Float32Array,
+    dx: Float32Array,
+    scale?: Float32Array,
+    shift?: Float32Array,
+  ): void;
   /** With y null, only the statistics and (when given) the per-channel scale and shift of y = x * scale + shift. */
   bnTrainForward(
     rows: number,
@@ -56,6 +74,26 @@ export interface NativeAddon {
     dgamma: Float32Array,
     dbeta: Float32Array,
     reluOut?: Float32Array | null,
+  ): void;
+  /**
+   * The gradient of batch norm -> relu -> max pooling in one kernel, when the relu and the
+   * pooling read x * scale + shift on the fly (maxPoolArgmax with scale, shift): dy is the
+   * pooling's output gradient, poolShape the pooling's shape array.
+   */
+  bnTrainBackwardPooled(
+    poolShape: Int32Array,
+    eps: number,
+    x: Float32Array,
+    dy: Float32Array,
+    workspace: Float32Array,
+    scale: Float32Array,
+    shift: Float32Array,
+    mean: Float32Array,
+    variance: Float32Array,
+    gamma: Float32Array,
+    dx: Float32Array,
+    dgamma: Float32Array,
+    dbeta: Float32Array,
   ): void;
   bnInference(
     rows: number,
@@ -136,11 +174,11 @@ const REQUIRED: Array<keyof NativeAddon> = [
   'poolForward',
   'avgPoolBackward',
   'maxPoolBackward',
-  'maxPoolWorkspaceSize',
-  'maxPoolTrain',
-  'maxPoolBackwardWs',
+  'maxPoolArgmax',
+  'maxPoolScatter',
   'bnTrainForward',
   'bnTrainBackward',
+  'bnTrainBackwardPooled',
   'bnInference',
   'affine',
   'relu',

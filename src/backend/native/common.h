@@ -22,6 +22,10 @@
 
 namespace tfe {
 
+// A batch norm's output, x * scale + shift: the one formula every fused pass uses, so that a
+// relu's mask recomputed from x in a gradient agrees bit for bit with the relu computed forward.
+__attribute__((always_inline)) inline float AffineValue(float x, float scale, float shift) { return x * scale + shift; }
+
 // Splits [0, n) into one contiguous range per OpenMP thread.
 struct Range {
   int64_t begin, end;
@@ -90,6 +94,14 @@ const int32_t* Params(const Napi::Value& v, size_t n, const char* what);
 
 // Post-op activations shared by convolution and matmul (Activation in op-codes.h).
 dnnl::primitive_attr ActivationAttr(int act, float alpha);
+
+// One image's pooling geometry (NHWC), from the shape array (op-codes.json, shapes.pool);
+// Geometry sets *n to the batch size.
+struct PoolGeom {
+  int64_t ih, iw, c, oh, ow;
+  int kh, kw, sh, sw, pt, pl;
+};
+PoolGeom Geometry(const Napi::Value& shape, int64_t* n);
 
 using Fn = Napi::Value (*)(const Napi::CallbackInfo&);
 void Export(Napi::Env env, Napi::Object exports, const char* name, Fn fn);

@@ -15,21 +15,70 @@ type Entry = ReturnType<MathBackendCPU['data']['get']>;
 
 /**
  * Outputs computed only when first read, so that the kernel reading them can fuse their pass
- * into its own (and they are never written when nothing else reads them):
- *  - affine: batch norm's y = src * scale + shift per channel; a relu after it writes
- *    relu(src * scale + shift) in one pass;
+ * into its own (and they are never written when nothing else reads them). The layers' chain
+ * batch norm -> relu -> max pooling and its gradient run so:
+ *  - affine: batch norm's y = src * scale + shift per channel;
+ *  - affineRelu: relu(src * scale + shift), a relu after a pending affine; a max pooling
+ *    reading it pools the values computed on the fly, so neither output is ever written;
+ *  - poolScatter: the max-pool gradient, dy scattered to each window's argmax (workspace);
+ *  - poolReluGrad: the relu gradient of a poolScatter where the relu was an affineRelu: the
+ *    batch norm gradient reading it works from the pooled dy and the workspace alone;
  *  - reluGrad: relu's gradient, dy where relu's output > 0; the batch norm gradient after it
  *    masks dy on the fly.
  * Anyone else reading such an output computes it first (see the constructor).
  */
 export type Pending =
-  | { kind: 'affine'; rows: number; channels: number; src: Float32Array; scale: Float32Array; shift: Float32Array; y: Float32Array }
+  | {
+      kind: 'affine' | 'affineRelu';
+      rows: number;
+      channels: number;
+      src: Float32Array;
+      scale: Float32Array;
+      shift: Float32Array;
+      y: Float32Array;
+    }
+  | { kind: 'poolScatter'; shape: Int32Array; dy: Float32Array; ws: Float32Array; y: Float32Array }
+  | {
+      kind: 'poolReluGrad';
+      shape: Int32Array;
+      dy: Float32Array;
+      ws: Float32Array;
+      src: Float32Array;
+      scale: Float32Array;
+      shift: Float32Array;
+      y: Float32Array;
+    }
   | { kind: 'reluGrad'; dy: Float32Array; reluOut: Float32Array; y: Float32Array };
 type PendingInput = Pending extends infer P ? (P extends Pending ? Omit<P, 'y'> : never) : never;
 
 /** The input arrays a pending output reads (kept from recycling until it is computed or dropped). */
 function sources(p: Pending): Float32Array[] {
-  return p.kind === 'affine' ? [p.src] : [p.dy, p.reluOut];
+  switch (p.kind) {
+    case 'affine':
+    case 'affineRelu':
+      return [p.src];
+    case 'poolScatter':
+      return [p.dy, p.ws];
+    case 'poolReluGrad':
+      return [p.dy, p.ws, p.src];
+    case 'reluGrad':
+      return [p.dy, p.reluOut];
+  }
+}
+
+/** Computes a pending output into its y. */
+function compute(addon: NativeAddon, p: Pending): void {
+  switch (p.kind) {
+    case 'affine':
+    case 'affineRelu':
+      return addon.affine(p.rows, p.channels, p.src, p.scale, p.shift, p.kind === 'affineRelu', p.y);
+    case 'poolScatter':
+      return addon.maxPoolScatter(p.shape, p.dy, p.ws, p.y);
+    case 'poolReluGrad':
+      return addon.maxPoolScatter(p.shape, p.dy, p.ws, p.y, p.scale, p.shift);
+    case 'reluGrad':
+      return addon.reluGrad(p.dy, p.reluOut, p.y);
+  }
 }
 
 export class NativeBackend extends MathBackendCPU {
@@ -158,8 +207,7 @@ export function registerNativeBackend(): { addon?: NativeAddon; error?: string }
     return kc.kernelFunc;
   };
   const addon = loaded.addon;
-  NativeBackend.compute = (p) =>
-    p.kind === 'affine' ? addon.affine(p.rows, p.channels, p.src, p.scale, p.shift, false, p.y) : addon.reluGrad(p.dy, p.reluOut, p.y);
+  NativeBackend.compute = (p) => compute(addon, p);
   for (const kc of nativeKernels(loaded.addon, cpuKernel)) {
     if (tf.getKernel(kc.kernelName, NATIVE_BACKEND)) tf.unregisterKernel(kc.kernelName, NATIVE_BACKEND);
     tf.registerKernel(kc);

@@ -62,7 +62,7 @@ TFE_VECTOR_CLONES void GradSumsMasked(const float* __restrict x, const float* __
 TFE_VECTOR_CLONES void AffineRows(const float* __restrict x, const float* __restrict scale, const float* __restrict shift,
                                   int64_t r0, int64_t r1, int c, float* __restrict y) {
   for (int64_t r = r0; r < r1; r++)
-    for (int j = 0; j < c; j++) y[r * c + j] = x[r * c + j] * scale[j] + shift[j];
+    for (int j = 0; j < c; j++) y[r * c + j] = AffineValue(x[r * c + j], scale[j], shift[j]);
 }
 
 // y[r, j] = max(0, x[r, j] * scale[j] + shift[j]) (NaN stays NaN, as tfjs's relu)
@@ -70,7 +70,7 @@ TFE_VECTOR_CLONES void AffineReluRows(const float* __restrict x, const float* __
                                       int64_t r0, int64_t r1, int c, float* __restrict y) {
   for (int64_t r = r0; r < r1; r++)
     for (int j = 0; j < c; j++) {
-      const float v = x[r * c + j] * scale[j] + shift[j];
+      const float v = AffineValue(x[r * c + j], scale[j], shift[j]);
       y[r * c + j] = v < 0.f ? 0.f : v;
     }
 }
@@ -192,6 +192,51 @@ Napi::Value AffinePass(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// dx[r, j] = k0[j] - (x[r, j] - mean[j]) k3[j]: the part of the gradient that is not dy's.
+TFE_VECTOR_CLONES void GradRowsWithoutDy(const float* __restrict x, const float* __restrict mean, const float* __restrict k0,
+                                         const float* __restrict k3, int64_t r0, int64_t r1, int c, float* __restrict dx) {
+  for (int64_t r = r0; r < r1; r++)
+    for (int j = 0; j < c; j++) dx[r * c + j] = k0[j] - (x[r * c + j] - mean[j]) * k3[j];
+}
+
+// The per-channel constants of a batch norm gradient, dx = k1 dy + k0 - (x - mean) k3, from the
+// sums of dy and of dy (x - mean); also writes dgamma and dbeta.
+struct GradConstants {
+  std::vector<float> k1, k0, k3;
+};
+GradConstants GradientConstants(int64_t rows, int c, float eps, const float* var, const float* gamma, const std::vector<double>& sdy,
+                                const std::vector<double>& sdyx, float* dgamma, float* dbeta) {
+  GradConstants k{std::vector<float>(c), std::vector<float>(c), std::vector<float>(c)};
+  for (int j = 0; j < c; j++) {
+    const double inv = 1.0 / std::sqrt(static_cast<double>(var[j]) + eps);
+    dbeta[j] = static_cast<float>(sdy[j]);
+    dgamma[j] = static_cast<float>(sdyx[j] * inv);
+    const double g = gamma[j] * inv;
+    k.k1[j] = static_cast<float>(g);
+    k.k0[j] = static_cast<float>(-g * sdy[j] / rows);
+    k.k3[j] = static_cast<float>(g * sdyx[j] * inv * inv / rows);
+  }
+  return k;
+}
+
+// The pooled gradient's contributions to the sums of one image: dy of each window's maximum,
+// where the relu before the pooling let it through (x * scale + shift > 0), with x there
+// taken from the workspace (maxPoolArgmax). Branch-free: the mask is a coin toss per element.
+TFE_VECTOR_CLONES void PooledGradSums(const PoolGeom& g, const float* __restrict dy, const int32_t* __restrict ws,
+                                      const float* __restrict scale, const float* __restrict shift, const float* __restrict mean,
+                                      float* __restrict a, float* __restrict b) {
+  const int64_t c = g.c, out_size = g.oh * g.ow * g.c, pixels = g.ih * g.iw;
+  const float* wsx = reinterpret_cast<const float*>(ws + out_size);
+  for (int64_t o = 0; o < out_size; o += c)
+    for (int64_t j = 0; j < c; j++) {
+      const bool valid = static_cast<uint32_t>(ws[o + j]) < static_cast<uint64_t>(pixels);
+      const float xv = wsx[o + j];
+      const float d = valid && AffineValue(xv, scale[j], shift[j]) > 0.f ? dy[o + j] : 0.f;
+      a[j] += d;
+      b[j] += d * (xv - mean[j]);
+    }
+}
+
 // bnTrainBackward(rows, c, eps, x, dy, mean, variance, gamma, dx, dgamma, dbeta[, reluOut]):
 // with reluOut, dy is the gradient of relu(batch norm) and is masked by reluOut > 0 on the fly
 // (batch norm + relu backward in one kernel).
@@ -224,21 +269,72 @@ Napi::Value TrainBackward(const Napi::CallbackInfo& info) {
       },
       sdy, sdyx);
   // dx = gamma inv / N (N dy - sum(dy) - xhat sum(dy xhat)) = k1 dy + k0 - (x - mean) k3
-  std::vector<float> k1(c), k0(c), k3(c);
-  for (int j = 0; j < c; j++) {
-    const double inv = 1.0 / std::sqrt(static_cast<double>(var[j]) + eps);
-    dbeta[j] = static_cast<float>(sdy[j]);
-    dgamma[j] = static_cast<float>(sdyx[j] * inv);
-    const double g = gamma[j] * inv;
-    k1[j] = static_cast<float>(g);
-    k0[j] = static_cast<float>(-g * sdy[j] / rows);
-    k3[j] = static_cast<float>(g * sdyx[j] * inv * inv / rows);
-  }
+  const GradConstants k = GradientConstants(rows, c, eps, var, gamma, sdy, sdyx, dgamma, dbeta);
   ParallelSpans(rows, rows * c, [&](int64_t b, int64_t e) {
     if (mask) {
-      GradRowsMasked(x, dy, mask, mean, k1.data(), k0.data(), k3.data(), b, e, c, dx);
+      GradRowsMasked(x, dy, mask, mean, k.k1.data(), k.k0.data(), k.k3.data(), b, e, c, dx);
     } else {
-      GradRows(x, dy, mean, k1.data(), k0.data(), k3.data(), b, e, c, dx);
+      GradRows(x, dy, mean, k.k1.data(), k.k0.data(), k.k3.data(), b, e, c, dx);
+    }
+  });
+  return info.Env().Undefined();
+}
+
+// bnTrainBackwardPooled(poolShape, eps, x, dyPooled, ws, scale, shift, mean, variance, gamma,
+// dx, dgamma, dbeta): the gradient of batch norm -> relu -> max pooling in one kernel, where
+// the relu and the pooling read x * scale + shift on the fly (maxPoolArgmax with scale, shift)
+// and neither the batch norm's nor the relu's output was written. dy is the pooling's output
+// gradient: the sums visit only the windows' maxima (x there is in the workspace); dx is one
+// pass per image plus a scatter of dy while the image is in cache. Memory traffic: x read and
+// dx written once, against five reads and two writes of full-size tensors for the three
+// gradients one by one.
+Napi::Value TrainBackwardPooled(const Napi::CallbackInfo& info) {
+  int64_t n;
+  const PoolGeom g = Geometry(info[0], &n);
+  const int c = static_cast<int>(g.c);
+  const int64_t pixels = g.ih * g.iw, in_size = pixels * g.c, out_size = g.oh * g.ow * g.c, rows = n * pixels;
+  const float eps = Flt(info[1]);
+  const float* x = F32(info[2], n * in_size, "bnTrainBackwardPooled x");
+  const float* dy = F32(info[3], n * out_size, "bnTrainBackwardPooled dy");
+  const int32_t* ws = reinterpret_cast<const int32_t*>(F32(info[4], 2 * n * out_size, "bnTrainBackwardPooled workspace"));
+  const char* per_channel = "bnTrainBackwardPooled per-channel argument";
+  const float* scale = F32(info[5], c, per_channel);
+  const float* shift = F32(info[6], c, per_channel);
+  const float* mean = F32(info[7], c, per_channel);
+  const float* var = F32(info[8], c, per_channel);
+  const float* gamma = F32(info[9], c, per_channel);
+  float* dx = F32(info[10], n * in_size, "bnTrainBackwardPooled dx");
+  float* dgamma = F32(info[11], c, per_channel);
+  float* dbeta = F32(info[12], c, per_channel);
+  std::vector<double> sdy(c, 0.0), sdyx(c, 0.0);
+  ParallelSpans(n, n * in_size, [&](int64_t begin, int64_t end) {
+    std::vector<float> a(c), b(c);
+    std::vector<double> da(c, 0.0), db(c, 0.0);
+    for (int64_t img = begin; img < end; img++) {
+      std::fill(a.begin(), a.end(), 0.f);
+      std::fill(b.begin(), b.end(), 0.f);
+      PooledGradSums(g, dy + img * out_size, ws + 2 * img * out_size, scale, shift, mean, a.data(), b.data());
+      for (int j = 0; j < c; j++) da[j] += a[j], db[j] += b[j];
+    }
+#pragma omp critical
+    for (int j = 0; j < c; j++) sdy[j] += da[j], sdyx[j] += db[j];
+  });
+  const GradConstants k = GradientConstants(rows, c, eps, var, gamma, sdy, sdyx, dgamma, dbeta);
+  ParallelSpans(n, n * in_size, [&](int64_t begin, int64_t end) {
+    for (int64_t img = begin; img < end; img++) {
+      const float* xi = x + img * in_size;
+      float* dxi = dx + img * in_size;
+      GradRowsWithoutDy(xi, mean, k.k0.data(), k.k3.data(), 0, pixels, c, dxi);
+      const float* dyi = dy + img * out_size;
+      const int32_t* wsi = ws + 2 * img * out_size;
+      const float* wsx = reinterpret_cast<const float*>(wsi + out_size);
+      for (int64_t o = 0; o < out_size; o += c)
+        for (int j = 0; j < c; j++) {
+          const int32_t at = wsi[o + j];
+          const bool valid = static_cast<uint32_t>(at) < static_cast<uint64_t>(pixels);
+          const bool pass = valid && AffineValue(wsx[o + j], scale[j], shift[j]) > 0.f;
+          dxi[(valid ? at : 0) * static_cast<int64_t>(c) + j] += pass ? k.k1[j] * dyi[o + j] : 0.f;  // branch-free
+        }
     }
   });
   return info.Env().Undefined();
@@ -278,6 +374,7 @@ Napi::Value Inference(const Napi::CallbackInfo& info) {
 void InitNorm(Napi::Env env, Napi::Object exports) {
   Export(env, exports, "bnTrainForward", TrainForward);
   Export(env, exports, "bnTrainBackward", TrainBackward);
+  Export(env, exports, "bnTrainBackwardPooled", TrainBackwardPooled);
   Export(env, exports, "bnInference", Inference);
   Export(env, exports, "affine", AffinePass);
 }

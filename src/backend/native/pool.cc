@@ -1,9 +1,10 @@
-// 2-D pooling on NHWC buffers. Forward passes and average-pool gradients use oneDNN. The
-// max-pool gradient has two forms: from oneDNN's workspace (the index of each window's
-// maximum, one byte per output, written by a training forward pass: the layers' max pooling
-// uses it), and a loop of our own for tfjs's MaxPoolGrad, which gets the input, not the
-// workspace. Both take the first maximum of each window in row-major order, as tfjs's cpu
-// kernel does.
+// 2-D pooling on NHWC buffers. Forward passes and average-pool gradients use oneDNN. Max
+// pooling in training (the layers' max pooling) is a loop of our own that also writes each
+// window's argmax (the workspace), optionally reading relu(x * scale + shift) instead of x so
+// that a batch norm + relu before it is never written out; its gradient scatters dy to the
+// argmax, optionally masked by that relu. tfjs's MaxPoolGrad, which gets the input and no
+// workspace, searches each window again. All take the first maximum of each window in
+// row-major order, as tfjs's cpu kernel does.
 #include <algorithm>
 #include <cstring>
 #include <limits>
@@ -23,8 +24,8 @@ using dt = memory::data_type;
 constexpr size_t kShapeLen = kPoolShapeLen;
 
 struct PoolPrims {
-  memory::desc src_md, dst_md, ws_md;
-  dnnl::pooling_forward fwd, fwd_train;
+  memory::desc src_md, dst_md;
+  dnnl::pooling_forward fwd;
   dnnl::pooling_backward bwd;
 };
 std::unordered_map<std::string, std::unique_ptr<PoolPrims>> g_pools;
@@ -53,10 +54,6 @@ PoolPrims& GetPool(const Napi::Value& v, int mode) {
   auto hint = dnnl::pooling_forward::primitive_desc(ft, Eng());
   auto bd = dnnl::pooling_backward::desc(alg, pp->src_md, pp->dst_md, strides, kernel, pl, pr);
   pp->bwd = dnnl::pooling_backward(dnnl::pooling_backward::primitive_desc(bd, Eng(), hint));
-  if (mode == kPoolMax) {
-    pp->fwd_train = dnnl::pooling_forward(hint);
-    pp->ws_md = hint.workspace_desc();
-  }
   auto& ref = *pp;
   g_pools.emplace(key, std::move(pp));
   return ref;
@@ -85,44 +82,7 @@ Napi::Value AvgBackward(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-// Floats that hold a max-pool workspace (opaque bytes to the caller).
-int64_t WorkspaceFloats(const PoolPrims& p) { return static_cast<int64_t>((p.ws_md.get_size() + sizeof(float) - 1) / sizeof(float)); }
 
-// maxPoolWorkspaceSize(shape): how many floats maxPoolTrain's workspace takes.
-Napi::Value WorkspaceSize(const Napi::CallbackInfo& info) {
-  return Napi::Number::New(info.Env(), static_cast<double>(WorkspaceFloats(GetPool(info[0], 0))));
-}
-
-// maxPoolTrain(shape, x, y, ws): the forward pass that also records each window's maximum.
-Napi::Value MaxTrain(const Napi::CallbackInfo& info) {
-  auto& p = GetPool(info[0], 0);
-  CheckLen(info[1], Floats(p.src_md), "maxPoolTrain x");
-  CheckLen(info[2], Floats(p.dst_md), "maxPoolTrain y");
-  CheckLen(info[3], WorkspaceFloats(p), "maxPoolTrain workspace");
-  p.fwd_train.execute(Strm(), {{DNNL_ARG_SRC, Wrap(p.src_md, F32(info[1]))},
-                               {DNNL_ARG_DST, Wrap(p.dst_md, F32(info[2]))},
-                               {DNNL_ARG_WORKSPACE, Wrap(p.ws_md, F32(info[3]))}});
-  Strm().wait();
-  return info.Env().Undefined();
-}
-
-// maxPoolBackwardWs(shape, dy, ws, dx): the gradient from maxPoolTrain's workspace.
-Napi::Value MaxBackwardWs(const Napi::CallbackInfo& info) {
-  auto& p = GetPool(info[0], 0);
-  CheckLen(info[1], Floats(p.dst_md), "maxPoolBackwardWs dy");
-  CheckLen(info[2], WorkspaceFloats(p), "maxPoolBackwardWs workspace");
-  CheckLen(info[3], Floats(p.src_md), "maxPoolBackwardWs dx");
-  p.bwd.execute(Strm(), {{DNNL_ARG_DIFF_DST, Wrap(p.dst_md, F32(info[1]))},
-                         {DNNL_ARG_WORKSPACE, Wrap(p.ws_md, F32(info[2]))},
-                         {DNNL_ARG_DIFF_SRC, Wrap(p.src_md, F32(info[3]))}});
-  Strm().wait();
-  return info.Env().Undefined();
-}
-
-struct PoolGeom {
-  int64_t ih, iw, c, oh, ow;
-  int kh, kw, sh, sw, pt, pl;
-};
 
 // 8 lanes as GCC vector extensions: one AVX2 register. (16 lanes ran 12x slower on an AVX2-only
 // CPU: GCC splits vectors wider than the target's registers through the stack.)
@@ -184,10 +144,8 @@ TFE_VECTOR_CLONES void MaxPoolGradImage(const PoolGeom& g, const float* __restri
 
 // maxPoolBackward(shape, x, dy, dx). Work is split over images: windows overlap in space.
 Napi::Value MaxBackward(const Napi::CallbackInfo& info) {
-  const int32_t* p = Params(info[0], kShapeLen, "pooling shape");
-  const PoolGeom g{p[kPoolN] > 0 ? p[kPoolIh] : 0, p[kPoolIw], p[kPoolC], p[kPoolOh], p[kPoolOw], p[kPoolKh],
-                   p[kPoolKw], p[kPoolSh], p[kPoolSw], p[kPoolPt], p[kPoolPl]};
-  const int64_t n = p[kPoolN];
+  int64_t n;
+  const PoolGeom g = Geometry(info[0], &n);
   const int64_t in_size = g.ih * g.iw * g.c, out_size = g.oh * g.ow * g.c;
   CheckLen(info[1], n * in_size, "maxPoolBackward x");
   CheckLen(info[2], n * out_size, "maxPoolBackward dy");
@@ -201,15 +159,163 @@ Napi::Value MaxBackward(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+
+// Where a relu(x * scale + shift) that was never written out is read back: per channel.
+struct AffineRelu {
+  const float* scale;
+  const float* shift;
+};
+
+// One image's max pooling in training: y = the first maximum of each window (row-major). The
+// image's workspace holds, per output element, its input pixel (h * iw + w, int32) and then,
+// in a second block of the same size, the input value there (x, before any affine): enough for
+// the gradients of the pooling, of a relu before it and of a batch norm before that, without
+// reading x again. With `a`, the values pooled are relu(x * scale + shift): the batch norm +
+// relu before the pooling computed on the fly.
+template <bool kAffine>
+TFE_VECTOR_CLONES void MaxPoolArgmaxImage(const PoolGeom& g, const float* __restrict x, AffineRelu a, float* __restrict y,
+                                          int32_t* __restrict ws) {
+  const int64_t full = g.c / 8 * 8, out_size = g.oh * g.ow * g.c;
+  float* wsx = reinterpret_cast<float*>(ws + out_size);
+  for (int64_t oy = 0; oy < g.oh; oy++) {
+    const int64_t h0 = oy * g.sh - g.pt, hs = std::max<int64_t>(0, h0), he = std::min<int64_t>(g.ih, h0 + g.kh);
+    for (int64_t ox = 0; ox < g.ow; ox++) {
+      const int64_t w0 = ox * g.sw - g.pl, wst = std::max<int64_t>(0, w0), we = std::min<int64_t>(g.iw, w0 + g.kw);
+      const int64_t o = (oy * g.ow + ox) * g.c;
+      for (int64_t c0 = 0; c0 < full; c0 += 8) {
+        F8 best = F8{} - std::numeric_limits<float>::infinity(), raw{};
+        I8 at = I8{} - 1;
+        F8 sc{}, sh{};
+        if (kAffine) sc = Load(a.scale + c0), sh = Load(a.shift + c0);
+        for (int64_t h = hs; h < he; h++)
+          for (int64_t w = wst; w < we; w++) {
+            const int32_t pos = static_cast<int32_t>(h * g.iw + w);
+            const F8 xv = Load(x + pos * g.c + c0);
+            F8 v = xv;
+            if (kAffine) {
+              v = xv * sc + sh;  // AffineValue, lane-wise
+              v = v < F8{} ? F8{} : v;
+            }
+            const I8 gt = v > best;
+            best = gt ? v : best;
+            raw = gt ? xv : raw;
+            at = gt ? (I8{} + pos) : at;
+          }
+        Store(y + o + c0, best);
+        Store(wsx + o + c0, raw);
+        std::memcpy(ws + o + c0, &at, sizeof at);
+      }
+      for (int64_t j = full; j < g.c; j++) {  // channels past the last block of 8
+        float best = -std::numeric_limits<float>::infinity(), raw = 0.f;
+        int32_t at = -1;
+        for (int64_t h = hs; h < he; h++)
+          for (int64_t w = wst; w < we; w++) {
+            const float xv = x[(h * g.iw + w) * g.c + j];
+            float v = xv;
+            if (kAffine) {
+              v = AffineValue(xv, a.scale[j], a.shift[j]);
+              v = v < 0.f ? 0.f : v;
+            }
+            if (v > best) best = v, raw = xv, at = static_cast<int32_t>(h * g.iw + w);
+          }
+        y[o + j] = best;
+        wsx[o + j] = raw;
+        ws[o + j] = at;
+      }
+    }
+  }
+}
+
+// One image's max-pool gradient from its workspace: dx = 0, then dy added at each window's
+// argmax; with `a`, only where x * scale + shift > 0 there (the gradient of the relu before it).
+void MaxPoolScatterImage(const PoolGeom& g, const float* __restrict dy, const int32_t* __restrict ws, const AffineRelu* a,
+                         float* __restrict dx) {
+  std::memset(dx, 0, sizeof(float) * g.ih * g.iw * g.c);
+  const int64_t out_size = g.oh * g.ow * g.c, pixels = g.ih * g.iw;
+  const float* wsx = reinterpret_cast<const float*>(ws + out_size);
+  for (int64_t o = 0; o < out_size; o += g.c)
+    for (int64_t j = 0; j < g.c; j++) {
+      // at outside the image: no maximum (an empty window), or not a workspace of this shape.
+      const int32_t at = ws[o + j];
+      const bool valid = static_cast<uint32_t>(at) < static_cast<uint64_t>(pixels);
+      // Branch-free: whether a relu let a value through is a coin toss per element.
+      const bool pass = valid && (!a || AffineValue(wsx[o + j], a->scale[j], a->shift[j]) > 0.f);
+      dx[(valid ? at : 0) * g.c + j] += pass ? dy[o + j] : 0.f;
+    }
+}
+
+// The workspace: two int32/float blocks per image of the output's size, carried in a
+// Float32Array (the backend's tensors are float32 buffers).
+int32_t* Workspace(const Napi::Value& v, int64_t need, const char* what) { return reinterpret_cast<int32_t*>(F32(v, need, what)); }
+
+// An optional relu(x * scale + shift) before the pooling: scale and shift both given or both null.
+bool OptionalAffine(const Napi::Value& scale, const Napi::Value& shift, int64_t c, const char* what, AffineRelu* a) {
+  const bool has = !scale.IsNull() && !scale.IsUndefined();
+  if (has != (!shift.IsNull() && !shift.IsUndefined())) {
+    throw Napi::Error::New(scale.Env(), std::string(what) + ": scale and shift must both be given or both be null");
+  }
+  if (has) *a = AffineRelu{F32(scale, c, what), F32(shift, c, what)};
+  return has;
+}
+
+// maxPoolArgmax(shape, x, scale|null, shift|null, y, ws): training max pooling with each
+// window's argmax and input value in ws (twice y's length); with scale and shift, of
+// relu(x * scale + shift) per channel.
+Napi::Value MaxArgmax(const Napi::CallbackInfo& info) {
+  int64_t n;
+  const PoolGeom g = Geometry(info[0], &n);
+  const int64_t in_size = g.ih * g.iw * g.c, out_size = g.oh * g.ow * g.c;
+  const float* x = F32(info[1], n * in_size, "maxPoolArgmax x");
+  AffineRelu a{nullptr, nullptr};
+  const bool affine = OptionalAffine(info[2], info[3], g.c, "maxPoolArgmax scale, shift", &a);
+  float* y = F32(info[4], n * out_size, "maxPoolArgmax y");
+  int32_t* ws = Workspace(info[5], 2 * n * out_size, "maxPoolArgmax workspace");
+  ParallelSpans(n, n * in_size, [&](int64_t b, int64_t e) {
+    for (int64_t img = b; img < e; img++) {
+      int32_t* wsi = ws + 2 * img * out_size;
+      if (affine) {
+        MaxPoolArgmaxImage<true>(g, x + img * in_size, a, y + img * out_size, wsi);
+      } else {
+        MaxPoolArgmaxImage<false>(g, x + img * in_size, a, y + img * out_size, wsi);
+      }
+    }
+  });
+  return info.Env().Undefined();
+}
+
+// maxPoolScatter(shape, dy, ws, dx[, scale, shift]): the gradient from maxPoolArgmax's
+// workspace; with scale and shift, masked where x * scale + shift <= 0 (a relu's gradient).
+Napi::Value MaxScatter(const Napi::CallbackInfo& info) {
+  int64_t n;
+  const PoolGeom g = Geometry(info[0], &n);
+  const int64_t in_size = g.ih * g.iw * g.c, out_size = g.oh * g.ow * g.c;
+  const float* dy = F32(info[1], n * out_size, "maxPoolScatter dy");
+  const int32_t* ws = Workspace(info[2], 2 * n * out_size, "maxPoolScatter workspace");
+  float* dx = F32(info[3], n * in_size, "maxPoolScatter dx");
+  AffineRelu a{nullptr, nullptr};
+  const bool masked = info.Length() > 4 && OptionalAffine(info[4], info[5], g.c, "maxPoolScatter scale, shift", &a);
+  ParallelSpans(n, n * in_size, [&](int64_t b, int64_t e) {
+    for (int64_t img = b; img < e; img++)
+      MaxPoolScatterImage(g, dy + img * out_size, ws + 2 * img * out_size, masked ? &a : nullptr, dx + img * in_size);
+  });
+  return info.Env().Undefined();
+}
+
 }  // namespace
+
+PoolGeom Geometry(const Napi::Value& shape, int64_t* n) {
+  const int32_t* p = Params(shape, kShapeLen, "pooling shape");
+  *n = p[kPoolN];
+  return PoolGeom{p[kPoolN] > 0 ? p[kPoolIh] : 0, p[kPoolIw], p[kPoolC], p[kPoolOh], p[kPoolOw], p[kPoolKh],
+                  p[kPoolKw], p[kPoolSh], p[kPoolSw], p[kPoolPt], p[kPoolPl]};
+}
 
 void InitPool(Napi::Env env, Napi::Object exports) {
   Export(env, exports, "poolForward", Forward);
   Export(env, exports, "avgPoolBackward", AvgBackward);
   Export(env, exports, "maxPoolBackward", MaxBackward);
-  Export(env, exports, "maxPoolWorkspaceSize", WorkspaceSize);
-  Export(env, exports, "maxPoolTrain", MaxTrain);
-  Export(env, exports, "maxPoolBackwardWs", MaxBackwardWs);
+  Export(env, exports, "maxPoolArgmax", MaxArgmax);
+  Export(env, exports, "maxPoolScatter", MaxScatter);
 }
 
 }  // namespace tfe

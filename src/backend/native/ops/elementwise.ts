@@ -59,20 +59,29 @@ export function elementwiseKernels(ctx: KernelContext): tf.KernelConfig[] {
     kernel('Relu', (args) => {
       const x = args.inputs.x!;
       if (!isF32(x)) return fallback('Relu', args);
-      const o = args.backend.output(x.shape);
       const p = args.backend.pendingOf(x.dataId);
       if (p?.kind === 'affine') {
-        // Batch norm + relu in one pass; the batch norm output itself stays uncomputed.
-        addon.affine(p.rows, p.channels, p.src, p.scale, p.shift, true, o.values);
-        return o.info;
+        // relu(batch norm) is left pending too: a max pooling after it computes it on the fly,
+        // anyone else in one pass; the batch norm output itself is never written.
+        const { rows, channels, src, scale, shift } = p;
+        return args.backend.deferred(x.shape, { kind: 'affineRelu', rows, channels, src, scale, shift });
       }
+      const o = args.backend.output(x.shape);
       addon.relu(f32(args.backend, x), o.values);
       return o.info;
     }),
     kernel(RELU_GRAD, (args) => {
       const { dy, x } = args.inputs as { dy: tf.TensorInfo; x: tf.TensorInfo };
+      const b = args.backend;
+      const [pd, px] = [b.pendingOf(dy.dataId), b.pendingOf(x.dataId)];
+      if (pd?.kind === 'poolScatter' && px?.kind === 'affineRelu') {
+        // batch norm -> relu -> max pooling, none of whose outputs was written: the batch norm
+        // gradient reading this works from the pooled dy and the pooling's argmax alone.
+        const { shape, dy: pooledDy, ws } = pd;
+        return b.deferred(x.shape, { kind: 'poolReluGrad', shape, dy: pooledDy, ws, src: px.src, scale: px.scale, shift: px.shift });
+      }
       // Left pending: a batch norm gradient reading it masks dy in its own passes.
-      return args.backend.deferred(x.shape, { kind: 'reluGrad', dy: f32(args.backend, dy), reluOut: f32(args.backend, x) });
+      return b.deferred(x.shape, { kind: 'reluGrad', dy: f32(b, dy), reluOut: f32(b, x) });
     }),
     ...(['Sum', 'Mean'] as const).map((name) =>
       kernel(name, (args) => {

@@ -1,5 +1,5 @@
 // Batch normalization (norm.cc): inference, and the training pair whose output and gradient are
-// left pending so that a relu next to them runs in the same pass.
+// left pending so that a relu (and a max pooling) next to them runs in the same pass.
 import * as tf from '@tensorflow/tfjs';
 import { BN_TRAIN, BN_TRAIN_GRAD } from '../../custom-kernels';
 import { f32, isF32, kernel, KernelContext, size } from './common';
@@ -55,13 +55,33 @@ export function normKernels(ctx: KernelContext): tf.KernelConfig[] {
       const dscale = b.output([ch]);
       const doffset = b.output([ch]);
       const p = b.pendingOf(dy.dataId);
+      const xs = f32(b, x);
+      if (p?.kind === 'poolReluGrad' && p.src === xs) {
+        // batch norm -> relu -> max pooling: one kernel for the three gradients.
+        addon.bnTrainBackwardPooled(
+          p.shape,
+          eps,
+          xs,
+          p.dy,
+          p.ws,
+          p.scale,
+          p.shift,
+          f32(b, mean),
+          f32(b, variance),
+          f32(b, scale),
+          dx.values,
+          dscale.values,
+          doffset.values,
+        );
+        return [dx.info, dscale.info, doffset.info];
+      }
       // After a relu: its gradient's mask is applied on the fly (one kernel for both).
       const [d, mask] = p?.kind === 'reluGrad' ? [p.dy, p.reluOut] : [f32(b, dy), null];
       addon.bnTrainBackward(
         size(x.shape) / ch,
         ch,
         eps,
-        f32(b, x),
+        xs,
         d,
         f32(b, mean),
         f32(b, variance),

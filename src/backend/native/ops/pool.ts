@@ -1,5 +1,5 @@
 // Pooling (pool.cc): max and average pooling with their gradients, and the max pooling whose
-// forward pass keeps oneDNN's workspace for its gradient (MAX_POOL, MAX_POOL_GRAD).
+// forward pass keeps each window's argmax for its gradient (MAX_POOL, MAX_POOL_GRAD).
 import * as tf from '@tensorflow/tfjs';
 import { MAX_POOL, MAX_POOL_GRAD } from '../../custom-kernels';
 import type { MaxPoolAttrs } from '../../custom-kernels';
@@ -64,10 +64,15 @@ export function poolKernels(ctx: KernelContext): tf.KernelConfig[] {
       const c = tf.backend_util.computePool2DInfo(x.shape as Shape4, a.filterSize, a.strides, 1, a.pad, a.dimRoundingMode);
       if (!paddingOk(c)) throw new Error(`${MAX_POOL}: unsupported arguments (the maxPool helper should have used tf.maxPool)`);
       const b = args.backend;
-      const shape = poolShape(c);
       const y = b.output(c.outShape);
-      const ws = b.output([addon.maxPoolWorkspaceSize(shape)]);
-      addon.maxPoolTrain(shape, f32(b, x), y.values, ws.values);
+      const ws = b.output([2, ...c.outShape]); // each window's argmax, and the input value there
+      const p = b.pendingOf(x.dataId);
+      if (p?.kind === 'affineRelu') {
+        // relu(batch norm) computed window by window: it is never written out.
+        addon.maxPoolArgmax(poolShape(c), p.src, p.scale, p.shift, y.values, ws.values);
+      } else {
+        addon.maxPoolArgmax(poolShape(c), f32(b, x), null, null, y.values, ws.values);
+      }
       return [y.info, ws.info];
     }),
     kernel(MAX_POOL_GRAD, (args) => {
@@ -75,9 +80,8 @@ export function poolKernels(ctx: KernelContext): tf.KernelConfig[] {
       const a = args.attrs as unknown as MaxPoolAttrs;
       const c = tf.backend_util.computePool2DInfo(a.inShape as Shape4, a.filterSize, a.strides, 1, a.pad, a.dimRoundingMode);
       const b = args.backend;
-      const dx = b.output(a.inShape);
-      addon.maxPoolBackwardWs(poolShape(c), f32(b, dy), f32(b, workspace), dx.values);
-      return dx.info;
+      // Left pending: a relu and batch norm gradient after it may use dy and the argmax directly.
+      return b.deferred(a.inShape, { kind: 'poolScatter', shape: poolShape(c), dy: f32(b, dy), ws: f32(b, workspace) });
     }),
     kernel('AvgPoolGrad', (args) => {
       const { dy, input } = args.inputs;
