@@ -152,6 +152,13 @@ export class NativeBackend extends MathBackendCPU {
 
   override disposeData(dataId: DataId, force = false): boolean {
     const entry = this.data.has(dataId) ? this.rawGet(dataId) : undefined;
+    // Still referenced (a clone the tape saved for a gradient): only the count changes, as in
+    // the cpu backend, which would read the entry through data.get and so compute a pending
+    // output that nobody may ever read (the relu output a fused max pooling never wrote).
+    if (entry && !force && entry.refCount > 1) {
+      entry.refCount--;
+      return false;
+    }
     const values = entry?.values;
     // Going for good: its pending values are never needed.
     if (entry && (force || entry.refCount <= 1)) this.dropPending(dataId);
