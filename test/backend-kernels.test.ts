@@ -5,7 +5,7 @@
 import { test, describe, before } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
-import { registerNativeBackend } from '../src/backend/native';
+import { NativeBackend, registerNativeBackend } from '../src/backend/native';
 import { nativeFallbacks } from '../src/backend/native/kernels';
 import { Spec, Outputs, sameAsCpu, values, weighted } from './helpers/backend-compare';
 import { adamUpdate, batchNormTraining, conv2d, maxPool, sparseSoftmaxCrossEntropyPerExample } from '../src/framework/fused-ops';
@@ -433,6 +433,47 @@ describe('normalisation, reductions, element-wise', () => {
       );
     }
     noFallbacks('bn+relu+maxPool');
+  });
+
+  test("the fused chain's input gradient summed per channel (a convolution's bias gradient) is dx's true sum", async () => {
+    // The batch norm gradient sums dx on the way and Sum reads that. The sum is ~0 (a batch
+    // norm's input gradient sums to zero per channel), so it is checked against dx's own
+    // values summed in float64, not against cpu's rounding noise.
+    await tf.setBackend('native');
+    const [x, g, b] = [
+      tf.randomUniform([8, 12, 12, 16], -1, 2, 'float32', 5),
+      tf.randomUniform([16], 0.5, 1.5, 'float32', 6),
+      tf.randomUniform([16], -0.5, 0.5, 'float32', 7),
+    ];
+    const dx = tf.grad((xx: tf.Tensor) =>
+      weighted(maxPool(tf.relu(batchNormTraining(xx, g, b, 1e-3)[0]) as tf.Tensor4D, [3, 3], [2, 2], 'valid')),
+    )(x);
+    assert.ok((tf.backend() as NativeBackend).channelSumsOf(dx.dataId), 'the fused gradient recorded its channel sums');
+    const sums = tf.sum(dx, [0, 1, 2]);
+    const [got, values] = [sums.dataSync(), dx.dataSync()];
+    for (let j = 0; j < 16; j++) {
+      let [want, mag] = [0, 0];
+      for (let i = j; i < values.length; i += 16) {
+        want += values[i];
+        mag += Math.abs(values[i]);
+      }
+      assert.ok(Math.abs(got[j] - want) <= 1e-5 * mag, `channel ${j}: ${got[j]} vs ${want} (sum of |dx| ${mag})`);
+    }
+    tf.dispose([x, g, b, dx, sums]);
+  });
+
+  test('softmax on native equals cpu, with its gradient', async () => {
+    for (const shape of [
+      [64, 10],
+      [3, 5, 7],
+      [1, 1],
+      [2, 1000],
+    ]) {
+      const specs: Spec[] = [{ shape, lo: -80, hi: 80 }];
+      await same(`softmax [${shape}]`, specs, (l) => tf.softmax(l));
+      await same(`softmax grad [${shape}]`, specs, (l) => tf.grad((ll: tf.Tensor) => weighted(tf.softmax(ll)))(l));
+    }
+    noFallbacks('softmax', ['Softmax']);
   });
 
   test('the fused chain still gives every intermediate to whoever reads it: relu output, pooling gradient, relu gradient', async () => {

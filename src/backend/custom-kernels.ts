@@ -24,6 +24,12 @@ export const SPARSE_XENT_GRAD = 'TfjsEstimatorSparseSoftmaxXentGrad';
 export const MAX_POOL = 'TfjsEstimatorMaxPool';
 export const MAX_POOL_GRAD = 'TfjsEstimatorMaxPoolGrad';
 
+/**
+ * Kernels of several outputs whose gradient reads only the first output's dy (the others are
+ * statistics or workspaces): a tape may hand them anything for the rest.
+ */
+export const GRADIENT_USES_FIRST_OUTPUT_ONLY: ReadonlySet<string> = new Set([BN_TRAIN, MAX_POOL, SPARSE_XENT]);
+
 type Grad = tf.Tensor | tf.Tensor[];
 const first = (dy: Grad): tf.Tensor => (Array.isArray(dy) ? dy[0] : dy);
 

@@ -4,6 +4,7 @@
 // forward pass) needs the recorded tape itself, so this module opens the engine's tape around
 // modelFn and walks it backwards once per train op.
 import * as tf from '@tensorflow/tfjs';
+import { GRADIENT_USES_FIRST_OUTPUT_ONLY } from '../backend/custom-kernels';
 
 /** What tfjs-core's engine records per kernel while its tape is on. */
 interface TapeNode {
@@ -102,11 +103,18 @@ export class StepTape {
     const run = (): tf.Tensor[] => {
       const grads = new Map<number, tf.Tensor>();
       grads.set(y.id, tf.onesLike(y));
+      // The engine fills every null dy with zeros of the output's shape before calling a
+      // gradient: megabytes a step for outputs such as a max pooling's argmax, which our own
+      // kernels' gradients never read. They get this stand-in instead.
+      let unread: tf.Tensor | undefined;
       for (let i = nodes.length - 1; i >= 0; i--) {
         if (!onPath[i]) continue;
         const node = nodes[i];
         const dys = node.outputs.map((o) => grads.get(o.id) ?? null);
         if (dys.every((d) => d === null)) continue;
+        if (GRADIENT_USES_FIRST_OUTPUT_ONLY.has(node.kernelName)) {
+          for (let k = 1; k < dys.length; k++) dys[k] ??= unread ??= tf.scalar(0);
+        }
         if (!node.gradient) {
           throw new Error(
             `Cannot differentiate through kernel '${node.kernelName}': it has no gradient in TensorFlow.js. ` +

@@ -94,6 +94,8 @@ export interface NativeAddon {
     dx: Float32Array,
     dgamma: Float32Array,
     dbeta: Float32Array,
+    /** Gets dx summed per channel (a convolution's bias gradient), when given. */
+    dxSums?: Float32Array | null,
   ): void;
   bnInference(
     rows: number,

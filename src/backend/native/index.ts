@@ -85,6 +85,8 @@ export class NativeBackend extends MathBackendCPU {
   readonly pool = new BufferPool();
   private readonly pending = new Map<DataId, Pending>();
   private readonly rawGet: (id: DataId) => Entry;
+  /** Per-channel sums of outputs that a kernel computed on the way (see channelSumsOf). */
+  private readonly channelSums = new WeakMap<DataId, Float32Array>();
   /** Set by registerNativeBackend: computes a pending output in place. */
   static compute?: (p: Pending) => void;
 
@@ -122,6 +124,19 @@ export class NativeBackend extends MathBackendCPU {
     return this.pending.size === 0 ? undefined : this.pending.get(id);
   }
 
+  /**
+   * A kernel that summed its output over every axis but the last on the way records it here:
+   * a Sum over those axes (the bias gradient of a convolution before a batch norm) reads it
+   * instead of the tensor.
+   */
+  noteChannelSums(id: DataId, sums: Float32Array): void {
+    this.channelSums.set(id, sums);
+  }
+
+  channelSumsOf(id: DataId): Float32Array | undefined {
+    return this.channelSums.get(id);
+  }
+
   private materialize(id: DataId): void {
     const p = this.pending.get(id)!;
     this.pending.delete(id);
@@ -144,6 +159,7 @@ export class NativeBackend extends MathBackendCPU {
 
   override move(dataId: DataId, values: BackendValues, shape: number[], dtype: tf.DataType, refCount: number): void {
     this.dropPending(dataId);
+    this.channelSums.delete(dataId); // new values
     const old = this.data.has(dataId) ? this.rawGet(dataId).values : undefined;
     super.move(dataId, values, shape, dtype, refCount);
     if (old !== undefined) this.pool.release(old);

@@ -199,6 +199,12 @@ TFE_VECTOR_CLONES void GradRowsWithoutDy(const float* __restrict x, const float*
     for (int j = 0; j < c; j++) dx[r * c + j] = k0[j] - (x[r * c + j] - mean[j]) * k3[j];
 }
 
+// a[j] += x[r, j] over rows [r0, r1)
+TFE_VECTOR_CLONES void ChannelSumRows(const float* __restrict x, int64_t r0, int64_t r1, int c, float* __restrict a) {
+  for (int64_t r = r0; r < r1; r++)
+    for (int j = 0; j < c; j++) a[j] += x[r * c + j];
+}
+
 // The per-channel constants of a batch norm gradient, dx = k1 dy + k0 - (x - mean) k3, from the
 // sums of dy and of dy (x - mean); also writes dgamma and dbeta.
 struct GradConstants {
@@ -281,13 +287,14 @@ Napi::Value TrainBackward(const Napi::CallbackInfo& info) {
 }
 
 // bnTrainBackwardPooled(poolShape, eps, x, dyPooled, ws, scale, shift, mean, variance, gamma,
-// dx, dgamma, dbeta): the gradient of batch norm -> relu -> max pooling in one kernel, where
+// dx, dgamma, dbeta[, dxSums]): the gradient of batch norm -> relu -> max pooling in one kernel, where
 // the relu and the pooling read x * scale + shift on the fly (maxPoolArgmax with scale, shift)
 // and neither the batch norm's nor the relu's output was written. dy is the pooling's output
 // gradient: the sums visit only the windows' maxima (x there is in the workspace); dx is one
 // pass per image plus a scatter of dy while the image is in cache. Memory traffic: x read and
 // dx written once, against five reads and two writes of full-size tensors for the three
-// gradients one by one.
+// gradients one by one. dxSums, when given, gets dx summed per channel: the gradient of the
+// bias of a convolution before the batch norm, without reading dx again.
 Napi::Value TrainBackwardPooled(const Napi::CallbackInfo& info) {
   int64_t n;
   const PoolGeom g = Geometry(info[0], &n);
@@ -306,7 +313,8 @@ Napi::Value TrainBackwardPooled(const Napi::CallbackInfo& info) {
   float* dx = F32(info[10], n * in_size, "bnTrainBackwardPooled dx");
   float* dgamma = F32(info[11], c, per_channel);
   float* dbeta = F32(info[12], c, per_channel);
-  std::vector<double> sdy(c, 0.0), sdyx(c, 0.0);
+  float* dx_sums = info.Length() > 13 ? F32OrNull(info[13], c, "bnTrainBackwardPooled dxSums") : nullptr;
+  std::vector<double> sdy(c, 0.0), sdyx(c, 0.0), sdx(c, 0.0);
   ParallelSpans(n, n * in_size, [&](int64_t begin, int64_t end) {
     std::vector<float> a(c), b(c);
     std::vector<double> da(c, 0.0), db(c, 0.0);
@@ -321,6 +329,8 @@ Napi::Value TrainBackwardPooled(const Napi::CallbackInfo& info) {
   });
   const GradConstants k = GradientConstants(rows, c, eps, var, gamma, sdy, sdyx, dgamma, dbeta);
   ParallelSpans(n, n * in_size, [&](int64_t begin, int64_t end) {
+    std::vector<float> part(c);
+    std::vector<double> sums(c, 0.0);
     for (int64_t img = begin; img < end; img++) {
       const float* xi = x + img * in_size;
       float* dxi = dx + img * in_size;
@@ -335,8 +345,19 @@ Napi::Value TrainBackwardPooled(const Napi::CallbackInfo& info) {
           const bool pass = valid && AffineValue(wsx[o + j], scale[j], shift[j]) > 0.f;
           dxi[(valid ? at : 0) * static_cast<int64_t>(c) + j] += pass ? k.k1[j] * dyi[o + j] : 0.f;  // branch-free
         }
+      if (dx_sums) {  // while the image is in cache: the per-channel sums of dx
+        std::fill(part.begin(), part.end(), 0.f);
+        ChannelSumRows(dxi, 0, pixels, c, part.data());
+        for (int j = 0; j < c; j++) sums[j] += part[j];
+      }
+    }
+    if (dx_sums) {
+#pragma omp critical
+      for (int j = 0; j < c; j++) sdx[j] += sums[j];
     }
   });
+  if (dx_sums)
+    for (int j = 0; j < c; j++) dx_sums[j] = static_cast<float>(sdx[j]);
   return info.Env().Undefined();
 }
 

@@ -57,7 +57,9 @@ export function normKernels(ctx: KernelContext): tf.KernelConfig[] {
       const p = b.pendingOf(dy.dataId);
       const xs = f32(b, x);
       if (p?.kind === 'poolReluGrad' && p.src === xs) {
-        // batch norm -> relu -> max pooling: one kernel for the three gradients.
+        // batch norm -> relu -> max pooling: one kernel for the three gradients, which also
+        // sums dx per channel for the bias gradient of the convolution before it.
+        const sums = new Float32Array(ch);
         addon.bnTrainBackwardPooled(
           p.shape,
           eps,
@@ -72,7 +74,9 @@ export function normKernels(ctx: KernelContext): tf.KernelConfig[] {
           dx.values,
           dscale.values,
           doffset.values,
+          sums,
         );
+        b.noteChannelSums(dx.info.dataId, sums);
         return [dx.info, dscale.info, doffset.info];
       }
       // After a relu: its gradient's mask is applied on the fly (one kernel for both).
