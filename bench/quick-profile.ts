@@ -4,7 +4,8 @@
 // own and reported as the median and the minimum over the steps (per kernel and input shape,
 // summed per step): the minimum is close to what the kernel costs on an idle machine. The
 // step's own time (from beforeRun to afterRun of a hook) is reported the same way; what it
-// has beyond the kernels is the work outside them (tape, allocation, bookkeeping, hooks).
+// has beyond the kernels is the work outside them (tape, allocation, bookkeeping, hooks),
+// split by phase of the step (bench/step-phases.ts).
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
@@ -14,6 +15,7 @@ import { ModeKeys } from '../src/estimator/spec';
 import { setQuiet } from '../src/host/log';
 import { initBackend } from '../src/backend/select';
 import { articleModelFn, mnistInputFn } from './article-cnn';
+import { stepPhases } from './step-phases';
 
 const STEPS = Number(process.argv[2] ?? 40);
 
@@ -60,11 +62,14 @@ const median = (a: number[]) => sorted(a)[a.length >> 1];
   setQuiet(true);
   const report = await initBackend();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'quick-'));
-  const est = new Estimator(articleModelFn, dir, {
+  let kernelClock = () => 0;
+  const phases = stepPhases(() => kernelClock());
+  const est = new Estimator(phases.wrap(articleModelFn), dir, {
     config: { logStepCountSteps: 0, saveSummarySteps: 0, saveCheckpointsSteps: 1_000_000 },
   });
   await est.train(mnistInputFn(ModeKeys.TRAIN), { steps: 5 });
   const prof = timeKernels(tf.getBackend());
+  kernelClock = prof.total;
   const stepMs: number[] = [];
   const outsideMs: number[] = [];
   let t0 = 0n;
@@ -80,7 +85,7 @@ const median = (a: number[]) => sorted(a)[a.length >> 1];
       outsideMs.push(ms - (prof.total() - k0));
     },
   };
-  await est.train(mnistInputFn(ModeKeys.TRAIN), { steps: STEPS, hooks: [timer] });
+  await est.train(mnistInputFn(ModeKeys.TRAIN), { steps: STEPS, hooks: [phases.first, timer, phases.last] });
   prof.stop();
 
   // Per kernel name: calls per step, and per step the sum over its shapes of each shape's median (min) per call.
@@ -105,6 +110,13 @@ const median = (a: number[]) => sorted(a)[a.length >> 1];
   );
   console.log(
     `outside kernels (step minus its kernels): median ${median(outsideMs).toFixed(2)} ms, min ${sorted(outsideMs)[0].toFixed(2)} ms`,
+  );
+  console.log(
+    'outside kernels by phase (median ms/step): ' +
+      phases
+        .report()
+        .map((r) => `${r.phase} ${r.outsideMs.toFixed(2)}`)
+        .join(', '),
   );
   console.log(`${'kernel'.padEnd(34)} calls/step  median ms/step  min ms/step`);
   for (const [name, r] of table.slice(0, 24)) {

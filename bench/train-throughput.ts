@@ -16,6 +16,7 @@ import { setQuiet } from '../src/host/log';
 import { initBackend } from '../src/backend/select';
 import { profileKernels } from '../src/backend/profile';
 import { articleModelFn, mnistInputFn } from './article-cnn';
+import { stepPhases } from './step-phases';
 
 const args = process.argv.slice(2);
 const threadsAt = args.indexOf('--threads');
@@ -67,7 +68,9 @@ async function main(): Promise<void> {
   const report = await initBackend();
   console.log(report.summary);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-throughput-'));
-  const est = new Estimator(articleModelFn, dir, {
+  let kernelClock = () => 0;
+  const phases = stepPhases(() => kernelClock());
+  const est = new Estimator(phases.wrap(articleModelFn), dir, {
     config: { logStepCountSteps: 0, saveSummarySteps: 0, saveCheckpointsSteps: 1_000_000 },
   });
   await est.train(mnistInputFn(ModeKeys.TRAIN), { steps: 20 }); // warm-up: primitives built, buffers grown
@@ -94,14 +97,22 @@ async function main(): Promise<void> {
   );
 
   const prof = profileKernels();
+  kernelClock = () => prof.rows().reduce((a, r) => a + r.ms, 0);
   const t1 = process.hrtime.bigint();
-  await est.train(mnistInputFn(ModeKeys.TRAIN), { steps: 20 });
+  await est.train(mnistInputFn(ModeKeys.TRAIN), { steps: 20, hooks: [phases.first, phases.last] });
   const stepMs = Number(process.hrtime.bigint() - t1) / 1e6 / 20;
   const rows = prof.rows();
   prof.stop();
   const kernelMs = rows.reduce((a, r) => a + r.ms, 0) / 20;
   console.log(
     `\n== one training step: ${stepMs.toFixed(2)} ms, ${kernelMs.toFixed(2)} ms in kernels, ${(stepMs - kernelMs).toFixed(2)} ms elsewhere (input, tape, hooks, save) ==`,
+  );
+  console.log(
+    'outside kernels by phase (median ms/step; bench/step-phases.ts): ' +
+      phases
+        .report()
+        .map((r) => `${r.phase} ${r.outsideMs.toFixed(2)}`)
+        .join(', '),
   );
   for (const r of rows.slice(0, 15))
     console.log(`${r.kernel.padEnd(34)} ${(r.calls / 20).toFixed(1).padStart(5)}/step ${(r.ms / 20).toFixed(3).padStart(8)} ms`);
