@@ -448,9 +448,9 @@ describe('normalisation, reductions, element-wise', () => {
     const dx = tf.grad((xx: tf.Tensor) =>
       weighted(maxPool(tf.relu(batchNormTraining(xx, g, b, 1e-3)[0]) as tf.Tensor4D, [3, 3], [2, 2], 'valid')),
     )(x);
-    assert.ok((tf.backend() as NativeBackend).channelSumsOf(dx.dataId), 'the fused gradient recorded its channel sums');
-    const sums = tf.sum(dx, [0, 1, 2]);
-    const [got, values] = [sums.dataSync(), dx.dataSync()];
+    const values = dx.dataSync(); // computes the pending dx
+    assert.ok((tf.backend() as NativeBackend).channelSumsOf(dx.dataId), 'computing dx recorded its channel sums');
+    const got = tf.sum(dx, [0, 1, 2]).dataSync();
     for (let j = 0; j < 16; j++) {
       let [want, mag] = [0, 0];
       for (let i = j; i < values.length; i += 16) {
@@ -459,7 +459,61 @@ describe('normalisation, reductions, element-wise', () => {
       }
       assert.ok(Math.abs(got[j] - want) <= 1e-5 * mag, `channel ${j}: ${got[j]} vs ${want} (sum of |dx| ${mag})`);
     }
-    tf.dispose([x, g, b, dx, sums]);
+    tf.dispose([x, g, b, dx]);
+  });
+
+  test('a first-layer convolution before the chain: its filter gradient from dx computed image by image (never written), bias gradient ~0', async () => {
+    const addon = registerNativeBackend().addon!;
+    const original = addon.bnPooledDxFilterGrad;
+    let fused = 0;
+    addon.bnPooledDxFilterGrad = (...a: Parameters<typeof original>) => {
+      fused++;
+      return original(...a);
+    };
+    try {
+      const cases: Array<{ x: number[]; filter: number[]; stride: number; pad: 'same' | 'valid' }> = [
+        { x: [64, 28, 28, 1], filter: [3, 3, 1, 32], stride: 1, pad: 'valid' },
+        { x: [3, 11, 9, 3], filter: [3, 2, 3, 5], stride: 2, pad: 'same' },
+        { x: [2, 9, 9, 2], filter: [5, 5, 2, 9], stride: 1, pad: 'same' },
+      ];
+      for (const c of cases) {
+        const co = c.filter[3];
+        const specs: Spec[] = [
+          { shape: c.x, lo: 0, hi: 1 },
+          { shape: c.filter },
+          { shape: [co] },
+          { shape: [co], lo: 0.5, hi: 1.5 },
+          { shape: [co] },
+        ];
+        const net = (x: tf.Tensor, w: tf.Tensor, bias: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => {
+          const y = conv2d({ x: x as tf.Tensor4D, filter: w as tf.Tensor4D, bias, strides: c.stride, pad: c.pad });
+          if (tf.getBackend() === 'cpu') {
+            const { mean, variance } = tf.moments(y, [0, 1, 2]);
+            return tf.maxPool(tf.relu(tf.batchNorm(y, mean, variance, b, g, 1e-3)) as tf.Tensor4D, 3, 2, 'valid');
+          }
+          return maxPool(tf.relu(batchNormTraining(y, g, b, 1e-3)[0]) as tf.Tensor4D, [3, 3], [2, 2], 'valid');
+        };
+        const label = `conv [${c.x}] * [${c.filter}] stride ${c.stride} ${c.pad} -> bn+relu+maxPool`;
+        const before = fused;
+        await same(`${label}: filter, gamma, beta gradients`, specs, (x, w, bias, g, b) => {
+          const [dw, , dg, db] = tf.grads((ww: tf.Tensor, bb: tf.Tensor, gg: tf.Tensor, be: tf.Tensor) => weighted(net(x, ww, bb, gg, be)))(
+            [w, bias, g, b],
+          );
+          return [dw, dg, db];
+        });
+        assert.equal(fused, before + 1, `${label}: the fused filter gradient ran`);
+        // The bias gradient is a batch norm input gradient's sum: zero but for rounding.
+        await tf.setBackend('native');
+        const ts = specs.map((sp, i) => tf.randomUniform(sp.shape, sp.lo ?? -1, sp.hi ?? 1, 'float32', 40 + i));
+        const [dw, dbias] = tf.grads((ww: tf.Tensor, bb: tf.Tensor) => weighted(net(ts[0], ww, bb, ts[3], ts[4])))([ts[1], ts[2]]);
+        const scale = tf.max(tf.abs(dw)).dataSync()[0];
+        assert.ok(tf.max(tf.abs(dbias)).dataSync()[0] <= 1e-4 * scale, `${label}: bias gradient ~0`);
+        tf.dispose([...ts, dw, dbias]);
+      }
+      noFallbacks('first layer before the chain');
+    } finally {
+      addon.bnPooledDxFilterGrad = original;
+    }
   });
 
   test('softmax on native equals cpu, with its gradient', async () => {
@@ -621,16 +675,26 @@ describe('the addon checks buffer lengths against the shapes it is given', () =>
     assert.throws(() => addon.maxPoolScatter(pool, f(24), ws, f(215)), /maxPoolScatter dx/);
     assert.throws(() => addon.maxPoolScatter(pool, f(24), ws, f(216), f(3)), /both be given/);
     assert.throws(
-      () => addon.bnTrainBackwardPooled(pool, 1e-3, f(216), f(24), ws, f(3), f(3), f(3), f(3), f(3), f(215), f(3), f(3)),
-      /bnTrainBackwardPooled dx/,
+      () => addon.bnPooledGradStats(pool, 1e-3, f(24), f(20), f(3), f(3), f(3), f(3), f(3), f(3), f(3), f(9)),
+      /bnPooledGradStats workspace/,
     );
     assert.throws(
-      () => addon.bnTrainBackwardPooled(pool, 1e-3, f(216), f(24), f(20), f(3), f(3), f(3), f(3), f(3), f(216), f(3), f(3)),
-      /bnTrainBackwardPooled workspace/,
+      () => addon.bnPooledGradStats(pool, 1e-3, f(24), ws, f(3), f(3), f(3), f(3), f(4), f(3), f(3), f(9)),
+      /bnPooledGradStats per-channel/,
     );
+    assert.throws(() => addon.bnPooledGradStats(pool, 1e-3, f(24), ws, f(3), f(3), f(3), f(3), f(3), f(3), f(3), f(8)), /constants/);
+    assert.throws(() => addon.bnPooledDx(pool, f(216), f(24), ws, f(3), f(3), f(3), f(9), f(215), null), /bnPooledDx dx/);
+    assert.throws(() => addon.bnPooledDx(pool, f(215), f(24), ws, f(3), f(3), f(3), f(9), f(216), null), /bnPooledDx x/);
+    // A [2,8,8,2] image batch through a 3x3 valid convolution gives the pooling's [2,6,6,3] input.
+    const conv = Int32Array.from([2, 8, 8, 2, 6, 6, 3, 3, 3, 1, 1, 1, 1, 0, 0, 0, 0, 1]);
+    const chain = (images: number, dw: number) => () =>
+      addon.bnPooledDxFilterGrad(pool, conv, f(images), f(216), f(24), ws, f(3), f(3), f(3), f(9), f(dw), f(3));
+    assert.throws(chain(255, 54), /bnPooledDxFilterGrad images/);
+    assert.throws(chain(256, 53), /bnPooledDxFilterGrad dw/);
+    const other = Int32Array.from([2, 8, 8, 2, 6, 6, 4, 3, 3, 1, 1, 1, 1, 0, 0, 0, 0, 1]);
     assert.throws(
-      () => addon.bnTrainBackwardPooled(pool, 1e-3, f(216), f(24), ws, f(3), f(3), f(3), f(3), f(4), f(216), f(3), f(3)),
-      /bnTrainBackwardPooled per-channel/,
+      () => addon.bnPooledDxFilterGrad(pool, other, f(256), f(216), f(24), ws, f(3), f(3), f(3), f(9), f(72), f(3)),
+      /not the batch norm's input/,
     );
     assert.throws(() => addon.maxPoolBackward(pool, f(216), f(20), f(216)), /maxPoolBackward dy/);
     assert.throws(() => addon.bnTrainForward(72, 3, 1e-3, f(215), f(3), f(3), f(216), f(3), f(3)), /bnTrainForward x/);
@@ -659,7 +723,9 @@ describe('the addon checks buffer lengths against the shapes it is given', () =>
       Float32Array.from({ length: 48 }, () => 1e30),
       f(216),
     );
-    addon.bnTrainBackwardPooled(pool, 1e-3, f(216), f(24), ws, f(3), f(3), f(3), f(3), f(3), f(216), f(3), f(3));
+    addon.bnPooledGradStats(pool, 1e-3, f(24), ws, f(3), f(3), f(3), f(3), f(3), f(3), f(3), f(9));
+    addon.bnPooledDx(pool, f(216), f(24), ws, f(3), f(3), f(3), f(9), f(216), f(3));
+    chain(256, 54)();
     addon.bnTrainBackward(72, 3, 1e-3, f(216), f(216), f(3), f(3), f(3), f(216), f(3), f(3), f(216));
     addon.poolForward(pool, 1, f(216), f(24));
     addon.avgPoolBackward(pool, 2, f(24), f(216));

@@ -76,14 +76,15 @@ export interface NativeAddon {
     reluOut?: Float32Array | null,
   ): void;
   /**
-   * The gradient of batch norm -> relu -> max pooling in one kernel, when the relu and the
-   * pooling read x * scale + shift on the fly (maxPoolArgmax with scale, shift): dy is the
-   * pooling's output gradient, poolShape the pooling's shape array.
+   * The gradient of batch norm -> relu -> max pooling when the relu and the pooling read
+   * x * scale + shift on the fly (maxPoolArgmax with scale, shift), in parts (norm.cc): the
+   * sums over the windows' maxima give dgamma, dbeta and k (k1 | k0 | k3, 3 c: the constants of
+   * dx = k1 dy + k0 - (x - mean) k3). poolShape is the pooling's shape array, dy its output
+   * gradient, workspace maxPoolArgmax's.
    */
-  bnTrainBackwardPooled(
+  bnPooledGradStats(
     poolShape: Int32Array,
     eps: number,
-    x: Float32Array,
     dy: Float32Array,
     workspace: Float32Array,
     scale: Float32Array,
@@ -91,11 +92,41 @@ export interface NativeAddon {
     mean: Float32Array,
     variance: Float32Array,
     gamma: Float32Array,
-    dx: Float32Array,
     dgamma: Float32Array,
     dbeta: Float32Array,
-    /** Gets dx summed per channel (a convolution's bias gradient), when given. */
-    dxSums?: Float32Array | null,
+    k: Float32Array,
+  ): void;
+  /** The chain's dx written out; dxSums, when given, gets it summed per channel. */
+  bnPooledDx(
+    poolShape: Int32Array,
+    x: Float32Array,
+    dy: Float32Array,
+    workspace: Float32Array,
+    scale: Float32Array,
+    shift: Float32Array,
+    mean: Float32Array,
+    k: Float32Array,
+    dx: Float32Array,
+    dxSums: Float32Array | null,
+  ): void;
+  /**
+   * The filter gradient of the convolution images -> x before the chain, from the chain's dx
+   * computed per image and never written out; dxSums gets dx summed per channel (the
+   * convolution's bias gradient). For few input channels (a first layer).
+   */
+  bnPooledDxFilterGrad(
+    poolShape: Int32Array,
+    convShape: Int32Array,
+    images: Float32Array,
+    x: Float32Array,
+    dy: Float32Array,
+    workspace: Float32Array,
+    scale: Float32Array,
+    shift: Float32Array,
+    mean: Float32Array,
+    k: Float32Array,
+    dw: Float32Array,
+    dxSums: Float32Array,
   ): void;
   bnInference(
     rows: number,
@@ -180,7 +211,9 @@ const REQUIRED: Array<keyof NativeAddon> = [
   'maxPoolScatter',
   'bnTrainForward',
   'bnTrainBackward',
-  'bnTrainBackwardPooled',
+  'bnPooledGradStats',
+  'bnPooledDx',
+  'bnPooledDxFilterGrad',
   'bnInference',
   'affine',
   'relu',

@@ -23,6 +23,8 @@ type Entry = ReturnType<MathBackendCPU['data']['get']>;
  *  - poolScatter: the max-pool gradient, dy scattered to each window's argmax (workspace);
  *  - poolReluGrad: the relu gradient of a poolScatter where the relu was an affineRelu: the
  *    batch norm gradient reading it works from the pooled dy and the workspace alone;
+ *  - pooledChainDx: that batch norm gradient's dx (x's gradient); the filter gradient of a
+ *    first-layer convolution before it computes it image by image and never writes it;
  *  - reluGrad: relu's gradient, dy where relu's output > 0; the batch norm gradient after it
  *    masks dy on the fly.
  * Anyone else reading such an output computes it first (see the constructor).
@@ -48,6 +50,21 @@ export type Pending =
       shift: Float32Array;
       y: Float32Array;
     }
+  | {
+      kind: 'pooledChainDx';
+      shape: Int32Array;
+      x: Float32Array;
+      dy: Float32Array;
+      ws: Float32Array;
+      scale: Float32Array;
+      shift: Float32Array;
+      mean: Float32Array;
+      /** k1 | k0 | k3 of dx = k1 dy + k0 - (x - mean) k3 (addon.bnPooledGradStats). */
+      k: Float32Array;
+      /** Gets dx summed per channel when computed. */
+      sums: Float32Array;
+      y: Float32Array;
+    }
   | { kind: 'reluGrad'; dy: Float32Array; reluOut: Float32Array; y: Float32Array };
 type PendingInput = Pending extends infer P ? (P extends Pending ? Omit<P, 'y'> : never) : never;
 
@@ -61,6 +78,8 @@ function sources(p: Pending): Float32Array[] {
       return [p.dy, p.ws];
     case 'poolReluGrad':
       return [p.dy, p.ws, p.src];
+    case 'pooledChainDx':
+      return [p.x, p.dy, p.ws];
     case 'reluGrad':
       return [p.dy, p.reluOut];
   }
@@ -76,6 +95,8 @@ function compute(addon: NativeAddon, p: Pending): void {
       return addon.maxPoolScatter(p.shape, p.dy, p.ws, p.y);
     case 'poolReluGrad':
       return addon.maxPoolScatter(p.shape, p.dy, p.ws, p.y, p.scale, p.shift);
+    case 'pooledChainDx':
+      return addon.bnPooledDx(p.shape, p.x, p.dy, p.ws, p.scale, p.shift, p.mean, p.k, p.y, p.sums);
     case 'reluGrad':
       return addon.reluGrad(p.dy, p.reluOut, p.y);
   }
@@ -141,6 +162,7 @@ export class NativeBackend extends MathBackendCPU {
     const p = this.pending.get(id)!;
     this.pending.delete(id);
     NativeBackend.compute!(p);
+    if (p.kind === 'pooledChainDx') this.noteChannelSums(id, p.sums);
     for (const a of sources(p)) this.pool.release(a);
   }
 

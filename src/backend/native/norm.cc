@@ -286,78 +286,245 @@ Napi::Value TrainBackward(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-// bnTrainBackwardPooled(poolShape, eps, x, dyPooled, ws, scale, shift, mean, variance, gamma,
-// dx, dgamma, dbeta[, dxSums]): the gradient of batch norm -> relu -> max pooling in one kernel, where
-// the relu and the pooling read x * scale + shift on the fly (maxPoolArgmax with scale, shift)
-// and neither the batch norm's nor the relu's output was written. dy is the pooling's output
-// gradient: the sums visit only the windows' maxima (x there is in the workspace); dx is one
-// pass per image plus a scatter of dy while the image is in cache. Memory traffic: x read and
-// dx written once, against five reads and two writes of full-size tensors for the three
-// gradients one by one. dxSums, when given, gets dx summed per channel: the gradient of the
-// bias of a convolution before the batch norm, without reading dx again.
-Napi::Value TrainBackwardPooled(const Napi::CallbackInfo& info) {
+// The chain batch norm -> relu -> max pooling, where the relu and the pooling read
+// x * scale + shift on the fly (maxPoolArgmax with scale, shift) and neither the batch norm's
+// nor the relu's output was written, has its gradient in two parts:
+//  - bnPooledGradStats: the sums over the windows' maxima only (x there is in the pooling's
+//    workspace), giving dgamma, dbeta and the constants of dx = k1 dy + k0 - (x - mean) k3;
+//  - dx, one image at a time while the image is in cache: the part without dy, then dy
+//    scattered to each window's argmax where the relu let it through; written out by
+//    bnPooledDx, or consumed at once by the filter gradient of the convolution before the
+//    batch norm (bnPooledDxFilterGrad: dx is then never written at all).
+// Memory traffic: x read once, dx written once or not at all, against five reads and two
+// writes of full-size tensors for the three gradients one by one.
+
+// The chain's arguments shared by the entry points.
+struct PooledChain {
+  PoolGeom g;
   int64_t n;
-  const PoolGeom g = Geometry(info[0], &n);
+  const float *dy, *scale, *shift, *mean, *k1, *k0, *k3;
+  const int32_t* ws;
+  int64_t InSize() const { return g.ih * g.iw * g.c; }
+  int64_t OutSize() const { return g.oh * g.ow * g.c; }
+};
+
+// Reads poolShape at info[0]; dy, ws, scale, shift, mean, k (k1 | k0 | k3, 3 c) at the given positions.
+PooledChain ReadChain(const Napi::CallbackInfo& info, const char* what, int dy_at, int ws_at, int affine_at, int k_at) {
+  PooledChain ch{};
+  ch.g = Geometry(info[0], &ch.n);
+  const int64_t c = ch.g.c;
+  const std::string w(what);
+  ch.dy = F32(info[dy_at], ch.n * ch.OutSize(), (w + " dy").c_str());
+  ch.ws = reinterpret_cast<const int32_t*>(F32(info[ws_at], 2 * ch.n * ch.OutSize(), (w + " workspace").c_str()));
+  const std::string per_channel = w + " per-channel argument";
+  ch.scale = F32(info[affine_at], c, per_channel.c_str());
+  ch.shift = F32(info[affine_at + 1], c, per_channel.c_str());
+  ch.mean = F32(info[affine_at + 2], c, per_channel.c_str());
+  if (k_at >= 0) {
+    const float* k = F32(info[k_at], 3 * c, (w + " constants").c_str());
+    ch.k1 = k, ch.k0 = k + c, ch.k3 = k + 2 * c;
+  }
+  return ch;
+}
+
+// One image's dx of the chain into dxi; its per-channel sums are added into sums (when given).
+void PooledDxImage(const PooledChain& ch, int64_t img, const float* __restrict xi, float* __restrict dxi, float* __restrict sums) {
+  const PoolGeom& g = ch.g;
   const int c = static_cast<int>(g.c);
-  const int64_t pixels = g.ih * g.iw, in_size = pixels * g.c, out_size = g.oh * g.ow * g.c, rows = n * pixels;
+  const int64_t pixels = g.ih * g.iw, out_size = ch.OutSize();
+  GradRowsWithoutDy(xi, ch.mean, ch.k0, ch.k3, 0, pixels, c, dxi);
+  const float* dyi = ch.dy + img * out_size;
+  const int32_t* wsi = ch.ws + 2 * img * out_size;
+  const float* wsx = reinterpret_cast<const float*>(wsi + out_size);
+  for (int64_t o = 0; o < out_size; o += c)
+    for (int j = 0; j < c; j++) {
+      const int32_t at = wsi[o + j];
+      const bool valid = static_cast<uint32_t>(at) < static_cast<uint64_t>(pixels);
+      const bool pass = valid && AffineValue(wsx[o + j], ch.scale[j], ch.shift[j]) > 0.f;
+      dxi[(valid ? at : 0) * static_cast<int64_t>(c) + j] += pass ? ch.k1[j] * dyi[o + j] : 0.f;  // branch-free
+    }
+  if (sums) ChannelSumRows(dxi, 0, pixels, c, sums);
+}
+
+// bnPooledGradStats(poolShape, eps, dy, ws, scale, shift, mean, variance, gamma, dgamma, dbeta, k):
+// the sums pass; k gets k1 | k0 | k3 (3 c).
+Napi::Value PooledGradStats(const Napi::CallbackInfo& info) {
+  const PooledChain ch = ReadChain(info, "bnPooledGradStats", 2, 3, 4, -1);
+  const int c = static_cast<int>(ch.g.c);
+  const char* per_channel = "bnPooledGradStats per-channel argument";
   const float eps = Flt(info[1]);
-  const float* x = F32(info[2], n * in_size, "bnTrainBackwardPooled x");
-  const float* dy = F32(info[3], n * out_size, "bnTrainBackwardPooled dy");
-  const int32_t* ws = reinterpret_cast<const int32_t*>(F32(info[4], 2 * n * out_size, "bnTrainBackwardPooled workspace"));
-  const char* per_channel = "bnTrainBackwardPooled per-channel argument";
-  const float* scale = F32(info[5], c, per_channel);
-  const float* shift = F32(info[6], c, per_channel);
-  const float* mean = F32(info[7], c, per_channel);
-  const float* var = F32(info[8], c, per_channel);
-  const float* gamma = F32(info[9], c, per_channel);
-  float* dx = F32(info[10], n * in_size, "bnTrainBackwardPooled dx");
-  float* dgamma = F32(info[11], c, per_channel);
-  float* dbeta = F32(info[12], c, per_channel);
-  float* dx_sums = info.Length() > 13 ? F32OrNull(info[13], c, "bnTrainBackwardPooled dxSums") : nullptr;
-  std::vector<double> sdy(c, 0.0), sdyx(c, 0.0), sdx(c, 0.0);
-  ParallelSpans(n, n * in_size, [&](int64_t begin, int64_t end) {
+  const float* var = F32(info[7], c, per_channel);
+  const float* gamma = F32(info[8], c, per_channel);
+  float* dgamma = F32(info[9], c, per_channel);
+  float* dbeta = F32(info[10], c, per_channel);
+  float* k = F32(info[11], 3 * c, "bnPooledGradStats constants");
+  std::vector<double> sdy(c, 0.0), sdyx(c, 0.0);
+  ParallelSpans(ch.n, ch.n * ch.InSize(), [&](int64_t begin, int64_t end) {
     std::vector<float> a(c), b(c);
     std::vector<double> da(c, 0.0), db(c, 0.0);
     for (int64_t img = begin; img < end; img++) {
       std::fill(a.begin(), a.end(), 0.f);
       std::fill(b.begin(), b.end(), 0.f);
-      PooledGradSums(g, dy + img * out_size, ws + 2 * img * out_size, scale, shift, mean, a.data(), b.data());
+      PooledGradSums(ch.g, ch.dy + img * ch.OutSize(), ch.ws + 2 * img * ch.OutSize(), ch.scale, ch.shift, ch.mean, a.data(),
+                     b.data());
       for (int j = 0; j < c; j++) da[j] += a[j], db[j] += b[j];
     }
 #pragma omp critical
     for (int j = 0; j < c; j++) sdy[j] += da[j], sdyx[j] += db[j];
   });
-  const GradConstants k = GradientConstants(rows, c, eps, var, gamma, sdy, sdyx, dgamma, dbeta);
-  ParallelSpans(n, n * in_size, [&](int64_t begin, int64_t end) {
+  const GradConstants gc = GradientConstants(ch.n * ch.g.ih * ch.g.iw, c, eps, var, gamma, sdy, sdyx, dgamma, dbeta);
+  std::copy(gc.k1.begin(), gc.k1.end(), k);
+  std::copy(gc.k0.begin(), gc.k0.end(), k + c);
+  std::copy(gc.k3.begin(), gc.k3.end(), k + 2 * c);
+  return info.Env().Undefined();
+}
+
+// Per-thread float sums of c channels, added in double across a thread's images and then
+// across threads (critical section): per-channel reductions over a batch.
+struct ChannelTotals {
+  explicit ChannelTotals(int64_t c) : total(c, 0.0) {}
+  std::vector<double> total;
+  void Add(const std::vector<double>& part) {
+#pragma omp critical
+    for (size_t j = 0; j < total.size(); j++) total[j] += part[j];
+  }
+  void Write(float* out) const {
+    for (size_t j = 0; j < total.size(); j++) out[j] = static_cast<float>(total[j]);
+  }
+};
+
+// bnPooledDx(poolShape, x, dy, ws, scale, shift, mean, k, dx, dxSums|null): dx written out
+// (and summed per channel when dxSums is given).
+Napi::Value PooledDx(const Napi::CallbackInfo& info) {
+  const PooledChain ch = ReadChain(info, "bnPooledDx", 2, 3, 4, 7);
+  const int64_t c = ch.g.c, in_size = ch.InSize();
+  const float* x = F32(info[1], ch.n * in_size, "bnPooledDx x");
+  float* dx = F32(info[8], ch.n * in_size, "bnPooledDx dx");
+  float* dx_sums = F32OrNull(info[9], c, "bnPooledDx dxSums");
+  ChannelTotals totals(c);
+  ParallelSpans(ch.n, ch.n * in_size, [&](int64_t begin, int64_t end) {
     std::vector<float> part(c);
-    std::vector<double> sums(c, 0.0);
+    std::vector<double> mine(c, 0.0);
     for (int64_t img = begin; img < end; img++) {
-      const float* xi = x + img * in_size;
-      float* dxi = dx + img * in_size;
-      GradRowsWithoutDy(xi, mean, k.k0.data(), k.k3.data(), 0, pixels, c, dxi);
-      const float* dyi = dy + img * out_size;
-      const int32_t* wsi = ws + 2 * img * out_size;
-      const float* wsx = reinterpret_cast<const float*>(wsi + out_size);
-      for (int64_t o = 0; o < out_size; o += c)
-        for (int j = 0; j < c; j++) {
-          const int32_t at = wsi[o + j];
-          const bool valid = static_cast<uint32_t>(at) < static_cast<uint64_t>(pixels);
-          const bool pass = valid && AffineValue(wsx[o + j], scale[j], shift[j]) > 0.f;
-          dxi[(valid ? at : 0) * static_cast<int64_t>(c) + j] += pass ? k.k1[j] * dyi[o + j] : 0.f;  // branch-free
+      std::fill(part.begin(), part.end(), 0.f);
+      PooledDxImage(ch, img, x + img * in_size, dx + img * in_size, dx_sums ? part.data() : nullptr);
+      for (int64_t j = 0; j < c; j++) mine[j] += part[j];
+    }
+    totals.Add(mine);
+  });
+  if (dx_sums) totals.Write(dx_sums);
+  return info.Env().Undefined();
+}
+
+// dw[ky, kx, ci, o] += sum over output pixels of img[iy, ix, ci] * dy[oy, ox, o] for one image
+// (a stride/padding convolution's filter gradient, HWIO, no dilation, one group), into acc.
+// Per output row and filter tap, up to four vectors of V lanes (L floats each) of output
+// channels are summed along the row in registers, then added to acc once.
+template <typename V, int L>
+inline __attribute__((always_inline)) void FilterGradImageT(const int32_t* p, const float* __restrict img,
+                                                            const float* __restrict dy, float* __restrict acc) {
+  const int64_t ih = p[kConvIh], iw = p[kConvIw], ic = p[kConvIc], oh = p[kConvOh], ow = p[kConvOw], oc = p[kConvOc];
+  const int64_t kh = p[kConvKh], kw = p[kConvKw], sh = p[kConvSh], sw = p[kConvSw], pt = p[kConvPt], pl = p[kConvPl];
+  const int64_t full = oc / L * L;
+  auto load = [](const float* q) {
+    V v;
+    std::memcpy(&v, q, sizeof v);
+    return v;
+  };
+  for (int64_t oy = 0; oy < oh; oy++) {
+    const float* drow = dy + oy * ow * oc;
+    for (int64_t ky = 0; ky < kh; ky++) {
+      const int64_t iy = oy * sh - pt + ky;
+      if (iy < 0 || iy >= ih) continue;
+      const float* irow = img + iy * iw * ic;
+      for (int64_t kx = 0; kx < kw; kx++) {
+        // Output columns whose input column ox * sw - pl + kx lies inside the image.
+        const int64_t lo = std::max<int64_t>(0, (pl - kx + sw - 1) / sw);
+        const int64_t hi = std::min<int64_t>(ow, (iw - 1 + pl - kx) / sw + 1);
+        for (int64_t ci = 0; ci < ic; ci++) {
+          float* a = acc + ((ky * kw + kx) * ic + ci) * oc;
+          const float* xs = irow + (kx - pl) * ic + ci;  // xs[ox * sw * ic]: the input under column ox
+          for (int64_t o0 = 0; o0 < full; o0 += 4 * L) {
+            const int blocks = static_cast<int>(std::min<int64_t>(4, (full - o0) / L));
+            V s0{}, s1{}, s2{}, s3{};
+            for (int64_t ox = lo; ox < hi; ox++) {
+              const float xv = xs[ox * sw * ic];
+              const float* d = drow + ox * oc + o0;
+              s0 += xv * load(d);
+              if (blocks > 1) s1 += xv * load(d + L);
+              if (blocks > 2) s2 += xv * load(d + 2 * L);
+              if (blocks > 3) s3 += xv * load(d + 3 * L);
+            }
+            const V sums[4] = {s0, s1, s2, s3};
+            for (int b = 0; b < blocks; b++) {
+              V v = load(a + o0 + b * L) + sums[b];
+              std::memcpy(a + o0 + b * L, &v, sizeof v);
+            }
+          }
+          for (int64_t o = full; o < oc; o++) {
+            float s = 0.f;
+            for (int64_t ox = lo; ox < hi; ox++) s += xs[ox * sw * ic] * drow[ox * oc + o];
+            a[o] += s;
+          }
         }
-      if (dx_sums) {  // while the image is in cache: the per-channel sums of dx
-        std::fill(part.begin(), part.end(), 0.f);
-        ChannelSumRows(dxi, 0, pixels, c, part.data());
-        for (int j = 0; j < c; j++) sums[j] += part[j];
       }
     }
-    if (dx_sums) {
-#pragma omp critical
-      for (int j = 0; j < c; j++) sdx[j] += sums[j];
+  }
+}
+
+typedef float F16 __attribute__((vector_size(64)));
+// 16 lanes where the CPU has AVX-512 registers, 8 elsewhere (see F8 in common.h).
+__attribute__((target("avx512f"))) void FilterGradImage16(const int32_t* p, const float* img, const float* dy, float* acc) {
+  FilterGradImageT<F16, 16>(p, img, dy, acc);
+}
+TFE_VECTOR_CLONES void FilterGradImage8(const int32_t* p, const float* img, const float* dy, float* acc) {
+  FilterGradImageT<F8, 8>(p, img, dy, acc);
+}
+void FilterGradImage(const int32_t* p, const float* img, const float* dy, float* acc) {
+  static const bool wide = __builtin_cpu_supports("avx512f");
+  if (wide) {
+    FilterGradImage16(p, img, dy, acc);
+  } else {
+    FilterGradImage8(p, img, dy, acc);
+  }
+}
+
+// bnPooledDxFilterGrad(poolShape, convShape, images, x, dy, ws, scale, shift, mean, k, dw, dxSums):
+// the filter gradient of the convolution images -> x (the batch norm's input) straight from the
+// chain's dx, computed per image in a scratch buffer and never written out; dxSums gets dx
+// summed per channel (the convolution's bias gradient). For few input channels (a first
+// layer): the per-image loop is a plain direct convolution gradient.
+Napi::Value PooledDxFilterGrad(const Napi::CallbackInfo& info) {
+  const PooledChain ch = ReadChain(info, "bnPooledDxFilterGrad", 4, 5, 6, 9);
+  const int32_t* p = Params(info[1], kConvShapeLen, "convolution shape");
+  const int64_t c = ch.g.c, in_size = ch.InSize();
+  if (p[kConvN] != ch.n || p[kConvOh] != ch.g.ih || p[kConvOw] != ch.g.iw || p[kConvOc] != c || p[kConvGroups] != 1 ||
+      p[kConvDh] != 1 || p[kConvDw] != 1) {
+    throw Napi::Error::New(info.Env(), "bnPooledDxFilterGrad: the convolution's output is not the batch norm's input");
+  }
+  const int64_t img_size = int64_t{p[kConvIh]} * p[kConvIw] * p[kConvIc];
+  const int64_t dw_size = int64_t{p[kConvKh]} * p[kConvKw] * p[kConvIc] * c;
+  const float* images = F32(info[2], ch.n * img_size, "bnPooledDxFilterGrad images");
+  const float* x = F32(info[3], ch.n * in_size, "bnPooledDxFilterGrad x");
+  float* dw = F32(info[10], dw_size, "bnPooledDxFilterGrad dw");
+  float* dx_sums = F32(info[11], c, "bnPooledDxFilterGrad dxSums");
+  ChannelTotals dw_totals(dw_size), sum_totals(c);
+  ParallelSpans(ch.n, ch.n * in_size, [&](int64_t begin, int64_t end) {
+    std::vector<float> scratch(in_size), acc(dw_size), part(c);
+    std::vector<double> dw_mine(dw_size, 0.0), sums_mine(c, 0.0);
+    for (int64_t img = begin; img < end; img++) {
+      std::fill(part.begin(), part.end(), 0.f);
+      std::fill(acc.begin(), acc.end(), 0.f);
+      PooledDxImage(ch, img, x + img * in_size, scratch.data(), part.data());
+      FilterGradImage(p, images + img * img_size, scratch.data(), acc.data());
+      for (int64_t j = 0; j < c; j++) sums_mine[j] += part[j];
+      for (int64_t j = 0; j < dw_size; j++) dw_mine[j] += acc[j];
     }
+    dw_totals.Add(dw_mine);
+    sum_totals.Add(sums_mine);
   });
-  if (dx_sums)
-    for (int j = 0; j < c; j++) dx_sums[j] = static_cast<float>(sdx[j]);
+  dw_totals.Write(dw);
+  sum_totals.Write(dx_sums);
   return info.Env().Undefined();
 }
 
@@ -395,7 +562,9 @@ Napi::Value Inference(const Napi::CallbackInfo& info) {
 void InitNorm(Napi::Env env, Napi::Object exports) {
   Export(env, exports, "bnTrainForward", TrainForward);
   Export(env, exports, "bnTrainBackward", TrainBackward);
-  Export(env, exports, "bnTrainBackwardPooled", TrainBackwardPooled);
+  Export(env, exports, "bnPooledGradStats", PooledGradStats);
+  Export(env, exports, "bnPooledDx", PooledDx);
+  Export(env, exports, "bnPooledDxFilterGrad", PooledDxFilterGrad);
   Export(env, exports, "bnInference", Inference);
   Export(env, exports, "affine", AffinePass);
 }

@@ -84,16 +84,6 @@ Napi::Value AvgBackward(const Napi::CallbackInfo& info) {
 
 
 
-// 8 lanes as GCC vector extensions: one AVX2 register. (16 lanes ran 12x slower on an AVX2-only
-// CPU: GCC splits vectors wider than the target's registers through the stack.)
-typedef float F8 __attribute__((vector_size(32)));
-typedef int32_t I8 __attribute__((vector_size(32)));
-__attribute__((always_inline)) inline F8 Load(const float* p) {
-  F8 v;
-  std::memcpy(&v, p, sizeof v);
-  return v;
-}
-__attribute__((always_inline)) inline void Store(float* p, F8 v) { std::memcpy(p, &v, sizeof v); }
 
 // The max-pool gradient of one image: for each window and each block of 8 channels, the first
 // maximum per channel (strictly greater wins, row-major order), then dy added at that

@@ -29,6 +29,9 @@ interface ConvAttrs {
   leakyreluAlpha?: number;
 }
 
+/** Input channels up to which a filter gradient fused with the chain after it pays (a first layer). */
+const FEW_CHANNELS = 4;
+
 /** The addon's convolution shape array (fields: op-codes.json, shapes.conv). */
 function convShape(c: Conv2DInfo, groups = 1): Int32Array {
   const p = c.padInfo;
@@ -110,6 +113,17 @@ export function convKernels(ctx: KernelContext): tf.KernelConfig[] {
     if (!x || !dy || a.dataFormat === 'NCHW' || !isF32(x, dy)) return undefined;
     const c = convInfo(x.shape as Shape4, a.filterShape, a, depthwise);
     if (!paddingOk(c) || !tf.util.arraysEqual(c.outShape, dy.shape)) return undefined;
+    const b = args.backend;
+    const p = b.pendingOf(dy.dataId);
+    if (p?.kind === 'pooledChainDx' && !depthwise && c.inChannels <= FEW_CHANNELS && c.dilationHeight === 1 && c.dilationWidth === 1) {
+      // A first layer before batch norm -> relu -> max pooling: dy (that chain's dx) is
+      // computed image by image inside this kernel and never written; its per-channel sums
+      // (the bias gradient) come with it.
+      const dw = b.output(a.filterShape);
+      addon.bnPooledDxFilterGrad(p.shape, convShape(c), f32(b, x), p.x, p.dy, p.ws, p.scale, p.shift, p.mean, p.k, dw.values, p.sums);
+      b.noteChannelSums(dy.dataId, p.sums);
+      return dw.info;
+    }
     const o = args.backend.output(a.filterShape);
     addon.conv2dBackpropFilter(convShape(c, depthwise ? c.inChannels : 1), f32(args.backend, x), f32(args.backend, dy), o.values);
     return o.info;

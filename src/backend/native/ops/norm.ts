@@ -51,34 +51,45 @@ export function normKernels(ctx: KernelContext): tf.KernelConfig[] {
       const eps = (args.attrs as { epsilon: number }).epsilon;
       const ch = x.shape[x.shape.length - 1];
       const b = args.backend;
-      const dx = b.output(x.shape);
       const dscale = b.output([ch]);
       const doffset = b.output([ch]);
       const p = b.pendingOf(dy.dataId);
       const xs = f32(b, x);
       if (p?.kind === 'poolReluGrad' && p.src === xs) {
-        // batch norm -> relu -> max pooling: one kernel for the three gradients, which also
-        // sums dx per channel for the bias gradient of the convolution before it.
-        const sums = new Float32Array(ch);
-        addon.bnTrainBackwardPooled(
+        // batch norm -> relu -> max pooling: the sums now, dx left pending (a first-layer
+        // convolution's filter gradient computes it image by image and never writes it).
+        const k = new Float32Array(3 * ch);
+        const m = f32(b, mean).slice(); // the pending dx outlives the step's small tensors
+        addon.bnPooledGradStats(
           p.shape,
           eps,
-          xs,
           p.dy,
           p.ws,
           p.scale,
           p.shift,
-          f32(b, mean),
+          m,
           f32(b, variance),
           f32(b, scale),
-          dx.values,
           dscale.values,
           doffset.values,
-          sums,
+          k,
         );
-        b.noteChannelSums(dx.info.dataId, sums);
-        return [dx.info, dscale.info, doffset.info];
+        const { shape, dy: pooledDy, ws, scale: sc, shift } = p;
+        const pendingDx = b.deferred(x.shape, {
+          kind: 'pooledChainDx',
+          shape,
+          x: xs,
+          dy: pooledDy,
+          ws,
+          scale: sc,
+          shift,
+          mean: m,
+          k,
+          sums: new Float32Array(ch),
+        });
+        return [pendingDx, dscale.info, doffset.info];
       }
+      const dx = b.output(x.shape);
       // After a relu: its gradient's mask is applied on the fly (one kernel for both).
       const [d, mask] = p?.kind === 'reluGrad' ? [p.dy, p.reluOut] : [f32(b, dy), null];
       addon.bnTrainBackward(
