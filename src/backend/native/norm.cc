@@ -327,6 +327,20 @@ PooledChain ReadChain(const Napi::CallbackInfo& info, const char* what, int dy_a
   return ch;
 }
 
+// For one pooled pixel's c channels: what each adds to dx (k1 dy where the relu let it through)
+// and where (its argmax; channel j of pixel 0, adding zero, where there is none). Vectorises;
+// the scatter that follows is a plain loop.
+TFE_VECTOR_CLONES void PooledContributions(const int32_t* __restrict at, const float* __restrict xv, const float* __restrict dy,
+                                           const float* __restrict scale, const float* __restrict shift, const float* __restrict k1,
+                                           int c, int64_t pixels, float* __restrict add, int64_t* __restrict index) {
+  for (int j = 0; j < c; j++) {
+    const bool valid = static_cast<uint32_t>(at[j]) < static_cast<uint64_t>(pixels);
+    const bool pass = valid && AffineValue(xv[j], scale[j], shift[j]) > 0.f;
+    add[j] = pass ? k1[j] * dy[j] : 0.f;
+    index[j] = (valid ? at[j] : 0) * static_cast<int64_t>(c) + j;
+  }
+}
+
 // One image's dx of the chain into dxi; its per-channel sums are added into sums (when given).
 void PooledDxImage(const PooledChain& ch, int64_t img, const float* __restrict xi, float* __restrict dxi, float* __restrict sums) {
   const PoolGeom& g = ch.g;
@@ -336,13 +350,12 @@ void PooledDxImage(const PooledChain& ch, int64_t img, const float* __restrict x
   const float* dyi = ch.dy + img * out_size;
   const int32_t* wsi = ch.ws + 2 * img * out_size;
   const float* wsx = reinterpret_cast<const float*>(wsi + out_size);
-  for (int64_t o = 0; o < out_size; o += c)
-    for (int j = 0; j < c; j++) {
-      const int32_t at = wsi[o + j];
-      const bool valid = static_cast<uint32_t>(at) < static_cast<uint64_t>(pixels);
-      const bool pass = valid && AffineValue(wsx[o + j], ch.scale[j], ch.shift[j]) > 0.f;
-      dxi[(valid ? at : 0) * static_cast<int64_t>(c) + j] += pass ? ch.k1[j] * dyi[o + j] : 0.f;  // branch-free
-    }
+  std::vector<float> add(c);
+  std::vector<int64_t> index(c);
+  for (int64_t o = 0; o < out_size; o += c) {
+    PooledContributions(wsi + o, wsx + o, dyi + o, ch.scale, ch.shift, ch.k1, c, pixels, add.data(), index.data());
+    for (int j = 0; j < c; j++) dxi[index[j]] += add[j];
+  }
   if (sums) ChannelSumRows(dxi, 0, pixels, c, sums);
 }
 

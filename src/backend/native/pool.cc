@@ -162,40 +162,45 @@ struct AffineRelu {
 // the gradients of the pooling, of a relu before it and of a batch norm before that, without
 // reading x again. With `a`, the values pooled are relu(x * scale + shift): the batch norm +
 // relu before the pooling computed on the fly.
-template <bool kAffine>
-TFE_VECTOR_CLONES void MaxPoolArgmaxImage(const PoolGeom& g, const float* __restrict x, AffineRelu a, float* __restrict y,
-                                          int32_t* __restrict ws) {
-  const int64_t full = g.c / 8 * 8, out_size = g.oh * g.ow * g.c;
+template <bool kAffine, typename V, typename IV, int L>
+inline __attribute__((always_inline)) void MaxPoolArgmaxImageT(const PoolGeom& g, const float* __restrict x, AffineRelu a,
+                                                               float* __restrict y, int32_t* __restrict ws) {
+  const int64_t full = g.c / L * L, out_size = g.oh * g.ow * g.c;
+  auto load = [](const float* q) {
+    V v;
+    std::memcpy(&v, q, sizeof v);
+    return v;
+  };
   float* wsx = reinterpret_cast<float*>(ws + out_size);
   for (int64_t oy = 0; oy < g.oh; oy++) {
     const int64_t h0 = oy * g.sh - g.pt, hs = std::max<int64_t>(0, h0), he = std::min<int64_t>(g.ih, h0 + g.kh);
     for (int64_t ox = 0; ox < g.ow; ox++) {
       const int64_t w0 = ox * g.sw - g.pl, wst = std::max<int64_t>(0, w0), we = std::min<int64_t>(g.iw, w0 + g.kw);
       const int64_t o = (oy * g.ow + ox) * g.c;
-      for (int64_t c0 = 0; c0 < full; c0 += 8) {
-        F8 best = F8{} - std::numeric_limits<float>::infinity(), raw{};
-        I8 at = I8{} - 1;
-        F8 sc{}, sh{};
-        if (kAffine) sc = Load(a.scale + c0), sh = Load(a.shift + c0);
+      for (int64_t c0 = 0; c0 < full; c0 += L) {
+        V best = V{} - std::numeric_limits<float>::infinity(), raw{};
+        IV at = IV{} - 1;
+        V sc{}, sh{};
+        if (kAffine) sc = load(a.scale + c0), sh = load(a.shift + c0);
         for (int64_t h = hs; h < he; h++)
           for (int64_t w = wst; w < we; w++) {
             const int32_t pos = static_cast<int32_t>(h * g.iw + w);
-            const F8 xv = Load(x + pos * g.c + c0);
-            F8 v = xv;
+            const V xv = load(x + pos * g.c + c0);
+            V v = xv;
             if (kAffine) {
               v = xv * sc + sh;  // AffineValue, lane-wise
-              v = v < F8{} ? F8{} : v;
+              v = v < V{} ? V{} : v;
             }
-            const I8 gt = v > best;
+            const IV gt = v > best;
             best = gt ? v : best;
             raw = gt ? xv : raw;
-            at = gt ? (I8{} + pos) : at;
+            at = gt ? (IV{} + pos) : at;
           }
-        Store(y + o + c0, best);
-        Store(wsx + o + c0, raw);
+        std::memcpy(y + o + c0, &best, sizeof best);
+        std::memcpy(wsx + o + c0, &raw, sizeof raw);
         std::memcpy(ws + o + c0, &at, sizeof at);
       }
-      for (int64_t j = full; j < g.c; j++) {  // channels past the last block of 8
+      for (int64_t j = full; j < g.c; j++) {  // channels past the last full vector
         float best = -std::numeric_limits<float>::infinity(), raw = 0.f;
         int32_t at = -1;
         for (int64_t h = hs; h < he; h++)
@@ -213,6 +218,27 @@ TFE_VECTOR_CLONES void MaxPoolArgmaxImage(const PoolGeom& g, const float* __rest
         ws[o + j] = at;
       }
     }
+  }
+}
+
+typedef float F16 __attribute__((vector_size(64)));
+typedef int32_t I16 __attribute__((vector_size(64)));
+// 16 lanes where the CPU has AVX-512 registers, 8 elsewhere (see F8 in common.h).
+template <bool kAffine>
+__attribute__((target("avx512f"))) void MaxPoolArgmaxImage16(const PoolGeom& g, const float* x, AffineRelu a, float* y, int32_t* ws) {
+  MaxPoolArgmaxImageT<kAffine, F16, I16, 16>(g, x, a, y, ws);
+}
+template <bool kAffine>
+TFE_VECTOR_CLONES void MaxPoolArgmaxImage8(const PoolGeom& g, const float* x, AffineRelu a, float* y, int32_t* ws) {
+  MaxPoolArgmaxImageT<kAffine, F8, I8, 8>(g, x, a, y, ws);
+}
+template <bool kAffine>
+void MaxPoolArgmaxImage(const PoolGeom& g, const float* x, AffineRelu a, float* y, int32_t* ws) {
+  static const bool wide = __builtin_cpu_supports("avx512f");
+  if (wide) {
+    MaxPoolArgmaxImage16<kAffine>(g, x, a, y, ws);
+  } else {
+    MaxPoolArgmaxImage8<kAffine>(g, x, a, y, ws);
   }
 }
 
