@@ -2,7 +2,7 @@
 // strides 1 and 2, same/valid/explicit padding, dilations, batch 1 and 64, each fused
 // activation, and the gradients, to 1e-4 relative to the largest value. The addon must be
 // built: without it these tests fail and say how to build it.
-import { test, describe, before } from 'node:test';
+import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { registerNativeBackend } from '../src/backend/native';
@@ -34,6 +34,11 @@ before(async () => {
 const ACTS = ['linear', 'relu', 'relu6', 'elu', 'leakyrelu', 'sigmoid'] as const;
 
 describe('convolution', () => {
+  // Every convolution with at most 4 input channels through the direct kernels (by default only
+  // those where they beat oneDNN), so that all their paths meet the cpu backend.
+  let mode = 1;
+  before(() => (mode = registerNativeBackend().addon!.setConvDirect(2)));
+  after(() => registerNativeBackend().addon!.setConvDirect(mode));
   type Case = {
     n: number;
     h: number;
@@ -121,13 +126,30 @@ describe('convolution', () => {
     });
   }
 
-  test('convolutions with at most 4 input channels run the direct kernels, others oneDNN', () => {
+  test('the direct kernels run one input channel into whole vectors of output channels, or any ic <= 4 when asked', () => {
     const addon = registerNativeBackend().addon!;
     // [n, ih, iw, ic, oh, ow, oc, kh, kw, sh, sw, dh, dw, pt, pl, pb, pr, groups]
-    const shape = (ic: number, groups = 1) => Int32Array.from([2, 5, 5, ic, 3, 3, 4 * groups, 3, 3, 1, 1, 1, 1, 0, 0, 0, 0, groups]);
-    for (const ic of [1, 2, 3, 4]) assert.equal(addon.convImpl(shape(ic)), 'direct', `ic ${ic}`);
-    assert.notEqual(addon.convImpl(shape(5)), 'direct');
-    assert.notEqual(addon.convImpl(shape(3, 3)), 'direct'); // depthwise
+    const shape = (ic: number, oc = 32, groups = 1) => Int32Array.from([2, 5, 5, ic, 3, 3, oc, 3, 3, 1, 1, 1, 1, 0, 0, 0, 0, groups]);
+    const was = addon.setConvDirect(1);
+    try {
+      assert.equal(addon.convImpl(shape(1)), 'direct');
+      assert.equal(addon.convImpl(shape(1, 64)), 'direct');
+      for (const [ic, oc] of [
+        [1, 33],
+        [2, 32],
+        [3, 64],
+        [5, 32],
+      ])
+        assert.notEqual(addon.convImpl(shape(ic, oc)), 'direct', `ic ${ic} oc ${oc}`);
+      addon.setConvDirect(2);
+      for (const ic of [1, 2, 3, 4]) assert.equal(addon.convImpl(shape(ic, 5)), 'direct', `ic ${ic}`);
+      assert.notEqual(addon.convImpl(shape(5)), 'direct');
+      assert.notEqual(addon.convImpl(shape(3, 3, 3)), 'direct'); // depthwise
+      addon.setConvDirect(0);
+      assert.notEqual(addon.convImpl(shape(1)), 'direct');
+    } finally {
+      addon.setConvDirect(was);
+    }
   });
 
   test('the conv2d helper equals tf.fused.conv2d, with gradients, and skips the input gradient nobody asked for', async () => {

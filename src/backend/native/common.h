@@ -120,5 +120,8 @@ bool DirectConvForward(const int32_t* shape, const float* x, const float* w, con
                        float* out);
 bool DirectConvFilterGrad(const int32_t* shape, const float* x, const float* dy, float* dw);
 bool DirectConvApplies(const int32_t* shape);
+// 0: oneDNN only; 1: direct where it measured faster; 2: direct for every ic <= 4. Returns the
+// previous mode; another value only reads it.
+int SetDirectConvMode(int mode);
 
 }  // namespace tfe

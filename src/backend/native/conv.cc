@@ -195,6 +195,9 @@ Napi::Value Impl(const Napi::CallbackInfo& info) {
   return Napi::String::New(info.Env(), c.fwd_pd.impl_info_str());
 }
 
+// setConvDirect(mode): SetDirectConvMode (benchmarks against oneDNN in one process, tests).
+Napi::Value SetDirect(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), SetDirectConvMode(I32(info[0]))); }
+
 }  // namespace
 
 size_t CachedConvolutions() { return g_convs.size(); }
@@ -204,6 +207,7 @@ void InitConv(Napi::Env env, Napi::Object exports) {
   Export(env, exports, "conv2dBackpropInput", BackpropInput);
   Export(env, exports, "conv2dBackpropFilter", BackpropFilter);
   Export(env, exports, "convImpl", Impl);
+  Export(env, exports, "setConvDirect", SetDirect);
 }
 
 }  // namespace tfe
