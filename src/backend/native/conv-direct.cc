@@ -232,8 +232,8 @@ const Isa& PickIsa() {
   return isa;
 }
 
-// kDirectOff, kDirectAuto, kDirectAlways: setConvDirect's modes. The first value comes from
-// TFJS_ESTIMATOR_CONV_DIRECT (0, 1, 2; 1 when unset).
+// setConvDirect's mode: 0 oneDNN only, 1 direct where faster, 2 direct for every ic <= 4. The
+// first value comes from TFJS_ESTIMATOR_CONV_DIRECT (1 when unset).
 int g_mode = [] {
   const char* v = std::getenv("TFJS_ESTIMATOR_CONV_DIRECT");
   return v ? std::atoi(v) : 1;
