@@ -5,6 +5,7 @@
       "sources": [
         "src/backend/native/addon.cc",
         "src/backend/native/conv.cc",
+        "src/backend/native/conv-direct.cc",
         "src/backend/native/pool.cc",
         "src/backend/native/norm.cc",
         "src/backend/native/elementwise.cc",

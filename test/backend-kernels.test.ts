@@ -2,7 +2,7 @@
 // strides 1 and 2, same/valid/explicit padding, dilations, batch 1 and 64, each fused
 // activation, and the gradients, to 1e-4 relative to the largest value. The addon must be
 // built: without it these tests fail and say how to build it.
-import { test, describe, before } from 'node:test';
+import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { NativeBackend, registerNativeBackend } from '../src/backend/native';
@@ -34,6 +34,11 @@ before(async () => {
 const ACTS = ['linear', 'relu', 'relu6', 'elu', 'leakyrelu', 'sigmoid'] as const;
 
 describe('convolution', () => {
+  // Every convolution with at most 4 input channels through the direct kernels (by default only
+  // those where they beat oneDNN), so that all their paths meet the cpu backend.
+  let mode = 1;
+  before(() => (mode = registerNativeBackend().addon!.setConvDirect(2)));
+  after(() => registerNativeBackend().addon!.setConvDirect(mode));
   type Case = {
     n: number;
     h: number;
@@ -70,6 +75,18 @@ describe('convolution', () => {
     },
     { n: 2, h: 12, w: 12, ci: 3, co: 4, k: [3, 3], s: [1, 1], pad: 'same', d: [2, 2] },
     { n: 1, h: 11, w: 10, ci: 2, co: 3, k: [2, 3], s: [1, 1], pad: 'valid', d: [3, 2] },
+    // Few input channels run the direct kernels (conv-direct.cc): the article's first layer (at
+    // batch 8: at 64 the cpu backend took 2 s per activation), channels that are not a multiple
+    // of the vector width, more than 9 taps, 1x1, windows wider than the image, several images
+    // per thread and one image split over threads.
+    { n: 8, h: 28, w: 28, ci: 1, co: 32, k: [3, 3], s: [1, 1], pad: 'valid', d: [1, 1] },
+    { n: 1, h: 13, w: 11, ci: 2, co: 17, k: [3, 3], s: [2, 2], pad: 'same', d: [1, 1] },
+    { n: 64, h: 9, w: 7, ci: 3, co: 40, k: [5, 3], s: [2, 1], pad: 'same', d: [1, 1] },
+    { n: 3, h: 6, w: 5, ci: 1, co: 3, k: [1, 1], s: [1, 1], pad: 'valid', d: [1, 1] },
+    { n: 2, h: 7, w: 9, ci: 4, co: 64, k: [7, 7], s: [2, 2], pad: 'same', d: [1, 1] },
+    { n: 1, h: 2, w: 3, ci: 1, co: 5, k: [5, 5], s: [1, 1], pad: 'same', d: [1, 1] },
+    { n: 64, h: 11, w: 9, ci: 3, co: 16, k: [3, 3], s: [2, 2], pad: 'valid', d: [1, 1] },
+    { n: 1, h: 31, w: 29, ci: 2, co: 48, k: [3, 3], s: [1, 1], pad: 'same', d: [1, 1] },
   ];
   for (const c of cases) {
     const label = `n${c.n} ${c.h}x${c.w}x${c.ci}->${c.co} k${c.k} s${c.s} ${JSON.stringify(c.pad)} d${c.d}`;
@@ -108,6 +125,32 @@ describe('convolution', () => {
       noFallbacks(label);
     });
   }
+
+  test('the direct kernels run one input channel into whole vectors of output channels, or any ic <= 4 when asked', () => {
+    const addon = registerNativeBackend().addon!;
+    // [n, ih, iw, ic, oh, ow, oc, kh, kw, sh, sw, dh, dw, pt, pl, pb, pr, groups]
+    const shape = (ic: number, oc = 32, groups = 1) => Int32Array.from([2, 5, 5, ic, 3, 3, oc, 3, 3, 1, 1, 1, 1, 0, 0, 0, 0, groups]);
+    const was = addon.setConvDirect(1);
+    try {
+      assert.equal(addon.convImpl(shape(1)), 'direct');
+      assert.equal(addon.convImpl(shape(1, 64)), 'direct');
+      for (const [ic, oc] of [
+        [1, 33],
+        [2, 32],
+        [3, 64],
+        [5, 32],
+      ])
+        assert.notEqual(addon.convImpl(shape(ic, oc)), 'direct', `ic ${ic} oc ${oc}`);
+      addon.setConvDirect(2);
+      for (const ic of [1, 2, 3, 4]) assert.equal(addon.convImpl(shape(ic, 5)), 'direct', `ic ${ic}`);
+      assert.notEqual(addon.convImpl(shape(5)), 'direct');
+      assert.notEqual(addon.convImpl(shape(3, 3, 3)), 'direct'); // depthwise
+      addon.setConvDirect(0);
+      assert.notEqual(addon.convImpl(shape(1)), 'direct');
+    } finally {
+      addon.setConvDirect(was);
+    }
+  });
 
   test('the conv2d helper equals tf.fused.conv2d, with gradients, and skips the input gradient nobody asked for', async () => {
     const specs: Spec[] = [{ shape: [3, 10, 9, 2] }, { shape: [3, 3, 2, 5] }, { shape: [5] }];

@@ -16,7 +16,10 @@ export interface NativeAddon {
   ): void;
   conv2dBackpropInput(shape: Int32Array, dy: Float32Array, w: Float32Array, dx: Float32Array): void;
   conv2dBackpropFilter(shape: Int32Array, x: Float32Array, dy: Float32Array, dw: Float32Array): void;
+  /** What runs the forward pass: 'direct' (conv-direct.cc, at most 4 input channels) or oneDNN's implementation name. */
   convImpl(shape: Int32Array): string;
+  /** Direct convolutions (conv-direct.cc): 0 never, 1 where faster than oneDNN (default), 2 for every ic <= 4; returns the previous mode (-1: only read it). */
+  setConvDirect(mode: number): number;
   /** shape: op-codes.json (shapes.pool). mode: op-codes.json (poolMode): max, average over valid inputs, average over the whole window. */
   poolForward(shape: Int32Array, mode: number, x: Float32Array, y: Float32Array): void;
   avgPoolBackward(shape: Int32Array, mode: number, dy: Float32Array, dx: Float32Array): void;

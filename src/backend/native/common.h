@@ -126,4 +126,14 @@ void InitMatmul(Napi::Env env, Napi::Object exports);
 void InitBinary(Napi::Env env, Napi::Object exports);
 size_t CachedConvolutions();
 
+// Direct convolutions for few input channels (conv-direct.cc), on conv shape arrays: false (and
+// nothing written) when the shape is one oneDNN should run.
+bool DirectConvForward(const int32_t* shape, const float* x, const float* w, const float* bias, int act, float alpha,
+                       float* out);
+bool DirectConvFilterGrad(const int32_t* shape, const float* x, const float* dy, float* dw);
+bool DirectConvApplies(const int32_t* shape);
+// 0: oneDNN only; 1: direct where it measured faster; 2: direct for every ic <= 4. Returns the
+// previous mode; another value only reads it.
+int SetDirectConvMode(int mode);
+
 }  // namespace tfe

@@ -140,6 +140,9 @@ Napi::Value Forward(const Napi::CallbackInfo& info) {
   float* w = F32(info[2], s.WeightsLen(), "conv2dForward w");
   float* bias = F32OrNull(info[3], s.oc, "conv2dForward bias");
   float* out = F32(info[6], s.DstLen(), "conv2dForward out");
+  if (DirectConvForward(Params(info[0], kShapeLen, "convolution shape"), x, w, bias, I32(info[4]), Flt(info[5]), out)) {
+    return info.Env().Undefined();
+  }
   auto& c = GetConv(info[0], bias != nullptr, I32(info[4]), Flt(info[5]));
   std::unordered_map<int, memory> args{{DNNL_ARG_SRC, Wrap(c.src_md, x)},
                                        {DNNL_ARG_WEIGHTS, c.fwd_w.In(c.w_user_md, w)},
@@ -171,6 +174,7 @@ Napi::Value BackpropFilter(const Napi::CallbackInfo& info) {
   float* x = F32(info[1], s.SrcLen(), "conv2dBackpropFilter x");
   float* dy = F32(info[2], s.DstLen(), "conv2dBackpropFilter dy");
   float* dw_data = F32(info[3], s.WeightsLen(), "conv2dBackpropFilter dw");
+  if (DirectConvFilterGrad(Params(info[0], kShapeLen, "convolution shape"), x, dy, dw_data)) return info.Env().Undefined();
   auto& c = GetConv(info[0], false, kLinear, 0.f);
   c.EnsureBwdWeights();
   memory dw_user = Wrap(c.w_user_md, dw_data);
@@ -183,11 +187,16 @@ Napi::Value BackpropFilter(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-// convImpl(shape): the implementation oneDNN chose for the forward pass (benchmarks, tests).
+// convImpl(shape): the implementation that runs the forward pass, "direct" (conv-direct.cc) or
+// the one oneDNN chose (benchmarks, tests).
 Napi::Value Impl(const Napi::CallbackInfo& info) {
+  if (DirectConvApplies(Params(info[0], kShapeLen, "convolution shape"))) return Napi::String::New(info.Env(), "direct");
   auto& c = GetConv(info[0], false, kLinear, 0.f);
   return Napi::String::New(info.Env(), c.fwd_pd.impl_info_str());
 }
+
+// setConvDirect(mode): SetDirectConvMode (benchmarks against oneDNN in one process, tests).
+Napi::Value SetDirect(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), SetDirectConvMode(I32(info[0]))); }
 
 }  // namespace
 
@@ -198,6 +207,7 @@ void InitConv(Napi::Env env, Napi::Object exports) {
   Export(env, exports, "conv2dBackpropInput", BackpropInput);
   Export(env, exports, "conv2dBackpropFilter", BackpropFilter);
   Export(env, exports, "convImpl", Impl);
+  Export(env, exports, "setConvDirect", SetDirect);
 }
 
 }  // namespace tfe
