@@ -538,11 +538,11 @@ describe('normalisation, reductions, element-wise', () => {
         };
         const label = `conv [${c.x}] * [${c.filter}] stride ${c.stride} ${c.pad} -> bn+relu+maxPool`;
         const before = fused;
-        await same(`${label}: filter, gamma, beta gradients`, specs, (x, w, bias, g, b) => {
+        await same(`${label}: output, filter, gamma, beta gradients`, specs, (x, w, bias, g, b) => {
           const [dw, , dg, db] = tf.grads((ww: tf.Tensor, bb: tf.Tensor, gg: tf.Tensor, be: tf.Tensor) => weighted(net(x, ww, bb, gg, be)))(
             [w, bias, g, b],
           );
-          return [dw, dg, db];
+          return [net(x, w, bias, g, b), dw, dg, db];
         });
         assert.equal(fused, before + 1, `${label}: the fused filter gradient ran`);
         // The bias gradient is a batch norm input gradient's sum: zero but for rounding.
