@@ -34,18 +34,24 @@ export function batchNormTraining(
   return tf.engine().runKernel(BN_TRAIN, { x, scale, offset }, { epsilon }) as unknown as [tf.Tensor, tf.Tensor1D, tf.Tensor1D];
 }
 
-/** One Adam step for one variable: returns [newVar, newM, newV]. Only where hasKernel(ADAM_UPDATE). */
+/**
+ * One Adam step for one variable: returns [newVar, newM, newV]. Only where hasKernel(ADAM_UPDATE).
+ * lr is lr_t (the bias corrections included): a number, or a scalar tensor where reading it
+ * back would stall a device (deviceReadsAreCostly).
+ */
 export function adamUpdate(
   v: tf.Tensor,
   m: tf.Tensor,
   s: tf.Tensor,
   g: tf.Tensor,
-  lr: number,
+  lr: number | tf.Scalar,
   beta1: number,
   beta2: number,
   epsilon: number,
 ): tf.Tensor[] {
-  return tf.engine().runKernel(ADAM_UPDATE, { v, m, s, g }, { lr, beta1, beta2, epsilon }) as unknown as tf.Tensor[];
+  const inputs: tf.NamedTensorMap = typeof lr === 'number' ? { v, m, s, g } : { v, m, s, g, lr };
+  const attrs: tf.NamedAttrMap = typeof lr === 'number' ? { lr, beta1, beta2, epsilon } : { beta1, beta2, epsilon };
+  return tf.engine().runKernel(ADAM_UPDATE, inputs, attrs) as unknown as tf.Tensor[];
 }
 
 export interface Conv2dArgs {
