@@ -7,6 +7,7 @@
 import * as tf from '@tensorflow/tfjs';
 import {
   ADAM_UPDATE,
+  BN_MOVING_AVERAGES,
   BN_TRAIN,
   CONV2D,
   ConvAttrs,
@@ -18,7 +19,7 @@ import {
 } from '../backend/custom-kernels';
 
 // Callers choose between a fused path and a composed one by these.
-export { ADAM_UPDATE, BN_TRAIN, hasKernel };
+export { ADAM_UPDATE, BN_MOVING_AVERAGES, BN_TRAIN, hasKernel };
 
 /**
  * y = (x - mean) / sqrt(var + eps) * scale + offset over the last axis, with batch statistics;
@@ -32,6 +33,23 @@ export function batchNormTraining(
 ): [tf.Tensor, tf.Tensor1D, tf.Tensor1D] {
   registerCustomGradients();
   return tf.engine().runKernel(BN_TRAIN, { x, scale, offset }, { epsilon }) as unknown as [tf.Tensor, tf.Tensor1D, tf.Tensor1D];
+}
+
+/**
+ * Batch norm's moving averages after a training step: [movingMean * momentum + mean * (1 -
+ * momentum), movingVar * momentum + variance * correction * (1 - momentum)]. Only where
+ * hasKernel(BN_MOVING_AVERAGES).
+ */
+export function batchNormMovingAverages(
+  movingMean: tf.Tensor,
+  movingVar: tf.Tensor,
+  mean: tf.Tensor,
+  variance: tf.Tensor,
+  momentum: number,
+  correction: number,
+): [tf.Tensor, tf.Tensor] {
+  const inputs = { movingMean, movingVar, mean, variance };
+  return tf.engine().runKernel(BN_MOVING_AVERAGES, inputs, { momentum, correction }) as unknown as [tf.Tensor, tf.Tensor];
 }
 
 /**

@@ -2,10 +2,12 @@
 // ones where a training step's profile says so. See the files beside this one.
 // TFJS_ESTIMATOR_WEBGPU_STOCK=1 runs tfjs's own instead (to compare speed or results): the stock
 // filter gradient and MaxPoolGrad (read at each call); tfjs's ops in place of the project's
-// fused kernels (batch norm, conv, cross-entropy, Adam, relu and mean gradients: read when registering).
+// fused kernels (batch norm and its moving averages, conv, cross-entropy, Adam, max pooling, relu and
+// mean gradients: read when registering).
 import * as tf from '@tensorflow/tfjs';
 import {
   ADAM_UPDATE,
+  BN_MOVING_AVERAGES,
   BN_TRAIN,
   BN_TRAIN_GRAD,
   CONV2D,
@@ -23,6 +25,7 @@ import { conv2d } from './conv2d';
 import { conv2dFilterGrad, FilterGradAttrs, supportsFilterGrad } from './conv-backprop-filter';
 import { maxPoolGrad, MaxPoolGradAttrs, supportsMaxPoolGrad } from './max-pool-grad';
 import { maxPoolGradFromArgmax, maxPoolWithArgmax } from './max-pool';
+import { movingAverages } from './moving-averages';
 import { meanGrad, MeanGradAttrs, supportsMeanGrad } from './mean-grad';
 import { reluGrad } from './relu-grad';
 import { sparseSoftmaxXent, sparseSoftmaxXentGrad } from './softmax-xent';
@@ -85,6 +88,9 @@ export function registerWebGPUKernels(): void {
   register(BN_TRAIN, (b, { x, scale, offset }, args) => batchNormTrain(b, x, scale, offset, epsilon(args)));
   register(BN_TRAIN_GRAD, (b, { x, dy, mean, variance, scale }, args) =>
     batchNormTrainGrad(b, x, dy, mean, variance, scale, epsilon(args)),
+  );
+  register(BN_MOVING_AVERAGES, (b, { movingMean, movingVar, mean, variance }, args) =>
+    movingAverages(b, { movingMean, movingVar, mean, variance }, args.attrs as { momentum: number; correction: number }),
   );
   const fusedConv = tf.getKernel('FusedConv2D', BACKEND);
   if (fusedConv) register(CONV2D, (_b, _inputs, args) => conv2d(args, fusedConv.kernelFunc));
