@@ -95,7 +95,11 @@ for (const shape of [[1], [7], [3, 3, 5, 7]]) {
 
 test("Adam's update is one dispatch per variable, whichever way lr_t comes", async () => {
   const keys = await pipelineKeys();
-  for (const k of ['tfjsEstimatorAdamUpdate_uniform', 'tfjsEstimatorAdamUpdate_tensor']) assert.ok(keys.includes(k), `${k} ran`);
+  for (const k of ['tfjsEstimatorAdamUpdate_uniform_', 'tfjsEstimatorAdamUpdate_tensor_'])
+    assert.ok(
+      keys.some((key) => key.startsWith(k)),
+      `${k} ran`,
+    );
 });
 
 for (const channels of [1, 37]) {

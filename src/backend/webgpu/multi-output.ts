@@ -32,7 +32,7 @@ export type Binding = [name: string, info: tf.TensorInfo];
 export type OutputSpec = [name: string, shape: number[], dtype: 'float32' | 'int32'];
 
 export interface MultiOutputKernel {
-  /** Names the pipeline in the backend's cache; one per distinct WGSL text. */
+  /** Names the pipeline in the backend's cache (with the bindings' dtypes); one per distinct WGSL body. */
   key: string;
   /** Written by the kernel; the first is what the backend sees as the program's output. */
   outputs: OutputSpec[];
@@ -97,7 +97,8 @@ export function runMultiOutput(backend: WebGPUBackendLike, k: MultiOutputKernel)
   const [first, ...rest] = named;
   const asInputs = [...rest, ...k.inputs];
   for (const [, t] of [first, ...asInputs]) b.uploadToGPU(t.dataId);
-  const key = `tfjsEstimator${k.key}`;
+  // The WGSL declares each binding's element type: a key per combination of dtypes.
+  const key = `tfjsEstimator${k.key}_${[first, ...asInputs].map(([, t]) => wgslType(t.dtype)).join('')}`;
   if (!(key in b.pipelineCache)) {
     const module = b.device.createShaderModule({ code: shader(k, named, [...asInputs, first]), label: key });
     b.pipelineCache[key] = b.device.createComputePipeline({ layout: 'auto', compute: { module, entryPoint: 'main' }, label: key });
