@@ -1,7 +1,7 @@
 // Kernels of our own for the webgpu backend (WGSL), registered over tfjs-backend-webgpu's stock
 // ones where a training step's profile says so. See the files beside this one.
 // TFJS_ESTIMATOR_WEBGPU_STOCK=1 runs tfjs's own instead (to compare speed or results): the stock
-// filter gradient and MaxPoolGrad (read at each call); tfjs's ops in place of the project's
+// filter gradient, MaxPoolGrad, Sum and Mean (read at each call); tfjs's ops in place of the project's
 // fused kernels (batch norm and its moving averages, conv, cross-entropy, Adam, max pooling, relu and
 // mean gradients: read when registering).
 import * as tf from '@tensorflow/tfjs';
@@ -27,6 +27,7 @@ import { maxPoolGrad, MaxPoolGradAttrs, supportsMaxPoolGrad } from './max-pool-g
 import { maxPoolGradFromArgmax, maxPoolWithArgmax } from './max-pool';
 import { movingAverages } from './moving-averages';
 import { meanGrad, MeanGradAttrs, supportsMeanGrad } from './mean-grad';
+import { ReduceAttrs, stridedReduce, supportsStridedReduce } from './reduce';
 import { reluGrad } from './relu-grad';
 import { sparseSoftmaxXent, sparseSoftmaxXentGrad } from './softmax-xent';
 import type { WebGPUBackendLike } from './program';
@@ -82,8 +83,16 @@ export function registerWebGPUKernels(): void {
     if (process.env.TFJS_ESTIMATOR_WEBGPU_STOCK === '1' || !supportsMaxPoolGrad(dy, input)) return stock(args);
     return maxPoolGrad(args.backend as unknown as WebGPUBackendLike, dy, input, args.attrs as unknown as MaxPoolGradAttrs);
   });
-  if (process.env.TFJS_ESTIMATOR_WEBGPU_STOCK === '1') return; // the layers' composite batch norm
-  // The project's fused batch norm (see custom-kernels.ts): layers use it where registered.
+  for (const name of ['Sum', 'Mean']) {
+    override(name, (args, stock) => {
+      const x = args.inputs.x as tf.TensorInfo;
+      const attrs = args.attrs as unknown as ReduceAttrs;
+      if (process.env.TFJS_ESTIMATOR_WEBGPU_STOCK === '1' || !supportsStridedReduce(x, attrs)) return stock(args);
+      return stridedReduce(args.backend as unknown as WebGPUBackendLike, x, attrs, name === 'Mean');
+    });
+  }
+  if (process.env.TFJS_ESTIMATOR_WEBGPU_STOCK === '1') return; // fused-ops and layers compose tfjs ops instead
+  // The project's fused kernels (custom-kernels.ts): fused-ops, layers and the optimizer use each where registered.
   const epsilon = (args: Args) => (args.attrs as { epsilon: number }).epsilon;
   register(BN_TRAIN, (b, { x, scale, offset }, args) => batchNormTrain(b, x, scale, offset, epsilon(args)));
   register(BN_TRAIN_GRAD, (b, { x, dy, mean, variance, scale }, args) =>
