@@ -691,14 +691,16 @@ describe('normalisation, reductions, element-wise', () => {
     noFallbacks('casts', ['Sum', 'Relu', 'Conv2D', 'MaxPool', 'BatchMatMul']);
   });
 
-  test('Adam update kernel equals the composed TF1 update', async () => {
+  test('Adam update kernel equals the composed TF1 update (lr_t as a number and as a scalar tensor)', async () => {
     const specs: Spec[] = [{ shape: [300] }, { shape: [300] }, { shape: [300], lo: 0, hi: 1 }, { shape: [300] }];
-    await same('adam', specs, (v, m, s, g) => {
-      if (tf.getBackend() === 'native') return adamUpdate(v, m, s, g, 0.01, 0.9, 0.999, 1e-8);
-      const nm = tf.add(tf.mul(m, 0.9), tf.mul(g, 0.1));
-      const ns = tf.add(tf.mul(s, 0.999), tf.mul(tf.square(g), 0.001));
-      return [tf.sub(v, tf.div(tf.mul(nm, 0.01), tf.add(tf.sqrt(ns), 1e-8))), nm, ns];
-    });
+    for (const lrAsTensor of [false, true]) {
+      await same('adam', specs, (v, m, s, g) => {
+        if (tf.getBackend() === 'native') return adamUpdate(v, m, s, g, lrAsTensor ? tf.scalar(0.01) : 0.01, 0.9, 0.999, 1e-8);
+        const nm = tf.add(tf.mul(m, 0.9), tf.mul(g, 0.1));
+        const ns = tf.add(tf.mul(s, 0.999), tf.mul(tf.square(g), 0.001));
+        return [tf.sub(v, tf.div(tf.mul(nm, 0.01), tf.add(tf.sqrt(ns), 1e-8))), nm, ns];
+      });
+    }
   });
 });
 

@@ -226,3 +226,17 @@ test("on webgpu the kernel banner and the Estimator's first log line name the ad
   ]);
   assert.doesNotMatch(r.stderr, /OffscreenCanvas|synchronously reading/);
 });
+
+test("the project's fused kernels are registered on webgpu, and none of them with TFJS_ESTIMATOR_WEBGPU_STOCK=1", () => {
+  const names = ['BN_TRAIN', 'BN_MOVING_AVERAGES', 'CONV2D', 'SPARSE_XENT', 'ADAM_UPDATE', 'RELU_GRAD', 'MEAN_GRAD', 'MAX_POOL'];
+  const body = `await initBackend();
+    const k = require(dist + '/src/backend/custom-kernels.js');
+    return { extra: ${JSON.stringify(names)}.filter((n) => k.hasKernel(k[n])) };`;
+  const env = { ...SWIFTSHADER, TFJS_ESTIMATOR_BACKEND: 'webgpu' };
+  const ours = run(body, env);
+  assert.equal(ours.error, undefined, ours.stderr);
+  assert.deepEqual(ours.extra, names);
+  const stock = run(body, { ...env, TFJS_ESTIMATOR_WEBGPU_STOCK: '1' });
+  assert.equal(stock.error, undefined, stock.stderr);
+  assert.deepEqual(stock.extra, []);
+});

@@ -1,7 +1,8 @@
 // Kernels of our own, with their gradients, for the parts of a training step that tfjs
 // composes from many small ops or computes eagerly:
 //  - batch normalisation in training mode: one forward and one backward kernel (tfjs's
-//    gradient of tf.moments + tf.batchNorm is a dozen element-wise ops and broadcasts);
+//    gradient of tf.moments + tf.batchNorm is a dozen element-wise ops and broadcasts), and
+//    the update of its moving averages as one kernel (seven element-wise ops otherwise);
 //  - convolution + bias + relu whose gradient computes only what the tape asks for (tfjs's
 //    fused conv2d computes the input gradient even for the first layer, where nobody uses it);
 //  - sparse softmax cross-entropy as one kernel each way;
@@ -15,6 +16,7 @@ import * as tf from '@tensorflow/tfjs';
 
 export const BN_TRAIN = 'TfjsEstimatorBatchNormTrain';
 export const BN_TRAIN_GRAD = 'TfjsEstimatorBatchNormTrainGrad';
+export const BN_MOVING_AVERAGES = 'TfjsEstimatorBatchNormMovingAverages';
 export const ADAM_UPDATE = 'TfjsEstimatorAdamUpdate';
 export const RELU_GRAD = 'TfjsEstimatorReluGrad';
 export const MEAN_GRAD = 'TfjsEstimatorMeanGrad';

@@ -6,6 +6,7 @@ import { activeGraph, requireGraph, UpdateOp } from '../framework/graph';
 import type { StepTape } from '../framework/tape';
 import type { VariableStore } from '../framework/variables';
 import { ADAM_UPDATE, adamUpdate, hasKernel } from '../framework/fused-ops';
+import { deviceReadsAreCostly } from '../backend/read-cost';
 
 export const GLOBAL_STEP_NAME = 'global_step';
 
@@ -272,15 +273,15 @@ export class AdamOptimizer extends Optimizer {
 
   /**
    * TF1's Adam: lr_t = lr * sqrt(1 - beta2^t) / (1 - beta1^t), computed once per apply. As a
-   * tensor where the update is tensor ops: on webgpu each read-back (dataSync) waits for the
-   * whole GPU queue. Read back (once) only for the native fused kernel, which takes a number
-   * and runs on the CPU, where a read is a copy.
+   * tensor where reading it back costs (webgpu: each read waits for the whole GPU queue) or
+   * where the update is tensor ops; a number for a fused kernel on a CPU backend, where a read
+   * is a copy.
    */
   private lrT: tf.Scalar | number | undefined;
 
   override beginApply(store: VariableStore, optName: string, lr: tf.Scalar | number): void {
     const [b1p, b2p] = this.powers(store, optName);
-    if (hasKernel(ADAM_UPDATE)) {
+    if (hasKernel(ADAM_UPDATE) && !deviceReadsAreCostly()) {
       const lrNum = typeof lr === 'number' ? lr : lr.dataSync()[0];
       this.lrT = (lrNum * Math.sqrt(1 - b2p.dataSync()[0])) / (1 - b1p.dataSync()[0]);
     } else {
@@ -294,7 +295,7 @@ export class AdamOptimizer extends Optimizer {
       throw new Error('AdamOptimizer.applyGradient runs between beginApply and finishApply, as minimize() calls them.');
     const m = this.slot(store, `${varName}/${optName}/m`, v);
     const s = this.slot(store, `${varName}/${optName}/v`, v);
-    if (typeof lrT === 'number' && v.dtype === 'float32') {
+    if (hasKernel(ADAM_UPDATE) && v.dtype === 'float32') {
       // One kernel per variable instead of ~12 element-wise ops.
       const [nv, nm, ns] = adamUpdate(v, m, s, g, lrT, this.beta1, this.beta2, this.epsilon);
       v.assign(nv);

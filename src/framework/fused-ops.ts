@@ -7,6 +7,7 @@
 import * as tf from '@tensorflow/tfjs';
 import {
   ADAM_UPDATE,
+  BN_MOVING_AVERAGES,
   BN_TRAIN,
   CONV2D,
   ConvAttrs,
@@ -18,7 +19,7 @@ import {
 } from '../backend/custom-kernels';
 
 // Callers choose between a fused path and a composed one by these.
-export { ADAM_UPDATE, BN_TRAIN, hasKernel };
+export { ADAM_UPDATE, BN_MOVING_AVERAGES, BN_TRAIN, hasKernel };
 
 /**
  * y = (x - mean) / sqrt(var + eps) * scale + offset over the last axis, with batch statistics;
@@ -34,18 +35,41 @@ export function batchNormTraining(
   return tf.engine().runKernel(BN_TRAIN, { x, scale, offset }, { epsilon }) as unknown as [tf.Tensor, tf.Tensor1D, tf.Tensor1D];
 }
 
-/** One Adam step for one variable: returns [newVar, newM, newV]. Only where hasKernel(ADAM_UPDATE). */
+/**
+ * Batch norm's moving averages after a training step: [movingMean * momentum + mean * (1 -
+ * momentum), movingVar * momentum + variance * correction * (1 - momentum)]. Only where
+ * hasKernel(BN_MOVING_AVERAGES).
+ */
+export function batchNormMovingAverages(
+  movingMean: tf.Tensor,
+  movingVar: tf.Tensor,
+  mean: tf.Tensor,
+  variance: tf.Tensor,
+  momentum: number,
+  correction: number,
+): [tf.Tensor, tf.Tensor] {
+  const inputs = { movingMean, movingVar, mean, variance };
+  return tf.engine().runKernel(BN_MOVING_AVERAGES, inputs, { momentum, correction }) as unknown as [tf.Tensor, tf.Tensor];
+}
+
+/**
+ * One Adam step for one variable: returns [newVar, newM, newV]. Only where hasKernel(ADAM_UPDATE).
+ * lr is lr_t (the bias corrections included): a number, or a scalar tensor where reading it
+ * back would stall a device (deviceReadsAreCostly).
+ */
 export function adamUpdate(
   v: tf.Tensor,
   m: tf.Tensor,
   s: tf.Tensor,
   g: tf.Tensor,
-  lr: number,
+  lr: number | tf.Scalar,
   beta1: number,
   beta2: number,
   epsilon: number,
 ): tf.Tensor[] {
-  return tf.engine().runKernel(ADAM_UPDATE, { v, m, s, g }, { lr, beta1, beta2, epsilon }) as unknown as tf.Tensor[];
+  const inputs: tf.NamedTensorMap = typeof lr === 'number' ? { v, m, s, g } : { v, m, s, g, lr };
+  const attrs: tf.NamedAttrMap = typeof lr === 'number' ? { lr, beta1, beta2, epsilon } : { beta1, beta2, epsilon };
+  return tf.engine().runKernel(ADAM_UPDATE, inputs, attrs) as unknown as tf.Tensor[];
 }
 
 export interface Conv2dArgs {

@@ -4,7 +4,15 @@
 import * as tf from '@tensorflow/tfjs';
 import { activeGraph, GraphKeys, requireGraph, UpdateOp } from '../framework/graph';
 import { getVariable, initializers, Initializer, variableScope, VariableScopeOptions } from '../framework/variables';
-import { BN_TRAIN, batchNormTraining, conv2d as fusedConv2d, hasKernel, maxPool } from '../framework/fused-ops';
+import {
+  BN_MOVING_AVERAGES,
+  BN_TRAIN,
+  batchNormMovingAverages,
+  batchNormTraining,
+  conv2d as fusedConv2d,
+  hasKernel,
+  maxPool,
+} from '../framework/fused-ops';
 
 export { getVariable, variableScope, initializers };
 export type { Initializer, VariableScopeOptions };
@@ -241,6 +249,13 @@ export function batchNormalization(x: tf.Tensor, opts: BatchNormOptions = {}): t
         `${ctx.scope.prefix}update`,
         () =>
           tf.tidy(() => {
+            if (hasKernel(BN_MOVING_AVERAGES) && movingMean.dtype === 'float32' && meanKept.dtype === 'float32') {
+              // Both in one kernel (on webgpu one dispatch instead of seven).
+              const [m, v] = batchNormMovingAverages(movingMean, movingVar, meanKept, varKept, momentum, correction);
+              movingMean.assign(m);
+              movingVar.assign(v);
+              return;
+            }
             movingMean.assign(tf.add(tf.mul(movingMean, momentum), tf.mul(meanKept, 1 - momentum)));
             movingVar.assign(tf.add(tf.mul(movingVar, momentum), tf.mul(tf.mul(varKept, correction), 1 - momentum)));
           }),

@@ -3,11 +3,12 @@
 // layers.batchNormalization uses wherever a backend registers them. Without them tfjs composes
 // tf.moments + tf.batchNorm and their gradients from a dozen element-wise ops and reductions
 // per layer each way (Sum, Mean and Multiply were most of a step's remaining GPU time on an
-// H200 once the filter gradient was fast). Here each direction is 4 programs: per-channel
+// H200 once the filter gradient was fast). Here each direction is 3 dispatches: per-channel
 // partial sums over chunks of rows (the rows, N*H*W, are many and the channels few, so the
-// rows are split across workgroups as in conv-backprop-filter.ts), two small programs that
-// add the partials into the per-channel results, and one element-wise pass.
+// rows are split across workgroups as in conv-backprop-filter.ts), one small program that
+// adds the partials into both per-channel results (multi-output.ts), one element-wise pass.
 import * as tf from '@tensorflow/tfjs';
+import { runMultiOutput } from './multi-output';
 import type { WebGPUBackendLike, WebGPUProgramLike, Uniform } from './program';
 
 const THREADS = 256;
@@ -110,53 +111,49 @@ class PartialSumsProgram implements WebGPUProgramLike {
   }
 }
 
-/** What a FinishProgram computes per channel from the partial sums. */
-type Finish = 'mean' | 'variance' | 'doffset' | 'dscale';
-
-/** Adds the partials of each split into one per-channel result: one thread per channel. */
-class FinishProgram implements WebGPUProgramLike {
-  variableNames: string[];
-  uniforms = 'rows : i32, splits : i32, epsilon : f32,';
-  workgroupSize: [number, number, number] = [64, 1, 1];
-  size = true;
-  outputShape: number[];
-  shaderKey: string;
-  dispatchLayout = { x: [0] };
-  dispatch: [number, number, number];
-
-  constructor(
-    channels: number,
-    private readonly what: Finish,
-  ) {
-    // mean: needs x for the shift; dscale: needs the variance for 1/sqrt(var + eps).
-    this.variableNames = what === 'mean' ? ['partials', 'x'] : what === 'dscale' ? ['partials', 'sigma2'] : ['partials'];
-    this.outputShape = [channels];
-    this.dispatch = [Math.ceil(channels / 64), 1, 1];
-    this.shaderKey = `tfjsEstimatorBnFinish_${what}`;
-  }
-
-  getUserCode(): string {
-    const n = 'f32(uniforms.rows)';
-    const value = {
-      mean: `x[c] + s1 / ${n}`,
-      variance: `max(s2 / ${n} - (s1 / ${n}) * (s1 / ${n}), 0.0)`,
-      doffset: 's1',
-      dscale: 's2 * inverseSqrt(sigma2[c] + uniforms.epsilon)',
-    }[this.what];
-    return `
-      fn main(c : i32) {
-        if (c < uniforms.size) {
-          var s1 = 0.0;
-          var s2 = 0.0;
-          for (var s = 0; s < uniforms.splits; s++) {
-            s1 = s1 + partials[(s * 2) * uniforms.size + c];
-            s2 = s2 + partials[(s * 2 + 1) * uniforms.size + c];
-          }
-          setOutputAtIndex(c, ${value});
-        }
+/**
+ * Adds the partials of each split into the two per-channel results, one invocation per
+ * channel, in one dispatch: [mean, variance] forward (x for the shift), [doffset, dscale]
+ * backward (the variance for 1/sqrt(var + eps)).
+ */
+function finish(
+  b: WebGPUBackendLike,
+  p: BatchNormPlan,
+  partials: tf.TensorInfo,
+  other: tf.TensorInfo,
+  backward: boolean,
+  epsilon: number,
+): tf.TensorInfo[] {
+  const n = 'f32(uniforms.rows)';
+  const [first, second] = backward ? ['doffset', 'dscale'] : ['mean', 'variance'];
+  const values = backward
+    ? ['s1', 's2 * inverseSqrt(sigma2[c] + uniforms.epsilon)']
+    : [`x[c] + s1 / ${n}`, `max(s2 / ${n} - (s1 / ${n}) * (s1 / ${n}), 0.0)`];
+  return runMultiOutput(b, {
+    key: `BnFinish_${backward}`,
+    outputs: [
+      [first, [p.channels], 'float32'],
+      [second, [p.channels], 'float32'],
+    ],
+    inputs: [
+      ['partials', partials],
+      [backward ? 'sigma2' : 'x', other],
+    ],
+    uniforms: 'rows : i32, splits : i32, channels : i32, epsilon : f32,',
+    uniformValues: [int(p.rows), int(p.splits), int(p.channels), float(epsilon)],
+    threads: p.channels,
+    body: `
+      let c = i;
+      var s1 = 0.0;
+      var s2 = 0.0;
+      for (var s = 0; s < uniforms.splits; s++) {
+        s1 = s1 + partials[(s * 2) * uniforms.channels + c];
+        s2 = s2 + partials[(s * 2 + 1) * uniforms.channels + c];
       }
-    `;
-  }
+      ${first}[c] = ${values[0]};
+      ${second}[c] = ${values[1]};
+    `,
+  });
 }
 
 /** The element-wise pass: y forward, dx backward. */
@@ -220,9 +217,7 @@ export function batchNormTrain(
     int(p.channels),
     int(p.rowsPerSplit),
   ]);
-  const finish = [int(p.rows), int(p.splits), float(epsilon)];
-  const mean = b.runWebGPUProgram(new FinishProgram(p.channels, 'mean'), [partials, x], 'float32', finish);
-  const variance = b.runWebGPUProgram(new FinishProgram(p.channels, 'variance'), [partials], 'float32', finish);
+  const [mean, variance] = finish(b, p, partials, x, false, epsilon);
   b.disposeData(partials.dataId);
   const y = b.runWebGPUProgram(new ApplyProgram(x.shape, false), [x, mean, variance, scale, offset], 'float32', [
     int(p.rows),
@@ -248,9 +243,7 @@ export function batchNormTrainGrad(
     int(p.channels),
     int(p.rowsPerSplit),
   ]);
-  const finish = [int(p.rows), int(p.splits), float(epsilon)];
-  const doffset = b.runWebGPUProgram(new FinishProgram(p.channels, 'doffset'), [partials], 'float32', finish);
-  const dscale = b.runWebGPUProgram(new FinishProgram(p.channels, 'dscale'), [partials, variance], 'float32', finish);
+  const [doffset, dscale] = finish(b, p, partials, variance, true, epsilon);
   b.disposeData(partials.dataId);
   const dx = b.runWebGPUProgram(new ApplyProgram(x.shape, true), [x, dy, mean, variance, scale, dscale, doffset], 'float32', [
     int(p.rows),

@@ -162,14 +162,16 @@ export function elementwiseKernels(ctx: KernelContext): tf.KernelConfig[] {
       return d.info;
     }),
     kernel(ADAM_UPDATE, (args) => {
-      const { v, m, s, g } = args.inputs as Record<string, tf.TensorInfo>;
-      const a = args.attrs as { lr: number; beta1: number; beta2: number; epsilon: number };
+      const { v, m, s, g, lr } = args.inputs as Record<string, tf.TensorInfo | undefined>;
+      const a = args.attrs as { lr?: number; beta1: number; beta2: number; epsilon: number };
       // Fresh outputs (not in place): the step's tape may still hold the old values.
       const b = args.backend;
-      const nv = b.output(v.shape);
-      const nm = b.output(v.shape);
-      const ns = b.output(v.shape);
-      addon.adamUpdate(f32(b, v), f32(b, m), f32(b, s), f32(b, g), nv.values, nm.values, ns.values, a.lr, a.beta1, a.beta2, a.epsilon);
+      // lr_t: a number, or a scalar tensor (a copy to read here, on the CPU).
+      const lrT = lr ? f32(b, lr)[0] : a.lr!;
+      const nv = b.output(v!.shape);
+      const nm = b.output(v!.shape);
+      const ns = b.output(v!.shape);
+      addon.adamUpdate(f32(b, v!), f32(b, m!), f32(b, s!), f32(b, g!), nv.values, nm.values, ns.values, lrT, a.beta1, a.beta2, a.epsilon);
       return [nv.info, nm.info, ns.info];
     }),
   ];
