@@ -8,7 +8,14 @@ import * as tf from '@tensorflow/tfjs';
 import { NativeBackend, registerNativeBackend } from '../src/backend/native';
 import { nativeFallbacks } from '../src/backend/native/kernels';
 import { Spec, Outputs, sameAsCpu, values, weighted } from './helpers/backend-compare';
-import { adamUpdate, batchNormTraining, conv2d, maxPool, sparseSoftmaxCrossEntropyPerExample } from '../src/framework/fused-ops';
+import {
+  adamUpdate,
+  batchNormMovingAverages,
+  batchNormTraining,
+  conv2d,
+  maxPool,
+  sparseSoftmaxCrossEntropyPerExample,
+} from '../src/framework/fused-ops';
 
 /** Runs fn on cpu and on native with the same inputs; every output within tol of cpu's. */
 const same = (name: string, specs: Spec[], fn: (...xs: tf.Tensor[]) => Outputs, tol = 1e-4): Promise<void> =>
@@ -689,6 +696,25 @@ describe('normalisation, reductions, element-wise', () => {
         : sparseSoftmaxCrossEntropyPerExample(tf.cast(y, 'float32'), l),
     );
     noFallbacks('casts', ['Sum', 'Relu', 'Conv2D', 'MaxPool', 'BatchMatMul']);
+  });
+
+  test("batch norm's moving averages kernel equals the composed update, bit for bit", async () => {
+    const specs: Spec[] = [{ shape: [37] }, { shape: [37], lo: 0, hi: 2 }, { shape: [37] }, { shape: [37], lo: 0, hi: 1 }];
+    const composed = (mm: tf.Tensor, mv: tf.Tensor, m: tf.Tensor, v: tf.Tensor, momentum: number, correction: number) => [
+      tf.add(tf.mul(mm, momentum), tf.mul(m, 1 - momentum)),
+      tf.add(tf.mul(mv, momentum), tf.mul(tf.mul(v, correction), 1 - momentum)),
+    ];
+    await same('moving averages', specs, (mm, mv, m, v) =>
+      tf.getBackend() === 'cpu' ? composed(mm, mv, m, v, 0.99, 64 / 63) : batchNormMovingAverages(mm, mv, m, v, 0.99, 64 / 63),
+    );
+    // The same roundings as the composed ops (on native too): the same moving averages exactly.
+    await tf.setBackend('native');
+    const ts = specs.map((sp, i) => tf.randomUniform(sp.shape, sp.lo ?? -1, sp.hi ?? 1, 'float32', 70 + i));
+    const fused = batchNormMovingAverages(ts[0], ts[1], ts[2], ts[3], 0.9, 8 / 7);
+    const plain = composed(ts[0], ts[1], ts[2], ts[3], 0.9, 8 / 7);
+    for (const [k, t] of fused.entries()) assert.deepEqual(t.dataSync(), plain[k].dataSync(), `output ${k}`);
+    tf.dispose([...ts, ...fused, ...plain]);
+    noFallbacks('moving averages');
   });
 
   test('Adam update kernel equals the composed TF1 update (lr_t as a number and as a scalar tensor)', async () => {

@@ -1,7 +1,7 @@
 // Batch normalization (norm.cc): inference, and the training pair whose output and gradient are
 // left pending so that a relu (and a max pooling) next to them runs in the same pass.
 import * as tf from '@tensorflow/tfjs';
-import { BN_TRAIN, BN_TRAIN_GRAD } from '../../custom-kernels';
+import { BN_MOVING_AVERAGES, BN_TRAIN, BN_TRAIN_GRAD } from '../../custom-kernels';
 import { f32, isF32, kernel, KernelContext, size } from './common';
 
 export function normKernels(ctx: KernelContext): tf.KernelConfig[] {
@@ -30,6 +30,24 @@ export function normKernels(ctx: KernelContext): tf.KernelConfig[] {
         o.values,
       );
       return o.info;
+    }),
+    kernel(BN_MOVING_AVERAGES, (args) => {
+      // Both moving averages of a layer in one loop over its channels: composed, they are seven
+      // kernels a step, each with its engine overhead. The same float32 roundings, in the same
+      // order, as the composed update (layers.batchNormalization).
+      const { movingMean, movingVar, mean, variance } = args.inputs as Record<string, tf.TensorInfo>;
+      const a = args.attrs as unknown as { momentum: number; correction: number };
+      const b = args.backend;
+      const [mm, mv, bm, bv] = [f32(b, movingMean), f32(b, movingVar), f32(b, mean), f32(b, variance)];
+      const nm = b.output(movingMean.shape);
+      const nv = b.output(movingVar.shape);
+      const f = Math.fround;
+      const [keep, take, corr] = [f(a.momentum), f(1 - a.momentum), f(a.correction)];
+      for (let j = 0; j < mm.length; j++) {
+        nm.values[j] = f(mm[j] * keep) + f(bm[j] * take);
+        nv.values[j] = f(mv[j] * keep) + f(f(bv[j] * corr) * take);
+      }
+      return [nm.info, nv.info];
     }),
     kernel(BN_TRAIN, (args) => {
       const { x, scale, offset } = args.inputs as Record<string, tf.TensorInfo>;
