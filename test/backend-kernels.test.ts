@@ -580,6 +580,39 @@ describe('normalisation, reductions, element-wise', () => {
     noFallbacks('softmax', ['Softmax']);
   });
 
+  test('inference batch norm -> relu -> max pooling (evaluate, predict) pools on the fly and equals cpu', async () => {
+    const cases: Array<{ shape: number[]; size: [number, number]; stride: [number, number]; pad: 'same' | 'valid' }> = [
+      { shape: [50, 26, 26, 32], size: [3, 3], stride: [2, 2], pad: 'valid' },
+      { shape: [3, 9, 8, 11], size: [3, 3], stride: [1, 1], pad: 'same' },
+      { shape: [2, 7, 6, 5], size: [2, 2], stride: [2, 2], pad: 'same' },
+    ];
+    for (const c of cases) {
+      const ch = c.shape[3];
+      const specs: Spec[] = [
+        { shape: c.shape, lo: -1, hi: 2 },
+        { shape: [ch] },
+        { shape: [ch], lo: 0.1, hi: 2 },
+        { shape: [ch] },
+        { shape: [ch] },
+      ];
+      const label = `inference bn+relu+maxPool [${c.shape}] ${c.size} stride ${c.stride} ${c.pad}`;
+      await same(label, specs, (x, m, v, off, g) => [
+        tf.maxPool(tf.relu(tf.batchNorm(x, m, v, off, g, 1e-3)) as tf.Tensor4D, c.size, c.stride, c.pad),
+        // without offset and scale, and with one value standing for every channel (not deferred)
+        tf.maxPool(tf.relu(tf.batchNorm(x, m, v)) as tf.Tensor4D, c.size, c.stride, c.pad),
+        tf.maxPool(
+          tf.relu(tf.batchNorm(x, tf.scalar(0.1), tf.scalar(1.5), tf.scalar(0.5), tf.scalar(2))) as tf.Tensor4D,
+          c.size,
+          c.stride,
+          c.pad,
+        ),
+        // the batch norm's own output, read as a tensor
+        tf.add(tf.batchNorm(x, m, v, off, g, 1e-3), 0),
+      ]);
+    }
+    noFallbacks('inference chain', ['MaxPool', 'FusedBatchNorm', 'Relu']);
+  });
+
   test('the fused chain still gives every intermediate to whoever reads it: relu output, pooling gradient, relu gradient', async () => {
     const shape = [4, 9, 9, 6];
     const specs: Spec[] = [{ shape, lo: -1, hi: 2 }, { shape: [6] }, { shape: [6] }];

@@ -27,8 +27,8 @@ export interface NativeAddon {
   /**
    * Max pooling that also writes its workspace: per image, each output element's input pixel
    * (h * width + w, int32) and then the input value there, so twice the output's length (a
-   * Float32Array). With scale and shift, it pools relu(x * scale + shift) per channel: a batch
-   * norm + relu before it computed on the fly.
+   * Float32Array; null: none, for inference). With scale and shift, it pools
+   * relu(x * scale + shift) per channel: a batch norm + relu before it computed on the fly.
    */
   maxPoolArgmax(
     shape: Int32Array,
@@ -36,7 +36,7 @@ export interface NativeAddon {
     scale: Float32Array | null,
     shift: Float32Array | null,
     y: Float32Array,
-    workspace: Float32Array,
+    workspace: Float32Array | null,
   ): void;
   /** The gradient from maxPoolArgmax's workspace; with scale and shift, masked where x * scale + shift <= 0 (the relu's gradient). */
   maxPoolScatter(

@@ -171,7 +171,7 @@ inline __attribute__((always_inline)) void MaxPoolArgmaxImageT(const PoolGeom& g
     std::memcpy(&v, q, sizeof v);
     return v;
   };
-  float* wsx = reinterpret_cast<float*>(ws + out_size);
+  float* wsx = ws ? reinterpret_cast<float*>(ws + out_size) : nullptr;  // no workspace: inference
   for (int64_t oy = 0; oy < g.oh; oy++) {
     const int64_t h0 = oy * g.sh - g.pt, hs = std::max<int64_t>(0, h0), he = std::min<int64_t>(g.ih, h0 + g.kh);
     for (int64_t ox = 0; ox < g.ow; ox++) {
@@ -197,8 +197,10 @@ inline __attribute__((always_inline)) void MaxPoolArgmaxImageT(const PoolGeom& g
             at = gt ? (IV{} + pos) : at;
           }
         std::memcpy(y + o + c0, &best, sizeof best);
-        std::memcpy(wsx + o + c0, &raw, sizeof raw);
-        std::memcpy(ws + o + c0, &at, sizeof at);
+        if (ws) {
+          std::memcpy(wsx + o + c0, &raw, sizeof raw);
+          std::memcpy(ws + o + c0, &at, sizeof at);
+        }
       }
       for (int64_t j = full; j < g.c; j++) {  // channels past the last full vector
         float best = -std::numeric_limits<float>::infinity(), raw = 0.f;
@@ -214,8 +216,7 @@ inline __attribute__((always_inline)) void MaxPoolArgmaxImageT(const PoolGeom& g
             if (v > best) best = v, raw = xv, at = static_cast<int32_t>(h * g.iw + w);
           }
         y[o + j] = best;
-        wsx[o + j] = raw;
-        ws[o + j] = at;
+        if (ws) wsx[o + j] = raw, ws[o + j] = at;
       }
     }
   }
@@ -274,8 +275,8 @@ bool OptionalAffine(const Napi::Value& scale, const Napi::Value& shift, int64_t 
   return has;
 }
 
-// maxPoolArgmax(shape, x, scale|null, shift|null, y, ws): training max pooling with each
-// window's argmax and input value in ws (twice y's length); with scale and shift, of
+// maxPoolArgmax(shape, x, scale|null, shift|null, y, ws|null): max pooling with each window's
+// argmax and input value in ws (twice y's length; null in inference); with scale and shift, of
 // relu(x * scale + shift) per channel.
 Napi::Value MaxArgmax(const Napi::CallbackInfo& info) {
   int64_t n;
@@ -285,10 +286,11 @@ Napi::Value MaxArgmax(const Napi::CallbackInfo& info) {
   AffineRelu a{nullptr, nullptr};
   const bool affine = OptionalAffine(info[2], info[3], g.c, "maxPoolArgmax scale, shift", &a);
   float* y = F32(info[4], n * out_size, "maxPoolArgmax y");
-  int32_t* ws = Workspace(info[5], 2 * n * out_size, "maxPoolArgmax workspace");
+  const bool with_ws = !info[5].IsNull() && !info[5].IsUndefined();
+  int32_t* ws = with_ws ? Workspace(info[5], 2 * n * out_size, "maxPoolArgmax workspace") : nullptr;
   ParallelSpans(n, n * in_size, [&](int64_t b, int64_t e) {
     for (int64_t img = b; img < e; img++) {
-      int32_t* wsi = ws + 2 * img * out_size;
+      int32_t* wsi = ws ? ws + 2 * img * out_size : nullptr;
       if (affine) {
         MaxPoolArgmaxImage<true>(g, x + img * in_size, a, y + img * out_size, wsi);
       } else {

@@ -4,6 +4,28 @@ import * as tf from '@tensorflow/tfjs';
 import { BN_MOVING_AVERAGES, BN_TRAIN, BN_TRAIN_GRAD } from '../../custom-kernels';
 import { f32, isF32, kernel, KernelContext, size } from './common';
 
+/**
+ * y = x * scale + shift per channel for batch norm with given statistics, as addon.bnInference
+ * computes them (in double, rounded to float32).
+ */
+function inferenceAffine(
+  c: number,
+  epsilon: number,
+  mean: Float32Array,
+  variance: Float32Array,
+  offset: Float32Array | undefined,
+  gamma: Float32Array | undefined,
+): [Float32Array, Float32Array] {
+  const [scale, shift] = [new Float32Array(c), new Float32Array(c)];
+  const eps = Math.fround(epsilon);
+  for (let j = 0; j < c; j++) {
+    const s = (gamma ? gamma[j] : 1) / Math.sqrt(variance[j] + eps);
+    scale[j] = s;
+    shift[j] = (offset ? offset[j] : 0) - mean[j] * s;
+  }
+  return [scale, shift];
+}
+
 export function normKernels(ctx: KernelContext): tf.KernelConfig[] {
   const { addon, fallback } = ctx;
   return [
@@ -17,6 +39,12 @@ export function normKernels(ctx: KernelContext): tf.KernelConfig[] {
       if (![mean, variance, offset, scale].every((t) => !t || size(t.shape) === ch || size(t.shape) === 1) || ch === 0)
         return fallback('FusedBatchNorm', args);
       const b = args.backend;
+      if ([mean, variance, offset, scale].every((t) => !t || size(t.shape) === ch)) {
+        // Left pending, as the training batch norm's output: a relu and a max pooling after it
+        // (a CNN's evaluate and predict) compute it on the fly and it is never written.
+        const [a, sh] = inferenceAffine(ch, eps, f32(b, mean), f32(b, variance), offset && f32(b, offset), scale && f32(b, scale));
+        return b.deferred(x.shape, { kind: 'affine', rows: size(x.shape) / ch, channels: ch, src: f32(b, x), scale: a, shift: sh });
+      }
       const o = b.output(x.shape);
       addon.bnInference(
         size(x.shape) / ch,

@@ -44,6 +44,12 @@ export function poolKernels(ctx: KernelContext): tf.KernelConfig[] {
         )
           return fallback(name, args);
         const o = args.backend.output(c.outShape);
+        const p = name === 'MaxPool' ? args.backend.pendingOf(x.dataId) : undefined;
+        if (p?.kind === 'affineRelu') {
+          // relu(batch norm) never written (inference: evaluate, predict): pooled on the fly.
+          addon.maxPoolArgmax(poolShape(c), p.src, p.scale, p.shift, o.values, null);
+          return o.info;
+        }
         addon.poolForward(poolShape(c), name === 'MaxPool' ? POOL_MODES.max : POOL_MODES.avgValid, f32(args.backend, x), o.values);
         return o.info;
       }),
