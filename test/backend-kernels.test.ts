@@ -608,6 +608,13 @@ describe('normalisation, reductions, element-wise', () => {
         ),
         // the batch norm's own output, read as a tensor
         tf.add(tf.batchNorm(x, m, v, off, g, 1e-3), 0),
+        // reshaped so that the channels regroup before the relu and the pooling: not fused
+        tf.maxPool(
+          tf.relu(tf.reshape(tf.batchNorm(x, m, v, off, g, 1e-3), [c.shape[0], c.shape[1], c.shape[2] * ch, 1])) as tf.Tensor4D,
+          c.size,
+          c.stride,
+          c.pad,
+        ),
       ]);
     }
     noFallbacks('inference chain', ['MaxPool', 'FusedBatchNorm', 'Relu']);

@@ -21,6 +21,8 @@ export const BINARY_OPS: Readonly<Record<string, number>> = opCodes.binary.codes
 export const UNARY_OPS: Readonly<Record<string, number>> = opCodes.unary.codes;
 /** Pooling modes: max, average over valid inputs, average over the whole window. */
 export const POOL_MODES = opCodes.poolMode.codes;
+/** Where a pooling shape array holds the channel count. */
+export const POOL_CHANNELS = opCodes.shapes.pool.indexOf('c');
 
 /**
  * One of the addon's shape arrays (conv, pool, matmul), its fields in the table's order. A field

@@ -5,7 +5,7 @@ import * as tf from '@tensorflow/tfjs';
 import { ADAM_UPDATE, MEAN_GRAD, RELU_GRAD, SPARSE_XENT, SPARSE_XENT_GRAD } from '../../custom-kernels';
 import type { NativeAddon } from '../addon';
 import type { NativeBackend } from '../index';
-import { f32, i32, isF32, kernel, KernelContext, size } from './common';
+import { f32, i32, isF32, kernel, KernelContext, POOL_CHANNELS, size } from './common';
 
 /** [outer, reduced, inner] sizes when the axes form one contiguous block, else undefined. */
 function reductionView(shape: number[], axis: number | number[] | undefined): [number, number, number] | undefined {
@@ -61,6 +61,17 @@ function allButLast(axes: number[], rank: number): boolean {
 export function elementwiseKernels(ctx: KernelContext): tf.KernelConfig[] {
   const { addon, fallback } = ctx;
   return [
+    kernel('Reshape', (args) => {
+      // The cpu kernel reads the input's entry (for complex tensors), which would compute a
+      // pending output: the batch norm before a relu in inference goes through a reshape.
+      const x = args.inputs.x!;
+      if (!args.backend.pendingOf(x.dataId)) return ctx.cpu('Reshape', args);
+      const n = size(x.shape);
+      const shape = tf.util.inferFromImplicitShape((args.attrs as { shape: number[] }).shape, n);
+      if (size(shape) !== n) return ctx.cpu('Reshape', args); // its error message
+      args.backend.incRef(x.dataId);
+      return { dataId: x.dataId, shape, dtype: x.dtype };
+    }),
     kernel('Relu', (args) => {
       const x = args.inputs.x!;
       if (!isF32(x)) return fallback('Relu', args);
@@ -79,7 +90,8 @@ export function elementwiseKernels(ctx: KernelContext): tf.KernelConfig[] {
       const { dy, x } = args.inputs as { dy: tf.TensorInfo; x: tf.TensorInfo };
       const b = args.backend;
       const [pd, px] = [b.pendingOf(dy.dataId), b.pendingOf(x.dataId)];
-      if (pd?.kind === 'poolScatter' && px?.kind === 'affineRelu') {
+      // (Channels compared: a reshape between them keeps the pending values but may regroup them.)
+      if (pd?.kind === 'poolScatter' && px?.kind === 'affineRelu' && px.channels === pd.shape[POOL_CHANNELS]) {
         // batch norm -> relu -> max pooling, none of whose outputs was written: the batch norm
         // gradient reading this works from the pooled dy and the pooling's argmax alone.
         const { shape, dy: pooledDy, ws } = pd;

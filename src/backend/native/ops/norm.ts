@@ -2,7 +2,7 @@
 // left pending so that a relu (and a max pooling) next to them runs in the same pass.
 import * as tf from '@tensorflow/tfjs';
 import { BN_MOVING_AVERAGES, BN_TRAIN, BN_TRAIN_GRAD } from '../../custom-kernels';
-import { f32, isF32, kernel, KernelContext, size } from './common';
+import { f32, isF32, kernel, KernelContext, POOL_CHANNELS, size } from './common';
 
 /**
  * y = x * scale + shift per channel for batch norm with given statistics, as addon.bnInference
@@ -101,7 +101,7 @@ export function normKernels(ctx: KernelContext): tf.KernelConfig[] {
       const doffset = b.output([ch]);
       const p = b.pendingOf(dy.dataId);
       const xs = f32(b, x);
-      if (p?.kind === 'poolReluGrad' && p.src === xs) {
+      if (p?.kind === 'poolReluGrad' && p.src === xs && p.shape[POOL_CHANNELS] === ch) {
         // batch norm -> relu -> max pooling: the sums now, dx left pending (a first-layer
         // convolution's filter gradient computes it image by image and never writes it).
         const k = new Float32Array(3 * ch);

@@ -45,7 +45,7 @@ export function poolKernels(ctx: KernelContext): tf.KernelConfig[] {
           return fallback(name, args);
         const o = args.backend.output(c.outShape);
         const p = name === 'MaxPool' ? args.backend.pendingOf(x.dataId) : undefined;
-        if (p?.kind === 'affineRelu') {
+        if (p?.kind === 'affineRelu' && p.channels === c.inChannels) {
           // relu(batch norm) never written (inference: evaluate, predict): pooled on the fly.
           addon.maxPoolArgmax(poolShape(c), p.src, p.scale, p.shift, o.values, null);
           return o.info;
@@ -73,7 +73,7 @@ export function poolKernels(ctx: KernelContext): tf.KernelConfig[] {
       const y = b.output(c.outShape);
       const ws = b.output([2, ...c.outShape]); // each window's argmax, and the input value there
       const p = b.pendingOf(x.dataId);
-      if (p?.kind === 'affineRelu') {
+      if (p?.kind === 'affineRelu' && p.channels === c.inChannels) {
         // relu(batch norm) computed window by window: it is never written out.
         addon.maxPoolArgmax(poolShape(c), p.src, p.scale, p.shift, y.values, ws.values);
       } else {
