@@ -6,8 +6,9 @@
 #include <omp.h>
 
 #include <algorithm>
-#include <cstring>
 #include <cstdint>
+#include <cstring>
+#include <memory>
 #include <string>
 
 // Op codes and shape-array lengths shared with TypeScript (generated from op-codes.json).
@@ -132,6 +133,23 @@ bool DirectConvForward(const int32_t* shape, const float* x, const float* w, con
                        float* out);
 bool DirectConvFilterGrad(const int32_t* shape, const float* x, const float* dy, float* dw);
 bool DirectConvApplies(const int32_t* shape);
+// The direct filter gradient fed one image at a time, for a caller that makes each image's dy
+// in cache and never writes it (norm.cc's fused chain). Any shape of 1 to 4 input channels and
+// one group (ok() says whether this one is); Add is thread-safe, each thread summing into its
+// own accumulator of AccumulatorSize() floats (zeroed by the caller); Write turns one into dw.
+class ImageFilterGrad {
+ public:
+  explicit ImageFilterGrad(const int32_t* shape);
+  ~ImageFilterGrad();
+  bool ok() const { return impl_ != nullptr; }
+  int64_t AccumulatorSize() const;
+  void Add(const float* image, const float* dy, float* acc) const;
+  void Write(const float* acc, float* dw) const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
 // 0: oneDNN only; 1: direct where it measured faster; 2: direct for every ic <= 4. Returns the
 // previous mode; another value only reads it.
 int SetDirectConvMode(int mode);

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
 #include <vector>
 
 #include "common.h"
@@ -243,12 +244,12 @@ int g_mode = [] {
 // Auto: one input channel and output channels in whole vectors, at least 2 (AVX-512: oc 32, 48,
 // ...): there the direct kernels ran faster than oneDNN; with 2-4 input channels, or 8 or 16
 // output channels, oneDNN was as fast or faster (oc 8: filter gradient 0.17 vs 0.31 ms).
-// Always: every ic <= 4 (tests).
-bool MakePlan(const int32_t* s, int lanes, Plan* p) {
-  if (g_mode == 0 || s[kConvGroups] != 1 || s[kConvIc] > 4 || s[kConvIc] < 1 || s[kConvN] < 1 || s[kConvOh] < 1 ||
+// Always: every ic <= 4 (tests; `always`: a caller that has no oneDNN path, ImageFilterGrad).
+bool MakePlan(const int32_t* s, int lanes, Plan* p, bool always = false) {
+  if ((g_mode == 0 && !always) || s[kConvGroups] != 1 || s[kConvIc] > 4 || s[kConvIc] < 1 || s[kConvN] < 1 || s[kConvOh] < 1 ||
       s[kConvOw] < 1 || s[kConvOc] < 1)
     return false;
-  if (g_mode == 1 && (s[kConvIc] != 1 || s[kConvOc] % lanes != 0 || s[kConvOc] < 2 * lanes)) return false;
+  if (g_mode == 1 && !always && (s[kConvIc] != 1 || s[kConvOc] % lanes != 0 || s[kConvOc] < 2 * lanes)) return false;
   p->n = s[kConvN], p->ih = s[kConvIh], p->iw = s[kConvIw], p->ic = s[kConvIc];
   p->oh = s[kConvOh], p->ow = s[kConvOw], p->oc = s[kConvOc];
   p->ocp = (p->oc + lanes - 1) / lanes * lanes;
@@ -353,6 +354,39 @@ bool DirectConvFilterGrad(const int32_t* shape, const float* x, const float* dy,
     for (int64_t i = 0; i < len; i++) sums[i] += sums[t * stride + i];
   for (int64_t t = 0; t < taps; t++) std::memcpy(dw + t * p.oc, sums.data() + t * p.ocp, sizeof(float) * p.oc);
   return true;
+}
+
+// ImageFilterGrad: the plan and instruction set of DirectConvFilterGrad, fed one image at a time.
+struct ImageFilterGrad::Impl {
+  Plan p;
+  const Isa* isa;
+};
+
+ImageFilterGrad::ImageFilterGrad(const int32_t* shape) : impl_(std::make_unique<Impl>()) {
+  impl_->isa = &PickIsa();
+  if (!MakePlan(shape, impl_->isa->lanes, &impl_->p, /*always=*/true)) impl_.reset();
+}
+
+ImageFilterGrad::~ImageFilterGrad() = default;
+
+int64_t ImageFilterGrad::AccumulatorSize() const { return static_cast<int64_t>(impl_->p.off.size()) * impl_->p.ocp; }
+
+void ImageFilterGrad::Add(const float* image, const float* dy, float* acc) const {
+  const Plan& p = impl_->p;
+  static thread_local std::vector<float> pad, row;
+  const bool staged = p.ocp != p.oc;
+  if (staged) row.resize(p.ow * p.ocp);
+  const float* img = Image(p, image, 0, pad);
+  for (int64_t oy = 0; oy < p.oh; oy++) {
+    const float* d = dy + oy * p.ow * p.oc;
+    if (staged) Pad(p, d, row.data());
+    impl_->isa->grad(p, img + oy * p.rowStep, staged ? row.data() : d, acc);
+  }
+}
+
+void ImageFilterGrad::Write(const float* acc, float* dw) const {
+  const Plan& p = impl_->p;
+  for (int64_t t = 0; t < static_cast<int64_t>(p.off.size()); t++) std::memcpy(dw + t * p.oc, acc + t * p.ocp, sizeof(float) * p.oc);
 }
 
 bool DirectConvApplies(const int32_t* shape) {

@@ -429,79 +429,6 @@ Napi::Value PooledDx(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-// dw[ky, kx, ci, o] += sum over output pixels of img[iy, ix, ci] * dy[oy, ox, o] for one image
-// (a stride/padding convolution's filter gradient, HWIO, no dilation, one group), into acc.
-// Per output row and filter tap, up to four vectors of V lanes (L floats each) of output
-// channels are summed along the row in registers, then added to acc once.
-template <typename V, int L>
-inline __attribute__((always_inline)) void FilterGradImageT(const int32_t* p, const float* __restrict img,
-                                                            const float* __restrict dy, float* __restrict acc) {
-  const int64_t ih = p[kConvIh], iw = p[kConvIw], ic = p[kConvIc], oh = p[kConvOh], ow = p[kConvOw], oc = p[kConvOc];
-  const int64_t kh = p[kConvKh], kw = p[kConvKw], sh = p[kConvSh], sw = p[kConvSw], pt = p[kConvPt], pl = p[kConvPl];
-  const int64_t full = oc / L * L;
-  auto load = [](const float* q) {
-    V v;
-    std::memcpy(&v, q, sizeof v);
-    return v;
-  };
-  for (int64_t oy = 0; oy < oh; oy++) {
-    const float* drow = dy + oy * ow * oc;
-    for (int64_t ky = 0; ky < kh; ky++) {
-      const int64_t iy = oy * sh - pt + ky;
-      if (iy < 0 || iy >= ih) continue;
-      const float* irow = img + iy * iw * ic;
-      for (int64_t kx = 0; kx < kw; kx++) {
-        // Output columns whose input column ox * sw - pl + kx lies inside the image.
-        const int64_t lo = std::max<int64_t>(0, (pl - kx + sw - 1) / sw);
-        const int64_t hi = std::min<int64_t>(ow, (iw - 1 + pl - kx) / sw + 1);
-        for (int64_t ci = 0; ci < ic; ci++) {
-          float* a = acc + ((ky * kw + kx) * ic + ci) * oc;
-          const float* xs = irow + (kx - pl) * ic + ci;  // xs[ox * sw * ic]: the input under column ox
-          for (int64_t o0 = 0; o0 < full; o0 += 4 * L) {
-            const int blocks = static_cast<int>(std::min<int64_t>(4, (full - o0) / L));
-            V s0{}, s1{}, s2{}, s3{};
-            for (int64_t ox = lo; ox < hi; ox++) {
-              const float xv = xs[ox * sw * ic];
-              const float* d = drow + ox * oc + o0;
-              s0 += xv * load(d);
-              if (blocks > 1) s1 += xv * load(d + L);
-              if (blocks > 2) s2 += xv * load(d + 2 * L);
-              if (blocks > 3) s3 += xv * load(d + 3 * L);
-            }
-            const V sums[4] = {s0, s1, s2, s3};
-            for (int b = 0; b < blocks; b++) {
-              V v = load(a + o0 + b * L) + sums[b];
-              std::memcpy(a + o0 + b * L, &v, sizeof v);
-            }
-          }
-          for (int64_t o = full; o < oc; o++) {
-            float s = 0.f;
-            for (int64_t ox = lo; ox < hi; ox++) s += xs[ox * sw * ic] * drow[ox * oc + o];
-            a[o] += s;
-          }
-        }
-      }
-    }
-  }
-}
-
-typedef float F16 __attribute__((vector_size(64)));
-// 16 lanes where the CPU has AVX-512 registers, 8 elsewhere (see F8 in common.h).
-__attribute__((target("avx512f"))) void FilterGradImage16(const int32_t* p, const float* img, const float* dy, float* acc) {
-  FilterGradImageT<F16, 16>(p, img, dy, acc);
-}
-TFE_VECTOR_CLONES void FilterGradImage8(const int32_t* p, const float* img, const float* dy, float* acc) {
-  FilterGradImageT<F8, 8>(p, img, dy, acc);
-}
-void FilterGradImage(const int32_t* p, const float* img, const float* dy, float* acc) {
-  static const bool wide = __builtin_cpu_supports("avx512f");
-  if (wide) {
-    FilterGradImage16(p, img, dy, acc);
-  } else {
-    FilterGradImage8(p, img, dy, acc);
-  }
-}
-
 // bnPooledDxFilterGrad(poolShape, convShape, images, x, dy, ws, scale, shift, mean, k, dw, dxSums):
 // the filter gradient of the convolution images -> x (the batch norm's input) straight from the
 // chain's dx, computed per image in a scratch buffer and never written out; dxSums gets dx
@@ -515,28 +442,30 @@ Napi::Value PooledDxFilterGrad(const Napi::CallbackInfo& info) {
       p[kConvDh] != 1 || p[kConvDw] != 1) {
     throw Napi::Error::New(info.Env(), "bnPooledDxFilterGrad: the convolution's output is not the batch norm's input");
   }
+  const ImageFilterGrad grad(p);
+  if (!grad.ok()) throw Napi::Error::New(info.Env(), "bnPooledDxFilterGrad: only for 1 to 4 input channels, one group");
   const int64_t img_size = int64_t{p[kConvIh]} * p[kConvIw] * p[kConvIc];
   const int64_t dw_size = int64_t{p[kConvKh]} * p[kConvKw] * p[kConvIc] * c;
   const float* images = F32(info[2], ch.n * img_size, "bnPooledDxFilterGrad images");
   const float* x = F32(info[3], ch.n * in_size, "bnPooledDxFilterGrad x");
   float* dw = F32(info[10], dw_size, "bnPooledDxFilterGrad dw");
   float* dx_sums = F32(info[11], c, "bnPooledDxFilterGrad dxSums");
-  ChannelTotals dw_totals(dw_size), sum_totals(c);
+  ChannelTotals acc_totals(grad.AccumulatorSize()), sum_totals(c);
   ParallelSpans(ch.n, ch.n * in_size, [&](int64_t begin, int64_t end) {
-    std::vector<float> scratch(in_size), acc(dw_size), part(c);
-    std::vector<double> dw_mine(dw_size, 0.0), sums_mine(c, 0.0);
+    std::vector<float> scratch(in_size), acc(grad.AccumulatorSize(), 0.f), part(c);
+    std::vector<double> sums_mine(c, 0.0);
     for (int64_t img = begin; img < end; img++) {
       std::fill(part.begin(), part.end(), 0.f);
-      std::fill(acc.begin(), acc.end(), 0.f);
       PooledDxImage(ch, img, x + img * in_size, scratch.data(), part.data());
-      FilterGradImage(p, images + img * img_size, scratch.data(), acc.data());
+      grad.Add(images + img * img_size, scratch.data(), acc.data());
       for (int64_t j = 0; j < c; j++) sums_mine[j] += part[j];
-      for (int64_t j = 0; j < dw_size; j++) dw_mine[j] += acc[j];
     }
-    dw_totals.Add(dw_mine);
+    acc_totals.Add(std::vector<double>(acc.begin(), acc.end()));
     sum_totals.Add(sums_mine);
   });
-  dw_totals.Write(dw);
+  std::vector<float> total(grad.AccumulatorSize());
+  acc_totals.Write(total.data());
+  grad.Write(total.data(), dw);
   sum_totals.Write(dx_sums);
   return info.Env().Undefined();
 }
