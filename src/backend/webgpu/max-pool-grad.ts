@@ -10,6 +10,22 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Uniform, WebGPUBackendLike, WebGPUProgramLike } from './program';
 
+/**
+ * WGSL: ohLo..ohHi and owLo..owHi, the windows (oh, ow) that contain input pixel (ih, iw), for
+ * outH x outW windows (uniforms strideH/W, padTop/Left, filterH/W).
+ */
+export function windowsContaining(outH: string, outW: string): string {
+  // Windows oh with oh*s - pad <= ih <= oh*s - pad + f - 1 (integer division of non-negative
+  // numbers only: WGSL's rounds toward zero).
+  return `
+          let numH = ih + uniforms.padTop - uniforms.filterH + 1;
+          let numW = iw + uniforms.padLeft - uniforms.filterW + 1;
+          let ohLo = select(0, (numH + uniforms.strideH - 1) / uniforms.strideH, numH > 0);
+          let owLo = select(0, (numW + uniforms.strideW - 1) / uniforms.strideW, numW > 0);
+          let ohHi = min((ih + uniforms.padTop) / uniforms.strideH, ${outH} - 1);
+          let owHi = min((iw + uniforms.padLeft) / uniforms.strideW, ${outW} - 1);`;
+}
+
 class MaxPoolGradProgram implements WebGPUProgramLike {
   variableNames = ['dy', 'x'];
   uniforms = 'strideH : i32, strideW : i32, padTop : i32, padLeft : i32, filterH : i32, filterW : i32,';
@@ -40,14 +56,7 @@ class MaxPoolGradProgram implements WebGPUProgramLike {
           let channels = uniforms.xShape.w;
           let outH = uniforms.dyShape.y;
           let outW = uniforms.dyShape.z;
-          // Windows oh with oh*s - pad <= ih <= oh*s - pad + f - 1 (integer division of
-          // non-negative numbers only: WGSL's rounds toward zero).
-          let numH = ih + uniforms.padTop - uniforms.filterH + 1;
-          let numW = iw + uniforms.padLeft - uniforms.filterW + 1;
-          let ohLo = select(0, (numH + uniforms.strideH - 1) / uniforms.strideH, numH > 0);
-          let owLo = select(0, (numW + uniforms.strideW - 1) / uniforms.strideW, numW > 0);
-          let ohHi = min((ih + uniforms.padTop) / uniforms.strideH, outH - 1);
-          let owHi = min((iw + uniforms.padLeft) / uniforms.strideW, outW - 1);
+          ${windowsContaining('outH', 'outW')}
           var sum = 0.0;
           for (var oh = ohLo; oh <= ohHi; oh++) {
             for (var ow = owLo; ow <= owHi; ow++) {

@@ -7,6 +7,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { MaxPoolAttrs } from '../custom-kernels';
 import { runMultiOutput } from './multi-output';
+import { windowsContaining } from './max-pool-grad';
 import type { Uniform, WebGPUBackendLike, WebGPUProgramLike } from './program';
 
 function poolInfo(inShape: number[], a: MaxPoolAttrs): tf.backend_util.Conv2DInfo {
@@ -96,7 +97,6 @@ class MaxPoolGradFromArgmaxProgram implements WebGPUProgramLike {
   }
 
   getUserCode(): string {
-    // The windows that contain (ih, iw), as in max-pool-grad.ts.
     return `
       fn main(index : i32) {
         if (index < uniforms.size) {
@@ -105,12 +105,7 @@ class MaxPoolGradFromArgmaxProgram implements WebGPUProgramLike {
           let ih = coords[1];
           let iw = coords[2];
           let c = coords[3];
-          let numH = ih + uniforms.padTop - uniforms.filterH + 1;
-          let numW = iw + uniforms.padLeft - uniforms.filterW + 1;
-          let ohLo = select(0, (numH + uniforms.strideH - 1) / uniforms.strideH, numH > 0);
-          let owLo = select(0, (numW + uniforms.strideW - 1) / uniforms.strideW, numW > 0);
-          let ohHi = min((ih + uniforms.padTop) / uniforms.strideH, uniforms.outH - 1);
-          let owHi = min((iw + uniforms.padLeft) / uniforms.strideW, uniforms.outW - 1);
+          ${windowsContaining('uniforms.outH', 'uniforms.outW')}
           let me = ih * uniforms.inW + iw;
           var sum = 0.0;
           for (var oh = ohLo; oh <= ohHi; oh++) {
