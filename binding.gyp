@@ -6,6 +6,7 @@
         "src/backend/native/addon.cc",
         "src/backend/native/conv.cc",
         "src/backend/native/conv-direct.cc",
+        "src/backend/native/conv-pool-chain.cc",
         "src/backend/native/pool.cc",
         "src/backend/native/norm.cc",
         "src/backend/native/elementwise.cc",

@@ -2,10 +2,12 @@
 // strides 1 and 2, same/valid/explicit padding, dilations, batch 1 and 64, each fused
 // activation, and the gradients, to 1e-4 relative to the largest value. The addon must be
 // built: without it these tests fail and say how to build it.
+import * as fs from 'fs';
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { NativeBackend, registerNativeBackend } from '../src/backend/native';
+import { CONV2D } from '../src/backend/custom-kernels';
 import { nativeFallbacks } from '../src/backend/native/kernels';
 import { Spec, Outputs, sameAsCpu, values, weighted } from './helpers/backend-compare';
 import {
@@ -94,6 +96,10 @@ describe('convolution', () => {
     { n: 1, h: 2, w: 3, ci: 1, co: 5, k: [5, 5], s: [1, 1], pad: 'same', d: [1, 1] },
     { n: 64, h: 11, w: 9, ci: 3, co: 16, k: [3, 3], s: [2, 2], pad: 'valid', d: [1, 1] },
     { n: 1, h: 31, w: 29, ci: 2, co: 48, k: [3, 3], s: [1, 1], pad: 'same', d: [1, 1] },
+    // 3x3 stride 1 over whole 16-channel blocks: Winograd on AVX-512 CPUs (conv.cc), the
+    // article's second layer and an odd-sized one with padding.
+    { n: 4, h: 12, w: 12, ci: 32, co: 64, k: [3, 3], s: [1, 1], pad: 'valid', d: [1, 1] },
+    { n: 2, h: 9, w: 7, ci: 16, co: 32, k: [3, 3], s: [1, 1], pad: 'same', d: [1, 1] },
   ];
   for (const c of cases) {
     const label = `n${c.n} ${c.h}x${c.w}x${c.ci}->${c.co} k${c.k} s${c.s} ${JSON.stringify(c.pad)} d${c.d}`;
@@ -157,6 +163,19 @@ describe('convolution', () => {
     } finally {
       addon.setConvDirect(was);
     }
+  });
+
+  test('3x3 stride-1 convolutions of 16-channel blocks run Winograd where the CPU has AVX-512, others direct', () => {
+    const addon = registerNativeBackend().addon!;
+    // [n, ih, iw, ic, oh, ow, oc, kh, kw, sh, sw, dh, dw, pt, pl, pb, pr, groups]
+    const shape = (ic: number, oc: number, k: number, s: number) => {
+      const o = Math.floor((12 - k) / s) + 1;
+      return Int32Array.from([4, 12, 12, ic, o, o, oc, k, k, s, s, 1, 1, 0, 0, 0, 0, 1]);
+    };
+    const avx512 = /\bavx512f\b/.test(fs.readFileSync('/proc/cpuinfo', 'utf8'));
+    if (avx512 && process.env.TFJS_ESTIMATOR_WINOGRAD !== '0') assert.match(addon.convImpl(shape(32, 64, 3, 1)), /wino/);
+    assert.doesNotMatch(addon.convImpl(shape(32, 64, 3, 2)), /wino/);
+    assert.doesNotMatch(addon.convImpl(shape(32, 64, 5, 1)), /wino/);
   });
 
   test('the conv2d helper equals tf.fused.conv2d, with gradients, and skips the input gradient nobody asked for', async () => {
@@ -618,6 +637,67 @@ describe('normalisation, reductions, element-wise', () => {
       ]);
     }
     noFallbacks('inference chain', ['MaxPool', 'FusedBatchNorm', 'Relu']);
+  });
+
+  test('inference conv -> batch norm -> relu -> max pooling of a first layer runs image by image and equals cpu', async () => {
+    const addon = registerNativeBackend().addon!;
+    const fused = addon.convBnReluMaxPool;
+    let calls = 0;
+    addon.convBnReluMaxPool = (...a: Parameters<typeof fused>) => {
+      const ran = fused(...a);
+      if (ran) calls++;
+      return ran;
+    };
+    try {
+      const cases: Array<{ x: number[]; f: number[]; stride: number; pad: 'same' | 'valid'; pool: [number, number] }> = [
+        { x: [50, 28, 28, 1], f: [3, 3, 1, 32], stride: 1, pad: 'valid', pool: [3, 2] }, // the article's first layer
+        { x: [3, 11, 9, 3], f: [3, 2, 3, 5], stride: 2, pad: 'same', pool: [2, 1] }, // channels not whole vectors
+        { x: [2, 9, 9, 4], f: [5, 5, 4, 16], stride: 1, pad: 'same', pool: [3, 3] },
+      ];
+      for (const c of cases) {
+        const ch = c.f[3];
+        const specs: Spec[] = [
+          { shape: c.x, lo: -1, hi: 2 },
+          { shape: c.f },
+          { shape: [ch] },
+          { shape: [ch] },
+          { shape: [ch], lo: 0.1, hi: 2 },
+          { shape: [ch] },
+          { shape: [ch] },
+        ];
+        const before = calls;
+        const chain = (x: tf.Tensor, f: tf.Tensor, bias: tf.Tensor, m: tf.Tensor, v: tf.Tensor, off: tf.Tensor, g: tf.Tensor) => {
+          // the layers' convolution (its own kernel; tfjs's fused conv2d on cpu)
+          const conv = () => conv2d({ x: x as tf.Tensor4D, filter: f as tf.Tensor4D, bias, strides: c.stride, pad: c.pad });
+          const pool = (t: tf.Tensor) => tf.maxPool(t as tf.Tensor4D, c.pool[0], c.pool[1], 'valid');
+          const plainConv = tf.conv2d(x as tf.Tensor4D, f as tf.Tensor4D, c.stride, c.pad);
+          const bnOfPending = tf.batchNorm(conv(), m, v, off, g, 1e-3);
+          return [
+            pool(tf.relu(tf.batchNorm(conv(), m, v, off, g, 1e-3))),
+            pool(tf.relu(tf.batchNorm(plainConv, m, v))), // tfjs's own Conv2D kernel, no bias
+            // the convolution and the batch norm read as tensors of their own
+            tf.add(plainConv, 0),
+            tf.add(bnOfPending, 0),
+            pool(tf.relu(bnOfPending)),
+          ];
+        };
+        await same(`inference conv+bn+relu+maxPool x [${c.x}] filter [${c.f}] stride ${c.stride} ${c.pad}`, specs, chain);
+        assert.ok(calls >= before + 2, `x [${c.x}]: the image-by-image chain ran ${calls - before} times, expected 2`);
+      }
+      // Under a gradient tape the convolution's output is saved for its gradient: not deferred.
+      const x = tf.randomUniform([2, 8, 8, 1]);
+      const f = tf.randomUniform([3, 3, 1, 16]);
+      const before = calls;
+      const dx = tf.grad((t: tf.Tensor) =>
+        tf.sum(tf.maxPool(tf.relu(tf.conv2d(t as tf.Tensor4D, f as tf.Tensor4D, 1, 'valid')), 3, 2, 'valid')),
+      )(x);
+      assert.equal(calls, before, 'no fused inference chain under a tape');
+      assert.ok(Array.from(dx.dataSync()).every(Number.isFinite));
+      tf.dispose([x, f, dx]);
+    } finally {
+      addon.convBnReluMaxPool = fused;
+    }
+    noFallbacks('inference conv chain', ['MaxPool', 'FusedBatchNorm', 'Relu', 'Conv2D', CONV2D]);
   });
 
   test('the fused chain still gives every intermediate to whoever reads it: relu output, pooling gradient, relu gradient', async () => {

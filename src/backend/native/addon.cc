@@ -133,6 +133,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitElementwise(env, exports);
   InitMatmul(env, exports);
   InitBinary(env, exports);
+  InitConvPoolChain(env, exports);
   Export(env, exports, "setThreads", SetThreads);
   Export(env, exports, "info", Info);
   return exports;

@@ -38,6 +38,23 @@ export interface NativeAddon {
     y: Float32Array,
     workspace: Float32Array | null,
   ): void;
+  /**
+   * Inference's first-layer chain, one image at a time (conv-pool-chain.cc): y =
+   * maxPool(relu(conv(x) * scale + shift)) per channel, the convolution's output never written.
+   * False (y untouched) where the direct convolution does not take the shape.
+   */
+  convBnReluMaxPool(
+    convShape: Int32Array,
+    x: Float32Array,
+    w: Float32Array,
+    bias: Float32Array | null,
+    activation: number,
+    alpha: number,
+    scale: Float32Array,
+    shift: Float32Array,
+    poolShape: Int32Array,
+    y: Float32Array,
+  ): boolean;
   /** The gradient from maxPoolArgmax's workspace; with scale and shift, masked where x * scale + shift <= 0 (the relu's gradient). */
   maxPoolScatter(
     shape: Int32Array,
@@ -211,6 +228,7 @@ const REQUIRED: Array<keyof NativeAddon> = [
   'avgPoolBackward',
   'maxPoolBackward',
   'maxPoolArgmax',
+  'convBnReluMaxPool',
   'maxPoolScatter',
   'bnTrainForward',
   'bnTrainBackward',

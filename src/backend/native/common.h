@@ -150,6 +150,27 @@ class ImageFilterGrad {
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };
+// The direct forward convolution one image at a time (conv-direct.cc), for a caller that
+// consumes each image's output while it is in cache (the inference chain, conv-pool-chain.cc).
+// Any shape of 1 to 4 input channels and one group (ok()), unless oneDNN was asked for; the
+// filter and bias are copied. Run is thread-safe: out gets the image's [oh, ow, oc] output.
+class ImageConvForward {
+ public:
+  ImageConvForward(const int32_t* shape, const float* w, const float* bias, int act, float alpha);
+  ~ImageConvForward();
+  bool ok() const { return impl_ != nullptr; }
+  void Run(const float* image, float* out) const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// One image's max pooling of relu(x * scale + shift) per channel (pool.cc), the first maximum
+// of each window as everywhere: y gets the image's pooled output.
+void MaxPoolAffineReluImage(const PoolGeom& g, const float* x, const float* scale, const float* shift, float* y);
+void InitConvPoolChain(Napi::Env env, Napi::Object exports);
+
 // 0: oneDNN only; 1: direct where it measured faster; 2: direct for every ic <= 4. Returns the
 // previous mode; another value only reads it.
 int SetDirectConvMode(int mode);

@@ -17,7 +17,11 @@ type Entry = ReturnType<MathBackendCPU['data']['get']>;
  * Outputs computed only when first read, so that the kernel reading them can fuse their pass
  * into its own (and they are never written when nothing else reads them). The layers' chain
  * batch norm -> relu -> max pooling and its gradient run so:
- *  - affine: batch norm's y = src * scale + shift per channel;
+ *  - conv: in inference (no gradient tape), a convolution of at most 4 input channels (a
+ *    first layer); a batch norm after it keeps it as its `from`, and a max pooling at the end
+ *    of that chain runs all four one image at a time (addon.convBnReluMaxPool);
+ *  - affine: batch norm's y = src * scale + shift per channel (src: `from`'s output, computed
+ *    first when `from` is given and has not run);
  *  - affineRelu: relu(src * scale + shift), a relu after a pending affine; a max pooling
  *    reading it pools the values computed on the fly, so neither output is ever written;
  *  - poolScatter: the max-pool gradient, dy scattered to each window's argmax (workspace);
@@ -29,12 +33,28 @@ type Entry = ReturnType<MathBackendCPU['data']['get']>;
  *    masks dy on the fly.
  * Anyone else reading such an output computes it first (see the constructor).
  */
+export interface PendingConv {
+  kind: 'conv';
+  shape: Int32Array;
+  x: Float32Array;
+  w: Float32Array;
+  bias: Float32Array | null;
+  activation: number;
+  alpha: number;
+  /** Set once y holds the output (computed through either tensor that reads it). */
+  done?: boolean;
+  y: Float32Array;
+}
+
 export type Pending =
+  | PendingConv
   | {
       kind: 'affine' | 'affineRelu';
       rows: number;
       channels: number;
       src: Float32Array;
+      /** The pending convolution whose output src is. */
+      from?: PendingConv;
       scale: Float32Array;
       shift: Float32Array;
       y: Float32Array;
@@ -71,9 +91,11 @@ type PendingInput = Pending extends infer P ? (P extends Pending ? Omit<P, 'y'> 
 /** The input arrays a pending output reads (kept from recycling until it is computed or dropped). */
 function sources(p: Pending): Float32Array[] {
   switch (p.kind) {
+    case 'conv':
+      return p.bias ? [p.x, p.w, p.bias] : [p.x, p.w];
     case 'affine':
     case 'affineRelu':
-      return [p.src];
+      return p.from ? [p.src, ...sources(p.from)] : [p.src];
     case 'poolScatter':
       return [p.dy, p.ws];
     case 'poolReluGrad':
@@ -88,8 +110,13 @@ function sources(p: Pending): Float32Array[] {
 /** Computes a pending output into its y. */
 function compute(addon: NativeAddon, p: Pending): void {
   switch (p.kind) {
+    case 'conv':
+      if (!p.done) addon.conv2dForward(p.shape, p.x, p.w, p.bias, p.activation, p.alpha, p.y);
+      p.done = true;
+      return;
     case 'affine':
     case 'affineRelu':
+      if (p.from) compute(addon, p.from);
       return addon.affine(p.rows, p.channels, p.src, p.scale, p.shift, p.kind === 'affineRelu', p.y);
     case 'poolScatter':
       return addon.maxPoolScatter(p.shape, p.dy, p.ws, p.y);
@@ -143,6 +170,11 @@ export class NativeBackend extends MathBackendCPU {
   /** The pending computation of this tensor, if it has not run yet (then the caller may fuse it). */
   pendingOf(id: DataId): Pending | undefined {
     return this.pending.size === 0 ? undefined : this.pending.get(id);
+  }
+
+  /** Computes a pending output that a kernel reads through another's `from` (see Pending). */
+  computePending(p: Pending): void {
+    NativeBackend.compute!(p);
   }
 
   /**

@@ -321,6 +321,10 @@ Napi::Value MaxScatter(const Napi::CallbackInfo& info) {
 
 }  // namespace
 
+void MaxPoolAffineReluImage(const PoolGeom& g, const float* x, const float* scale, const float* shift, float* y) {
+  MaxPoolArgmaxImage<true>(g, x, AffineRelu{scale, shift}, y, nullptr);
+}
+
 PoolGeom Geometry(const Napi::Value& shape, int64_t* n) {
   const int32_t* p = Params(shape, kShapeLen, "pooling shape");
   *n = p[kPoolN];

@@ -82,17 +82,17 @@ export function convKernels(ctx: KernelContext): tf.KernelConfig[] {
     if (!x || !filter || a.dataFormat === 'NCHW' || !isF32(x, filter) || preluActivationWeights || !(act in ACTIVATIONS)) return undefined;
     const c = convInfo(x.shape as Shape4, filter.shape as Shape4, a, depthwise);
     if (!paddingOk(c) || !channelBias(bias, c.outChannels)) return undefined;
-    const o = args.backend.output(c.outShape);
     const b = args.backend;
-    addon.conv2dForward(
-      convShape(c, depthwise ? c.inChannels : 1),
-      f32(b, x),
-      f32(b, filter),
-      bias ? f32(b, bias) : null,
-      ACTIVATIONS[act],
-      a.leakyreluAlpha ?? 0.2,
-      o.values,
-    );
+    const shape = convShape(c, depthwise ? c.inChannels : 1);
+    const [xs, ws, bs] = [f32(b, x), f32(b, filter), bias ? f32(b, bias) : null];
+    const [activation, alpha] = [ACTIVATIONS[act], a.leakyreluAlpha ?? 0.2];
+    if (!depthwise && c.inChannels <= FEW_CHANNELS && tf.engine().state.gradientDepth === 0) {
+      // Inference (no tape to save the output for a gradient): left pending, so that a batch
+      // norm -> relu -> max pooling after it can run the four image by image (index.ts).
+      return b.deferred(c.outShape, { kind: 'conv', shape, x: xs, w: ws, bias: bs, activation, alpha });
+    }
+    const o = b.output(c.outShape);
+    addon.conv2dForward(shape, xs, ws, bs, activation, alpha, o.values);
     return o.info;
   };
 

@@ -79,8 +79,8 @@ export function elementwiseKernels(ctx: KernelContext): tf.KernelConfig[] {
       if (p?.kind === 'affine') {
         // relu(batch norm) is left pending too: a max pooling after it computes it on the fly,
         // anyone else in one pass; the batch norm output itself is never written.
-        const { rows, channels, src, scale, shift } = p;
-        return args.backend.deferred(x.shape, { kind: 'affineRelu', rows, channels, src, scale, shift });
+        const { rows, channels, src, from, scale, shift } = p;
+        return args.backend.deferred(x.shape, { kind: 'affineRelu', rows, channels, src, from, scale, shift });
       }
       const o = args.backend.output(x.shape);
       addon.relu(f32(args.backend, x), o.values);

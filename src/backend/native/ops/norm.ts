@@ -43,7 +43,11 @@ export function normKernels(ctx: KernelContext): tf.KernelConfig[] {
         // Left pending, as the training batch norm's output: a relu and a max pooling after it
         // (a CNN's evaluate and predict) compute it on the fly and it is never written.
         const [a, sh] = inferenceAffine(ch, eps, f32(b, mean), f32(b, variance), offset && f32(b, offset), scale && f32(b, scale));
-        return b.deferred(x.shape, { kind: 'affine', rows: size(x.shape) / ch, channels: ch, src: f32(b, x), scale: a, shift: sh });
+        // A pending convolution before it stays pending (see index.ts, Pending).
+        const px = b.pendingOf(x.dataId);
+        const from = px?.kind === 'conv' && !px.done ? px : undefined;
+        const src = from ? from.y : f32(b, x);
+        return b.deferred(x.shape, { kind: 'affine', rows: size(x.shape) / ch, channels: ch, src, from, scale: a, shift: sh });
       }
       const o = b.output(x.shape);
       addon.bnInference(

@@ -46,7 +46,26 @@ export function poolKernels(ctx: KernelContext): tf.KernelConfig[] {
         const o = args.backend.output(c.outShape);
         const p = name === 'MaxPool' ? args.backend.pendingOf(x.dataId) : undefined;
         if (p?.kind === 'affineRelu' && p.channels === c.inChannels) {
-          // relu(batch norm) never written (inference: evaluate, predict): pooled on the fly.
+          // relu(batch norm) never written (inference: evaluate, predict): pooled on the fly,
+          // and a first layer's convolution before it run image by image with it.
+          const conv = p.from && !p.from.done ? p.from : undefined;
+          if (
+            conv &&
+            addon.convBnReluMaxPool(
+              conv.shape,
+              conv.x,
+              conv.w,
+              conv.bias,
+              conv.activation,
+              conv.alpha,
+              p.scale,
+              p.shift,
+              poolShape(c),
+              o.values,
+            )
+          )
+            return o.info;
+          if (conv) args.backend.computePending(conv);
           addon.maxPoolArgmax(poolShape(c), p.src, p.scale, p.shift, o.values, null);
           return o.info;
         }
