@@ -848,6 +848,30 @@ describe('normalisation, reductions, element-wise', () => {
       });
     }
   });
+
+  test("Adam update kernel given the beta powers computes TF1's lr_t from them (number and tensor rate) = the composed update", async () => {
+    const specs: Spec[] = [
+      { shape: [300] },
+      { shape: [300] },
+      { shape: [300], lo: 0, hi: 1 },
+      { shape: [300] },
+      { shape: [], lo: 0.4, hi: 0.6 },
+      { shape: [], lo: 0.99, hi: 0.995 },
+    ];
+    for (const lrAsTensor of [false, true]) {
+      await same('adam, beta powers', specs, (v, m, s, g, b1p, b2p) => {
+        if (tf.getBackend() === 'native') {
+          const powers = { beta1Power: b1p as tf.Scalar, beta2Power: b2p as tf.Scalar };
+          return adamUpdate(v, m, s, g, lrAsTensor ? tf.scalar(0.01) : 0.01, 0.9, 0.999, 1e-8, powers);
+        }
+        const lrT = tf.div(tf.mul(0.01, tf.sqrt(tf.sub(1, b2p))), tf.sub(1, b1p));
+        const nm = tf.add(tf.mul(m, 0.9), tf.mul(g, 0.1));
+        const ns = tf.add(tf.mul(s, 0.999), tf.mul(tf.square(g), 0.001));
+        return [tf.sub(v, tf.div(tf.mul(nm, lrT), tf.add(tf.sqrt(ns), 1e-8))), nm, ns];
+      });
+    }
+    noFallbacks('adam with powers');
+  });
 });
 
 describe('the addon checks buffer lengths against the shapes it is given', () => {

@@ -1,11 +1,12 @@
 // The project's fused kernels (backend/custom-kernels.ts) in WGSL for the webgpu backend,
 // checked against tfjs's cpu backend (which composes each from tfjs ops) on chromium's
 // SwiftShader: sparse softmax cross-entropy and its gradient, Adam's update (lr_t as a number
-// and as a tensor), relu's and mean's gradients, conv + bias + relu and its lazy gradient, max
+// and as a tensor, or computed in the kernel from the beta powers, as train.adam's apply does
+// it), relu's and mean's gradients, conv + bias + relu and its lazy gradient, max
 // pooling with its argmax and the gradient through it, batch norm's moving averages, Sum and
 // Mean over axes that are not innermost (no transpose);
 // odd sizes, batch 1 and larger. Then what they are for: fewer dispatches per training step,
-// with no tensor left behind.
+// with no tensor left behind, and no dispatches for Adam's lr_t.
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
@@ -23,9 +24,13 @@ import {
 } from '../src/backend/custom-kernels';
 import { adamUpdate, batchNormMovingAverages, conv2d, maxPool, sparseSoftmaxCrossEntropyPerExample } from '../src/framework/fused-ops';
 import { contiguousView } from '../src/backend/webgpu/mean-grad';
+import { adamUpdate as webgpuAdamUpdate, storageBuffersPerStage } from '../src/backend/webgpu/adam';
+import type { WebGPUBackendLike } from '../src/backend/webgpu/program';
 import { initBackend } from '../src/backend/select';
 import { setQuiet } from '../src/host/log';
-import { sameAsCpu, weighted } from './helpers/backend-compare';
+import { sameAsCpu, values, weighted } from './helpers/backend-compare';
+import { adam } from '../src/estimator/train-ops';
+import { VariableStore } from '../src/framework/variables';
 import { disposeCnn, makeCnn, syntheticBatch, trainStep } from '../bench/cnn-step';
 
 process.env.VK_DRIVER_FILES ??= CHROMIUM_SWIFTSHADER_ICD;
@@ -74,7 +79,7 @@ test('the cross-entropy ran our two programs', async () => {
 });
 
 /** TF1's Adam composed from tfjs ops, as train-ops.ts does where ADAM_UPDATE is missing. */
-function composedAdam(v: tf.Tensor, m: tf.Tensor, s: tf.Tensor, g: tf.Tensor, lr: number, b1: number, b2: number, eps: number) {
+function composedAdam(v: tf.Tensor, m: tf.Tensor, s: tf.Tensor, g: tf.Tensor, lr: number | tf.Scalar, b1: number, b2: number, eps: number) {
   const nm = tf.add(tf.mul(m, b1), tf.mul(g, 1 - b1));
   const ns = tf.add(tf.mul(s, b2), tf.mul(tf.square(g), 1 - b2));
   return [tf.sub(v, tf.div(tf.mul(nm, lr), tf.add(tf.sqrt(ns), eps))), nm, ns];
@@ -102,6 +107,146 @@ test("Adam's update is one dispatch per variable, whichever way lr_t comes", asy
       `${k} ran`,
     );
 });
+
+/** TF1's lr_t from the beta powers before their update, as train-ops.ts composes it where ADAM_UPDATE is missing. */
+const composedLrT = (lr: tf.Scalar | number, b1p: tf.Tensor, b2p: tf.Tensor) =>
+  tf.div(tf.mul(lr, tf.sqrt(tf.sub(1, b2p))), tf.sub(1, b1p)) as tf.Scalar;
+
+for (const lrAs of ['number', 'tensor'] as const) {
+  test(`Adam's update with the beta powers on webgpu (lr_t in the kernel) = cpu's composed lr_t and update, lr as a ${lrAs}`, async () => {
+    const [lr, b1, b2, eps] = [0.0123, 0.9, 0.999, 1e-8];
+    const shape = [3, 5, 7];
+    // Powers of a few steps in: the bias corrections far from 1.
+    const specs = [
+      { shape },
+      { shape, lo: -0.1, hi: 0.1 },
+      { shape, lo: 0, hi: 0.01 },
+      { shape },
+      { shape: [], lo: 0.4, hi: 0.6 },
+      { shape: [], lo: 0.99, hi: 0.995 },
+    ];
+    await sameAsCpu('webgpu', `adam, beta powers, lr ${lrAs}`, specs, (v, m, s, g, b1p, b2p) => {
+      const rate = lrAs === 'number' ? lr : tf.scalar(lr);
+      if (tf.getBackend() === 'cpu') return composedAdam(v, m, s, g, composedLrT(rate, b1p, b2p), b1, b2, eps);
+      return adamUpdate(v, m, s, g, rate, b1, b2, eps, { beta1Power: b1p as tf.Scalar, beta2Power: b2p as tf.Scalar });
+    });
+  });
+}
+
+test('the beta powers ran the kernel that computes lr_t itself', async () => {
+  const keys = await pipelineKeys();
+  for (const k of ['tfjsEstimatorAdamUpdate_uniformCorrected_', 'tfjsEstimatorAdamUpdate_tensorCorrected_'])
+    assert.ok(
+      keys.some((key) => key.startsWith(k)),
+      `${k} ran`,
+    );
+});
+
+test('the webgpu device binds the 10 storage buffers of the update with the powers (setup asks the adapter for its limit)', async () => {
+  await tf.setBackend('webgpu');
+  assert.ok(storageBuffersPerStage(tf.backend() as unknown as WebGPUBackendLike) >= 10);
+});
+
+for (const lrAs of ['number', 'tensor'] as const) {
+  test(`on a device that binds only 8 storage buffers, the update with the powers = cpu's (lr_t from a one-invocation program first), lr as a ${lrAs}`, async () => {
+    const [lr, b1, b2, eps] = [0.0123, 0.9, 0.999, 1e-8];
+    const shape = [37];
+    const specs = [
+      { shape },
+      { shape, lo: -0.1, hi: 0.1 },
+      { shape, lo: 0, hi: 0.01 },
+      { shape },
+      { shape: [], lo: 0.4, hi: 0.6 },
+      { shape: [], lo: 0.99, hi: 0.995 },
+    ];
+    await sameAsCpu('webgpu', `adam, 8 storage buffers, lr ${lrAs}`, specs, (v, m, s, g, beta1Power, beta2Power) => {
+      if (tf.getBackend() === 'cpu') return composedAdam(v, m, s, g, composedLrT(lr, beta1Power, beta2Power), b1, b2, eps);
+      const backend = tf.backend() as unknown as WebGPUBackendLike;
+      const inputs = { v, m, s, g, beta1Power, beta2Power, ...(lrAs === 'tensor' ? { lr: tf.scalar(lr) } : {}) };
+      const attrs = { beta1: b1, beta2: b2, epsilon: eps, ...(lrAs === 'number' ? { lr } : {}) };
+      return webgpuAdamUpdate(backend, inputs, attrs, 8).map((t) => tf.engine().makeTensorFromTensorInfo(t));
+    });
+  });
+}
+
+test('with 8 storage buffers, lr_t came from its own program', async () => {
+  const keys = await pipelineKeys();
+  for (const k of ['tfjsEstimatorAdamLearningRate_uniform_', 'tfjsEstimatorAdamLearningRate_tensor_'])
+    assert.ok(
+      keys.some((key) => key.startsWith(k)),
+      `${k} ran`,
+    );
+});
+
+test('with 8 storage buffers, the variables of one apply share one lr_t: one extra dispatch per apply, not per variable', async () => {
+  await tf.setBackend('webgpu');
+  const backend = tf.backend() as unknown as WebGPUBackendLike;
+  const attrs = { lr: 0.01, beta1: 0.9, beta2: 0.999, epsilon: 1e-8 };
+  const vars = [7, 5, 3].map((n) => tf.tensor(values(n, n, -1, 1)));
+  const squares = [7, 5, 3].map((n) => tf.tensor(values(n, n, 0, 1)));
+  const counts: number[] = [];
+  for (const t of [1, 2]) {
+    const powers = { beta1Power: tf.scalar(0.9 ** t), beta2Power: tf.scalar(0.999 ** t) };
+    counts.push(
+      await dispatches(() => {
+        for (const [k, v] of vars.entries()) {
+          const outs = webgpuAdamUpdate(backend, { v, m: v, s: squares[k], g: v, ...powers }, attrs, 8);
+          for (const o of outs) backend.disposeData(o.dataId);
+        }
+      }),
+    );
+    tf.dispose(Object.values(powers));
+  }
+  // Per apply: three updates and one lr_t.
+  assert.deepEqual(counts, [4, 4]);
+  tf.dispose([...vars, ...squares]);
+});
+
+const ADAM_SHAPES = [[7], [3, 3, 2, 5], [1]];
+
+/** train.adam's apply as minimize() runs it, on fixed variables, with gradients that change from step to step. */
+function adamApply(opt: ReturnType<typeof adam>, store: VariableStore, vars: tf.Variable[], t: number, lrAs: 'number' | 'tensor'): void {
+  tf.tidy(() => {
+    const lr = lrAs === 'number' ? 0.05 : tf.scalar(0.05);
+    const grads = vars.map((v, k) => tf.tensor(values(v.size, 100 * t + k, -1, 1), v.shape));
+    opt.beginApply(store, 'Adam', lr);
+    vars.forEach((v, k) => opt.applyGradient(store, 'Adam', `w${k}`, v, grads[k], lr));
+    opt.finishApply(store, 'Adam');
+  });
+}
+
+function adamVariables(store: VariableStore): tf.Variable[] {
+  return ADAM_SHAPES.map((shape, k) =>
+    store.getOrCreate(`w${k}`, shape, { initializer: (sh) => tf.tensor(values(tf.util.sizeFromShape(sh), 40 + k, -1, 1), sh) }),
+  );
+}
+
+for (const lrAs of ['number', 'tensor'] as const) {
+  test(`train.adam on webgpu (lr_t folded into the kernel) = cpu's composed Adam over 6 steps: variables, slots, beta powers; lr as a ${lrAs}`, async () => {
+    const run = async (backend: string) => {
+      await tf.setBackend(backend);
+      assert.equal(hasKernel(ADAM_UPDATE), backend === 'webgpu', 'cpu composes the update');
+      const store = new VariableStore(undefined);
+      const vars = adamVariables(store);
+      const opt = adam(0.05);
+      for (let t = 0; t < 6; t++) adamApply(opt, store, vars, t, lrAs);
+      const out = new Map(store.records().map((r) => [r.name, r.variable.dataSync().slice()]));
+      store.dispose();
+      return out;
+    };
+    const want = await run('cpu');
+    const got = await run('webgpu');
+    assert.deepEqual([...got.keys()].sort(), [...want.keys()].sort());
+    assert.equal(want.size, 3 * ADAM_SHAPES.length + 2);
+    for (const [name, w] of want) {
+      const scale = Math.max(1e-6, ...w.map(Math.abs));
+      const worst = Math.max(...got.get(name)!.map((x, i) => Math.abs(x - w[i]) / scale));
+      assert.ok(worst <= 1e-4, `${name} differs from cpu by ${worst.toExponential(2)} of ${scale.toPrecision(3)}`);
+    }
+    // The powers moved: lr_t at step 6 is not lr_t at step 1.
+    assert.ok(Math.abs(want.get('Adam/beta1_power')![0] - 0.9 ** 7) < 1e-6);
+  });
+}
 
 for (const channels of [1, 37]) {
   test(`batch norm's moving averages on webgpu = cpu's composed update, ${channels} channels`, async () => {
@@ -326,4 +471,22 @@ test("the article CNN's training step on webgpu: under 60 dispatches (was 200 wi
   );
   tf.dispose([images, labels]);
   disposeCnn(model);
+});
+
+test("train.adam's apply on webgpu: one dispatch per variable and one per beta power's update, none for lr_t (was 5 more)", async () => {
+  await tf.setBackend('webgpu');
+  const store = new VariableStore(undefined);
+  const vars = adamVariables(store);
+  const opt = adam(0.05);
+  adamApply(opt, store, vars, 0, 'number'); // creates the slots and powers
+  const tensors = tf.memory().numTensors;
+  const counts: number[] = [];
+  for (let t = 1; t < 4; t++) counts.push(await dispatches(() => adamApply(opt, store, vars, t, 'number')));
+  assert.equal(tf.memory().numTensors, tensors);
+  assert.deepEqual(
+    counts,
+    [0, 0, 0].map(() => ADAM_SHAPES.length + 2),
+    `dispatches per apply: ${counts}`,
+  );
+  store.dispose();
 });

@@ -5,7 +5,7 @@ import * as tf from '@tensorflow/tfjs';
 import { activeGraph, requireGraph, UpdateOp } from '../framework/graph';
 import type { StepTape } from '../framework/tape';
 import type { VariableStore } from '../framework/variables';
-import { ADAM_UPDATE, adamUpdate, hasKernel } from '../framework/fused-ops';
+import { ADAM_UPDATE, AdamBetaPowers, adamUpdate, hasKernel } from '../framework/fused-ops';
 import { deviceReadsAreCostly } from '../backend/read-cost';
 
 export const GLOBAL_STEP_NAME = 'global_step';
@@ -246,6 +246,11 @@ export class MomentumOptimizer extends Optimizer {
   }
 }
 
+/** TF1's lr_t = lr * sqrt(1 - beta2Power) / (1 - beta1Power) as tensor ops. */
+function composedLrT(lr: tf.Scalar | number, beta1Power: tf.Tensor, beta2Power: tf.Tensor): tf.Scalar {
+  return tf.div(tf.mul(lr, tf.sqrt(tf.sub(1, beta2Power))), tf.sub(1, beta1Power)) as tf.Scalar;
+}
+
 /** tf.train.AdamOptimizer (lr 0.001, beta1 0.9, beta2 0.999, epsilon 1e-8), with TF1's slot names. Made by train.adam. */
 export class AdamOptimizer extends Optimizer {
   /**
@@ -272,36 +277,49 @@ export class AdamOptimizer extends Optimizer {
   }
 
   /**
-   * TF1's Adam: lr_t = lr * sqrt(1 - beta2^t) / (1 - beta1^t), computed once per apply. As a
-   * tensor where reading it back costs (webgpu: each read waits for the whole GPU queue) or
-   * where the update is tensor ops; a number for a fused kernel on a CPU backend, where a read
-   * is a copy.
+   * TF1's Adam: lr_t = lr * sqrt(1 - beta2^t) / (1 - beta1^t), with the beta powers before this
+   * apply's update. A number where a fused kernel runs on a CPU backend (a read is a copy). Where
+   * reading back costs (webgpu: each read waits for the whole GPU queue), the fused kernel gets
+   * the base rate and the beta powers and computes lr_t itself, so no ops run for it; the
+   * composed update computes it with tensor ops.
    */
-  private lrT: tf.Scalar | number | undefined;
+  private step: { lrT: tf.Scalar | number } | { lr: tf.Scalar | number; powers: AdamBetaPowers } | undefined;
 
   override beginApply(store: VariableStore, optName: string, lr: tf.Scalar | number): void {
     const [b1p, b2p] = this.powers(store, optName);
     if (hasKernel(ADAM_UPDATE) && !deviceReadsAreCostly()) {
       const lrNum = typeof lr === 'number' ? lr : lr.dataSync()[0];
-      this.lrT = (lrNum * Math.sqrt(1 - b2p.dataSync()[0])) / (1 - b1p.dataSync()[0]);
+      this.step = { lrT: (lrNum * Math.sqrt(1 - b2p.dataSync()[0])) / (1 - b1p.dataSync()[0]) };
+    } else if (hasKernel(ADAM_UPDATE)) {
+      this.step = { lr, powers: { beta1Power: b1p as tf.Scalar, beta2Power: b2p as tf.Scalar } };
     } else {
-      this.lrT = tf.div(tf.mul(lr, tf.sqrt(tf.sub(1, b2p))), tf.sub(1, b1p)) as tf.Scalar;
+      this.step = { lrT: composedLrT(lr, b1p, b2p) };
     }
   }
 
   applyGradient(store: VariableStore, optName: string, varName: string, v: tf.Variable, g: tf.Tensor, _lr: tf.Scalar | number): void {
-    const lrT = this.lrT;
-    if (lrT === undefined)
+    const step = this.step;
+    if (step === undefined)
       throw new Error('AdamOptimizer.applyGradient runs between beginApply and finishApply, as minimize() calls them.');
     const m = this.slot(store, `${varName}/${optName}/m`, v);
     const s = this.slot(store, `${varName}/${optName}/v`, v);
     if (hasKernel(ADAM_UPDATE) && v.dtype === 'float32') {
       // One kernel per variable instead of ~12 element-wise ops.
-      const [nv, nm, ns] = adamUpdate(v, m, s, g, lrT, this.beta1, this.beta2, this.epsilon);
+      const [nv, nm, ns] =
+        'lrT' in step
+          ? adamUpdate(v, m, s, g, step.lrT, this.beta1, this.beta2, this.epsilon)
+          : adamUpdate(v, m, s, g, step.lr, this.beta1, this.beta2, this.epsilon, step.powers);
       v.assign(nv);
       m.assign(nm);
       s.assign(ns);
       return;
+    }
+    // A variable the kernel does not take: lr_t as tensor ops, once per apply (the apply's tidy frees it).
+    let lrT: tf.Scalar | number;
+    if ('lrT' in step) lrT = step.lrT;
+    else {
+      lrT = composedLrT(step.lr, step.powers.beta1Power, step.powers.beta2Power);
+      this.step = { lrT };
     }
     // Epsilon outside the sqrt, as in TF1.
     const newM = tf.add(tf.mul(m, this.beta1), tf.mul(g, 1 - this.beta1));
@@ -312,7 +330,7 @@ export class AdamOptimizer extends Optimizer {
   }
 
   override finishApply(store: VariableStore, optName: string): void {
-    this.lrT = undefined;
+    this.step = undefined;
     const [b1p, b2p] = this.powers(store, optName);
     b1p.assign(tf.mul(b1p, this.beta1));
     b2p.assign(tf.mul(b2p, this.beta2));

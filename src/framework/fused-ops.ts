@@ -52,10 +52,18 @@ export function batchNormMovingAverages(
   return tf.engine().runKernel(BN_MOVING_AVERAGES, inputs, { momentum, correction }) as unknown as [tf.Tensor, tf.Tensor];
 }
 
+/** Adam's beta powers (beta1^t, beta2^t of the current step, before this step's update). */
+export interface AdamBetaPowers {
+  beta1Power: tf.Scalar;
+  beta2Power: tf.Scalar;
+}
+
 /**
  * One Adam step for one variable: returns [newVar, newM, newV]. Only where hasKernel(ADAM_UPDATE).
- * lr is lr_t (the bias corrections included): a number, or a scalar tensor where reading it
- * back would stall a device (deviceReadsAreCostly).
+ * Without `powers`, lr is lr_t (the bias corrections included): a number, or a scalar tensor
+ * where reading it back would stall a device (deviceReadsAreCostly). With `powers`, lr is the
+ * base learning rate and the kernel computes lr_t = lr * sqrt(1 - beta2Power) / (1 - beta1Power)
+ * itself, so that a device runs no separate ops for it.
  */
 export function adamUpdate(
   v: tf.Tensor,
@@ -66,9 +74,16 @@ export function adamUpdate(
   beta1: number,
   beta2: number,
   epsilon: number,
+  powers?: AdamBetaPowers,
 ): tf.Tensor[] {
-  const inputs: tf.NamedTensorMap = typeof lr === 'number' ? { v, m, s, g } : { v, m, s, g, lr };
-  const attrs: tf.NamedAttrMap = typeof lr === 'number' ? { lr, beta1, beta2, epsilon } : { beta1, beta2, epsilon };
+  const inputs: tf.NamedTensorMap = { v, m, s, g };
+  const attrs: tf.NamedAttrMap = { beta1, beta2, epsilon };
+  if (typeof lr === 'number') attrs.lr = lr;
+  else inputs.lr = lr;
+  if (powers) {
+    inputs.beta1Power = powers.beta1Power;
+    inputs.beta2Power = powers.beta2Power;
+  }
   return tf.engine().runKernel(ADAM_UPDATE, inputs, attrs) as unknown as tf.Tensor[];
 }
 

@@ -19,7 +19,7 @@ import {
   SPARSE_XENT,
   SPARSE_XENT_GRAD,
 } from '../custom-kernels';
-import { adamUpdate, AdamAttrs } from './adam';
+import { adamUpdate, AdamAttrs, AdamInputs } from './adam';
 import { batchNormTrain, batchNormTrainGrad } from './batch-norm';
 import { conv2d } from './conv2d';
 import { conv2dFilterGrad, FilterGradAttrs, supportsFilterGrad } from './conv-backprop-filter';
@@ -105,7 +105,7 @@ export function registerWebGPUKernels(): void {
   if (fusedConv) register(CONV2D, (_b, _inputs, args) => conv2d(args, fusedConv.kernelFunc));
   register(SPARSE_XENT, (b, { logits, labels }) => sparseSoftmaxXent(b, logits, labels));
   register(SPARSE_XENT_GRAD, (b, { softmax, labels, dloss }) => sparseSoftmaxXentGrad(b, softmax, labels, dloss));
-  register(ADAM_UPDATE, (b, { v, m, s, g, lr }, args) => adamUpdate(b, { v, m, s, g, lr }, args.attrs as unknown as AdamAttrs));
+  register(ADAM_UPDATE, (b, inputs, args) => adamUpdate(b, inputs as unknown as AdamInputs, args.attrs as unknown as AdamAttrs));
   const poolAttrs = (args: Args) => args.attrs as unknown as MaxPoolAttrs;
   register(MAX_POOL, (b, { x }, args) => maxPoolWithArgmax(b, x, poolAttrs(args)));
   register(MAX_POOL_GRAD, (b, { dy, workspace }, args) => maxPoolGradFromArgmax(b, dy, workspace, poolAttrs(args)));

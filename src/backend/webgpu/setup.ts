@@ -125,6 +125,7 @@ export async function registerWebGPUBackend(searchPaths: string[], allowSoftware
   try {
     // Seeing Dawn's event tick is what lets dataSync() work (see sync-read.ts).
     watchDawnTicks(dawn.globals);
+    askForStorageBuffers(dawn.globals);
     gpu = dawn.create([]);
     adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
   } catch (e) {
@@ -154,6 +155,28 @@ export async function registerWebGPUBackend(searchPaths: string[], allowSoftware
   }
   started = { adapter: summary };
   return undefined;
+}
+
+type DeviceDescriptor = { requiredLimits?: Record<string, number> } & Record<string, unknown>;
+
+/**
+ * Makes devices ask for as many storage buffers per shader as the adapter offers. tfjs asks for
+ * the adapter's buffer-size and workgroup limits but leaves this at WebGPU's default of 8, and
+ * Adam's update with its beta powers binds 9 or 10 (adam.ts).
+ */
+export function askForStorageBuffers(globals: Record<string, unknown>): void {
+  const proto = (globals.GPUAdapter as { prototype?: Record<string, unknown> } | undefined)?.prototype;
+  const real = proto?.requestDevice;
+  if (!proto || typeof real !== 'function' || (real as { __storageBuffers?: boolean }).__storageBuffers) return;
+  const wrapped = function (this: { limits?: { maxStorageBuffersPerShaderStage?: number } }, descriptor?: DeviceDescriptor) {
+    const most = this.limits?.maxStorageBuffersPerShaderStage;
+    const asked = descriptor?.requiredLimits?.maxStorageBuffersPerShaderStage;
+    if (most === undefined || (asked !== undefined && asked >= most)) return real.call(this, descriptor);
+    const requiredLimits = { ...descriptor?.requiredLimits, maxStorageBuffersPerShaderStage: most };
+    return real.call(this, { ...descriptor, requiredLimits });
+  };
+  (wrapped as { __storageBuffers?: boolean }).__storageBuffers = true;
+  proto.requestDevice = wrapped;
 }
 
 /** Why an adapter is not used (a software one unless asked for by name), or undefined to use it. */

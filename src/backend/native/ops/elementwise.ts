@@ -174,12 +174,15 @@ export function elementwiseKernels(ctx: KernelContext): tf.KernelConfig[] {
       return d.info;
     }),
     kernel(ADAM_UPDATE, (args) => {
-      const { v, m, s, g, lr } = args.inputs as Record<string, tf.TensorInfo | undefined>;
+      const { v, m, s, g, lr, beta1Power, beta2Power } = args.inputs as Record<string, tf.TensorInfo | undefined>;
       const a = args.attrs as { lr?: number; beta1: number; beta2: number; epsilon: number };
       // Fresh outputs (not in place): the step's tape may still hold the old values.
       const b = args.backend;
-      // lr_t: a number, or a scalar tensor (a copy to read here, on the CPU).
-      const lrT = lr ? f32(b, lr)[0] : a.lr!;
+      // The rate: a number, or a scalar tensor (a copy to read here, on the CPU).
+      let lrT = lr ? f32(b, lr)[0] : a.lr!;
+      // With the beta powers it is the base rate: lr_t as the optimizer computes it on a CPU backend.
+      if (beta1Power && beta2Power) lrT = (lrT * Math.sqrt(1 - f32(b, beta2Power)[0])) / (1 - f32(b, beta1Power)[0]);
+      else if (beta1Power || beta2Power) throw new Error('Adam update: give both beta powers or neither.');
       const nv = b.output(v!.shape);
       const nm = b.output(v!.shape);
       const ns = b.output(v!.shape);
