@@ -48,13 +48,14 @@ def main():
     ap.add_argument('--batch', type=int, default=64)
     ap.add_argument('--threads', type=int, default=2)
     ap.add_argument('--bn', choices=['tf', 'torch'], default='torch')
+    ap.add_argument('--seed', type=int, default=0, help='seed of the initial weights and of the shuffle')
     ap.add_argument('--device', default='cpu', help="'cpu', or 'cuda' for the GPU figures (bench/gpu-throughput)")
     a = ap.parse_args()
     dev = torch.device(a.device)
     sync = torch.cuda.synchronize if dev.type == 'cuda' else (lambda: None)
     torch.set_num_threads(a.threads)
-    torch.manual_seed(0)
-    rng = np.random.default_rng(0)
+    torch.manual_seed(a.seed)
+    rng = np.random.default_rng(a.seed)
     xs = read_idx(os.path.join(a.data, 'train-images-idx3-ubyte')).astype(np.float32) / 255.0
     ys = read_idx(os.path.join(a.data, 'train-labels-idx1-ubyte')).astype(np.int64)
     tx = read_idx(os.path.join(a.data, 't10k-images-idx3-ubyte')).astype(np.float32) / 255.0

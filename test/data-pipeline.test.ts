@@ -5,6 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { datasets, Batch, Example } from '../src/data';
+import { loadAddon } from '../src/backend/native/addon';
 
 const { mnist } = datasets;
 type AnyBatch = { image: tf.Tensor; label: tf.Tensor };
@@ -55,6 +56,27 @@ test("tf.data's batch() stacks dict elements into {image: [B,28,28], label: [B]}
   assert.equal(mnist.test().take(100).batch(32).size, 4);
   assert.equal(mnist.test().take(100).batch(32, false).size, 3);
   tf.dispose([generic, ours, noSmall]);
+});
+
+test('batches of scattered examples (shuffled) hold exactly byte / 255, as the element path writes them', async () => {
+  const batched = await mnist.train().shuffle(60000, 5).take(64).batch(64).toArray();
+  const elements = (await mnist
+    .train()
+    .shuffle(60000, 5)
+    .take(64)
+    .map((e: Example) => e)
+    .batch(64)
+    .toArray()) as unknown as AnyBatch[];
+  assert.deepEqual(Array.from(batched[0].label.dataSync()), Array.from(elements[0].label.dataSync()));
+  assert.deepEqual(Array.from(batched[0].image.dataSync()), Array.from(elements[0].image.dataSync()));
+  tf.dispose([batched, elements]);
+  // The addon's gather checks the rows it is given against the bytes.
+  const addon = loadAddon().addon;
+  if (addon) {
+    const bytes = new Uint8Array(10 * 4);
+    assert.throws(() => addon.gatherUnitBytes(bytes, 4, Int32Array.from([10]), new Float32Array(4)), /row 10 is outside src/);
+    assert.throws(() => addon.gatherUnitBytes(new Uint8Array(4), 4, Int32Array.from([0]), new Float32Array(3)), /dst/);
+  }
 });
 
 test('take, skip and repeat match tf.data, sizes included', async () => {

@@ -7,6 +7,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Split } from './split';
 import { Random, Seed, freshSeed, seededRandom } from './random';
+import { loadAddon } from '../backend/native/addon';
 
 // Type aliases (not interfaces) so they satisfy tf.TensorContainer's index signature.
 /** One example: image [rows, cols] float32 in [0, 1], label int32 scalar. */
@@ -70,10 +71,12 @@ function makeBatch(split: Split, indices: number[]): Batch {
   const n = indices.length;
   const images = new Float32Array(n * px);
   const labels = new Int32Array(n);
-  for (let b = 0; b < n; b++) {
-    copyPixels(split, indices[b], images, b * px);
-    labels[b] = split.labels.data[indices[b]];
-  }
+  for (let b = 0; b < n; b++) labels[b] = split.labels.data[indices[b]];
+  // The native addon, where built, does the pixels ~10x faster (the same values): in the
+  // training step this loop cost as much as a batch norm.
+  const addon = loadAddon().addon;
+  if (addon && n > 0) addon.gatherUnitBytes(split.images.data, px, Int32Array.from(indices), images);
+  else for (let b = 0; b < n; b++) copyPixels(split, indices[b], images, b * px);
   return { image: tf.tensor3d(images, [n, split.rows, split.cols]), label: tf.tensor1d(labels, 'int32') };
 }
 

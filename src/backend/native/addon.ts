@@ -38,6 +38,8 @@ export interface NativeAddon {
     y: Float32Array,
     workspace: Float32Array | null,
   ): void;
+  /** dst's row i = src's row rows[i] / 255 (rows of rowLen bytes): a batch of images picked from their file's bytes. */
+  gatherUnitBytes(src: Uint8Array, rowLen: number, rows: Int32Array, dst: Float32Array): void;
   /**
    * Inference's first-layer chain, one image at a time (conv-pool-chain.cc): y =
    * maxPool(relu(conv(x) * scale + shift)) per channel, the convolution's output never written.
@@ -229,6 +231,7 @@ const REQUIRED: Array<keyof NativeAddon> = [
   'maxPoolBackward',
   'maxPoolArgmax',
   'convBnReluMaxPool',
+  'gatherUnitBytes',
   'maxPoolScatter',
   'bnTrainForward',
   'bnTrainBackward',

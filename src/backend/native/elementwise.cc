@@ -197,9 +197,41 @@ Napi::Value AdamUpdate(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// gatherUnitBytes(src: Uint8Array, rowLen, rows: Int32Array, dst): dst's row i = src's row
+// rows[i] / 255: an input pipeline's batch of images picked from their file's bytes. A float
+// division gives exactly Math.fround(byte / 255), what JavaScript writes, for every byte. One
+// thread (50k pixels take microseconds; waking a team would cost more), the next row fetched
+// while this one converts: the rows are scattered over a file far larger than the caches.
+Napi::Value GatherUnitBytes(const Napi::CallbackInfo& info) {
+  if (!info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
+    throw Napi::TypeError::New(info.Env(), "gatherUnitBytes src: expected a Uint8Array");
+  }
+  const auto bytes = info[0].As<Napi::Uint8Array>();
+  const uint8_t* src = bytes.Data();
+  const int64_t total = static_cast<int64_t>(bytes.ElementLength()), len = I64(info[1]);
+  const int32_t* rows = I32s(info[2]);
+  const int64_t n = Len(info[2]);
+  float* dst = F32(info[3], n * len, "gatherUnitBytes dst");
+  NonNegative(info.Env(), {len}, "gatherUnitBytes");
+  for (int64_t i = 0; i < n; i++) {
+    if (rows[i] < 0 || (static_cast<int64_t>(rows[i]) + 1) * len > total) {
+      throw Napi::RangeError::New(info.Env(), "gatherUnitBytes: row " + std::to_string(rows[i]) + " is outside src");
+    }
+  }
+  for (int64_t i = 0; i < n; i++) {
+    if (i + 1 < n)
+      for (int64_t k = 0; k < len; k += 64) __builtin_prefetch(src + rows[i + 1] * len + k);
+    const uint8_t* from = src + rows[i] * len;
+    float* to = dst + i * len;
+    for (int64_t k = 0; k < len; k++) to[k] = static_cast<float>(from[k]) / 255.f;
+  }
+  return info.Env().Undefined();
+}
+
 }  // namespace
 
 void InitElementwise(Napi::Env env, Napi::Object exports) {
+  Export(env, exports, "gatherUnitBytes", GatherUnitBytes);
   Export(env, exports, "relu", Relu);
   Export(env, exports, "reluGrad", ReluGrad);
   Export(env, exports, "reduceSum", ReduceSum);
