@@ -28,11 +28,17 @@ def read_idx(path):
 class ArticleCNN(nn.Module):
     def __init__(self, bn):
         super().__init__()
-        # TensorFlow's batch-norm defaults (momentum 0.99, eps 1e-3) or PyTorch's (0.1, 1e-5).
+        # TensorFlow's batch-norm defaults (momentum 0.99, eps 1e-3) and initializers, or PyTorch's.
         kw = dict(momentum=0.01, eps=1e-3) if bn == 'tf' else {}
         self.c1, self.b1 = nn.Conv2d(1, 32, 3), nn.BatchNorm2d(32, **kw)
         self.c2, self.b2 = nn.Conv2d(32, 64, 3), nn.BatchNorm2d(64, **kw)
         self.fc = nn.Linear(64, 10)
+        if bn == 'tf':
+            # TensorFlow's initializers too (tf.layers: Glorot uniform kernels, zero biases), so
+            # that this is the article's model; PyTorch's own draw larger first-layer weights.
+            for m in (self.c1, self.c2, self.fc):
+                nn.init.xavier_uniform_(m.weight)
+                nn.init.zeros_(m.bias)
 
     def forward(self, x):
         x = F.max_pool2d(F.relu(self.b1(self.c1(x))), 3, 2)

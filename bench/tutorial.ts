@@ -65,7 +65,7 @@ async function main(): Promise<void> {
     }
     const t = JSON.parse(r.stdout.trim().split('\n').pop()!) as Record<string, number>;
     console.log(
-      `PyTorch ${t.torch} (batch-norm defaults of ${bn === 'tf' ? 'TensorFlow' : 'PyTorch'}, allocator tuned): ${t.train_seconds.toFixed(1)} s, test accuracy ${(t.test_accuracy * 100).toFixed(2)}%, peak RSS ${t.peak_rss_mb.toFixed(0)} MB`,
+      `PyTorch ${t.torch} (batch-norm and initializer defaults of ${bn === 'tf' ? 'TensorFlow' : 'PyTorch'}, allocator tuned): ${t.train_seconds.toFixed(1)} s, test accuracy ${(t.test_accuracy * 100).toFixed(2)}%, peak RSS ${t.peak_rss_mb.toFixed(0)} MB`,
     );
   }
 }
