@@ -73,7 +73,9 @@ async function main(): Promise<void> {
   const est = new Estimator(phases.wrap(articleModelFn), dir, {
     config: { logStepCountSteps: 0, saveSummarySteps: 0, saveCheckpointsSteps: 1_000_000 },
   });
-  await est.train(mnistInputFn(ModeKeys.TRAIN), { steps: 20 }); // warm-up: primitives built, buffers grown
+  // Warm-up: primitives built, buffers grown, and V8 done optimizing the step's functions (it
+  // keeps at it for a few hundred steps; the tutorial's figure includes all of that).
+  await est.train(mnistInputFn(ModeKeys.TRAIN), { steps: 300 });
   let stepsDone = 0;
   let t0 = 0n;
   const timer = { afterCreateSession: () => void (t0 = process.hrtime.bigint()), afterRun: () => void (stepsDone += 1) };
