@@ -50,6 +50,26 @@ async function pipelineKeys(): Promise<string[]> {
   return Object.keys((tf.backend() as unknown as { pipelineCache: Record<string, unknown> }).pipelineCache);
 }
 
+/** Asserts that a program whose cache key starts with each prefix has run. */
+async function assertProgramsRan(prefixes: string[]): Promise<void> {
+  const keys = await pipelineKeys();
+  for (const k of prefixes)
+    assert.ok(
+      keys.some((key) => key.startsWith(k)),
+      `${k} ran`,
+    );
+}
+
+/** An Adam update's inputs with the beta powers: v, m, s, g, beta1Power, beta2Power. */
+const adamPowerSpecs = (shape: number[]) => [
+  { shape },
+  { shape, lo: -0.1, hi: 0.1 },
+  { shape, lo: 0, hi: 0.01 },
+  { shape },
+  { shape: [], lo: 0.4, hi: 0.6 },
+  { shape: [], lo: 0.99, hi: 0.995 },
+];
+
 const XENT_CASES: Array<[string, number, number, number]> = [
   ['batch 1, 3 classes', 1, 3, 0],
   ['batch 37, 10 classes', 37, 10, 0],
@@ -70,12 +90,7 @@ for (const [name, rows, classes, shift] of XENT_CASES) {
 }
 
 test('the cross-entropy ran our two programs', async () => {
-  const keys = await pipelineKeys();
-  for (const k of ['tfjsEstimatorSparseSoftmaxXent', 'tfjsEstimatorSparseXentGrad'])
-    assert.ok(
-      keys.some((key) => key.startsWith(k)),
-      `${k} ran`,
-    );
+  await assertProgramsRan(['tfjsEstimatorSparseSoftmaxXent', 'tfjsEstimatorSparseXentGrad']);
 });
 
 /** TF1's Adam composed from tfjs ops, as train-ops.ts does where ADAM_UPDATE is missing. */
@@ -100,12 +115,7 @@ for (const shape of [[1], [7], [3, 3, 5, 7]]) {
 }
 
 test("Adam's update is one dispatch per variable, whichever way lr_t comes", async () => {
-  const keys = await pipelineKeys();
-  for (const k of ['tfjsEstimatorAdamUpdate_uniform_', 'tfjsEstimatorAdamUpdate_tensor_'])
-    assert.ok(
-      keys.some((key) => key.startsWith(k)),
-      `${k} ran`,
-    );
+  await assertProgramsRan(['tfjsEstimatorAdamUpdate_uniform_', 'tfjsEstimatorAdamUpdate_tensor_']);
 });
 
 /** TF1's lr_t from the beta powers before their update, as train-ops.ts composes it where ADAM_UPDATE is missing. */
@@ -117,14 +127,7 @@ for (const lrAs of ['number', 'tensor'] as const) {
     const [lr, b1, b2, eps] = [0.0123, 0.9, 0.999, 1e-8];
     const shape = [3, 5, 7];
     // Powers of a few steps in: the bias corrections far from 1.
-    const specs = [
-      { shape },
-      { shape, lo: -0.1, hi: 0.1 },
-      { shape, lo: 0, hi: 0.01 },
-      { shape },
-      { shape: [], lo: 0.4, hi: 0.6 },
-      { shape: [], lo: 0.99, hi: 0.995 },
-    ];
+    const specs = adamPowerSpecs(shape);
     await sameAsCpu('webgpu', `adam, beta powers, lr ${lrAs}`, specs, (v, m, s, g, b1p, b2p) => {
       const rate = lrAs === 'number' ? lr : tf.scalar(lr);
       if (tf.getBackend() === 'cpu') return composedAdam(v, m, s, g, composedLrT(rate, b1p, b2p), b1, b2, eps);
@@ -134,12 +137,7 @@ for (const lrAs of ['number', 'tensor'] as const) {
 }
 
 test('the beta powers ran the kernel that computes lr_t itself', async () => {
-  const keys = await pipelineKeys();
-  for (const k of ['tfjsEstimatorAdamUpdate_uniformCorrected_', 'tfjsEstimatorAdamUpdate_tensorCorrected_'])
-    assert.ok(
-      keys.some((key) => key.startsWith(k)),
-      `${k} ran`,
-    );
+  await assertProgramsRan(['tfjsEstimatorAdamUpdate_uniformCorrected_', 'tfjsEstimatorAdamUpdate_tensorCorrected_']);
 });
 
 test('the webgpu device binds the 10 storage buffers of the update with the powers (setup asks the adapter for its limit)', async () => {
@@ -151,14 +149,7 @@ for (const lrAs of ['number', 'tensor'] as const) {
   test(`on a device that binds only 8 storage buffers, the update with the powers = cpu's (lr_t from a one-invocation program first), lr as a ${lrAs}`, async () => {
     const [lr, b1, b2, eps] = [0.0123, 0.9, 0.999, 1e-8];
     const shape = [37];
-    const specs = [
-      { shape },
-      { shape, lo: -0.1, hi: 0.1 },
-      { shape, lo: 0, hi: 0.01 },
-      { shape },
-      { shape: [], lo: 0.4, hi: 0.6 },
-      { shape: [], lo: 0.99, hi: 0.995 },
-    ];
+    const specs = adamPowerSpecs(shape);
     await sameAsCpu('webgpu', `adam, 8 storage buffers, lr ${lrAs}`, specs, (v, m, s, g, beta1Power, beta2Power) => {
       if (tf.getBackend() === 'cpu') return composedAdam(v, m, s, g, composedLrT(lr, beta1Power, beta2Power), b1, b2, eps);
       const backend = tf.backend() as unknown as WebGPUBackendLike;
@@ -170,12 +161,7 @@ for (const lrAs of ['number', 'tensor'] as const) {
 }
 
 test('with 8 storage buffers, lr_t came from its own program', async () => {
-  const keys = await pipelineKeys();
-  for (const k of ['tfjsEstimatorAdamLearningRate_uniform_', 'tfjsEstimatorAdamLearningRate_tensor_'])
-    assert.ok(
-      keys.some((key) => key.startsWith(k)),
-      `${k} ran`,
-    );
+  await assertProgramsRan(['tfjsEstimatorAdamLearningRate_uniform_', 'tfjsEstimatorAdamLearningRate_tensor_']);
 });
 
 test('with 8 storage buffers, the variables of one apply share one lr_t: one extra dispatch per apply, not per variable', async () => {
@@ -298,12 +284,7 @@ test('the mean gradient views contiguous axes as [outer, reduced, inner]', async
   assert.deepEqual(contiguousView([2, 3, 4, 5], [1, 2]), [2, 12, 5]);
   assert.deepEqual(contiguousView([2, 3, 4, 5], [3]), [24, 5, 1]);
   assert.equal(contiguousView([2, 3, 4], [0, 2]), undefined);
-  const keys = await pipelineKeys();
-  for (const k of ['tfjsEstimatorReluGrad', 'tfjsEstimatorMeanGrad'])
-    assert.ok(
-      keys.some((key) => key.startsWith(k)),
-      `${k} ran`,
-    );
+  await assertProgramsRan(['tfjsEstimatorReluGrad', 'tfjsEstimatorMeanGrad']);
 });
 
 interface ConvCase {
@@ -409,12 +390,7 @@ for (const [name, shape, f, s, pad] of POOL_CASES) {
 }
 
 test('max pooling ran our argmax forward and its gradient', async () => {
-  const keys = await pipelineKeys();
-  for (const k of ['tfjsEstimatorMaxPoolArgmax', 'tfjsEstimatorMaxPoolGradFromArgmax'])
-    assert.ok(
-      keys.some((key) => key.startsWith(k)),
-      `${k} ran`,
-    );
+  await assertProgramsRan(['tfjsEstimatorMaxPoolArgmax', 'tfjsEstimatorMaxPoolGradFromArgmax']);
 });
 
 const REDUCE_CASES: Array<[string, number[], number[], boolean, 'sum' | 'mean']> = [
