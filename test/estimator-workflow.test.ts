@@ -20,7 +20,9 @@ const modelFn = (units: number) => (x: tf.Tensor, y: tf.Tensor | undefined, mode
 };
 
 test('trainAndEvaluate evaluates after checkpoint saves (throttled) and at the final step', async () => {
-  const est = new Estimator(modelFn(1), tmpDir(), { config: { saveCheckpointsSteps: 5 } });
+  // Seeded: from some random starts Adam at 0.05 is still oscillating at step 12 (1 run in ~50
+  // had a higher loss at step 12 than at step 5), which is not what this test is about.
+  const est = new Estimator(modelFn(1), tmpDir(), { config: { saveCheckpointsSteps: 5, randomSeed: 7 } });
   const { metrics, history } = await trainAndEvaluate(
     est,
     { inputFn: () => linearDataset(64).repeat(), maxSteps: 12 },
