@@ -16,6 +16,7 @@ import { setQuiet } from '../src/host/log';
 import { initBackend } from '../src/backend/select';
 import { articleModelFn, mnistInputFn } from './article-cnn';
 import { stepPhases } from './step-phases';
+import { lastReplayReport } from '../src/estimator/train-replay';
 
 const STEPS = Number(process.argv[2] ?? 40);
 
@@ -104,7 +105,11 @@ const median = (a: number[]) => sorted(a)[a.length >> 1];
   const kMin = table.reduce((a, [, r]) => a + r.min, 0);
   const sMed = median(stepMs);
   const sMin = sorted(stepMs)[0];
-  console.log(`${report.name}, ${report.threads} threads, ${STEPS} steps`);
+  const replay = lastReplayReport();
+  console.log(
+    `${report.name}, ${report.threads} threads, ${STEPS} steps (${replay.replayedSteps} replayed without modelFn` +
+      `${replay.reason ? `; ${replay.reason}` : ''}; TFJS_ESTIMATOR_REPLAY=0 turns it off)`,
+  );
   console.log(
     `step: median ${sMed.toFixed(2)} ms, min ${sMin.toFixed(2)} ms; in kernels: median ${kMed.toFixed(2)}, min ${kMin.toFixed(2)} ms`,
   );

@@ -6,7 +6,8 @@
 //  - forward: modelFn itself (layers, variable lookups, the loss; the train op is only built);
 //  - backward + update: from modelFn's return to the step's last afterRun (the tape walked
 //    backwards, the optimizer, global step, the step's tensors disposed, hooks).
-// Each phase's wall time minus the kernel time inside it is its JavaScript work.
+// Each phase's wall time minus the kernel time inside it is its JavaScript work. A replayed
+// step (no modelFn call) is one phase: input, the replay and the hooks.
 import type { SessionRunHook } from '../src/estimator/hooks/hook';
 
 /** The running total of kernel milliseconds (from a kernel timer wrapped around the backend). */
@@ -30,6 +31,8 @@ export function stepPhases(kernelMs: KernelClock): StepPhases {
   // Per step: [wall, kernel] at each boundary: start, modelFn start, modelFn end, end.
   let marks: Array<[number, number]> = [];
   const steps: Array<Array<[number, number]>> = [];
+  // Steps that ran the recorded kernels without modelFn (estimator/train-replay.ts): one phase.
+  const replayed: Array<Array<[number, number]>> = [];
   const mark = () => marks.push([now(), kernelMs()]);
   const median = (a: number[]) => [...a].sort((p, q) => p - q)[a.length >> 1];
   return {
@@ -38,6 +41,7 @@ export function stepPhases(kernelMs: KernelClock): StepPhases {
       afterRun: () => {
         mark();
         if (marks.length === 4) steps.push(marks);
+        else if (marks.length === 2) replayed.push(marks);
       },
     },
     wrap:
@@ -50,12 +54,16 @@ export function stepPhases(kernelMs: KernelClock): StepPhases {
           mark();
         }
       },
-    report: () =>
-      PHASES.map((phase, i) => {
-        const wall = steps.map((s) => s[i + 1][0] - s[i][0]);
-        const kern = steps.map((s) => s[i + 1][1] - s[i][1]);
-        const outside = steps.map((_, k) => wall[k] - kern[k]);
+    report: () => {
+      const row = (phase: string, list: Array<Array<[number, number]>>, i: number) => {
+        const wall = list.map((s) => s[i + 1][0] - s[i][0]);
+        const kern = list.map((s) => s[i + 1][1] - s[i][1]);
+        const outside = list.map((_, k) => wall[k] - kern[k]);
         return { phase, wallMs: median(wall), kernelMs: median(kern), outsideMs: median(outside) };
-      }),
+      };
+      const rows = steps.length ? PHASES.map((phase, i) => row(phase, steps, i)) : [];
+      if (replayed.length) rows.push(row(`replayed step (${replayed.length} steps)`, replayed, 0));
+      return rows;
+    },
   };
 }

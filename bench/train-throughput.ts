@@ -17,6 +17,7 @@ import { initBackend } from '../src/backend/select';
 import { profileKernels } from '../src/backend/profile';
 import { articleModelFn, mnistInputFn } from './article-cnn';
 import { stepPhases } from './step-phases';
+import { lastReplayReport } from '../src/estimator/train-replay';
 
 const args = process.argv.slice(2);
 const threadsAt = args.indexOf('--threads');
@@ -82,15 +83,21 @@ async function main(): Promise<void> {
   await est.train(mnistInputFn(ModeKeys.TRAIN), { steps: STEPS, hooks: [timer] });
   const secs = Number(process.hrtime.bigint() - t0) / 1e9; // includes the final checkpoint save
   const ours = (stepsDone * BATCH) / secs;
+  const replay = lastReplayReport();
+  const replayLine =
+    `step replay: ${replay.replayedSteps} of ${stepsDone} steps replayed without modelFn (${replay.kernels} kernels a step)` +
+    (replay.reason ? `; ${replay.reason}` : '');
 
   if (process.env.BENCH_NO_TORCH) {
     console.log(`tfjs-estimator (${report.name}, ${report.threads} threads): ${ours.toFixed(0)}`);
+    console.log(replayLine);
     return;
   }
   const shipped = torch(false, report.threads);
   const tuned = torch(true, report.threads);
   console.log('\n== training images/s (article CNN, MNIST, batch 64) ==');
   console.log(`tfjs-estimator (${report.name}, ${report.threads} threads): ${ours.toFixed(0)}`);
+  console.log(`  (${replayLine})`);
   console.log(
     `PyTorch ${shipped.torch} as shipped (${shipped.threads} threads): ${shipped.train_images_per_sec.toFixed(0)}   ratio ${(ours / shipped.train_images_per_sec).toFixed(2)}x`,
   );

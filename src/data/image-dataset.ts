@@ -8,6 +8,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { Split } from './split';
 import { Random, Seed, freshSeed, seededRandom } from './random';
 import { loadAddon } from '../backend/native/addon';
+import { tensorValuesArray } from '../backend/native';
 
 // Type aliases (not interfaces) so they satisfy tf.TensorContainer's index signature.
 /** One example: image [rows, cols] float32 in [0, 1], label int32 scalar. */
@@ -69,7 +70,7 @@ function makeExample(split: Split, i: number): Example {
 function makeBatch(split: Split, indices: number[]): Batch {
   const px = split.rows * split.cols;
   const n = indices.length;
-  const images = new Float32Array(n * px);
+  const images = tensorValuesArray(n * px);
   const labels = new Int32Array(n);
   for (let b = 0; b < n; b++) labels[b] = split.labels.data[indices[b]];
   // The native addon, where built, does the pixels ~10x faster (the same values): in the

@@ -32,6 +32,7 @@ import type { MetricOp } from './metrics';
 import { builtInTrainHooks, collectorScalars, evalSummaryHook, writeEvalResults } from './summary-wiring';
 import { writeStepGraph } from './summary/graph-summary';
 import { BuiltStep, drain, runLoop } from './run-loop';
+import { TrainStepReplay, stepOutputs } from './train-replay';
 import { checkModelDirReadable, isReadOnlyError, readOnlyCode } from './model-dir';
 import { exportSavedModel, ExportSavedModelOptions, ServingInputFn } from './export';
 
@@ -296,36 +297,43 @@ export class Estimator<F extends TensorOrDict = tf.Tensor, L extends TensorOrDic
       `Training from global step ${globalStep}${restored.path ? ` (restored ${path.basename(restored.path)})` : ''}` +
         `${Number.isFinite(lastStep) ? ` to ${lastStep}` : ' until the input ends'}; checkpoints in ${this.modelDir}`,
     );
-    await drain(
-      runLoop<void, F, L>({
-        call: 'train',
-        mode: 'train',
-        modelDir: this.modelDir,
-        globalStep,
-        hooks,
-        // Last, so a final save sees what the other hooks did at this step.
-        lastHooks: [progress, saver],
-        saveCheckpoint: () => this.saveStore(store, globalStep),
-        inputFn,
-        build: async (batch, step) => {
-          const built = await this.buildTrainStep(store, batch, step, !graphWritten);
-          graphWritten = true;
-          return {
-            specHooks: built.specHooks,
-            dispose: built.dispose,
-            run: (args) => {
-              const r = built.run(args);
-              globalStep = r.globalStep;
-              return r;
-            },
-          };
-        },
-        interruptMessage: (step) =>
-          `Training interrupted at global step ${step}; ` +
-          `${saver.lastSavedPath ? `checkpoint saved to ${saver.lastSavedPath}` : step === restored.globalStep ? 'no step had run, the checkpoint is unchanged' : 'no checkpoint saved (NaN/Inf in variables)'}. ` +
-          `The next train() call resumes from there.`,
-      }),
-    );
+    const replay = new TrainStepReplay(this.config.replaySteps);
+    try {
+      await drain(
+        runLoop<void, F, L>({
+          call: 'train',
+          mode: 'train',
+          modelDir: this.modelDir,
+          globalStep,
+          hooks,
+          // Last, so a final save sees what the other hooks did at this step.
+          lastHooks: [progress, saver],
+          saveCheckpoint: () => this.saveStore(store, globalStep),
+          inputFn,
+          build: async (batch, step) => {
+            const built = replay.canReplay(batch, !graphWritten)
+              ? this.replayTrainStep(replay, store, batch, step)
+              : await this.buildTrainStep(store, batch, step, !graphWritten, replay);
+            graphWritten = true;
+            return {
+              specHooks: built.specHooks,
+              dispose: built.dispose,
+              run: (args) => {
+                const r = built.run(args);
+                globalStep = r.globalStep;
+                return r;
+              },
+            };
+          },
+          interruptMessage: (step) =>
+            `Training interrupted at global step ${step}; ` +
+            `${saver.lastSavedPath ? `checkpoint saved to ${saver.lastSavedPath}` : step === restored.globalStep ? 'no step had run, the checkpoint is unchanged' : 'no checkpoint saved (NaN/Inf in variables)'}. ` +
+            `The next train() call resumes from there.`,
+        }),
+      );
+    } finally {
+      replay.dispose();
+    }
     info(`Loss for final step: ${progress.lastLoss === undefined ? 'n/a' : progress.lastLoss}. Global step ${globalStep}.`);
   }
 
@@ -344,10 +352,13 @@ export class Estimator<F extends TensorOrDict = tf.Tensor, L extends TensorOrDic
     batch: InputBatch<F, L>,
     globalStep: number,
     writeGraph = false,
+    replay?: TrainStepReplay,
   ): Promise<BuiltStep<void>> {
     const tape = new StepTape();
     const graph = new GraphContext(store, 'train', this.config, globalStep);
+    const recorder = replay?.recorderFor(store, batch, writeGraph);
     const dispose = (): void => {
+      recorder?.unpatch();
       for (const op of graph.getCollection<UpdateOp>(GraphKeys.UPDATE_OPS)) op.discard();
       tape.dispose();
     };
@@ -356,6 +367,7 @@ export class Estimator<F extends TensorOrDict = tf.Tensor, L extends TensorOrDic
       tape.start(writeGraph ? () => graph.scope.prefix : undefined);
       let raw: unknown;
       try {
+        recorder?.start();
         raw = await withGraph(graph, () => this.modelFn(batch.features, batch.labels, ModeKeys.TRAIN, this.params, this.config));
       } catch (e) {
         throw wrapModelFnError(e, 'train', globalStep);
@@ -381,12 +393,21 @@ export class Estimator<F extends TensorOrDict = tf.Tensor, L extends TensorOrDic
               throw new Error('minimize({globalStep}) must be given train.getOrCreateGlobalStep(), not another variable.');
             }
             newStep += 1;
-            v.assign(tf.scalar(newStep, 'int32'));
+            const increment = (): void => v.assign(tf.scalar(newStep, 'int32'));
+            if (recorder) recorder.unrecorded(increment);
+            else increment();
           },
         };
         (spec.trainOp as NonNullable<EstimatorSpec['trainOp']>).run(stepCtx);
         // Moving averages not already run through control dependencies run here, once.
         for (const op of graph.getCollection<UpdateOp>(GraphKeys.UPDATE_OPS)) op.run();
+        if (recorder && replay) {
+          replay.recorded(recorder.stop(stepOutputs(spec.loss, spec.predictions)), {
+            usedStepValue: graph.usedStepValue,
+            stepIncrement: newStep - globalStep,
+            predictions: spec.predictions,
+          });
+        }
         store.checkRestoredAll();
         if (newStep === globalStep) {
           throw new Error(
@@ -395,6 +416,20 @@ export class Estimator<F extends TensorOrDict = tf.Tensor, L extends TensorOrDic
           );
         }
         const values = fetchAll(args, { loss: spec.loss, predictions: spec.predictions, scalars: collectorScalars() }, newStep);
+        return { globalStep: newStep, values, output: undefined };
+      },
+    };
+  }
+
+  /** The recorded train step on this batch, without modelFn (see train-replay.ts). */
+  private replayTrainStep(replay: TrainStepReplay, store: VariableStore, batch: InputBatch<F, L>, globalStep: number): BuiltStep<void> {
+    return {
+      specHooks: [],
+      run: (args) => {
+        const { loss, predictions } = replay.run(batch);
+        const newStep = globalStep + 1;
+        store.get(GLOBAL_STEP_NAME)!.variable.assign(tf.scalar(newStep, 'int32'));
+        const values = fetchAll(args, { loss, predictions, scalars: collectorScalars() }, newStep);
         return { globalStep: newStep, values, output: undefined };
       },
     };

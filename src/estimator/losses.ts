@@ -4,6 +4,7 @@
 // numerically stable for large logits.
 import * as tf from '@tensorflow/tfjs';
 import { sparseSoftmaxCrossEntropyPerExample } from '../framework/fused-ops';
+import { checkValues } from '../framework/step-trace';
 import { alignWeights, tensorArg as checkTensor } from '../framework/args';
 
 /** TF1's tf.losses.Reduction (the scalar ones; values as in TensorFlow). */
@@ -94,7 +95,10 @@ export function computeWeightedLoss(losses: tf.Tensor, opts: LossOptions = {}): 
 
 /** Throws on the first label that is not a class id in [0, numClasses). */
 function checkClassIds(fn: string, labels: tf.Tensor, numClasses: number): void {
-  const ids = labels.dataSync();
+  checkValues(labels, (ids) => checkClassIdValues(fn, ids, numClasses));
+}
+
+function checkClassIdValues(fn: string, ids: tf.TypedArray, numClasses: number): void {
   for (let i = 0; i < ids.length; i++) {
     const v = ids[i];
     if (!(v >= 0 && v < numClasses && Number.isInteger(v))) {

@@ -20,6 +20,13 @@ export interface RunConfigOptions {
   backend?: string;
   /** Check the loss for NaN on every step (default true). */
   checkNan?: boolean;
+  /**
+   * Replay the recorded training step (default true; the environment variable
+   * TFJS_ESTIMATOR_REPLAY=0 turns it off): once two steps in a row ran the same kernels, later
+   * steps run them again without calling modelFn, as tf.estimator's graph runs without calling
+   * model_fn again. Steps that write summaries still call modelFn.
+   */
+  replaySteps?: boolean;
 }
 
 /**
@@ -46,6 +53,8 @@ export class RunConfig {
   readonly backend?: string;
   /** Whether each step's loss is checked for NaN. */
   readonly checkNan: boolean;
+  /** Whether a recorded training step is replayed without calling modelFn. */
+  readonly replaySteps: boolean;
 
   /** Checks the options (non-negative counts, an integer seed, one save trigger) and applies the defaults. */
   constructor(opts: RunConfigOptions = {}) {
@@ -76,6 +85,7 @@ export class RunConfig {
     this.logStepCountSteps = opts.logStepCountSteps ?? 100;
     this.backend = opts.backend;
     this.checkNan = opts.checkNan ?? true;
+    this.replaySteps = opts.replaySteps ?? process.env.TFJS_ESTIMATOR_REPLAY !== '0';
   }
 
   /** A copy with some fields replaced (tf's RunConfig.replace). */
@@ -98,6 +108,7 @@ export class RunConfig {
       logStepCountSteps: this.logStepCountSteps,
       backend: this.backend,
       checkNan: this.checkNan,
+      replaySteps: this.replaySteps,
     };
   }
 }

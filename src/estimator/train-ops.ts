@@ -6,7 +6,6 @@ import { activeGraph, requireGraph, UpdateOp } from '../framework/graph';
 import type { StepTape } from '../framework/tape';
 import type { VariableStore } from '../framework/variables';
 import { ADAM_UPDATE, AdamBetaPowers, adamUpdate, hasKernel } from '../framework/fused-ops';
-import { deviceReadsAreCostly } from '../backend/read-cost';
 
 export const GLOBAL_STEP_NAME = 'global_step';
 
@@ -278,19 +277,16 @@ export class AdamOptimizer extends Optimizer {
 
   /**
    * TF1's Adam: lr_t = lr * sqrt(1 - beta2^t) / (1 - beta1^t), with the beta powers before this
-   * apply's update. A number where a fused kernel runs on a CPU backend (a read is a copy). Where
-   * reading back costs (webgpu: each read waits for the whole GPU queue), the fused kernel gets
-   * the base rate and the beta powers and computes lr_t itself, so no ops run for it; the
-   * composed update computes it with tensor ops.
+   * apply's update. The fused kernel gets the base rate and the beta powers and computes lr_t
+   * itself: nothing is read back (a read waits for the GPU queue on webgpu, and a step that
+   * reads cannot be replayed), and no ops run for it. The composed update computes it with
+   * tensor ops.
    */
   private step: { lrT: tf.Scalar | number } | { lr: tf.Scalar | number; powers: AdamBetaPowers } | undefined;
 
   override beginApply(store: VariableStore, optName: string, lr: tf.Scalar | number): void {
     const [b1p, b2p] = this.powers(store, optName);
-    if (hasKernel(ADAM_UPDATE) && !deviceReadsAreCostly()) {
-      const lrNum = typeof lr === 'number' ? lr : lr.dataSync()[0];
-      this.step = { lrT: (lrNum * Math.sqrt(1 - b2p.dataSync()[0])) / (1 - b1p.dataSync()[0]) };
-    } else if (hasKernel(ADAM_UPDATE)) {
+    if (hasKernel(ADAM_UPDATE)) {
       this.step = { lr, powers: { beta1Power: b1p as tf.Scalar, beta2Power: b2p as tf.Scalar } };
     } else {
       this.step = { lrT: composedLrT(lr, b1p, b2p) };

@@ -64,8 +64,19 @@ export class GraphContext {
     readonly mode: ModeKey,
     /** The run's settings this layer reads (RunConfig's randomSeed). */
     readonly config: { readonly randomSeed?: number },
-    readonly globalStepValue: number,
+    private readonly stepValue: number,
   ) {}
+
+  /** Set when modelFn used the step number as a JavaScript value (a decayed rate, a random op's
+   *  seed): such a step differs from the next in ways a recorded step cannot see, so it is never
+   *  replayed. */
+  usedStepValue = false;
+
+  /** The global step this modelFn call runs at. */
+  get globalStepValue(): number {
+    this.usedStepValue = true;
+    return this.stepValue;
+  }
 
   get scope(): ScopeFrame {
     return this.scopes[this.scopes.length - 1];
@@ -105,8 +116,9 @@ export class GraphContext {
   nextOpSeed(): number | undefined {
     const seed = this.config.randomSeed;
     this.randomOps += 1;
+    this.usedStepValue = true;
     if (seed === undefined) return undefined;
-    return hashSeed(seed, `op:${this.globalStepValue}:${this.randomOps}`);
+    return hashSeed(seed, `op:${this.stepValue}:${this.randomOps}`);
   }
 }
 

@@ -269,6 +269,16 @@ export class NativeBackend extends MathBackendCPU {
 let registered: { addon?: NativeAddon; error?: string } | undefined;
 
 /** Registers the backend once; returns why it can't be used, if it can't. */
+/**
+ * A Float32Array of n elements for a tensor's values: from the native backend's buffer pool
+ * while it is the active backend (the array goes back to the pool when the tensor made from it
+ * is disposed, so a batch a step allocates nothing for V8 to collect), else a fresh one.
+ */
+export function tensorValuesArray(n: number): Float32Array {
+  const backend = tf.engine().backend;
+  return backend instanceof NativeBackend ? backend.pool.take(n) : new Float32Array(n);
+}
+
 export function registerNativeBackend(): { addon?: NativeAddon; error?: string } {
   if (registered) return registered;
   const loaded = loadAddon();

@@ -1,0 +1,149 @@
+// When train() replays its recorded step instead of calling modelFn: after two steps in a row
+// recorded the same kernels (the first step of a new model also creates its variables, so it
+// differs), until train() returns. Steps that write summaries or the graph, and steps while
+// tf.profile runs, call modelFn as before. A modelFn whose steps differ (random ops, a rate
+// decayed from the step number, values read back) is never replayed; it just runs as before.
+import * as tf from '@tensorflow/tfjs';
+import { StepRecorder, StepReplay, StepTrace, sameTrace } from '../framework/step-trace';
+import type { VariableStore } from '../framework/variables';
+import type { InputBatch, TensorOrDict } from './input';
+import type { Predictions } from './spec';
+import { activeCollector } from './summary/collect';
+import { debug } from '../host/log';
+
+/** What the last train() call's step replay did (for the benchmarks and tests). */
+export interface ReplayReport {
+  recordedSteps: number;
+  replayedSteps: number;
+  /** Kernels a replayed step runs. */
+  kernels: number;
+  /** Why no step was replayed, if none was. */
+  reason?: string;
+}
+
+let lastReport: ReplayReport = { recordedSteps: 0, replayedSteps: 0, kernels: 0 };
+
+/** What the most recent train() call's step replay did. */
+export function lastReplayReport(): ReplayReport {
+  return { ...lastReport };
+}
+
+/** The batch's tensors in a fixed order: features, then labels (dict values by key order). */
+export function batchTensors(batch: InputBatch): tf.Tensor[] {
+  const out: tf.Tensor[] = [];
+  const add = (x: TensorOrDict | undefined): void => {
+    if (x === undefined) return;
+    if (x instanceof tf.Tensor) out.push(x);
+    else for (const k of Object.keys(x)) out.push(x[k]);
+  };
+  add(batch.features);
+  add(batch.labels);
+  return out;
+}
+
+/** A recorded step's outputs, in the order the replay returns them. */
+export function stepOutputs(loss: tf.Tensor | undefined, predictions: Predictions | undefined): Array<tf.Tensor | undefined> {
+  if (predictions === undefined || predictions instanceof tf.Tensor) return [loss, predictions];
+  return [loss, ...Object.keys(predictions).map((k) => predictions[k])];
+}
+
+/** The inverse of stepOutputs, given the recorded step's predictions for their keys. */
+function unpackOutputs(
+  outs: Array<tf.Tensor | undefined>,
+  shape: Predictions | undefined,
+): { loss?: tf.Tensor; predictions?: Predictions } {
+  if (shape === undefined || shape instanceof tf.Tensor) return { loss: outs[0], predictions: outs[1] };
+  const predictions: Record<string, tf.Tensor> = {};
+  Object.keys(shape).forEach((k, i) => (predictions[k] = outs[i + 1]!));
+  return { loss: outs[0], predictions };
+}
+
+export interface ReplayedStep {
+  loss?: tf.Tensor;
+  predictions?: Predictions;
+}
+
+/** One train() call's recording and replay. */
+export class TrainStepReplay {
+  private previous: StepTrace | undefined;
+  private replay: StepReplay | undefined;
+  private variables: tf.Variable[] = [];
+  private predictionsShape: Predictions | undefined;
+  private off: string | undefined;
+  private misses = 0;
+  private readonly report: ReplayReport = { recordedSteps: 0, replayedSteps: 0, kernels: 0 };
+
+  constructor(enabled: boolean) {
+    if (!enabled) this.off = 'turned off (RunConfig replaySteps, TFJS_ESTIMATOR_REPLAY=0)';
+    lastReport = this.report;
+    this.report.reason = this.off;
+  }
+
+  /** Whether this step can run the recorded one (writeGraph: the step also writes the graph). */
+  canReplay(batch: InputBatch, writeGraph: boolean): boolean {
+    if (!this.replay || writeGraph || activeCollector() || engineIsProfiling()) return false;
+    const why = this.replay.mismatch(batchTensors(batch));
+    if (why !== undefined) debug(`Step replay skipped for one step: ${why}.`);
+    return why === undefined;
+  }
+
+  /** A recorder for this step when it should be recorded; start it right before modelFn. */
+  recorderFor(store: VariableStore, batch: InputBatch, writeGraph: boolean): StepRecorder | undefined {
+    if (this.replay || this.off !== undefined || writeGraph || activeCollector() || engineIsProfiling()) return undefined;
+    this.variables = store.records().map((r) => r.variable);
+    return new StepRecorder(this.variables, batchTensors(batch));
+  }
+
+  /** After a recorded step: keeps its trace, or makes the replay when it matches the previous one. */
+  recorded(trace: StepTrace | string, opts: { usedStepValue: boolean; stepIncrement: number; predictions: Predictions | undefined }): void {
+    this.report.recordedSteps += 1;
+    let why: string | undefined;
+    if (opts.usedStepValue) why = 'modelFn uses the step number as a value (a decayed rate, a random op)';
+    else if (opts.stepIncrement !== 1) why = `the step advanced the global step by ${opts.stepIncrement}`;
+    if (why !== undefined) return this.turnOff(why);
+    if (typeof trace === 'string') return this.miss(`the step cannot be replayed: ${trace}`);
+    if (this.previous) {
+      if (sameTrace(this.previous, trace)) {
+        this.replay = new StepReplay(trace);
+        this.predictionsShape = opts.predictions;
+        this.previous = undefined;
+        this.report.kernels = this.replay.kernelCount;
+        this.report.reason = undefined;
+        debug(`Replaying the recorded training step from now on (${this.replay.kernelCount} kernels a step).`);
+        return;
+      }
+      this.miss('consecutive steps ran different kernels');
+    }
+    this.previous = trace;
+  }
+
+  /** Runs the recorded step on this batch (canReplay said yes). */
+  run(batch: InputBatch): ReplayedStep {
+    const outs = this.replay!.run(this.variables, batchTensors(batch));
+    this.report.replayedSteps += 1;
+    return unpackOutputs(outs, this.predictionsShape);
+  }
+
+  dispose(): void {
+    this.replay?.dispose();
+    this.replay = undefined;
+  }
+
+  private miss(why: string): void {
+    this.report.reason = why;
+    // The first step of a new model makes its variables; a third miss in a row is not that.
+    if (++this.misses >= 3) this.turnOff(why);
+  }
+
+  private turnOff(why: string): void {
+    this.off = why;
+    this.report.reason = why;
+    this.previous = undefined;
+    debug(`Training steps are not replayed: ${why}.`);
+  }
+}
+
+function engineIsProfiling(): boolean {
+  const e = tf.engine() as unknown as { state: { profiling: boolean } };
+  return e.state.profiling || tf.env().getBool('DEBUG');
+}
