@@ -17,6 +17,7 @@ import { setQuiet } from '../src/host/log';
 import { initBackend } from '../src/backend/select';
 import type { SessionRunHook } from '../src/estimator/hooks/hook';
 import { articleModelFn, mnistInputFn } from './article-cnn';
+import { lastReplayReport } from '../src/estimator/train-replay';
 
 function arg(name: string): string | undefined {
   const i = process.argv.indexOf(`--${name}`);
@@ -71,6 +72,8 @@ interface Figures {
   waitMs: number;
   dispatchesPerStep: number;
   readBacksPerStep: number;
+  /** Steps replayed without modelFn (estimator/train-replay.ts), of STEPS. */
+  replayed: number;
 }
 
 /** A hook that times each step (beforeRun to afterRun) and notes whether it read anything back. */
@@ -119,6 +122,7 @@ async function ours(batch: number): Promise<Figures> {
     waitMs: s.reduce((a, x) => a + x.waitMs, 0) / STEPS,
     dispatchesPerStep: s.reduce((a, x) => a + x.dispatches, 0) / STEPS,
     readBacksPerStep: s.reduce((a, x) => a + x.reads, 0) / STEPS,
+    replayed: lastReplayReport().replayedSteps,
   };
 }
 
@@ -199,7 +203,7 @@ async function main(): Promise<void> {
   const why = NO_TORCH ? 'not asked for' : torchAvailable();
   console.log(`\n== training, article CNN, MNIST, ${STEPS} steps after 5 warm-up ==`);
   console.log(
-    'batch | img/s | ms/step | enqueue ms/step (JS side, median) | waiting for the GPU in read-backs ms/step | dispatches/step | read-backs/step | PyTorch CUDA img/s | ratio',
+    'batch | img/s | ms/step | enqueue ms/step (JS side, median) | waiting for the GPU in read-backs ms/step | dispatches/step | read-backs/step | steps replayed | PyTorch CUDA img/s | ratio',
   );
   for (const b of BATCHES) {
     const f = await ours(b);
@@ -215,7 +219,7 @@ async function main(): Promise<void> {
     }
     console.log(
       `${b} | ${f.imgPerSec.toFixed(0)} | ${f.msPerStep.toFixed(2)} | ${f.enqueueMs.toFixed(2)} | ${f.waitMs.toFixed(2)} | ` +
-        `${f.dispatchesPerStep.toFixed(0)} | ${f.readBacksPerStep.toFixed(2)} | ${torchCol} | ${ratio}`,
+        `${f.dispatchesPerStep.toFixed(0)} | ${f.readBacksPerStep.toFixed(2)} | ${f.replayed}/${STEPS} | ${torchCol} | ${ratio}`,
     );
   }
   await profileOneStep(BATCHES[0]);

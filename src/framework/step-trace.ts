@@ -20,8 +20,9 @@ interface TensorMeta {
 
 interface InputUse extends TensorMeta {
   name: string;
-  /** null: the op passed null or undefined for this input. */
+  /** null: the op passed null or undefined for this input (`missing` says which). */
   ref: Ref | null;
+  missing?: null | undefined;
 }
 
 interface TracedKernel {
@@ -149,7 +150,7 @@ export class StepRecorder {
         const t = params.inputs[name];
         inputs.push(
           t == null
-            ? { name, ref: null, shape: [], dtype: 'float32' }
+            ? { name, ref: null, missing: t, shape: [], dtype: 'float32' }
             : { name, ref: rec.resolve(t.dataId), shape: t.shape.slice(), dtype: t.dtype },
         );
       }
@@ -388,8 +389,8 @@ export class StepReplay {
       for (let i = 0; i < kernels.length; i++) {
         runChecks(i);
         const k = kernels[i];
-        const args: Record<string, tf.TensorInfo | null> | Array<tf.TensorInfo | null> = k.inputsAreArray ? [] : {};
-        for (const u of k.inputs) (args as Record<string, tf.TensorInfo | null>)[u.name] = info(u);
+        const args: Record<string, tf.TensorInfo | null | undefined> | Array<tf.TensorInfo | null | undefined> = k.inputsAreArray ? [] : {};
+        for (const u of k.inputs) (args as Record<string, tf.TensorInfo | null | undefined>)[u.name] = u.ref === null ? u.missing : info(u);
         e.state.gradientDepth = k.gradientDepth;
         const kernel = tf.getKernel(k.kernelName, backendName);
         if (!kernel) throw new Error(`Step replay: kernel ${k.kernelName} is no longer registered for ${backendName}.`);
