@@ -158,6 +158,7 @@ async function profileOneStep(batch: number): Promise<void> {
     await est.train(mnistInputFn(ModeKeys.TRAIN, batch), { steps: 1 });
     return tf.scalar(0);
   });
+  (info.result as tf.Tensor).dispose();
   const rows = new Map<string, { calls: number; ms: number }>();
   let timed = true;
   for (const k of info.kernels) {

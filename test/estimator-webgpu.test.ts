@@ -23,6 +23,7 @@ import { imageBundle } from '../src/display/images';
 import { histogramBundle } from '../src/display/charts';
 import { values } from './helpers/backend-compare';
 import { tmpDir } from './helpers/tmp';
+import { lastReplayReport } from '../src/estimator/train-replay';
 
 process.env.VK_DRIVER_FILES ??= CHROMIUM_SWIFTSHADER_ICD;
 setQuiet(true);
@@ -291,4 +292,61 @@ test("on webgpu a training step (modelFn and train op) reads nothing back: Adam'
   assert.deepEqual(trainOpReads, [0, 0, 0, 0], "read-backs in each step's train op");
   assert.deepEqual(modelFnReads, [0, 0, 0, 0], 'read-backs in modelFn: forward pass, loss, exponentialDecay');
   for (const [got, want] of rates) close(got, want, 1e-12, 'decayed learning rate at the restored global step');
+});
+
+test('on webgpu a replayed training step goes to the GPU as one command buffer (four before: a submit every 15 dispatches)', async () => {
+  const queue = (globalThis as unknown as { GPUQueue: { prototype: { submit(buffers: unknown[]): void } } }).GPUQueue.prototype;
+  const buffer = (globalThis as unknown as { GPUBuffer: { prototype: { mapAsync(mode: number, ...a: unknown[]): Promise<void> } } })
+    .GPUBuffer.prototype;
+  const submit = queue.submit;
+  const mapAsync = buffer.mapAsync;
+  let submits = 0;
+  let reads = 0;
+  queue.submit = function (this: unknown, buffers: unknown[]) {
+    submits += 1;
+    return submit.call(this, buffers);
+  };
+  buffer.mapAsync = function (this: unknown, mode: number, ...a: unknown[]) {
+    if (mode === 1) reads += 1; // GPUMapMode.READ: a read-back (it submits a copy of its own)
+    return mapAsync.call(this, mode, ...a);
+  };
+  /** Submits in each replayed step that read nothing back (a hook may read the loss). */
+  const perStep = async (oneSubmit: boolean): Promise<{ counts: number[]; replayed: number }> => {
+    const steps: Array<{ submits: number; reads: number }> = [];
+    let at = { submits: 0, reads: 0 };
+    const probe: SessionRunHook = {
+      beforeRun: () => void (at = { submits, reads }),
+      afterRun: () => void steps.push({ submits: submits - at.submits, reads: reads - at.reads }),
+    };
+    const dir = tmpDir('wg-submit-');
+    await estimator(dir, 'webgpu').train(input(true), { steps: 2 });
+    if (!oneSubmit) process.env.TFJS_ESTIMATOR_WEBGPU_ONE_SUBMIT = '0';
+    try {
+      await estimator(dir, 'webgpu').train(input(true), { steps: 10, hooks: [probe] });
+    } finally {
+      delete process.env.TFJS_ESTIMATOR_WEBGPU_ONE_SUBMIT;
+    }
+    const replayed = lastReplayReport().replayedSteps;
+    // The last steps were replayed (the first three of a call run modelFn and are recorded).
+    return {
+      counts: steps
+        .slice(-replayed)
+        .filter((s) => s.reads === 0)
+        .map((s) => s.submits),
+      replayed,
+    };
+  };
+  try {
+    const one = await perStep(true);
+    const batched = await perStep(false);
+    assert.ok(one.replayed >= 6 && one.counts.length >= 3, `steps replayed: ${one.replayed}, without a read: ${one.counts.length}`);
+    assert.deepEqual(one.counts, new Array<number>(one.counts.length).fill(1), `submits per replayed step: ${one.counts}`);
+    assert.ok(
+      batched.counts.length > 0 && batched.counts.every((n) => n >= 2),
+      `with TFJS_ESTIMATOR_WEBGPU_ONE_SUBMIT=0, tfjs-webgpu's batching: ${batched.counts}`,
+    );
+  } finally {
+    queue.submit = submit;
+    buffer.mapAsync = mapAsync;
+  }
 });

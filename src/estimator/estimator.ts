@@ -33,6 +33,7 @@ import { builtInTrainHooks, collectorScalars, evalSummaryHook, writeEvalResults 
 import { writeStepGraph } from './summary/graph-summary';
 import { BuiltStep, drain, runLoop } from './run-loop';
 import { TrainStepReplay, stepOutputs } from './train-replay';
+import { asOneSubmit } from '../backend/webgpu/one-submit';
 import { checkModelDirReadable, isReadOnlyError, readOnlyCode } from './model-dir';
 import { exportSavedModel, ExportSavedModelOptions, ServingInputFn } from './export';
 
@@ -426,7 +427,7 @@ export class Estimator<F extends TensorOrDict = tf.Tensor, L extends TensorOrDic
     return {
       specHooks: [],
       run: (args) => {
-        const { loss, predictions } = replay.run(batch);
+        const { loss, predictions } = asOneSubmit(() => replay.run(batch));
         const newStep = globalStep + 1;
         store.get(GLOBAL_STEP_NAME)!.variable.assign(tf.scalar(newStep, 'int32'));
         const values = fetchAll(args, { loss, predictions, scalars: collectorScalars() }, newStep);
