@@ -17,7 +17,7 @@ import { setQuiet } from '../src/host/log';
 import { initBackend } from '../src/backend/select';
 import type { SessionRunHook } from '../src/estimator/hooks/hook';
 import { articleModelFn, mnistInputFn } from './article-cnn';
-import { lastReplayReport } from '../src/estimator/train-replay';
+import { lastReplayReport } from '../src/estimator/loop-replay';
 
 function arg(name: string): string | undefined {
   const i = process.argv.indexOf(`--${name}`);
@@ -72,7 +72,7 @@ interface Figures {
   waitMs: number;
   dispatchesPerStep: number;
   readBacksPerStep: number;
-  /** Steps replayed without modelFn (estimator/train-replay.ts), of STEPS. */
+  /** Steps replayed without modelFn (estimator/loop-replay.ts), of STEPS. */
   replayed: number;
 }
 

@@ -16,7 +16,7 @@ import { setQuiet } from '../src/host/log';
 import { initBackend } from '../src/backend/select';
 import { articleModelFn, mnistInputFn } from './article-cnn';
 import { stepPhases } from './step-phases';
-import { lastReplayReport } from '../src/estimator/train-replay';
+import { lastReplayReport } from '../src/estimator/loop-replay';
 
 const STEPS = Number(process.argv[2] ?? 40);
 

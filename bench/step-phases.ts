@@ -31,7 +31,7 @@ export function stepPhases(kernelMs: KernelClock): StepPhases {
   // Per step: [wall, kernel] at each boundary: start, modelFn start, modelFn end, end.
   let marks: Array<[number, number]> = [];
   const steps: Array<Array<[number, number]>> = [];
-  // Steps that ran the recorded kernels without modelFn (estimator/train-replay.ts): one phase.
+  // Steps that ran the recorded kernels without modelFn (estimator/loop-replay.ts): one phase.
   const replayed: Array<Array<[number, number]>> = [];
   const mark = () => marks.push([now(), kernelMs()]);
   const median = (a: number[]) => [...a].sort((p, q) => p - q)[a.length >> 1];

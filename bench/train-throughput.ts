@@ -17,7 +17,7 @@ import { initBackend } from '../src/backend/select';
 import { profileKernels } from '../src/backend/profile';
 import { articleModelFn, mnistInputFn } from './article-cnn';
 import { stepPhases } from './step-phases';
-import { lastReplayReport } from '../src/estimator/train-replay';
+import { lastReplayReport } from '../src/estimator/loop-replay';
 
 const args = process.argv.slice(2);
 const threadsAt = args.indexOf('--threads');

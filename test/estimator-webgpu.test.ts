@@ -23,7 +23,7 @@ import { imageBundle } from '../src/display/images';
 import { histogramBundle } from '../src/display/charts';
 import { values } from './helpers/backend-compare';
 import { tmpDir } from './helpers/tmp';
-import { lastReplayReport } from '../src/estimator/train-replay';
+import { lastReplayReport } from '../src/estimator/loop-replay';
 
 process.env.VK_DRIVER_FILES ??= CHROMIUM_SWIFTSHADER_ICD;
 setQuiet(true);

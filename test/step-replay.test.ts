@@ -12,9 +12,10 @@ import { EstimatorSpec, ModeKeys, ModeKey } from '../src/estimator/spec';
 import * as train from '../src/estimator/train-api';
 import * as layers from '../src/layers';
 import * as losses from '../src/estimator/losses';
+import * as metrics from '../src/estimator/metrics';
 import { RunConfigOptions } from '../src/estimator/run-config';
 import type { SessionRunHook } from '../src/estimator/hooks/hook';
-import { lastReplayReport } from '../src/estimator/train-replay';
+import { lastReplayReport } from '../src/estimator/loop-replay';
 import { checkValues, StepRecorder, StepReplay } from '../src/framework/step-trace';
 import { setQuiet } from '../src/host/log';
 import { articleModelFn, mnistInputFn } from '../bench/article-cnn';
@@ -221,7 +222,9 @@ test('StepReplay: runs the recorded kernels on new inputs, checks values first, 
   const replay = new StepReplay(trace);
   try {
     assert.deepEqual(Array.from(loss.dataSync()), [6]);
-    const [out] = replay.run([v], [tf.tensor1d([2, 0, 0])]);
+    const {
+      outputs: [out],
+    } = replay.run([v], [tf.tensor1d([2, 0, 0])]);
     assert.deepEqual(Array.from(out!.dataSync()), [3], 'the sum with v before the assign: 1.5 * 2');
     assert.deepEqual(Array.from(v.dataSync()), [2.5, 2.5, 3.5]);
     const before = tf.engine().backend.numDataIds();
@@ -238,4 +241,71 @@ test('StepReplay: runs the recorded kernels on new inputs, checks values first, 
   r2.start();
   const y = tf.mul(v, outside);
   assert.match(String(r2.stop([y])), /neither a variable nor the batch/);
+});
+
+test('evaluate and predict replay their recorded step: the metrics, loss and predictions of calling modelFn each batch', async () => {
+  const dir = tmpDir('replay-eval-');
+  await new Estimator(articleModelFn, dir, { config: { randomSeed: 2, logStepCountSteps: 0, saveSummarySteps: 0 } }).train(
+    mnistInputFn(ModeKeys.TRAIN, 32, 2),
+    { maxSteps: 30 },
+  );
+  const run = async (replaySteps: boolean) => {
+    const est = new Estimator(articleModelFn, dir, { config: { randomSeed: 2, logStepCountSteps: 0, replaySteps } });
+    const metrics = await est.evaluate(mnistInputFn(ModeKeys.EVAL, 50), { steps: 12 });
+    const evalReport = lastReplayReport();
+    const predictions: unknown[] = [];
+    for await (const p of est.predict(mnistInputFn(ModeKeys.PREDICT, 50))) {
+      predictions.push(p);
+      if (predictions.length === 600) break;
+    }
+    return { metrics, evalReport, predictReport: lastReplayReport(), predictions };
+  };
+  const replayed = await run(true);
+  const called = await run(false);
+  assert.ok(replayed.evalReport.replayedSteps >= 8, `evaluate: ${JSON.stringify(replayed.evalReport)}`);
+  assert.ok(replayed.predictReport.replayedSteps >= 8, `predict: ${JSON.stringify(replayed.predictReport)}`);
+  assert.equal(called.evalReport.replayedSteps, 0);
+  assert.deepEqual(replayed.metrics, called.metrics);
+  // (30 steps: the batch norm's moving averages still lag, so the accuracy is low; it is the same.)
+  assert.ok(
+    replayed.metrics.accuracy >= 0 && replayed.metrics.accuracy <= 1 && Number.isFinite(replayed.metrics.loss),
+    JSON.stringify(replayed.metrics),
+  );
+  assert.deepEqual(replayed.predictions, called.predictions);
+});
+
+test('every metric of metrics.* replays in evaluate (means, errors, counts) with the values of modelFn each batch', async () => {
+  const fn = (x: tf.Tensor, y: tf.Tensor | undefined, mode: ModeKey): EstimatorSpec => {
+    const pred = layers.dense(layers.dense(x, 8, { activation: 'relu', name: 'hidden' }), 1, { name: 'head' });
+    const loss = tf.mean(tf.square(tf.sub(pred, y!))) as tf.Scalar;
+    if (mode === ModeKeys.TRAIN)
+      return new EstimatorSpec({ mode, loss, trainOp: train.adam(0.05).minimize(loss, { globalStep: train.getOrCreateGlobalStep() }) });
+    const positive = tf.cast(tf.greater(y!, 0), 'int32');
+    const predictedPositive = tf.cast(tf.greater(pred, 0), 'int32');
+    return new EstimatorSpec({
+      mode,
+      loss,
+      evalMetricOps: {
+        accuracy: metrics.accuracy(positive, predictedPositive),
+        mean: metrics.mean(pred),
+        mse: metrics.meanSquaredError(y!, pred),
+        mae: metrics.meanAbsoluteError(y!, pred),
+        rmse: metrics.rootMeanSquaredError(y!, pred),
+        precision: metrics.precision(positive, predictedPositive),
+        recall: metrics.recall(positive, predictedPositive),
+        tp: metrics.truePositives(positive, predictedPositive),
+        fn: metrics.falseNegatives(positive, predictedPositive),
+      },
+    });
+  };
+  const dir = tmpDir('replay-metrics-');
+  await new Estimator(fn, dir, { config: { randomSeed: 4, logStepCountSteps: 0 } }).train(() => linearDataset(64).repeat(), { steps: 20 });
+  const run = async (replaySteps: boolean) => {
+    const m = await new Estimator(fn, dir, { config: { replaySteps } }).evaluate(() => linearDataset(96));
+    return { m, report: lastReplayReport() };
+  };
+  const replayed = await run(true);
+  const called = await run(false);
+  assert.ok(replayed.report.replayedSteps >= 6, JSON.stringify(replayed.report));
+  assert.deepEqual(replayed.m, called.m);
 });

@@ -32,10 +32,13 @@ import type { MetricOp } from './metrics';
 import { builtInTrainHooks, collectorScalars, evalSummaryHook, writeEvalResults } from './summary-wiring';
 import { writeStepGraph } from './summary/graph-summary';
 import { BuiltStep, drain, runLoop } from './run-loop';
-import { TrainStepReplay, stepOutputs } from './train-replay';
+import { LoopReplay, stepOutputs } from './loop-replay';
 import { asOneSubmit } from '../backend/webgpu/one-submit';
 import { checkModelDirReadable, isReadOnlyError, readOnlyCode } from './model-dir';
 import { exportSavedModel, ExportSavedModelOptions, ServingInputFn } from './export';
+
+/** What an inference step yields: modelFn's spec, or a replayed step's outputs and metrics. */
+type InferenceResults = Pick<EstimatorSpec, 'loss' | 'predictions' | 'evalMetricOps'>;
 
 /** Hyperparameters passed to modelFn as its `params` argument (EstimatorOptions.params). */
 export type Params = Record<string, unknown>;
@@ -298,7 +301,7 @@ export class Estimator<F extends TensorOrDict = tf.Tensor, L extends TensorOrDic
       `Training from global step ${globalStep}${restored.path ? ` (restored ${path.basename(restored.path)})` : ''}` +
         `${Number.isFinite(lastStep) ? ` to ${lastStep}` : ' until the input ends'}; checkpoints in ${this.modelDir}`,
     );
-    const replay = new TrainStepReplay(this.config.replaySteps);
+    const replay = new LoopReplay(this.config.replaySteps);
     try {
       await drain(
         runLoop<void, F, L>({
@@ -353,7 +356,7 @@ export class Estimator<F extends TensorOrDict = tf.Tensor, L extends TensorOrDic
     batch: InputBatch<F, L>,
     globalStep: number,
     writeGraph = false,
-    replay?: TrainStepReplay,
+    replay?: LoopReplay,
   ): Promise<BuiltStep<void>> {
     const tape = new StepTape();
     const graph = new GraphContext(store, 'train', this.config, globalStep);
@@ -422,8 +425,8 @@ export class Estimator<F extends TensorOrDict = tf.Tensor, L extends TensorOrDic
     };
   }
 
-  /** The recorded train step on this batch, without modelFn (see train-replay.ts). */
-  private replayTrainStep(replay: TrainStepReplay, store: VariableStore, batch: InputBatch<F, L>, globalStep: number): BuiltStep<void> {
+  /** The recorded train step on this batch, without modelFn (see loop-replay.ts). */
+  private replayTrainStep(replay: LoopReplay, store: VariableStore, batch: InputBatch<F, L>, globalStep: number): BuiltStep<void> {
     return {
       specHooks: [],
       run: (args) => {
@@ -473,6 +476,7 @@ export class Estimator<F extends TensorOrDict = tf.Tensor, L extends TensorOrDic
     const metrics: Record<string, MetricOp> = {};
     let lossSum = 0;
     let batches = 0;
+    const replay = new LoopReplay(this.config.replaySteps);
     try {
       await drain(
         runLoop<void, F, L>({
@@ -484,25 +488,32 @@ export class Estimator<F extends TensorOrDict = tf.Tensor, L extends TensorOrDic
           lastHooks: [progress],
           inputFn,
           build: (batch) =>
-            this.buildInferenceStep(store, batch, ModeKeys.EVAL, globalStep, (spec, args) => {
-              const loss = (spec.loss as tf.Tensor).dataSync()[0];
-              for (const [k, op] of Object.entries(spec.evalMetricOps ?? {})) {
-                if (k === 'loss')
-                  throw new Error("evalMetricOps may not use the key 'loss'; the Estimator reports the mean loss under that name.");
-                if (!op || typeof (op as MetricOp).merge !== 'function') {
-                  throw new Error(
-                    `evalMetricOps['${k}'] must be a metric from metrics.* (e.g. metrics.accuracy(labels, predictions)), got ${describeValue(op)}.`,
-                  );
+            this.buildInferenceStep(
+              store,
+              batch,
+              ModeKeys.EVAL,
+              globalStep,
+              (spec, args) => {
+                const loss = (spec.loss as tf.Tensor).dataSync()[0];
+                for (const [k, op] of Object.entries(spec.evalMetricOps ?? {})) {
+                  if (k === 'loss')
+                    throw new Error("evalMetricOps may not use the key 'loss'; the Estimator reports the mean loss under that name.");
+                  if (!op || typeof (op as MetricOp).merge !== 'function') {
+                    throw new Error(
+                      `evalMetricOps['${k}'] must be a metric from metrics.* (e.g. metrics.accuracy(labels, predictions)), got ${describeValue(op)}.`,
+                    );
+                  }
+                  metrics[k] = (op as MetricOp).merge(metrics[k]);
                 }
-                metrics[k] = (op as MetricOp).merge(metrics[k]);
-              }
-              lossSum += loss;
-              batches += 1;
-              return {
-                values: fetchAll(args, { loss: spec.loss, predictions: spec.predictions, scalars: collectorScalars() }, globalStep),
-                output: undefined,
-              };
-            }),
+                lossSum += loss;
+                batches += 1;
+                return {
+                  values: fetchAll(args, { loss: spec.loss, predictions: spec.predictions, scalars: collectorScalars() }, globalStep),
+                  output: undefined,
+                };
+              },
+              replay,
+            ),
           finish: (n) => {
             if (n === 0)
               throw new Error('evaluate: inputFn produced no batches; check the dataset (e.g. is it empty, or already consumed?).');
@@ -511,6 +522,7 @@ export class Estimator<F extends TensorOrDict = tf.Tensor, L extends TensorOrDic
         }),
       );
     } finally {
+      replay.dispose();
       store.dispose();
     }
     const results: Record<string, number> = {};
@@ -551,6 +563,7 @@ export class Estimator<F extends TensorOrDict = tf.Tensor, L extends TensorOrDic
     const keys = typeof opts.predictKeys === 'string' ? [opts.predictKeys] : opts.predictKeys;
     const single = opts.yieldSingleExamples ?? true;
     const globalStep = restored.globalStep;
+    const replay = new LoopReplay(this.config.replaySteps);
     try {
       const loop = runLoop<PredictionBatch, F, L>({
         call: 'predict',
@@ -560,10 +573,17 @@ export class Estimator<F extends TensorOrDict = tf.Tensor, L extends TensorOrDic
         hooks: opts.hooks ?? [],
         inputFn,
         build: (batch) =>
-          this.buildInferenceStep(store, batch, ModeKeys.PREDICT, globalStep, (spec, args) => ({
-            values: fetchAll(args, { predictions: spec.predictions, scalars: collectorScalars() }, globalStep),
-            output: readPredictions(spec.predictions as Predictions, keys),
-          })),
+          this.buildInferenceStep(
+            store,
+            batch,
+            ModeKeys.PREDICT,
+            globalStep,
+            (spec, args) => ({
+              values: fetchAll(args, { predictions: spec.predictions, scalars: collectorScalars() }, globalStep),
+              output: readPredictions(spec.predictions as Predictions, keys),
+            }),
+            replay,
+          ),
         interruptMessage: () => 'Prediction interrupted.',
       });
       for await (const out of loop) {
@@ -571,27 +591,54 @@ export class Estimator<F extends TensorOrDict = tf.Tensor, L extends TensorOrDic
         else yield out.values as Prediction;
       }
     } finally {
+      replay.dispose();
       store.dispose();
     }
   }
 
-  /** modelFn in EVAL or PREDICT mode on a batch; `use` reads what the step yields as plain values. */
+  /**
+   * modelFn in EVAL or PREDICT mode on a batch, or the step recorded from it (see loop-replay.ts);
+   * `use` reads what the step yields as plain values.
+   */
   private async buildInferenceStep<T>(
     store: VariableStore,
     batch: InputBatch<F, L>,
     mode: ModeKey,
     globalStep: number,
-    use: (spec: EstimatorSpec, args: RunArgs[]) => { values: Record<string, FetchedValue>; output: T },
+    use: (spec: InferenceResults, args: RunArgs[]) => { values: Record<string, FetchedValue>; output: T },
+    replay?: LoopReplay,
   ): Promise<BuiltStep<T>> {
+    if (replay?.canReplay(batch, false)) {
+      return { specHooks: [], run: (args) => ({ globalStep, ...use(replay.run(batch) as InferenceResults, args) }) };
+    }
     const graph = new GraphContext(store, mode, this.config, globalStep);
     const labels = mode === ModeKeys.PREDICT ? undefined : batch.labels;
-    let raw: unknown;
+    const recorder = replay?.recorderFor(store, batch, false);
+    let spec: EstimatorSpec;
     try {
-      raw = await withGraph(graph, () => this.modelFn(batch.features, labels, mode, this.params, this.config));
-    } catch (e) {
-      throw wrapModelFnError(e, mode, globalStep);
+      let raw: unknown;
+      try {
+        recorder?.start();
+        raw = await withGraph(graph, () => this.modelFn(batch.features, labels, mode, this.params, this.config));
+      } catch (e) {
+        throw wrapModelFnError(e, mode, globalStep);
+      }
+      spec = validateSpec(raw, mode);
+    } finally {
+      recorder?.unpatch();
     }
-    const spec = validateSpec(raw, mode);
+    if (recorder && replay) {
+      let trace = recorder.stop(stepOutputs(spec.loss, spec.predictions));
+      // Each metric must be one of the step's recorded reads, to be remade from the next batch's values.
+      const results = recorder.readResults();
+      const metricReads: Array<[string, number]> = [];
+      for (const [k, op] of Object.entries(spec.evalMetricOps ?? {})) {
+        const i = results.indexOf(op);
+        if (i < 0 && typeof trace !== 'string') trace = `evalMetricOps['${k}'] is not one of metrics.*, which the step can remake`;
+        metricReads.push([k, i]);
+      }
+      replay.recorded(trace, { usedStepValue: graph.usedStepValue, predictions: spec.predictions, metricReads });
+    }
     return {
       specHooks: mode === ModeKeys.EVAL ? spec.evaluationHooks : spec.predictionHooks,
       run: (args) => {

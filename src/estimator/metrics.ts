@@ -5,6 +5,7 @@
 // at the end, which gives the same value as TF's update_op run over every batch.
 import * as tf from '@tensorflow/tfjs';
 import { alignWeights, describe, tensorArg as checkTensor } from '../framework/args';
+import { readValues } from '../framework/step-trace';
 
 /**
  * One batch's contribution to a streaming metric (TF1's (value, update_op) pair): what the
@@ -112,12 +113,18 @@ function ratio(kind: string, total: number, count: number): MetricOp {
   return sumMetric(kind, [total, count], ([t, c]) => safeDiv(t, c));
 }
 
-/** Scalars computed in a tidy scope, read back with one sync. */
-function readScalars(f: () => tf.Tensor[]): number[] {
+/**
+ * Scalars computed in a tidy scope, read back with one sync, and the metric made from them. The
+ * read is a recorded one (readValues): a replayed evaluation step makes the metric again from
+ * the next batch's scalars without calling modelFn.
+ */
+function readScalars(f: () => tf.Tensor[], make: (values: number[]) => MetricOp): MetricOp {
   const packed = tf.tidy(() => tf.stack(f().map((t) => tf.cast(tf.reshape(t, []), 'float32'))));
-  const values = Array.from(packed.dataSync());
-  packed.dispose();
-  return values;
+  try {
+    return readValues(packed, (v) => make(Array.from(v)));
+  } finally {
+    packed.dispose();
+  }
 }
 
 /** Tensor data read in a tidy scope (nothing kept). */
@@ -159,28 +166,39 @@ function weightedSums(fn: string, values: tf.Tensor, weights: Weights): tf.Tenso
  * @example evalMetricOps: { accuracy: metrics.accuracy(labels, tf.argMax(logits, 1)) }
  */
 export function accuracy(labels: tf.Tensor, predictions: tf.Tensor, opts: MetricOptions = {}): MetricOp {
-  const [correct, count] = readScalars(() => {
-    const [l, p] = align('accuracy', labels, predictions, CLASS_IDS);
-    const isCorrect = tf.cast(tf.equal(tf.cast(l, 'float32'), tf.cast(p, 'float32')), 'float32');
-    return weightedSums('accuracy', isCorrect, opts.weights);
-  });
-  return ratio('accuracy', correct, count);
+  return readScalars(
+    () => {
+      const [l, p] = align('accuracy', labels, predictions, CLASS_IDS);
+      const isCorrect = tf.cast(tf.equal(tf.cast(l, 'float32'), tf.cast(p, 'float32')), 'float32');
+      return weightedSums('accuracy', isCorrect, opts.weights);
+    },
+    ([correct, count]) => ratio('accuracy', correct, count),
+  );
 }
 
 /** The (weighted) mean of all values seen. */
 export function mean(values: tf.Tensor | number, opts: MetricOptions = {}): MetricOp {
-  const [total, count] = readScalars(() => {
-    const v = typeof values === 'number' ? tf.scalar(values) : tf.cast(tensorArg('mean', 'values', values), 'float32');
-    return weightedSums('mean', v, opts.weights);
-  });
-  return ratio('mean', total, count);
+  return readScalars(
+    () => {
+      const v = typeof values === 'number' ? tf.scalar(values) : tf.cast(tensorArg('mean', 'values', values), 'float32');
+      return weightedSums('mean', v, opts.weights);
+    },
+    ([total, count]) => ratio('mean', total, count),
+  );
 }
 
-function errorSums(fn: string, labels: tf.Tensor, predictions: tf.Tensor, weights: Weights, f: (d: tf.Tensor) => tf.Tensor): number[] {
+function errorSums(
+  fn: string,
+  labels: tf.Tensor,
+  predictions: tf.Tensor,
+  weights: Weights,
+  f: (d: tf.Tensor) => tf.Tensor,
+  make: (sums: number[]) => MetricOp,
+): MetricOp {
   return readScalars(() => {
     const [l, p] = align(fn, labels, predictions, SAME_SHAPE);
     return weightedSums(fn, f(tf.sub(tf.cast(p, 'float32'), tf.cast(l, 'float32'))), weights);
-  });
+  }, make);
 }
 
 /**
@@ -188,20 +206,23 @@ function errorSums(fn: string, labels: tf.Tensor, predictions: tf.Tensor, weight
  * @example evalMetricOps: { mse: metrics.meanSquaredError(labels, predictions) }
  */
 export function meanSquaredError(labels: tf.Tensor, predictions: tf.Tensor, opts: MetricOptions = {}): MetricOp {
-  const [total, count] = errorSums('meanSquaredError', labels, predictions, opts.weights, tf.square);
-  return ratio('mean_squared_error', total, count);
+  return errorSums('meanSquaredError', labels, predictions, opts.weights, tf.square, ([total, count]) =>
+    ratio('mean_squared_error', total, count),
+  );
 }
 
 /** tf.metrics.mean_absolute_error: mean of |predictions - labels| over every evaluated element. */
 export function meanAbsoluteError(labels: tf.Tensor, predictions: tf.Tensor, opts: MetricOptions = {}): MetricOp {
-  const [total, count] = errorSums('meanAbsoluteError', labels, predictions, opts.weights, tf.abs);
-  return ratio('mean_absolute_error', total, count);
+  return errorSums('meanAbsoluteError', labels, predictions, opts.weights, tf.abs, ([total, count]) =>
+    ratio('mean_absolute_error', total, count),
+  );
 }
 
 /** sqrt of the mean squared error over all batches (not a mean of per-batch roots). */
 export function rootMeanSquaredError(labels: tf.Tensor, predictions: tf.Tensor, opts: MetricOptions = {}): MetricOp {
-  const [total, count] = errorSums('rootMeanSquaredError', labels, predictions, opts.weights, tf.square);
-  return sumMetric('root_mean_squared_error', [total, count], ([t, c]) => Math.sqrt(safeDiv(t, c)));
+  return errorSums('rootMeanSquaredError', labels, predictions, opts.weights, tf.square, (sums) =>
+    sumMetric('root_mean_squared_error', sums, ([t, c]) => Math.sqrt(safeDiv(t, c))),
+  );
 }
 
 // ---------------------------------------------------------------- binary counts
@@ -217,7 +238,13 @@ export interface BinaryOptions extends MetricOptions {
 }
 
 /** Weighted [tp, fp, tn, fn] with labels and predictions cast to bool (non-zero = true). */
-function confusion(fn: string, labels: tf.Tensor, predictions: tf.Tensor, opts: BinaryOptions): number[] {
+function confusion(
+  fn: string,
+  labels: tf.Tensor,
+  predictions: tf.Tensor,
+  opts: BinaryOptions,
+  make: (counts: number[]) => MetricOp,
+): MetricOp {
   return readScalars(() => {
     const [l, p] = align(fn, labels, predictions, 'pass binary labels and predictions of one shape.');
     const lPos = tf.notEqual(tf.cast(l, 'float32'), 0);
@@ -227,24 +254,22 @@ function confusion(fn: string, labels: tf.Tensor, predictions: tf.Tensor, opts: 
     const lNeg = tf.logicalNot(lPos);
     const pNeg = tf.logicalNot(pPos);
     return [count(lPos, pPos), count(lNeg, pPos), count(lNeg, pNeg), count(lPos, pNeg)];
-  });
+  }, make);
 }
 
 /** tp / (tp + fp), 0 when nothing was predicted positive. */
 export function precision(labels: tf.Tensor, predictions: tf.Tensor, opts: BinaryOptions = {}): MetricOp {
-  const [tp, fp] = confusion('precision', labels, predictions, opts);
-  return ratio('precision', tp, tp + fp);
+  return confusion('precision', labels, predictions, opts, ([tp, fp]) => ratio('precision', tp, tp + fp));
 }
 
 /** tp / (tp + fn), 0 when there were no positive labels. */
 export function recall(labels: tf.Tensor, predictions: tf.Tensor, opts: BinaryOptions = {}): MetricOp {
-  const [tp, , , fn] = confusion('recall', labels, predictions, opts);
-  return ratio('recall', tp, tp + fn);
+  return confusion('recall', labels, predictions, opts, ([tp, , , fn]) => ratio('recall', tp, tp + fn));
 }
 
 function countMetric(kind: string, which: 0 | 1 | 2 | 3) {
   return (labels: tf.Tensor, predictions: tf.Tensor, opts: BinaryOptions = {}): MetricOp =>
-    sumMetric(kind, [confusion(kind, labels, predictions, opts)[which]], ([n]) => n);
+    confusion(kind, labels, predictions, opts, (counts) => sumMetric(kind, [counts[which]], ([n]) => n));
 }
 
 /** Weighted count of positive labels predicted positive. */

@@ -45,16 +45,20 @@ interface TracedConstant extends TensorMeta {
 /** A check of a tensor's values (labels in range) that a replay runs on each new batch. */
 export type ValueCheck = (values: tf.TypedArray) => void;
 
-interface TracedCheck extends TensorMeta {
+/** What a step computes in JavaScript from a tensor's values (a metric's batch counts). */
+export type ValueRead<T> = (values: tf.TypedArray) => T;
+
+interface TracedRead extends TensorMeta {
   ref: Ref;
   /** Runs before this kernel, as when recorded (a batch's labels are still on the host then). */
   before: number;
-  check: ValueCheck;
+  read: ValueRead<unknown>;
 }
 
 export interface StepTrace {
   kernels: TracedKernel[];
-  checks: TracedCheck[];
+  /** Reads of values the step makes (checks, metrics), run again by each replay. */
+  reads: TracedRead[];
   constants: TracedConstant[];
   /** The last value each assigned variable got. */
   assigns: Array<{ index: number; ref: Ref }>;
@@ -95,15 +99,26 @@ let recording: StepRecorder | undefined;
  * reads values is not a reason to call modelFn every step.
  */
 export function checkValues(t: tf.Tensor, check: ValueCheck): void {
-  if (recording) recording.addCheck(t, check);
-  else check(t.dataSync() as tf.TypedArray);
+  readValues(t, check);
+}
+
+/**
+ * read(t's values), where the result depends on nothing else (a metric's counts for the batch).
+ * Where a step is being recorded, the read is recorded too, and a replay computes it again from
+ * the new batch's values and returns it among its reads (StepReplay.run).
+ */
+export function readValues<T>(t: tf.Tensor, read: ValueRead<T>): T {
+  if (recording) return recording.addRead(t, read);
+  return read(t.dataSync() as tf.TypedArray);
 }
 
 /** Records one step; start() before modelFn, stop() after the train op. Not re-entrant. */
 export class StepRecorder {
   private readonly kernels: TracedKernel[] = [];
   private readonly constants: TracedConstant[] = [];
-  private readonly checks: TracedCheck[] = [];
+  private readonly reads: TracedRead[] = [];
+  /** What each read returned when recorded, in order (see readResults). */
+  private readonly results: unknown[] = [];
   private readonly assigns = new Map<number, Ref>();
   private readonly slotOf = new Map<DataId, number>();
   private readonly outside = new Map<DataId, Ref>();
@@ -121,7 +136,7 @@ export class StepRecorder {
 
   start(): void {
     const e = engineInternals();
-    // eslint-disable-next-line @typescript-eslint/no-this-alias -- checkValues reaches the recorder through it
+    // eslint-disable-next-line @typescript-eslint/no-this-alias -- readValues reaches the recorder through it
     recording = this;
     this.variables.forEach((v, index) => {
       this.variableIndex.set(v, index);
@@ -205,11 +220,18 @@ export class StepRecorder {
     });
   }
 
-  /** Runs check on t's values now, and on each replay (see checkValues). */
-  addCheck(t: tf.Tensor, check: ValueCheck): void {
+  /** Runs read on t's values now, and on each replay (see readValues). */
+  addRead<T>(t: tf.Tensor, read: ValueRead<T>): T {
     const ref = this.resolve(t.dataId);
-    this.unrecorded(() => check(t.dataSync() as tf.TypedArray));
-    if (ref) this.checks.push({ ref, before: this.kernels.length, shape: t.shape.slice(), dtype: t.dtype, check });
+    const result = this.unrecorded(() => read(t.dataSync() as tf.TypedArray));
+    if (ref) this.reads.push({ ref, before: this.kernels.length, shape: t.shape.slice(), dtype: t.dtype, read });
+    this.results.push(result);
+    return result;
+  }
+
+  /** The recorded reads' results so far, in order (a replay's reads come in the same order). */
+  readResults(): readonly unknown[] {
+    return this.results;
   }
 
   /** Runs fn unrecorded (the global step's increment, which a replay does itself). */
@@ -234,7 +256,7 @@ export class StepRecorder {
     if (this.failure !== undefined) return this.failure;
     return {
       kernels: this.kernels,
-      checks: this.checks,
+      reads: this.reads,
       constants: this.constants,
       assigns: [...this.assigns].map(([index, ref]) => ({ index, ref })).sort((a, b) => a.index - b.index),
       outputs: outs,
@@ -330,7 +352,7 @@ export class StepReplay {
     const kept = (ref: Ref | null) => ref?.kind === 'slot' && (lastUse[ref.slot] = Infinity);
     for (const r of trace.outputs) kept(r);
     for (const a of trace.assigns) kept(a.ref);
-    for (const c of trace.checks) {
+    for (const c of trace.reads) {
       if (c.ref.kind !== 'slot') continue;
       if (c.before >= trace.kernels.length) kept(c.ref);
       else lastUse[c.ref.slot] = Math.max(lastUse[c.ref.slot], c.before);
@@ -355,8 +377,9 @@ export class StepReplay {
     return undefined;
   }
 
-  /** Runs the step on this batch; returns its outputs as tensors of the current scope. */
-  run(variables: readonly tf.Variable[], inputs: readonly tf.Tensor[]): Array<tf.Tensor | undefined> {
+  /** Runs the step on this batch; returns its outputs as tensors of the current scope, and what
+   *  its recorded reads (readValues) returned this time, in order. */
+  run(variables: readonly tf.Variable[], inputs: readonly tf.Tensor[]): { outputs: Array<tf.Tensor | undefined>; reads: unknown[] } {
     const e = engineInternals();
     const backend = e.backend;
     const backendName = e.backendName;
@@ -374,20 +397,20 @@ export class StepReplay {
       return { dataId, shape: u.shape, dtype: u.dtype };
     };
     const depth = e.state.gradientDepth;
+    const reads: unknown[] = [];
     let done = false;
     e.state.kernelDepth++;
     try {
       const kernels = this.trace.kernels;
-      const checks = this.trace.checks;
-      let nextCheck = 0;
-      const runChecks = (before: number): void => {
-        for (; nextCheck < checks.length && checks[nextCheck].before <= before; nextCheck++) {
-          const c = checks[nextCheck];
-          c.check(backend.readSync(info(c)!.dataId) as tf.TypedArray);
+      const traced = this.trace.reads;
+      const runReads = (before: number): void => {
+        for (; reads.length < traced.length && traced[reads.length].before <= before;) {
+          const r = traced[reads.length];
+          reads.push(r.read(backend.readSync(info(r)!.dataId) as tf.TypedArray));
         }
       };
       for (let i = 0; i < kernels.length; i++) {
-        runChecks(i);
+        runReads(i);
         const k = kernels[i];
         const args: Record<string, tf.TensorInfo | null | undefined> | Array<tf.TensorInfo | null | undefined> = k.inputsAreArray ? [] : {};
         for (const u of k.inputs) (args as Record<string, tf.TensorInfo | null | undefined>)[u.name] = u.ref === null ? u.missing : info(u);
@@ -404,7 +427,7 @@ export class StepReplay {
           live[s] = undefined;
         }
       }
-      runChecks(kernels.length);
+      runReads(kernels.length);
       done = true;
     } finally {
       e.state.gradientDepth = depth;
@@ -427,7 +450,7 @@ export class StepReplay {
     for (const a of this.trace.assigns) variables[a.index].assign(tensorOf(a.ref));
     // Slots kept for an output or an assign that the trace no longer needs (none, normally).
     for (let s = 0; s < live.length; s++) if (live[s] && !tensors.has(s) && !this.isConstant(s)) backend.disposeData(live[s]!.dataId);
-    return outputs;
+    return { outputs, reads };
   }
 
   dispose(): void {

@@ -1,6 +1,6 @@
-// When train() replays its recorded step instead of calling modelFn: after two steps in a row
-// recorded the same kernels (the first step of a new model also creates its variables, so it
-// differs), until train() returns. Steps that write summaries or the graph, and steps while
+// When train(), evaluate() and predict() replay their recorded step instead of calling modelFn:
+// after two steps in a row recorded the same kernels (the first step of a new model also
+// creates its variables, so it differs), until the call returns. Steps that write summaries or the graph, and steps while
 // tf.profile runs, call modelFn as before. A modelFn whose steps differ (random ops, a rate
 // decayed from the step number, values read back) is never replayed; it just runs as before.
 import * as tf from '@tensorflow/tfjs';
@@ -11,7 +11,7 @@ import type { Predictions } from './spec';
 import { activeCollector } from './summary/collect';
 import { debug } from '../host/log';
 
-/** What the last train() call's step replay did (for the benchmarks and tests). */
+/** What the last train(), evaluate() or predict() call's step replay did (benchmarks, tests). */
 export interface ReplayReport {
   recordedSteps: number;
   replayedSteps: number;
@@ -23,7 +23,7 @@ export interface ReplayReport {
 
 let lastReport: ReplayReport = { recordedSteps: 0, replayedSteps: 0, kernels: 0 };
 
-/** What the most recent train() call's step replay did. */
+/** What the most recent train(), evaluate() or predict() call's step replay did. */
 export function lastReplayReport(): ReplayReport {
   return { ...lastReport };
 }
@@ -61,14 +61,27 @@ function unpackOutputs(
 export interface ReplayedStep {
   loss?: tf.Tensor;
   predictions?: Predictions;
+  /** The evalMetricOps (EVAL), remade from this batch's values. */
+  evalMetricOps?: Record<string, unknown>;
 }
 
-/** One train() call's recording and replay. */
-export class TrainStepReplay {
+/** What a recorded step's spec was, beyond its kernels: its outputs' shape and its metrics. */
+export interface RecordedSpec {
+  usedStepValue: boolean;
+  /** TRAIN: how far the step moved the global step (a replay moves it by one). */
+  stepIncrement?: number;
+  predictions: Predictions | undefined;
+  /** EVAL: each metric's key, and which of the step's reads (readValues) made it. */
+  metricReads?: Array<[string, number]>;
+}
+
+/** One train(), evaluate() or predict() call's recording and replay. */
+export class LoopReplay {
   private previous: StepTrace | undefined;
   private replay: StepReplay | undefined;
   private variables: tf.Variable[] = [];
   private predictionsShape: Predictions | undefined;
+  private metricReads: Array<[string, number]> | undefined;
   private off: string | undefined;
   private misses = 0;
   private readonly report: ReplayReport = { recordedSteps: 0, replayedSteps: 0, kernels: 0 };
@@ -95,21 +108,23 @@ export class TrainStepReplay {
   }
 
   /** After a recorded step: keeps its trace, or makes the replay when it matches the previous one. */
-  recorded(trace: StepTrace | string, opts: { usedStepValue: boolean; stepIncrement: number; predictions: Predictions | undefined }): void {
+  recorded(trace: StepTrace | string, opts: RecordedSpec): void {
     this.report.recordedSteps += 1;
     let why: string | undefined;
     if (opts.usedStepValue) why = 'modelFn uses the step number as a value (a decayed rate, a random op)';
-    else if (opts.stepIncrement !== 1) why = `the step advanced the global step by ${opts.stepIncrement}`;
+    else if (opts.stepIncrement !== undefined && opts.stepIncrement !== 1)
+      why = `the step advanced the global step by ${opts.stepIncrement}`;
     if (why !== undefined) return this.turnOff(why);
     if (typeof trace === 'string') return this.miss(`the step cannot be replayed: ${trace}`);
     if (this.previous) {
       if (sameTrace(this.previous, trace)) {
         this.replay = new StepReplay(trace);
         this.predictionsShape = opts.predictions;
+        this.metricReads = opts.metricReads;
         this.previous = undefined;
         this.report.kernels = this.replay.kernelCount;
         this.report.reason = undefined;
-        debug(`Replaying the recorded training step from now on (${this.replay.kernelCount} kernels a step).`);
+        debug(`Replaying the recorded step from now on (${this.replay.kernelCount} kernels a step).`);
         return;
       }
       this.miss('consecutive steps ran different kernels');
@@ -119,9 +134,11 @@ export class TrainStepReplay {
 
   /** Runs the recorded step on this batch (canReplay said yes). */
   run(batch: InputBatch): ReplayedStep {
-    const outs = this.replay!.run(this.variables, batchTensors(batch));
+    const { outputs, reads } = this.replay!.run(this.variables, batchTensors(batch));
     this.report.replayedSteps += 1;
-    return unpackOutputs(outs, this.predictionsShape);
+    const step: ReplayedStep = unpackOutputs(outputs, this.predictionsShape);
+    if (this.metricReads) step.evalMetricOps = Object.fromEntries(this.metricReads.map(([k, i]) => [k, reads[i]]));
+    return step;
   }
 
   dispose(): void {
