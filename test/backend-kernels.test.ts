@@ -700,6 +700,53 @@ describe('normalisation, reductions, element-wise', () => {
     noFallbacks('inference conv chain', ['MaxPool', 'FusedBatchNorm', 'Relu', 'Conv2D', CONV2D]);
   });
 
+  test('inference conv -> batch norm -> relu -> max pooling of a later layer runs a chunk of images at a time and equals cpu', async () => {
+    const addon = registerNativeBackend().addon!;
+    const pool = addon.maxPoolArgmax;
+    const chunks: number[] = [];
+    addon.maxPoolArgmax = (...a: Parameters<typeof pool>) => {
+      chunks.push(a[0][0]);
+      return pool(...a);
+    };
+    try {
+      const cases: Array<{ x: number[]; f: number[]; stride: number; pad: 'same' | 'valid'; pool: [number, number]; chunks: number[] }> = [
+        // the article's second layer at 90 images: 40 a chunk (1 MB of output each)
+        { x: [90, 12, 12, 32], f: [3, 3, 32, 64], stride: 1, pad: 'valid', pool: [2, 2], chunks: [40, 40, 10] },
+        { x: [45, 20, 20, 8], f: [3, 3, 8, 40], stride: 1, pad: 'same', pool: [3, 2], chunks: [16, 16, 13] },
+        { x: [5, 9, 7, 6], f: [3, 2, 6, 10], stride: 2, pad: 'same', pool: [2, 1], chunks: [5] }, // channels not whole vectors
+      ];
+      for (const c of cases) {
+        const ch = c.f[3];
+        const specs: Spec[] = [
+          { shape: c.x, lo: -1, hi: 2 },
+          { shape: c.f },
+          { shape: [ch] },
+          { shape: [ch] },
+          { shape: [ch], lo: 0.1, hi: 2 },
+          { shape: [ch] },
+          { shape: [ch] },
+        ];
+        chunks.length = 0;
+        const chain = (x: tf.Tensor, f: tf.Tensor, bias: tf.Tensor, m: tf.Tensor, v: tf.Tensor, off: tf.Tensor, g: tf.Tensor) => {
+          const conv = () => conv2d({ x: x as tf.Tensor4D, filter: f as tf.Tensor4D, bias, strides: c.stride, pad: c.pad });
+          const maxPool = (t: tf.Tensor) => tf.maxPool(t as tf.Tensor4D, c.pool[0], c.pool[1], 'valid');
+          const bnOfPending = tf.batchNorm(conv(), m, v, off, g, 1e-3);
+          return [
+            maxPool(tf.relu(tf.batchNorm(conv(), m, v, off, g, 1e-3))),
+            // the convolution and the batch norm read as tensors of their own
+            tf.add(bnOfPending, 0),
+            maxPool(tf.relu(bnOfPending)),
+          ];
+        };
+        await same(`inference conv+bn+relu+maxPool in chunks x [${c.x}] filter [${c.f}] stride ${c.stride} ${c.pad}`, specs, chain);
+        assert.deepEqual(chunks.slice(0, c.chunks.length), c.chunks, `x [${c.x}]: images per chunk`);
+      }
+    } finally {
+      addon.maxPoolArgmax = pool;
+    }
+    noFallbacks('inference conv chain in chunks', ['MaxPool', 'FusedBatchNorm', 'Relu', CONV2D]);
+  });
+
   test('the fused chain still gives every intermediate to whoever reads it: relu output, pooling gradient, relu gradient', async () => {
     const shape = [4, 9, 9, 6];
     const specs: Spec[] = [{ shape, lo: -1, hi: 2 }, { shape: [6] }, { shape: [6] }];

@@ -82,6 +82,12 @@ export class BufferPool {
     this.pooledBytes += a.byteLength;
   }
 
+  /** A buffer from take() that no data entry refers to (a kernel's scratch) goes back now. */
+  recycle(values: Float32Array): void {
+    this.retain(values);
+    this.release(values);
+  }
+
   /** Someone outside the backend holds these values now: never recycle them. */
   escape(values: unknown): void {
     const buf = ownedBuffer(values);

@@ -2,6 +2,7 @@
 // gradients, NHWC only.
 import * as tf from '@tensorflow/tfjs';
 import { CONV2D } from '../../custom-kernels';
+import { convPoolChunking } from './conv-pool-chunks';
 import {
   ACTIVATIONS,
   channelBias,
@@ -86,9 +87,10 @@ export function convKernels(ctx: KernelContext): tf.KernelConfig[] {
     const shape = convShape(c, depthwise ? c.inChannels : 1);
     const [xs, ws, bs] = [f32(b, x), f32(b, filter), bias ? f32(b, bias) : null];
     const [activation, alpha] = [ACTIVATIONS[act], a.leakyreluAlpha ?? 0.2];
-    if (!depthwise && c.inChannels <= FEW_CHANNELS && tf.engine().state.gradientDepth === 0) {
+    if (!depthwise && (c.inChannels <= FEW_CHANNELS || convPoolChunking()) && tf.engine().state.gradientDepth === 0) {
       // Inference (no tape to save the output for a gradient): left pending, so that a batch
-      // norm -> relu -> max pooling after it can run the four image by image (index.ts).
+      // norm -> relu -> max pooling after it can run the four image by image (a first layer,
+      // conv-pool-chain.cc) or a chunk of images at a time (conv-pool-chunks.ts).
       return b.deferred(c.outShape, { kind: 'conv', shape, x: xs, w: ws, bias: bs, activation, alpha });
     }
     const o = b.output(c.outShape);

@@ -3,6 +3,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { MAX_POOL, MAX_POOL_GRAD } from '../../custom-kernels';
 import type { MaxPoolAttrs } from '../../custom-kernels';
+import { chunkElements, convPoolChunking, convPoolInChunks } from './conv-pool-chunks';
 import { Conv2DInfo, f32, isF32, kernel, KernelContext, paddingOk, Pad, POOL_MODES, Rounding, Shape4, shapeArray, size } from './common';
 
 type PoolAttrs = { filterSize: number | [number, number]; strides: number | [number, number]; pad: Pad; dimRoundingMode?: Rounding };
@@ -65,6 +66,12 @@ export function poolKernels(ctx: KernelContext): tf.KernelConfig[] {
             )
           )
             return o.info;
+          if (conv && convPoolChunking()) {
+            const scratch = args.backend.pool.take(chunkElements(conv));
+            convPoolInChunks(addon, conv, poolShape(c), p.scale, p.shift, scratch, o.values);
+            args.backend.pool.recycle(scratch);
+            return o.info;
+          }
           if (conv) args.backend.computePending(conv);
           addon.maxPoolArgmax(poolShape(c), p.src, p.scale, p.shift, o.values, null);
           return o.info;
