@@ -1,8 +1,9 @@
 // When train(), evaluate() and predict() replay their recorded step instead of calling modelFn:
 // after two steps in a row recorded the same kernels (the first step of a new model also
-// creates its variables, so it differs), until the call returns. Steps that write summaries or the graph, and steps while
-// tf.profile runs, call modelFn as before. A modelFn whose steps differ (random ops, a rate
-// decayed from the step number, values read back) is never replayed; it just runs as before.
+// creates its variables, so it differs), until the call returns. Steps that write summaries or
+// the graph, steps while tf.profile runs, and batches of another shape call modelFn as before.
+// A modelFn whose steps differ (random ops, a rate decayed from the step number, values read
+// back) is never replayed; it just runs as before.
 import * as tf from '@tensorflow/tfjs';
 import { StepRecorder, StepReplay, StepTrace, sameTrace } from '../framework/step-trace';
 import type { VariableStore } from '../framework/variables';
