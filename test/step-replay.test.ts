@@ -235,12 +235,30 @@ test('StepReplay: runs the recorded kernels on new inputs, checks values first, 
     replay.dispose();
   }
 
-  // A tensor from before the step that is neither a variable nor an input: not replayable.
+  // A tensor from before the step (a constant of another cell) is read again by each replay,
+  // while it is not disposed.
   const outside = tf.scalar(2);
   const r2 = new StepRecorder([v], [x0]);
   r2.start();
   const y = tf.mul(v, outside);
-  assert.match(String(r2.stop([y])), /neither a variable nor the batch/);
+  const held = r2.stop([y]);
+  assert.ok(typeof held !== 'string', String(held));
+  const replay2 = new StepReplay(held);
+  try {
+    const x1 = tf.tensor1d([0, 0, 0]);
+    assert.equal(replay2.mismatch([x1]), undefined);
+    assert.deepEqual(Array.from(replay2.run([v], [x1]).outputs[0]!.dataSync()), [5, 5, 7]);
+    outside.dispose();
+    assert.match(replay2.mismatch([x1]) ?? '', /from before the step .* was disposed/);
+  } finally {
+    replay2.dispose();
+  }
+  // A variable outside the store: not replayable (it may change).
+  const loose = tf.variable(tf.scalar(3));
+  const r3 = new StepRecorder([v], [x0]);
+  r3.start();
+  const z = tf.mul(v, loose);
+  assert.match(String(r3.stop([z])), /neither a variable nor the batch/);
 });
 
 test('evaluate and predict replay their recorded step: the metrics, loss and predictions of calling modelFn each batch', async () => {
@@ -308,4 +326,23 @@ test('every metric of metrics.* replays in evaluate (means, errors, counts) with
   const called = await run(false);
   assert.ok(replayed.report.replayedSteps >= 6, JSON.stringify(replayed.report));
   assert.deepEqual(replayed.m, called.m);
+});
+
+test('a tensor made in another cell and read by modelFn (a normalising constant) replays with it, bit for bit', async () => {
+  const shift = tf.tensor1d([0.1, -0.2, 0.3]);
+  const extra = (h: tf.Tensor) => h;
+  const run = async (replaySteps: boolean) => {
+    const fn = classifier({ n: 0 }, extra);
+    const withShift = (x: tf.Tensor, y: tf.Tensor | undefined, mode: ModeKey) => fn(tf.sub(x, shift), y, mode);
+    const est = new Estimator(withShift, tmpDir('replay-held-'), {
+      config: { randomSeed: 1, logStepCountSteps: 0, saveSummarySteps: 0, replaySteps },
+    });
+    await est.train(() => linearDataset(64).repeat(), { steps: 12 });
+    return { vars: variables(est), report: lastReplayReport() };
+  };
+  const replayed = await run(true);
+  const called = await run(false);
+  assert.ok(replayed.report.replayedSteps >= 8, JSON.stringify(replayed.report));
+  assertSameVariables(replayed.vars, called.vars);
+  shift.dispose();
 });

@@ -3,7 +3,7 @@
 // what CUDA graphs give PyTorch. Recording sees every kernel the step runs at top level (not
 // the ones a kernel runs inside itself), every tensor it makes from values, and every variable
 // it assigns; inputs are tied to where they came from (a kernel's output, a constant, a
-// variable, the batch). A step that reads a value back or takes a tensor from outside the step
+// variable, the batch, a tensor held from before the step). A step that reads a value back
 // cannot be replayed, and the recorder says why.
 import * as tf from '@tensorflow/tfjs';
 
@@ -11,7 +11,12 @@ type DataId = object;
 
 /** Where a kernel's input comes from: a slot of the step (a kernel output or a constant), a
  *  variable as it was when the step began, or one of the batch's tensors. */
-export type Ref = { kind: 'slot'; slot: number } | { kind: 'variable'; index: number } | { kind: 'input'; index: number };
+export type Ref =
+  | { kind: 'slot'; slot: number }
+  | { kind: 'variable'; index: number }
+  | { kind: 'input'; index: number }
+  /** A tensor made before the step and still held (a constant defined in another cell). */
+  | { kind: 'held'; index: number };
 
 interface TensorMeta {
   shape: number[];
@@ -57,6 +62,8 @@ interface TracedRead extends TensorMeta {
 
 export interface StepTrace {
   kernels: TracedKernel[];
+  /** The tensors from before the step that it reads (Ref kind 'held'), by reference. */
+  held: tf.Tensor[];
   /** Reads of values the step makes (checks, metrics), run again by each replay. */
   reads: TracedRead[];
   constants: TracedConstant[];
@@ -123,6 +130,7 @@ export class StepRecorder {
   private readonly slotOf = new Map<DataId, number>();
   private readonly outside = new Map<DataId, Ref>();
   private readonly variableIndex = new Map<tf.Variable, number>();
+  private readonly held: tf.Tensor[] = [];
   private slotCount = 0;
   private failure: string | undefined;
   private paused = 0;
@@ -166,7 +174,7 @@ export class StepRecorder {
         inputs.push(
           t == null
             ? { name, ref: null, missing: t, shape: [], dtype: 'float32' }
-            : { name, ref: rec.resolve(t.dataId), shape: t.shape.slice(), dtype: t.dtype },
+            : { name, ref: rec.resolve(t.dataId, t), shape: t.shape.slice(), dtype: t.dtype },
         );
       }
       const gradientDepth = e.state.gradientDepth;
@@ -222,7 +230,7 @@ export class StepRecorder {
 
   /** Runs read on t's values now, and on each replay (see readValues). */
   addRead<T>(t: tf.Tensor, read: ValueRead<T>): T {
-    const ref = this.resolve(t.dataId);
+    const ref = this.resolve(t.dataId, t);
     const result = this.unrecorded(() => read(t.dataSync() as tf.TypedArray));
     if (ref) this.reads.push({ ref, before: this.kernels.length, shape: t.shape.slice(), dtype: t.dtype, read });
     this.results.push(result);
@@ -252,10 +260,11 @@ export class StepRecorder {
   /** Ends recording; the trace, or why the step cannot be replayed. outputs: what the step returns. */
   stop(outputs: ReadonlyArray<tf.Tensor | undefined>): StepTrace | string {
     this.unpatch();
-    const outs = outputs.map((t) => (t === undefined ? null : this.resolve(t.dataId)));
+    const outs = outputs.map((t) => (t === undefined ? null : this.resolve(t.dataId, t)));
     if (this.failure !== undefined) return this.failure;
     return {
       kernels: this.kernels,
+      held: this.held,
       reads: this.reads,
       constants: this.constants,
       assigns: [...this.assigns].map(([index, ref]) => ({ index, ref })).sort((a, b) => a.index - b.index),
@@ -288,19 +297,33 @@ export class StepRecorder {
     return slot;
   }
 
-  private resolve(dataId: DataId): Ref | null {
+  /** Where dataId comes from; `t`, a kernel's input tensor, may be one held from before the step. */
+  private resolve(dataId: DataId, t?: tf.Tensor): Ref | null {
     const slot = this.slotOf.get(dataId);
     if (slot !== undefined) return { kind: 'slot', slot };
     const ref = this.outside.get(dataId);
     if (ref) return ref;
-    this.fail('it uses a tensor made before the step that is neither a variable nor the batch');
+    if (t && !(t instanceof tf.Variable) && !t.isDisposed) {
+      // Tensors do not change: a replay reads this one again, as long as it is not disposed.
+      const held: Ref = { kind: 'held', index: this.held.length };
+      this.held.push(t);
+      this.outside.set(dataId, held);
+      return held;
+    }
+    this.fail('it uses a tensor made before the step that is neither a variable nor the batch (a variable outside the store)');
     return null;
   }
 }
 
 /** Whether two recorded steps ran the same kernels on the same shapes, constants and sources. */
 export function sameTrace(a: StepTrace, b: StepTrace): boolean {
+  // Reads compare by where and when they read (their functions are new closures each step);
+  // held tensors by identity.
+  const readRefs = (t: StepTrace) => t.reads.map(({ ref, before, shape, dtype }) => ({ ref, before, shape, dtype }));
   return (
+    a.held.length === b.held.length &&
+    a.held.every((t, i) => t === b.held[i]) &&
+    deepEqual(readRefs(a), readRefs(b)) &&
     a.slotCount === b.slotCount &&
     deepEqual(a.inputs, b.inputs) &&
     deepEqual(a.outputs, b.outputs) &&
@@ -367,6 +390,8 @@ export class StepReplay {
 
   /** Why this batch cannot run the recorded step, or undefined when it can. */
   mismatch(inputs: readonly tf.Tensor[]): string | undefined {
+    const gone = this.trace.held.findIndex((t) => t.isDisposed);
+    if (gone >= 0) return `a tensor it reads from before the step (shape [${this.trace.held[gone].shape}]) was disposed`;
     const want = this.trace.inputs;
     if (inputs.length !== want.length) return `the batch has ${inputs.length} tensors, the recorded step ${want.length}`;
     for (let i = 0; i < inputs.length; i++) {
@@ -392,7 +417,8 @@ export class StepReplay {
       let dataId: DataId | undefined;
       if (ref.kind === 'slot') dataId = live[ref.slot]?.dataId;
       else if (ref.kind === 'variable') dataId = start[ref.index];
-      else dataId = inputs[ref.index].dataId;
+      else if (ref.kind === 'input') dataId = inputs[ref.index].dataId;
+      else dataId = this.trace.held[ref.index].dataId;
       if (dataId === undefined) throw new Error(`Step replay: slot ${(ref as { slot: number }).slot} used after it was freed (a bug).`);
       return { dataId, shape: u.shape, dtype: u.dtype };
     };
@@ -439,6 +465,7 @@ export class StepReplay {
     const tensorOf = (ref: Ref): tf.Tensor => {
       if (ref.kind === 'variable') return variables[ref.index];
       if (ref.kind === 'input') return inputs[ref.index];
+      if (ref.kind === 'held') return this.trace.held[ref.index];
       let t = tensors.get(ref.slot);
       if (!t) {
         t = this.isConstant(ref.slot) ? (live[ref.slot] as tf.Tensor) : e.makeTensorFromTensorInfo(live[ref.slot]!, backend);
