@@ -639,6 +639,20 @@ describe('normalisation, reductions, element-wise', () => {
     noFallbacks('inference chain', ['MaxPool', 'FusedBatchNorm', 'Relu']);
   });
 
+  /** Inputs of an inference conv chain: x, filter, bias, mean, variance (positive), offset, scale. */
+  const convChainSpecs = (x: number[], f: number[]): Spec[] => {
+    const ch = f[3];
+    return [
+      { shape: x, lo: -1, hi: 2 },
+      { shape: f },
+      { shape: [ch] },
+      { shape: [ch] },
+      { shape: [ch], lo: 0.1, hi: 2 },
+      { shape: [ch] },
+      { shape: [ch] },
+    ];
+  };
+
   test('inference conv -> batch norm -> relu -> max pooling of a first layer runs image by image and equals cpu', async () => {
     const addon = registerNativeBackend().addon!;
     const fused = addon.convBnReluMaxPool;
@@ -655,16 +669,7 @@ describe('normalisation, reductions, element-wise', () => {
         { x: [2, 9, 9, 4], f: [5, 5, 4, 16], stride: 1, pad: 'same', pool: [3, 3] },
       ];
       for (const c of cases) {
-        const ch = c.f[3];
-        const specs: Spec[] = [
-          { shape: c.x, lo: -1, hi: 2 },
-          { shape: c.f },
-          { shape: [ch] },
-          { shape: [ch] },
-          { shape: [ch], lo: 0.1, hi: 2 },
-          { shape: [ch] },
-          { shape: [ch] },
-        ];
+        const specs = convChainSpecs(c.x, c.f);
         const before = calls;
         const chain = (x: tf.Tensor, f: tf.Tensor, bias: tf.Tensor, m: tf.Tensor, v: tf.Tensor, off: tf.Tensor, g: tf.Tensor) => {
           // the layers' convolution (its own kernel; tfjs's fused conv2d on cpu)
@@ -716,16 +721,7 @@ describe('normalisation, reductions, element-wise', () => {
         { x: [5, 9, 7, 6], f: [3, 2, 6, 10], stride: 2, pad: 'same', pool: [2, 1], chunks: [5] }, // channels not whole vectors
       ];
       for (const c of cases) {
-        const ch = c.f[3];
-        const specs: Spec[] = [
-          { shape: c.x, lo: -1, hi: 2 },
-          { shape: c.f },
-          { shape: [ch] },
-          { shape: [ch] },
-          { shape: [ch], lo: 0.1, hi: 2 },
-          { shape: [ch] },
-          { shape: [ch] },
-        ];
+        const specs = convChainSpecs(c.x, c.f);
         chunks.length = 0;
         const chain = (x: tf.Tensor, f: tf.Tensor, bias: tf.Tensor, m: tf.Tensor, v: tf.Tensor, off: tf.Tensor, g: tf.Tensor) => {
           const conv = () => conv2d({ x: x as tf.Tensor4D, filter: f as tf.Tensor4D, bias, strides: c.stride, pad: c.pad });

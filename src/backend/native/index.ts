@@ -266,9 +266,6 @@ export class NativeBackend extends MathBackendCPU {
   }
 }
 
-let registered: { addon?: NativeAddon; error?: string } | undefined;
-
-/** Registers the backend once; returns why it can't be used, if it can't. */
 /**
  * A Float32Array of n elements for a tensor's values: from the native backend's buffer pool
  * while it is the active backend (the array goes back to the pool when the tensor made from it
@@ -279,6 +276,9 @@ export function tensorValuesArray(n: number): Float32Array {
   return backend instanceof NativeBackend ? backend.pool.take(n) : new Float32Array(n);
 }
 
+let registered: { addon?: NativeAddon; error?: string } | undefined;
+
+/** Registers the backend once; returns why it can't be used, if it can't. */
 export function registerNativeBackend(): { addon?: NativeAddon; error?: string } {
   if (registered) return registered;
   const loaded = loadAddon();
