@@ -1,7 +1,8 @@
 // The Estimator on the webgpu backend, run on chromium's SwiftShader (a Vulkan driver on the
 // CPU: slow, so the model and batches are tiny): the same losses as the cpu backend,
 // checkpoints that cross backends both ways, evaluate, predict, summaries, export, interrupt,
-// the display helpers, and memory (tensors and GPU buffers) flat over hundreds of steps.
+// the display helpers, memory (tensors and GPU buffers) flat over hundreds of steps, and
+// replayed steps run as one command buffer, from their recorded GPU commands (step graphs).
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'fs';
@@ -84,6 +85,39 @@ async function trainLosses(est: Estimator<tf.Tensor, tf.Tensor>, steps: number):
   };
   await est.train(input(true), { steps, hooks: [hook] });
   return out;
+}
+
+/** Runs fn with these environment variables set (undefined: unset), then puts them back. */
+async function withEnv<T>(vars: Record<string, string | undefined>, fn: () => Promise<T>): Promise<T> {
+  const before = Object.fromEntries(Object.keys(vars).map((k) => [k, process.env[k]]));
+  const set = (v: Record<string, string | undefined>) => {
+    for (const [k, x] of Object.entries(v)) {
+      if (x === undefined) delete process.env[k];
+      else process.env[k] = x;
+    }
+  };
+  set(vars);
+  try {
+    return await fn();
+  } finally {
+    set(before);
+  }
+}
+
+/** Counts calls of a method of a Dawn class (GPUDevice.createBindGroup, ...) until restored. */
+function countCalls(cls: string, method: string): { count: () => number; restore: () => void } {
+  const proto = (globalThis as unknown as Record<string, { prototype: Record<string, (...a: unknown[]) => unknown> }>)[cls].prototype;
+  const orig = proto[method];
+  let n = 0;
+  proto[method] = function (this: unknown, ...a: unknown[]) {
+    n += 1;
+    return orig.apply(this, a);
+  };
+  return { count: () => n, restore: () => void (proto[method] = orig) };
+}
+
+function variables(est: Estimator<tf.Tensor, tf.Tensor>): Map<string, number[]> {
+  return new Map(est.getVariableNames().map((name) => [name, Array.from(est.getVariableValue(name).dataSync())]));
 }
 
 function close(got: number, want: number, tol: number, what: string): void {
@@ -320,12 +354,10 @@ test('on webgpu a replayed training step goes to the GPU as one command buffer (
     };
     const dir = tmpDir('wg-submit-');
     await estimator(dir, 'webgpu').train(input(true), { steps: 2 });
-    if (!oneSubmit) process.env.TFJS_ESTIMATOR_WEBGPU_ONE_SUBMIT = '0';
-    try {
-      await estimator(dir, 'webgpu').train(input(true), { steps: 10, hooks: [probe] });
-    } finally {
-      delete process.env.TFJS_ESTIMATOR_WEBGPU_ONE_SUBMIT;
-    }
+    // The replay through tfjs's kernels: a step graph (tested below) submits once either way.
+    await withEnv({ TFJS_ESTIMATOR_WEBGPU_GRAPH: '0', TFJS_ESTIMATOR_WEBGPU_ONE_SUBMIT: oneSubmit ? undefined : '0' }, () =>
+      estimator(dir, 'webgpu').train(input(true), { steps: 10, hooks: [probe] }),
+    );
     const replayed = lastReplayReport().replayedSteps;
     // The last steps were replayed (the first three of a call run modelFn and are recorded).
     return {
@@ -349,4 +381,132 @@ test('on webgpu a replayed training step goes to the GPU as one command buffer (
     queue.submit = submit;
     buffer.mapAsync = mapAsync;
   }
+});
+
+test("on webgpu replayed steps run from their recorded GPU commands: the losses and variables of replaying through tfjs's kernels, bit for bit, with no bind group made and one submit a step", async () => {
+  const bindGroups = countCalls('GPUDevice', 'createBindGroup');
+  const submits = countCalls('GPUQueue', 'submit');
+  const reads = countCalls('GPUBuffer', 'mapAsync');
+  const run = async (graph: boolean) => {
+    const dir = tmpDir('wg-graph-');
+    await estimator(dir, 'webgpu').train(input(true), { steps: 2 });
+    const steps: Array<{ loss: number; bindGroups: number; submits: number }> = [];
+    let at = { bindGroups: 0, submits: 0 };
+    // Submits of the step itself: each read of the fetched loss submits a copy of its own.
+    const stepSubmits = () => submits.count() - reads.count();
+    const hook: SessionRunHook = {
+      beforeRun: () => {
+        at = { bindGroups: bindGroups.count(), submits: stepSubmits() };
+        return { fetches: { loss: 'loss' } };
+      },
+      afterRun: (_c, v) =>
+        void steps.push({
+          bindGroups: bindGroups.count() - at.bindGroups,
+          submits: stepSubmits() - at.submits,
+          loss: v.results.loss as number,
+        }),
+    };
+    const est = estimator(dir, 'webgpu');
+    await withEnv({ TFJS_ESTIMATOR_WEBGPU_GRAPH: graph ? undefined : '0' }, () => est.train(input(true), { steps: 12, hooks: [hook] }));
+    return { steps, report: lastReplayReport(), vars: variables(est) };
+  };
+  try {
+    const graph = await run(true);
+    const kernels = await run(false);
+    assert.ok(graph.report.graphSteps >= 7, `steps from the GPU graph: ${JSON.stringify(graph.report)}`);
+    assert.equal(kernels.report.graphSteps, 0);
+    assert.equal(kernels.report.replayedSteps, graph.report.replayedSteps);
+    assert.deepEqual(
+      graph.steps.map((s) => s.loss),
+      kernels.steps.map((s) => s.loss),
+    );
+    assert.deepEqual([...graph.vars.keys()].sort(), [...kernels.vars.keys()].sort());
+    for (const [name, x] of graph.vars) assert.deepEqual(x, kernels.vars.get(name), `variable ${name}`);
+    const last = (r: typeof graph) => r.steps.slice(-r.report.graphSteps);
+    assert.deepEqual(
+      last(graph).map((s) => s.bindGroups),
+      new Array<number>(graph.report.graphSteps).fill(0),
+      'bind groups made in a step from the graph',
+    );
+    assert.ok(
+      last(graph).every((s) => s.submits === 1),
+      `submits in a step from the graph: ${last(graph).map((s) => s.submits)}`,
+    );
+    assert.ok(
+      last(kernels).every((s) => s.bindGroups >= 20),
+      `through tfjs's kernels, a bind group per dispatch: ${last(kernels).map((s) => s.bindGroups)}`,
+    );
+  } finally {
+    bindGroups.restore();
+    submits.restore();
+    reads.restore();
+  }
+});
+
+test('on webgpu a variable assigned between steps sends the step back through the kernels, then to a new graph; predict runs from a graph, evaluate with a metric says why not', async () => {
+  const run = async (graph: boolean) => {
+    const dir = tmpDir('wg-graph-assign-');
+    await estimator(dir, 'webgpu').train(input(true), { steps: 2 });
+    const est = estimator(dir, 'webgpu');
+    let assigned = false;
+    // A hook that changes a weight in place of the step (as a user's hook could).
+    const hook: SessionRunHook = {
+      afterRun: (ctx) => {
+        if (ctx.globalStep !== 9) return;
+        const kernel = Object.values(tf.engine().registeredVariables).find((v) => v.name.includes('dense') && v.name.includes('kernel'))!;
+        tf.tidy(() => kernel.assign(tf.mul(kernel, 0.5)));
+        assigned = true;
+      },
+    };
+    return withEnv({ TFJS_ESTIMATOR_WEBGPU_GRAPH: graph ? undefined : '0' }, async () => {
+      await est.train(input(true), { steps: 14, hooks: [hook] });
+      const trained = lastReplayReport();
+      const preds: number[] = [];
+      for await (const p of est.predict(() => input(false)().repeat(3)))
+        preds.push(...(p as unknown as { probabilities: Float32Array }).probabilities);
+      const predicted = lastReplayReport();
+      await est.evaluate(input(false));
+      return { assigned, trained, predicted, evaluated: lastReplayReport(), vars: variables(est), preds };
+    });
+  };
+  const graph = await run(true);
+  const kernels = await run(false);
+  assert.ok(graph.assigned);
+  // Steps 6-8 from the first graph; 10 through the kernels (recorded again), 11-14 from the new one.
+  assert.ok(graph.trained.graphSteps >= 5 && graph.trained.graphSteps < graph.trained.replayedSteps - 1, JSON.stringify(graph.trained));
+  for (const [name, x] of graph.vars) assert.deepEqual(x, kernels.vars.get(name), `variable ${name}`);
+  assert.ok(graph.predicted.graphSteps >= 6, `predict's steps from the graph: ${JSON.stringify(graph.predicted)}`);
+  assert.deepEqual(graph.preds, kernels.preds);
+  assert.equal(graph.evaluated.graphSteps, 0);
+  assert.match(graph.evaluated.graphReason ?? '', /metric/);
+});
+
+test("on webgpu a step with a kernel tfjs would run on the CPU (an op on the labels) is recorded with every kernel on the GPU, and gives the kernels' variables", async () => {
+  const oneHotModel = (x: tf.Tensor, y: tf.Tensor | undefined, mode: ModeKey): EstimatorSpec => {
+    const logits = forward(x, mode);
+    // The batch's 4 labels are small and on the host: tfjs-webgpu adds them on the CPU.
+    const loss = tf.losses.softmaxCrossEntropy(tf.oneHot(tf.add(y!, tf.scalar(0, 'int32')), 3), logits);
+    const trainOp = train.adam(0.01).minimize(loss, { globalStep: train.getOrCreateGlobalStep() });
+    return new EstimatorSpec({ mode, loss, trainOp });
+  };
+  const run = async (graph: boolean) => {
+    const est = new Estimator(oneHotModel, tmpDir('wg-graph-onehot-'), {
+      config: { backend: 'webgpu', randomSeed: 3, logStepCountSteps: 0 },
+    });
+    // Batches made from values stay on the host until a kernel uploads them (tf.data's batch()
+    // stacks them on the GPU instead).
+    const hostBatches = () =>
+      tf.data.generator(function* () {
+        for (let i = 0; ; i = (i + 4) % N) {
+          const xs = tf.tensor(IMAGES.subarray(i * 64, (i + 4) * 64), [4, 8, 8, 1]);
+          yield { xs, ys: tf.tensor(LABELS.subarray(i, i + 4), [4], 'int32') } as unknown as tf.TensorContainer;
+        }
+      });
+    await withEnv({ TFJS_ESTIMATOR_WEBGPU_GRAPH: graph ? undefined : '0' }, () => est.train(hostBatches, { steps: 12 }));
+    return { report: lastReplayReport(), vars: variables(est as unknown as Estimator<tf.Tensor, tf.Tensor>) };
+  };
+  const graph = await run(true);
+  const kernels = await run(false);
+  assert.ok(graph.report.graphSteps >= 6, JSON.stringify(graph.report));
+  for (const [name, x] of graph.vars) assert.deepEqual(x, kernels.vars.get(name), `variable ${name}`);
 });

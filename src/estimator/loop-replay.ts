@@ -11,6 +11,7 @@ import type { InputBatch, TensorOrDict } from './input';
 import type { Predictions } from './spec';
 import { activeCollector } from './summary/collect';
 import { debug } from '../host/log';
+import { StepGraph, StepGraphRecording, stepGraphsWanted } from '../backend/webgpu/step-graph';
 
 /** What the last train(), evaluate() or predict() call's step replay did (benchmarks, tests). */
 export interface ReplayReport {
@@ -20,9 +21,13 @@ export interface ReplayReport {
   kernels: number;
   /** Why no step was replayed, if none was. */
   reason?: string;
+  /** webgpu: replayed steps that ran from their recorded GPU commands (step-graph.ts). */
+  graphSteps: number;
+  /** webgpu: why replayed steps ran through tfjs's kernels instead, where they did. */
+  graphReason?: string;
 }
 
-let lastReport: ReplayReport = { recordedSteps: 0, replayedSteps: 0, kernels: 0 };
+let lastReport: ReplayReport = { recordedSteps: 0, replayedSteps: 0, kernels: 0, graphSteps: 0 };
 
 /** What the most recent train(), evaluate() or predict() call's step replay did. */
 export function lastReplayReport(): ReplayReport {
@@ -85,7 +90,10 @@ export class LoopReplay {
   private metricReads: Array<[string, number]> | undefined;
   private off: string | undefined;
   private misses = 0;
-  private readonly report: ReplayReport = { recordedSteps: 0, replayedSteps: 0, kernels: 0 };
+  private graph: StepGraph | undefined;
+  private graphOff: string | undefined;
+  private graphMisses = 0;
+  private readonly report: ReplayReport = { recordedSteps: 0, replayedSteps: 0, kernels: 0, graphSteps: 0 };
 
   constructor(enabled: boolean) {
     if (!enabled) this.off = 'turned off (RunConfig replaySteps, TFJS_ESTIMATOR_REPLAY=0)';
@@ -135,7 +143,8 @@ export class LoopReplay {
 
   /** Runs the recorded step on this batch (canReplay said yes). */
   run(batch: InputBatch): ReplayedStep {
-    const { outputs, reads } = this.replay!.run(this.variables, batchTensors(batch));
+    const inputs = batchTensors(batch);
+    const { outputs, reads } = this.runFromGraph(inputs) ?? this.runAndRecordGraph(inputs);
     this.report.replayedSteps += 1;
     const step: ReplayedStep = unpackOutputs(outputs, this.predictionsShape);
     if (this.metricReads) step.evalMetricOps = Object.fromEntries(this.metricReads.map(([k, i]) => [k, reads[i]]));
@@ -145,6 +154,62 @@ export class LoopReplay {
   dispose(): void {
     this.replay?.dispose();
     this.replay = undefined;
+    this.graph?.dispose();
+    this.graph = undefined;
+  }
+
+  /** The step from its recorded GPU commands, where there is a graph and it still fits. */
+  private runFromGraph(inputs: tf.Tensor[]): ReturnType<StepReplay['run']> | undefined {
+    const graph = this.graph;
+    if (!graph) return undefined;
+    const why = graph.mismatch(this.variables);
+    if (why === undefined) {
+      this.report.graphSteps += 1;
+      return this.replay!.runOutside(this.variables, inputs, () => graph.run(inputs));
+    }
+    graph.dispose();
+    this.graph = undefined;
+    this.report.graphReason = why;
+    // Recorded again right away: a summary step (modelFn) assigns the variables anew every few
+    // hundred steps. A graph dropped twice in a row after a few steps is not worth recording.
+    this.graphMisses = graph.stepsRun < 4 ? this.graphMisses + 1 : 0;
+    if (this.graphMisses >= 2) this.graphOff = why;
+    debug(`The step's GPU commands are not reused for one step: ${why}.`);
+    return undefined;
+  }
+
+  /** The step through the backend's kernels; on webgpu its GPU commands are recorded the first time. */
+  private runAndRecordGraph(inputs: tf.Tensor[]): ReturnType<StepReplay['run']> {
+    const replay = this.replay!;
+    const recording = this.graphOff === undefined && replay.readsOnlyBatch ? StepGraphRecording.start(this.variables) : undefined;
+    if (!recording) {
+      if (stepGraphsWanted() && this.graphOff === undefined) this.graphOff = 'the step reads values its kernels computed (a metric)';
+      this.report.graphReason ??= this.graphOff;
+      return replay.run(this.variables, inputs);
+    }
+    let result: ReturnType<StepReplay['run']>;
+    try {
+      result = replay.run(this.variables, inputs);
+    } finally {
+      recording.stop();
+    }
+    const graph = recording.finish({
+      variables: this.variables,
+      assigned: replay.assignedVariables,
+      inputs,
+      kept: replay.keptTensors(),
+      outputs: replay.computedOutputs(result.outputs),
+    });
+    if (typeof graph === 'string') {
+      this.graphOff = graph;
+      this.report.graphReason = graph;
+      debug(`The step's GPU commands are not reused: ${graph}.`);
+    } else {
+      this.graph = graph;
+      this.report.graphReason = undefined;
+      debug(`The step's GPU commands are recorded (${graph.dispatchCount} dispatches); later steps reuse them.`);
+    }
+    return result;
   }
 
   private miss(why: string): void {

@@ -480,6 +480,53 @@ export class StepReplay {
     return { outputs, reads };
   }
 
+  /** Whether every recorded read reads the batch (so it can run before any kernel of the step). */
+  get readsOnlyBatch(): boolean {
+    return this.trace.reads.every((r) => r.ref.kind === 'input');
+  }
+
+  /** The variables the step assigns, by index. */
+  get assignedVariables(): Set<number> {
+    return new Set(this.trace.assigns.map((a) => a.index));
+  }
+
+  /** Tensors the step reads that outlive it unchanged: its constants and the held tensors. */
+  keptTensors(): tf.Tensor[] {
+    return [...this.constants.map((c) => c.tensor), ...this.trace.held];
+  }
+
+  /** Of run()'s outputs, those a kernel of the step computed (undefined for the rest). */
+  computedOutputs(outputs: ReadonlyArray<tf.Tensor | undefined>): Array<tf.Tensor | undefined> {
+    return this.trace.outputs.map((r, i) => (r?.kind === 'slot' && !this.isConstant(r.slot) ? outputs[i] : undefined));
+  }
+
+  /**
+   * The step on this batch where something else runs its kernels (webgpu's step graph): the
+   * recorded reads (all on the batch: readsOnlyBatch) run first, then `kernels`, which returns
+   * the computed outputs by position (as computedOutputs lists them); the rest are as run() gives.
+   */
+  runOutside(
+    variables: readonly tf.Variable[],
+    inputs: readonly tf.Tensor[],
+    kernels: () => Array<tf.TensorInfo | undefined>,
+  ): { outputs: Array<tf.Tensor | undefined>; reads: unknown[] } {
+    const e = engineInternals();
+    const reads = this.trace.reads.map((r) =>
+      r.read(e.backend.readSync(inputs[(r.ref as { index: number }).index].dataId) as tf.TypedArray),
+    );
+    const computed = kernels();
+    const outputs = this.trace.outputs.map((r, i) => {
+      const made = computed[i];
+      if (made) return e.makeTensorFromTensorInfo(made, e.backend);
+      if (r === null) return undefined;
+      if (r.kind === 'variable') return variables[r.index];
+      if (r.kind === 'input') return inputs[r.index];
+      if (r.kind === 'held') return this.trace.held[r.index];
+      return this.constants.find((c) => c.slot === r.slot)!.tensor;
+    });
+    return { outputs, reads };
+  }
+
   dispose(): void {
     for (const c of this.constants) c.tensor.dispose();
   }

@@ -1,0 +1,500 @@
+// A replayed step's GPU commands, recorded once and encoded again at each later step without
+// going through tfjs-webgpu: as a CUDA graph is captured once and launched after. Replaying the
+// step's kernels through tfjs still costs, per dispatch, a shader key, a uniform buffer filled
+// and written, and a new bind group (~50 µs of CPU on SwiftShader's host, 195 µs measured per op
+// on the H200 machine). Here the pipelines, bind groups and uniforms are made once, and a step
+// is: the batch written into buffers of the graph's own, one compute pass of setPipeline /
+// setBindGroup / dispatch, the outputs copied into fresh tfjs tensors, one submit.
+//
+// Buffers: the step's intermediates and uniforms live in buffers the graph owns (tfjs's pool
+// hands its buffers to other work between steps). Variables are updated in place: each step
+// first copies a variable's value into a buffer of the graph (its value "as the step began"),
+// then the step's update writes the variable's own buffer, so its tensor stays the same one.
+// Anything that breaks that (a variable assigned between steps, a tensor shared with the
+// variable, a held tensor disposed) is noticed before the step and it runs through tfjs again.
+import * as tf from '@tensorflow/tfjs';
+import { WEBGPU_BACKEND } from './index';
+
+// The few WebGPU shapes used here, declared locally (see setup.ts).
+interface GpuBuffer {
+  readonly size: number;
+  readonly usage: number;
+  destroy(): void;
+}
+interface BufferBinding {
+  buffer: GpuBuffer;
+  offset?: number;
+  size?: number;
+}
+interface BindGroupEntry {
+  binding: number;
+  resource: BufferBinding | object;
+}
+interface BindGroupDescriptor {
+  layout: object;
+  entries: BindGroupEntry[];
+}
+interface ComputePass {
+  setPipeline(p: object): void;
+  setBindGroup(index: number, group: object): void;
+  dispatchWorkgroups(x: number, y?: number, z?: number): void;
+  end(): void;
+}
+interface CommandEncoder {
+  beginComputePass(d?: object): ComputePass;
+  copyBufferToBuffer(src: GpuBuffer, srcOffset: number, dst: GpuBuffer, dstOffset: number, size: number): void;
+}
+interface GpuQueue {
+  writeBuffer(b: GpuBuffer, offset: number, data: ArrayBufferView | ArrayBuffer, dataOffset?: number, size?: number): void;
+}
+interface GpuDevice {
+  createBuffer(d: { size: number; usage: number }): GpuBuffer;
+  createBindGroup(d: BindGroupDescriptor): object;
+}
+interface TensorData {
+  resource?: unknown;
+  values?: tf.TypedArray | null;
+  refCount: number;
+  dtype: tf.DataType;
+}
+/** What this module needs of tfjs-webgpu's backend (internal members, present in 4.x). */
+interface WebGPUBackendInternals {
+  device: GpuDevice;
+  queue: GpuQueue;
+  tensorMap: { get(dataId: object): TensorData | undefined };
+  commandEncoder: CommandEncoder | null;
+  ensureCommandEncoderReady(): void;
+  endComputePassEncoder(): void;
+  submitQueue(): void;
+  uploadToGPU(dataId: object): void;
+  makeTensorInfo(shape: number[], dtype: tf.DataType): tf.TensorInfo;
+}
+
+const CPU_FORWARD = 'WEBGPU_CPU_FORWARD';
+
+const USAGE = { MAP_READ: 1, COPY_SRC: 4, COPY_DST: 8, UNIFORM: 64, STORAGE: 128 } as const;
+
+/** One dispatch as recorded: its pipeline, its bind group's layout and entries, its size. */
+interface RecordedDispatch {
+  pipeline: object;
+  layout: object;
+  entries: Array<{ binding: number; buffer: GpuBuffer; offset?: number; size?: number; uniform?: Uint8Array }>;
+  workgroups: [number, number, number];
+}
+
+/** A Dawn method as patched: called with the arguments its wrapper was given. */
+type AnyMethod = (this: unknown, ...a: unknown[]) => unknown;
+
+/** The prototypes patched while a step is recorded. */
+interface DawnPrototypes {
+  device: Record<string, unknown>;
+  queue: Record<string, unknown>;
+  pass: Record<string, unknown>;
+  encoder: Record<string, unknown>;
+  buffer: Record<string, unknown>;
+}
+
+function dawnPrototypes(): DawnPrototypes | undefined {
+  const g = globalThis as unknown as Record<string, { prototype?: Record<string, unknown> } | undefined>;
+  const device = g.GPUDevice?.prototype;
+  const queue = g.GPUQueue?.prototype;
+  const pass = g.GPUComputePassEncoder?.prototype;
+  const encoder = g.GPUCommandEncoder?.prototype;
+  const buffer = g.GPUBuffer?.prototype;
+  return device && queue && pass && encoder && buffer ? { device, queue, pass, encoder, buffer } : undefined;
+}
+
+function internals(backend: unknown): WebGPUBackendInternals | undefined {
+  const b = backend as Partial<WebGPUBackendInternals>;
+  const ok =
+    b.device !== undefined &&
+    b.queue !== undefined &&
+    b.tensorMap !== undefined &&
+    typeof b.submitQueue === 'function' &&
+    typeof b.ensureCommandEncoderReady === 'function' &&
+    typeof b.uploadToGPU === 'function' &&
+    typeof b.makeTensorInfo === 'function' &&
+    typeof b.endComputePassEncoder === 'function';
+  return ok ? (b as WebGPUBackendInternals) : undefined;
+}
+
+/** Whether replayed steps on this backend should become step graphs. */
+export function stepGraphsWanted(): boolean {
+  return tf.getBackend() === WEBGPU_BACKEND && process.env.TFJS_ESTIMATOR_WEBGPU_GRAPH !== '0' && dawnPrototypes() !== undefined;
+}
+
+/** The tensors a recorded step was tied to, after it ran (see StepGraphRecording.finish). */
+export interface StepGraphRoles {
+  /** The variables in the order the step's trace numbers them (as they are after the step). */
+  variables: readonly tf.Tensor[];
+  /** Indices of the variables the step assigns. */
+  assigned: ReadonlySet<number>;
+  /** The batch's tensors. */
+  inputs: readonly tf.Tensor[];
+  /** Tensors the step reads that outlive it unchanged (its constants, tensors from other cells). */
+  kept: readonly tf.Tensor[];
+  /** The step's outputs that a kernel of the step computed (loss, predictions); undefined for the rest. */
+  outputs: ReadonlyArray<tf.Tensor | undefined>;
+}
+
+/**
+ * Records the GPU commands of one step run through tfjs. Start it right before the step and
+ * call finish() right after (stop() on failure): the Dawn prototypes are patched in between.
+ */
+export class StepGraphRecording {
+  private readonly dispatches: RecordedDispatch[] = [];
+  private readonly bindGroups = new Map<object, { layout: object; entries: RecordedDispatch['entries'] }>();
+  private readonly uniformWrites = new Map<GpuBuffer, Uint8Array>();
+  /** Buffers written by a copy or a write that is not a uniform (uploads of tensors' values). */
+  private readonly written = new Set<GpuBuffer>();
+  private readonly startBuffers: Array<GpuBuffer | undefined>;
+  private failure: string | undefined;
+  private restore: Array<() => void> = [];
+
+  private constructor(
+    private readonly backend: WebGPUBackendInternals,
+    variables: readonly tf.Tensor[],
+  ) {
+    // A variable whose value is still on the host would be uploaded inside the step, and its
+    // buffer taken for one of the step's own.
+    this.startBuffers = variables.map((v) => {
+      backend.uploadToGPU(v.dataId);
+      return bufferOf(backend, v);
+    });
+    // tfjs-webgpu runs a kernel on the CPU when its inputs are small and still on the host (a
+    // batch's labels): no GPU command would record it. While recording, every kernel dispatches.
+    const env = tf.env();
+    const forward = env.getBool(CPU_FORWARD);
+    env.set(CPU_FORWARD, false);
+    this.restore.push(() => env.set(CPU_FORWARD, forward));
+    this.install(dawnPrototypes()!);
+  }
+
+  /** A recording of the next step, or undefined where step graphs are off or impossible. */
+  static start(variables: readonly tf.Tensor[]): StepGraphRecording | undefined {
+    const backend = internals(tf.backend());
+    if (!stepGraphsWanted() || !backend) return undefined;
+    return new StepGraphRecording(backend, variables);
+  }
+
+  /** Removes the patches (idempotent). */
+  stop(): void {
+    for (const r of this.restore.reverse()) r();
+    this.restore = [];
+  }
+
+  /** The graph of the recorded step, or why it cannot be one. */
+  finish(roles: StepGraphRoles): StepGraph | string {
+    this.stop();
+    if (this.failure) return this.failure;
+    if (this.dispatches.length === 0) return 'the step ran no GPU dispatch';
+    try {
+      return new StepGraph(this.backend, this.dispatches, this.startBuffers, this.written, roles);
+    } catch (e) {
+      return (e as Error).message;
+    }
+  }
+
+  private fail(why: string): void {
+    this.failure ??= why;
+  }
+
+  private install(p: DawnPrototypes): void {
+    // Patched on the prototypes: tfjs holds the device, queue and encoders, not us. The wrappers
+    // keep Dawn's `this`, so they reach the recording through these.
+    const fail = (why: string) => this.fail(why);
+    const { bindGroups, uniformWrites, written, dispatches } = this;
+    this.patch(
+      p.device,
+      'createBindGroup',
+      (orig) =>
+        function (this: unknown, d: BindGroupDescriptor) {
+          const group = orig.call(this, d) as object;
+          const entries: RecordedDispatch['entries'] = [];
+          for (const e of d.entries) {
+            const r = e.resource as Partial<BufferBinding>;
+            if (!r || !r.buffer) {
+              fail('a dispatch binds a texture or sampler');
+              continue;
+            }
+            const uniform = r.buffer.usage & USAGE.UNIFORM ? uniformWrites.get(r.buffer) : undefined;
+            if (r.buffer.usage & USAGE.UNIFORM && !uniform) fail('a uniform buffer was bound without being written');
+            entries.push({ binding: e.binding, buffer: r.buffer, offset: r.offset, size: r.size, uniform });
+          }
+          bindGroups.set(group, { layout: d.layout, entries });
+          return group;
+        },
+    );
+    this.patch(
+      p.queue,
+      'writeBuffer',
+      (orig) =>
+        function (this: unknown, b: GpuBuffer, offset: number, data: ArrayBufferView | ArrayBuffer, dataOffset?: number, size?: number) {
+          if (b.usage & USAGE.UNIFORM) {
+            // tfjs fills a uniform buffer whole, from an ArrayBuffer, right before binding it.
+            if (offset !== 0 || !(data instanceof ArrayBuffer)) fail('a uniform buffer was written in part');
+            else uniformWrites.set(b, new Uint8Array(data.slice(dataOffset ?? 0, (dataOffset ?? 0) + (size ?? data.byteLength))));
+          } else written.add(b);
+          return orig.call(this, b, offset, data, dataOffset, size);
+        },
+    );
+    let pipeline: object | undefined;
+    let group: object | undefined;
+    this.patch(
+      p.pass,
+      'setPipeline',
+      (orig) =>
+        function (this: unknown, pl: object) {
+          pipeline = pl;
+          return orig.call(this, pl);
+        },
+    );
+    this.patch(
+      p.pass,
+      'setBindGroup',
+      (orig) =>
+        function (this: unknown, index: number, g: object, ...rest: unknown[]) {
+          if (index !== 0 || rest.length > 0) fail('a dispatch uses a second bind group or dynamic offsets');
+          group = g;
+          return orig.call(this, index, g, ...rest);
+        },
+    );
+    this.patch(
+      p.pass,
+      'dispatchWorkgroups',
+      (orig) =>
+        function (this: unknown, x: number, y = 1, z = 1) {
+          const bg = group && bindGroups.get(group);
+          if (!pipeline || !bg) fail('a dispatch whose bind group was made before the step');
+          else dispatches.push({ pipeline, layout: bg.layout, entries: bg.entries, workgroups: [x, y, z] });
+          return orig.call(this, x, y, z);
+        },
+    );
+    this.patch(
+      p.pass,
+      'dispatchWorkgroupsIndirect',
+      (orig) =>
+        function (this: unknown, ...a: unknown[]) {
+          fail('an indirect dispatch');
+          return orig.apply(this, a);
+        },
+    );
+    this.patch(
+      p.encoder,
+      'copyBufferToBuffer',
+      (orig) =>
+        function (this: unknown, src: GpuBuffer, so: number, dst: GpuBuffer, ...rest: unknown[]) {
+          // A copy into a read-back buffer is a read (a hook's, between kernels); any other is an
+          // upload of a tensor's values, allowed only into the step's inputs (checked in StepGraph).
+          if (!(dst.usage & USAGE.MAP_READ)) written.add(dst);
+          return orig.call(this, src, so, dst, ...rest);
+        },
+    );
+    this.patch(
+      p.buffer,
+      'getMappedRange',
+      (orig) =>
+        function (this: GpuBuffer, ...a: unknown[]) {
+          // A tensor's buffer made mapped and filled from the host, without a copy (an upload).
+          if (this.usage & USAGE.STORAGE) written.add(this);
+          return orig.apply(this, a);
+        },
+    );
+    for (const method of ['clearBuffer', 'copyBufferToTexture', 'copyTextureToBuffer', 'copyTextureToTexture']) {
+      this.patch(
+        p.encoder,
+        method,
+        (orig) =>
+          function (this: unknown, ...a: unknown[]) {
+            fail(`the step calls ${method}`);
+            return orig.apply(this, a);
+          },
+      );
+    }
+  }
+
+  private patch(proto: Record<string, unknown>, key: string, wrap: (orig: AnyMethod) => unknown): void {
+    const orig = proto[key];
+    if (typeof orig !== 'function') return;
+    proto[key] = wrap(orig as AnyMethod);
+    this.restore.push(() => (proto[key] = orig));
+  }
+}
+
+function bufferOf(backend: WebGPUBackendInternals, t: tf.TensorInfo): GpuBuffer | undefined {
+  const r = backend.tensorMap.get(t.dataId)?.resource as Partial<GpuBuffer> | undefined;
+  return r && typeof r.usage === 'number' ? (r as GpuBuffer) : undefined;
+}
+
+const STORAGE = USAGE.STORAGE | USAGE.COPY_SRC | USAGE.COPY_DST;
+
+/** A recorded step, encoded again at each run without tfjs (see the file's header). */
+export class StepGraph {
+  readonly dispatchCount: number;
+  /** Steps run from this graph so far. */
+  stepsRun = 0;
+  private readonly owned: GpuBuffer[] = [];
+  private readonly groups: Array<{ pipeline: object; group: object; workgroups: [number, number, number] }> = [];
+  /** Per assigned variable: its buffer, and the graph's buffer its value is copied to first. */
+  private readonly copyIn: Array<{ index: number; from: GpuBuffer; to: GpuBuffer }> = [];
+  /** Variables the step binds (read or written in place), with the dataId they must still have. */
+  private readonly bound: Array<{ index: number; dataId: object; buffer: GpuBuffer; assigned: boolean }> = [];
+  private readonly inputs: Array<{ index: number; to: GpuBuffer }> = [];
+  private readonly outputs: Array<{ index: number; from: GpuBuffer; shape: number[]; dtype: tf.DataType } | undefined>;
+  private readonly kept: Array<{ tensor: tf.Tensor; buffer: GpuBuffer }> = [];
+
+  constructor(
+    private readonly backend: WebGPUBackendInternals,
+    recorded: RecordedDispatch[],
+    startBuffers: ReadonlyArray<GpuBuffer | undefined>,
+    written: ReadonlySet<GpuBuffer>,
+    roles: StepGraphRoles,
+  ) {
+    const b = backend;
+    const own = (size: number, usage = STORAGE): GpuBuffer => {
+      const buf = b.device.createBuffer({ size, usage });
+      this.owned.push(buf);
+      return buf;
+    };
+    /** What each buffer of the recorded step is at a later step. */
+    const map = new Map<GpuBuffer, GpuBuffer>();
+    const identity = (buf: GpuBuffer | undefined): void => void (buf && map.set(buf, buf));
+    try {
+      for (const t of roles.kept) {
+        const buf = bufferOf(b, t);
+        if (buf) this.kept.push({ tensor: t, buffer: buf });
+        identity(buf);
+      }
+      const used = new Set(recorded.flatMap((d) => d.entries.map((e) => e.buffer)));
+      roles.variables.forEach((v, index) => {
+        const now = bufferOf(b, v);
+        const start = startBuffers[index];
+        // Only the variables the step reads or writes (the global step changes between steps).
+        if (!now || !(used.has(now) || (start && used.has(start)))) return;
+        identity(now);
+        const assigned = roles.assigned.has(index);
+        this.bound.push({ index, dataId: v.dataId, buffer: now, assigned });
+        if (assigned && start && start !== now) {
+          const to = own(start.size);
+          map.set(start, to);
+          this.copyIn.push({ index, from: now, to });
+        }
+      });
+      roles.inputs.forEach((t, index) => {
+        const buf = bufferOf(b, t);
+        if (!buf || map.has(buf)) return;
+        const to = own(buf.size);
+        map.set(buf, to);
+        this.inputs.push({ index, to });
+      });
+      this.outputs = roles.outputs.map((t, index) => {
+        if (!t) return undefined;
+        const buf = bufferOf(b, t);
+        if (!buf) throw new Error('an output of the step was computed on the CPU');
+        if (!map.has(buf)) map.set(buf, own(buf.size));
+        return { index, from: map.get(buf)!, shape: t.shape, dtype: t.dtype };
+      });
+      for (const w of written) {
+        if (!map.has(w)) throw new Error('the step copies into a buffer that is none of its inputs, variables or constants');
+      }
+      const uniforms = new Map<string, GpuBuffer>();
+      for (const d of recorded) {
+        const entries = d.entries.map((e) => {
+          let buffer: GpuBuffer;
+          if (e.uniform) {
+            // Uniforms hold shapes and attributes: the same at every step, so written once.
+            const key = `${e.buffer.size}:${Buffer.from(e.uniform).toString('base64')}`;
+            buffer = uniforms.get(key) ?? own(e.buffer.size, USAGE.UNIFORM | USAGE.COPY_DST);
+            if (!uniforms.has(key)) {
+              uniforms.set(key, buffer);
+              b.queue.writeBuffer(buffer, 0, e.uniform.buffer, e.uniform.byteOffset, e.uniform.byteLength);
+            }
+          } else {
+            // Anything else is an intermediate of the step: a buffer of the graph's own.
+            if (!map.has(e.buffer)) map.set(e.buffer, own(e.buffer.size));
+            buffer = map.get(e.buffer)!;
+          }
+          const resource: BufferBinding = { buffer };
+          if (e.offset !== undefined) resource.offset = e.offset;
+          if (e.size !== undefined) resource.size = e.size;
+          return { binding: e.binding, resource };
+        });
+        this.groups.push({
+          pipeline: d.pipeline,
+          group: b.device.createBindGroup({ layout: d.layout, entries }),
+          workgroups: d.workgroups,
+        });
+      }
+    } catch (e) {
+      this.dispose();
+      throw e;
+    }
+    this.dispatchCount = this.groups.length;
+  }
+
+  /** Why this step cannot run from the graph (what it was recorded with has changed), or undefined. */
+  mismatch(variables: readonly tf.Tensor[]): string | undefined {
+    for (const v of this.bound) {
+      const t = variables[v.index];
+      const data = t && this.backend.tensorMap.get(t.dataId);
+      if (!t || t.dataId !== v.dataId || !data || data.resource !== v.buffer) return `variable ${v.index} was assigned outside the step`;
+      // An update in place would change every tensor that shares the variable's data.
+      if (v.assigned && data.refCount !== 1) return `variable ${v.index}'s value is shared with another tensor`;
+    }
+    for (const k of this.kept) {
+      if (k.tensor.isDisposed || this.backend.tensorMap.get(k.tensor.dataId)?.resource !== k.buffer)
+        return 'a tensor it reads from before the step changed';
+    }
+    return undefined;
+  }
+
+  /**
+   * Runs the step on this batch (mismatch() said yes): returns the outputs' tensor infos, by
+   * position, each in a new buffer of tfjs's (undefined where the step computed no output).
+   */
+  run(inputs: readonly tf.Tensor[]): Array<tf.TensorInfo | undefined> {
+    const b = this.backend;
+    this.stepsRun += 1;
+    const copies: Array<{ from: GpuBuffer; to: GpuBuffer }> = [];
+    for (const { index, to } of this.inputs) {
+      const data = b.tensorMap.get(inputs[index].dataId)!;
+      const values = data.values;
+      if (!data.resource && values && (values instanceof Float32Array || values instanceof Int32Array) && values.byteLength === to.size) {
+        b.queue.writeBuffer(to, 0, values.buffer, values.byteOffset, values.byteLength);
+        continue;
+      }
+      b.uploadToGPU(inputs[index].dataId);
+      copies.push({ from: bufferOf(b, inputs[index])!, to });
+    }
+    // Encoded after whatever tfjs has queued (the batch's own kernels, an upload above), in the
+    // same command buffer, submitted by tfjs so that it frees what waited on the submit.
+    b.ensureCommandEncoderReady();
+    b.endComputePassEncoder();
+    const encoder = b.commandEncoder!;
+    for (const c of copies) encoder.copyBufferToBuffer(c.from, 0, c.to, 0, Math.min(c.from.size, c.to.size));
+    for (const c of this.copyIn) encoder.copyBufferToBuffer(c.from, 0, c.to, 0, c.to.size);
+    const pass = encoder.beginComputePass();
+    for (const g of this.groups) {
+      pass.setPipeline(g.pipeline);
+      pass.setBindGroup(0, g.group);
+      pass.dispatchWorkgroups(g.workgroups[0], g.workgroups[1], g.workgroups[2]);
+    }
+    pass.end();
+    const out = this.outputs.map((o) => {
+      if (!o) return undefined;
+      const info = b.makeTensorInfo(o.shape, o.dtype);
+      b.uploadToGPU(info.dataId);
+      const to = bufferOf(b, info)!;
+      encoder.copyBufferToBuffer(o.from, 0, to, 0, Math.min(o.from.size, to.size));
+      return info;
+    });
+    b.submitQueue();
+    return out;
+  }
+
+  /** Frees the graph's own buffers (its intermediates, uniforms and copies of the batch). */
+  dispose(): void {
+    for (const buf of this.owned) buf.destroy();
+    this.owned.length = 0;
+  }
+}
