@@ -1,10 +1,12 @@
 // The `native` backend: tfjs's cpu backend with the hot kernels replaced by oneDNN primitives,
 // and the output buffers of those kernels recycled (see buffer-pool.ts).
+import * as os from 'os';
 import * as tf from '@tensorflow/tfjs';
 import { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
 import { loadAddon, NativeAddon } from './addon';
 import { nativeKernels } from './kernels';
 import { BufferPool } from './buffer-pool';
+import { cpuFacts, defaultThreads } from './threads';
 import { registerCustomGradients } from '../custom-kernels';
 
 export const NATIVE_BACKEND = 'native';
@@ -294,6 +296,7 @@ export function registerNativeBackend(): { addon?: NativeAddon; error?: string }
     return kc.kernelFunc;
   };
   const addon = loaded.addon;
+  if (!(Number(process.env.OMP_NUM_THREADS) > 0)) addon.setThreads(defaultThreads(cpuFacts(undefined, os.availableParallelism())));
   NativeBackend.compute = (p) => compute(addon, p);
   for (const kc of nativeKernels(loaded.addon, cpuKernel)) {
     if (tf.getKernel(kc.kernelName, NATIVE_BACKEND)) tf.unregisterKernel(kc.kernelName, NATIVE_BACKEND);
