@@ -117,7 +117,8 @@ Napi::Value SetThreads(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), omp_get_max_threads());
 }
 
-// OMP_NUM_THREADS wins; otherwise one thread per core the process may run on.
+// OMP_NUM_THREADS wins; otherwise one thread per CPU the process may run on, until the backend
+// sets its default (threads.ts: physical cores, the cgroup's limit, a quarter left past 4 cores).
 void DefaultThreads() {
   const char* env = std::getenv("OMP_NUM_THREADS");
   if (env && std::atoi(env) > 0) return;
