@@ -297,7 +297,7 @@ test('evaluate and predict replay their recorded step: the metrics, loss and pre
   assert.deepEqual(replayed.predictions, called.predictions);
 });
 
-test('every metric of metrics.* replays in evaluate (means, errors, counts) with the values of modelFn each batch', async () => {
+test('every metric of metrics.* replays in evaluate (means, errors, counts, AUC, IoU, top-k) with the values of modelFn each batch', async () => {
   const fn = (x: tf.Tensor, y: tf.Tensor | undefined, mode: ModeKey): EstimatorSpec => {
     const pred = layers.dense(layers.dense(x, 8, { activation: 'relu', name: 'hidden' }), 1, { name: 'head' });
     const loss = tf.mean(tf.square(tf.sub(pred, y!))) as tf.Scalar;
@@ -318,6 +318,11 @@ test('every metric of metrics.* replays in evaluate (means, errors, counts) with
         recall: metrics.recall(positive, predictedPositive),
         tp: metrics.truePositives(positive, predictedPositive),
         fn: metrics.falseNegatives(positive, predictedPositive),
+        // These read whole arrays (thresholds, a confusion matrix, top-k ranks) back, not scalars.
+        auc: metrics.auc(positive, tf.sigmoid(pred)),
+        meanIoU: metrics.meanIoU(positive, predictedPositive, 2),
+        perClass: metrics.meanPerClassAccuracy(positive, predictedPositive, 2),
+        top1: metrics.topKAccuracy(positive, tf.concat([tf.neg(pred), pred], 1), 1),
       },
     });
   };

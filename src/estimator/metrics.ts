@@ -127,9 +127,26 @@ function readScalars(f: () => tf.Tensor[], make: (values: number[]) => MetricOp)
   }
 }
 
-/** Tensor data read in a tidy scope (nothing kept). */
-function readArrays(f: () => tf.Tensor[]): Array<Float32Array | Int32Array | Uint8Array> {
-  return tf.tidy(() => f().map((t) => t.dataSync() as Float32Array | Int32Array | Uint8Array));
+/**
+ * Tensors computed in a tidy scope, read back as float32 arrays with one sync, and the metric
+ * made from them. As in readScalars, the read is a recorded one, so a replayed evaluation step
+ * makes the metric again from the next batch's arrays.
+ */
+function readArrays(f: () => tf.Tensor[], make: (arrays: Float32Array[]) => MetricOp): MetricOp {
+  let sizes: number[] = [];
+  const packed = tf.tidy(() => {
+    const ts = f();
+    sizes = ts.map((t) => t.size);
+    return tf.concat(ts.map((t) => tf.reshape(tf.cast(t, 'float32'), [-1])));
+  });
+  try {
+    return readValues(packed, (v) => {
+      let at = 0;
+      return make(sizes.map((n) => (v as Float32Array).subarray(at, (at += n))));
+    });
+  } finally {
+    packed.dispose();
+  }
 }
 
 /** TF's _remove_squeezable_dimensions: [N, 1] against [N] lines up; other mismatches are errors. */
@@ -333,12 +350,8 @@ function countBelow(thresholds: Float32Array, p: number): number {
   return lo;
 }
 
-function aucCounts(labels: tf.Tensor, predictions: tf.Tensor, opts: AucOptions, thresholds: Float32Array): AucState {
-  const [lab, pred, wts] = readArrays(() => {
-    const [l, p] = align('auc', labels, predictions, 'pass binary labels and probabilities of one shape.');
-    const w = broadcastWeights('auc', opts.weights, l) ?? tf.onesLike(l).cast('float32');
-    return [tf.cast(tf.notEqual(tf.cast(l, 'float32'), 0), 'int32'), tf.cast(p, 'float32'), w];
-  });
+/** The tf/fp/tn/fn counts of one batch: lab 0/1, pred in [0, 1], wts, as read back. */
+function aucCounts(lab: Float32Array, pred: Float32Array, wts: Float32Array, thresholds: Float32Array): AucState {
   const t = thresholds.length;
   // Weight of positives / negatives by how many thresholds they exceed; cumulative sums from
   // the top then give tp[i] / fp[i] = weight above threshold i.
@@ -415,7 +428,7 @@ export function auc(labels: tf.Tensor, predictions: tf.Tensor, opts: AucOptions 
     );
   }
   const kind = `auc_${curve}_${method}`;
-  const state = aucCounts(labels, predictions, opts, aucThresholds(opts));
+  const thresholds = aucThresholds(opts);
   const combine = (a: AucState, b: AucState): AucState => {
     if (a.thresholds.length !== b.thresholds.length || a.thresholds.some((v, i) => v !== b.thresholds[i])) {
       throw new Error(`metric '${kind}': batches used different thresholds; keep numThresholds / thresholds the same for every batch.`);
@@ -423,20 +436,39 @@ export function auc(labels: tf.Tensor, predictions: tf.Tensor, opts: AucOptions 
     const add = (u: number[], v: number[]) => u.map((x, i) => x + v[i]);
     return { thresholds: a.thresholds, tp: add(a.tp, b.tp), fp: add(a.fp, b.fp), tn: add(a.tn, b.tn), fn: add(a.fn, b.fn) };
   };
-  return new StatefulMetric(kind, state, combine, (s) => aucValue(s, curve, method));
+  return readArrays(
+    () => {
+      const [l, p] = align('auc', labels, predictions, 'pass binary labels and probabilities of one shape.');
+      const w = broadcastWeights('auc', opts.weights, l) ?? tf.onesLike(l).cast('float32');
+      return [tf.notEqual(tf.cast(l, 'float32'), 0), p, w];
+    },
+    ([lab, pred, wts]) => new StatefulMetric(kind, aucCounts(lab, pred, wts, thresholds), combine, (s) => aucValue(s, curve, method)),
+  );
 }
 
 // ---------------------------------------------------------------- multi-class
 
-/** Weighted confusion matrix [label][prediction] of class ids, row-major numClasses^2. */
-function confusionMatrix(fn: string, labels: tf.Tensor, predictions: tf.Tensor, numClasses: number, weights: Weights): number[] {
+/** The metric made from the batch's weighted confusion matrix [label][prediction] of class ids, row-major numClasses^2. */
+function confusionMatrix(
+  fn: string,
+  labels: tf.Tensor,
+  predictions: tf.Tensor,
+  numClasses: number,
+  weights: Weights,
+  make: (cm: number[]) => MetricOp,
+): MetricOp {
   if (!Number.isInteger(numClasses) || numClasses < 1)
     throw new RangeError(`metrics.${fn}: numClasses must be a positive integer, got ${numClasses}.`);
-  const [lab, pred, wts] = readArrays(() => {
-    const [l, p] = align(fn, labels, predictions, CLASS_IDS);
-    const w = broadcastWeights(fn, weights, l) ?? tf.onesLike(l).cast('float32');
-    return [tf.cast(l, 'float32'), tf.cast(p, 'float32'), w];
-  });
+  return readArrays(
+    () => {
+      const [l, p] = align(fn, labels, predictions, CLASS_IDS);
+      return [l, p, broadcastWeights(fn, weights, l) ?? tf.onesLike(l)];
+    },
+    ([lab, pred, wts]) => make(confusionCounts(fn, lab, pred, wts, numClasses)),
+  );
+}
+
+function confusionCounts(fn: string, lab: Float32Array, pred: Float32Array, wts: Float32Array, numClasses: number): number[] {
   const cm = new Array<number>(numClasses * numClasses).fill(0);
   const check = (what: string, v: number, i: number) => {
     if (!(Number.isInteger(v) && v >= 0 && v < numClasses)) {
@@ -456,23 +488,24 @@ function confusionMatrix(fn: string, labels: tf.Tensor, predictions: tf.Tensor, 
  * (tf.metrics.mean_iou): per class tp / (tp + fp + fn).
  */
 export function meanIoU(labels: tf.Tensor, predictions: tf.Tensor, numClasses: number, opts: MetricOptions = {}): MetricOp {
-  const cm = confusionMatrix('meanIoU', labels, predictions, numClasses, opts.weights);
-  return sumMetric(`mean_iou_${numClasses}`, cm, (c) => {
-    let sum = 0;
-    let valid = 0;
-    for (let k = 0; k < numClasses; k++) {
-      let row = 0;
-      let col = 0;
-      for (let j = 0; j < numClasses; j++) {
-        row += c[k * numClasses + j];
-        col += c[j * numClasses + k];
+  return confusionMatrix('meanIoU', labels, predictions, numClasses, opts.weights, (cm) =>
+    sumMetric(`mean_iou_${numClasses}`, cm, (c) => {
+      let sum = 0;
+      let valid = 0;
+      for (let k = 0; k < numClasses; k++) {
+        let row = 0;
+        let col = 0;
+        for (let j = 0; j < numClasses; j++) {
+          row += c[k * numClasses + j];
+          col += c[j * numClasses + k];
+        }
+        const denominator = row + col - c[k * numClasses + k];
+        if (denominator !== 0) valid += 1;
+        sum += denominator > 0 ? c[k * numClasses + k] / denominator : 0;
       }
-      const denominator = row + col - c[k * numClasses + k];
-      if (denominator !== 0) valid += 1;
-      sum += denominator > 0 ? c[k * numClasses + k] / denominator : 0;
-    }
-    return valid > 0 ? sum / valid : 0;
-  });
+      return valid > 0 ? sum / valid : 0;
+    }),
+  );
 }
 
 /**
@@ -480,16 +513,17 @@ export function meanIoU(labels: tf.Tensor, predictions: tf.Tensor, numClasses: n
  * 0 for a class with no examples), as tf.metrics.mean_per_class_accuracy.
  */
 export function meanPerClassAccuracy(labels: tf.Tensor, predictions: tf.Tensor, numClasses: number, opts: MetricOptions = {}): MetricOp {
-  const cm = confusionMatrix('meanPerClassAccuracy', labels, predictions, numClasses, opts.weights);
-  return sumMetric(`mean_per_class_accuracy_${numClasses}`, cm, (c) => {
-    let sum = 0;
-    for (let k = 0; k < numClasses; k++) {
-      let row = 0;
-      for (let j = 0; j < numClasses; j++) row += c[k * numClasses + j];
-      sum += safeDiv(c[k * numClasses + k], row);
-    }
-    return sum / numClasses;
-  });
+  return confusionMatrix('meanPerClassAccuracy', labels, predictions, numClasses, opts.weights, (cm) =>
+    sumMetric(`mean_per_class_accuracy_${numClasses}`, cm, (c) => {
+      let sum = 0;
+      for (let k = 0; k < numClasses; k++) {
+        let row = 0;
+        for (let j = 0; j < numClasses; j++) row += c[k * numClasses + j];
+        sum += safeDiv(c[k * numClasses + k], row);
+      }
+      return sum / numClasses;
+    }),
+  );
 }
 
 /**
@@ -505,16 +539,22 @@ export function topKAccuracy(labels: tf.Tensor, predictions: tf.Tensor, k: numbe
   if (predictions.rank !== 2)
     throw new Error(`metrics.${fn}: predictions must be scores [batch, classes], got shape [${predictions.shape}].`);
   const [n, numClasses] = predictions.shape;
-  const [lab, scores, wts] = readArrays(() => {
-    const l = labels.rank === 2 && labels.shape[1] === 1 ? tf.reshape(labels, [-1]) : labels;
-    if (l.rank !== 1 || l.shape[0] !== n) {
-      throw new Error(
-        `metrics.${fn}: labels [${labels.shape}] do not fit predictions [${predictions.shape}]; pass one class id per row: [${n}].`,
-      );
-    }
-    const w = broadcastWeights(fn, opts.weights, l) ?? tf.onesLike(l).cast('float32');
-    return [tf.cast(l, 'float32'), tf.cast(predictions, 'float32'), w];
-  });
+  return readArrays(
+    () => {
+      const l = labels.rank === 2 && labels.shape[1] === 1 ? tf.reshape(labels, [-1]) : labels;
+      if (l.rank !== 1 || l.shape[0] !== n) {
+        throw new Error(
+          `metrics.${fn}: labels [${labels.shape}] do not fit predictions [${predictions.shape}]; pass one class id per row: [${n}].`,
+        );
+      }
+      return [l, predictions, broadcastWeights(fn, opts.weights, l) ?? tf.onesLike(l)];
+    },
+    ([lab, scores, wts]) => topKHits(lab, scores, wts, n, numClasses, k),
+  );
+}
+
+/** The top-k accuracy metric of one batch, from its labels, scores [n, numClasses] and weights. */
+function topKHits(lab: Float32Array, scores: Float32Array, wts: Float32Array, n: number, numClasses: number, k: number): MetricOp {
   let hits = 0;
   let total = 0;
   for (let i = 0; i < n; i++) {
