@@ -181,15 +181,16 @@ export class LoopReplay {
   /** The step through the backend's kernels; on webgpu its GPU commands are recorded the first time. */
   private runAndRecordGraph(inputs: tf.Tensor[]): ReturnType<StepReplay['run']> {
     const replay = this.replay!;
-    const recording = this.graphOff === undefined && replay.readsOnlyBatch ? StepGraphRecording.start(this.variables) : undefined;
+    const recording = this.graphOff === undefined && replay.runsInOneGo ? StepGraphRecording.start(this.variables) : undefined;
     if (!recording) {
-      if (stepGraphsWanted() && this.graphOff === undefined) this.graphOff = 'the step reads values its kernels computed (a metric)';
+      if (stepGraphsWanted() && this.graphOff === undefined)
+        this.graphOff = 'the step reads a value it computed before it assigns the variables (a metric in training)';
       this.report.graphReason ??= this.graphOff;
       return replay.run(this.variables, inputs);
     }
     let result: ReturnType<StepReplay['run']>;
     try {
-      result = replay.run(this.variables, inputs);
+      result = replay.run(this.variables, inputs, (read, dataId) => recording.markRead(read, dataId));
     } finally {
       recording.stop();
     }

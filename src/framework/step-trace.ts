@@ -404,7 +404,12 @@ export class StepReplay {
 
   /** Runs the step on this batch; returns its outputs as tensors of the current scope, and what
    *  its recorded reads (readValues) returned this time, in order. */
-  run(variables: readonly tf.Variable[], inputs: readonly tf.Tensor[]): { outputs: Array<tf.Tensor | undefined>; reads: unknown[] } {
+  run(
+    variables: readonly tf.Variable[],
+    inputs: readonly tf.Tensor[],
+    /** Told of each read of a value the step computed, right before it (webgpu's step graph). */
+    onRead?: (read: number, dataId: DataId) => void,
+  ): { outputs: Array<tf.Tensor | undefined>; reads: unknown[] } {
     const e = engineInternals();
     const backend = e.backend;
     const backendName = e.backendName;
@@ -432,7 +437,9 @@ export class StepReplay {
       const runReads = (before: number): void => {
         for (; reads.length < traced.length && traced[reads.length].before <= before;) {
           const r = traced[reads.length];
-          reads.push(r.read(backend.readSync(info(r)!.dataId) as tf.TypedArray));
+          const dataId = info(r)!.dataId;
+          if (onRead && r.ref.kind === 'slot') onRead(reads.length, dataId);
+          reads.push(r.read(backend.readSync(dataId) as tf.TypedArray));
         }
       };
       for (let i = 0; i < kernels.length; i++) {
@@ -480,9 +487,14 @@ export class StepReplay {
     return { outputs, reads };
   }
 
-  /** Whether every recorded read reads the batch (so it can run before any kernel of the step). */
-  get readsOnlyBatch(): boolean {
-    return this.trace.reads.every((r) => r.ref.kind === 'input');
+  /**
+   * Whether something else may run the step's kernels in one go (runOutside): its reads all read
+   * the batch (they run first), or it assigns no variable (reads of its values then run after
+   * the kernels, which nothing can tell apart: an evaluation's metrics).
+   */
+  get runsInOneGo(): boolean {
+    const late = this.trace.assigns.length === 0;
+    return this.trace.reads.every((r) => r.ref.kind === 'input' || (late && r.ref.kind === 'slot'));
   }
 
   /** The variables the step assigns, by index. */
@@ -501,20 +513,23 @@ export class StepReplay {
   }
 
   /**
-   * The step on this batch where something else runs its kernels (webgpu's step graph): the
-   * recorded reads (all on the batch: readsOnlyBatch) run first, then `kernels`, which returns
-   * the computed outputs by position (as computedOutputs lists them); the rest are as run() gives.
+   * The step on this batch where something else runs its kernels in one go (webgpu's step graph;
+   * runsInOneGo): the recorded reads of the batch run first, then `kernels`, which returns the
+   * computed outputs by position (as computedOutputs lists them) and, by read, copies of the
+   * values the other reads read (freed here once read). Other outputs are as run() gives them.
    */
   runOutside(
     variables: readonly tf.Variable[],
     inputs: readonly tf.Tensor[],
-    kernels: () => Array<tf.TensorInfo | undefined>,
+    kernels: () => { outputs: Array<tf.TensorInfo | undefined>; reads: Array<tf.TensorInfo | undefined> },
   ): { outputs: Array<tf.Tensor | undefined>; reads: unknown[] } {
     const e = engineInternals();
-    const reads = this.trace.reads.map((r) =>
-      r.read(e.backend.readSync(inputs[(r.ref as { index: number }).index].dataId) as tf.TypedArray),
-    );
-    const computed = kernels();
+    const reads: unknown[] = new Array<unknown>(this.trace.reads.length);
+    this.trace.reads.forEach((r, i) => {
+      if (r.ref.kind === 'input') reads[i] = r.read(e.backend.readSync(inputs[r.ref.index].dataId) as tf.TypedArray);
+    });
+    const { outputs: computed, reads: copies } = kernels();
+    // Tensors of the step's scope first: a read that throws (a metric's check) leaves nothing behind.
     const outputs = this.trace.outputs.map((r, i) => {
       const made = computed[i];
       if (made) return e.makeTensorFromTensorInfo(made, e.backend);
@@ -524,6 +539,16 @@ export class StepReplay {
       if (r.kind === 'held') return this.trace.held[r.index];
       return this.constants.find((c) => c.slot === r.slot)!.tensor;
     });
+    try {
+      this.trace.reads.forEach((r, i) => {
+        if (r.ref.kind === 'input') return;
+        const copy = copies[i];
+        if (!copy) throw new Error(`Step replay: read ${i} of the step's values came back from nowhere (a bug).`);
+        reads[i] = r.read(e.backend.readSync(copy.dataId) as tf.TypedArray);
+      });
+    } finally {
+      for (const c of copies) if (c) e.backend.disposeData(c.dataId);
+    }
     return { outputs, reads };
   }
 

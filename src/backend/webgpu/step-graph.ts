@@ -56,6 +56,7 @@ interface TensorData {
   values?: tf.TypedArray | null;
   refCount: number;
   dtype: tf.DataType;
+  shape: number[];
 }
 /** What this module needs of tfjs-webgpu's backend (internal members, present in 4.x). */
 interface WebGPUBackendInternals {
@@ -84,6 +85,15 @@ interface RecordedDispatch {
 
 /** A Dawn method as patched: called with the arguments its wrapper was given. */
 type AnyMethod = (this: unknown, ...a: unknown[]) => unknown;
+
+/** A read of one of the step's values (a metric's), after `afterDispatch` dispatches. */
+interface RecordedRead {
+  read: number;
+  afterDispatch: number;
+  buffer: GpuBuffer;
+  shape: number[];
+  dtype: tf.DataType;
+}
 
 /** The prototypes patched while a step is recorded. */
 interface DawnPrototypes {
@@ -148,6 +158,7 @@ export class StepGraphRecording {
   /** Buffers written by a copy or a write that is not a uniform (uploads of tensors' values). */
   private readonly written = new Set<GpuBuffer>();
   private readonly startBuffers: Array<GpuBuffer | undefined>;
+  private readonly reads: RecordedRead[] = [];
   private failure: string | undefined;
   private restore: Array<() => void> = [];
 
@@ -177,6 +188,14 @@ export class StepGraphRecording {
     return new StepGraphRecording(backend, variables);
   }
 
+  /** Notes that the step reads one of its values here (read: its number among the step's reads). */
+  markRead(read: number, dataId: object): void {
+    const data = this.backend.tensorMap.get(dataId);
+    const buffer = data && bufferOf(this.backend, { dataId, shape: data.shape, dtype: data.dtype });
+    if (!data || !buffer) return this.fail('the step reads a value that is not on the GPU');
+    this.reads.push({ read, afterDispatch: this.dispatches.length, buffer, shape: data.shape.slice(), dtype: data.dtype });
+  }
+
   /** Removes the patches (idempotent). */
   stop(): void {
     for (const r of this.restore.reverse()) r();
@@ -189,7 +208,7 @@ export class StepGraphRecording {
     if (this.failure) return this.failure;
     if (this.dispatches.length === 0) return 'the step ran no GPU dispatch';
     try {
-      return new StepGraph(this.backend, this.dispatches, this.startBuffers, this.written, roles);
+      return new StepGraph(this.backend, this.dispatches, this.reads, this.startBuffers, this.written, roles);
     } catch (e) {
       return (e as Error).message;
     }
@@ -341,11 +360,14 @@ export class StepGraph {
   private readonly bound: Array<{ index: number; dataId: object; buffer: GpuBuffer; assigned: boolean }> = [];
   private readonly inputs: Array<{ index: number; to: GpuBuffer }> = [];
   private readonly outputs: Array<{ index: number; from: GpuBuffer; shape: number[]; dtype: tf.DataType } | undefined>;
+  /** The step's reads of its own values: copied out after their dispatch, read after the submit. */
+  private readonly reads: Array<Omit<RecordedRead, 'buffer'> & { from: GpuBuffer }> = [];
   private readonly kept: Array<{ tensor: tf.Tensor; buffer: GpuBuffer }> = [];
 
   constructor(
     private readonly backend: WebGPUBackendInternals,
     recorded: RecordedDispatch[],
+    reads: readonly RecordedRead[],
     startBuffers: ReadonlyArray<GpuBuffer | undefined>,
     written: ReadonlySet<GpuBuffer>,
     roles: StepGraphRoles,
@@ -425,6 +447,11 @@ export class StepGraph {
           workgroups: d.workgroups,
         });
       }
+      for (const r of reads) {
+        const from = map.get(r.buffer);
+        if (!from) throw new Error('the step reads a value no dispatch of it wrote');
+        this.reads.push({ ...r, from });
+      }
     } catch (e) {
       this.dispose();
       throw e;
@@ -450,9 +477,10 @@ export class StepGraph {
 
   /**
    * Runs the step on this batch (mismatch() said yes): returns the outputs' tensor infos, by
-   * position, each in a new buffer of tfjs's (undefined where the step computed no output).
+   * position, each in a new buffer of tfjs's (undefined where the step computed no output), and
+   * by read number the values the step reads, copied where it read them (the caller frees them).
    */
-  run(inputs: readonly tf.Tensor[]): Array<tf.TensorInfo | undefined> {
+  run(inputs: readonly tf.Tensor[]): { outputs: Array<tf.TensorInfo | undefined>; reads: Array<tf.TensorInfo | undefined> } {
     const b = this.backend;
     this.stepsRun += 1;
     const copies: Array<{ from: GpuBuffer; to: GpuBuffer }> = [];
@@ -473,23 +501,38 @@ export class StepGraph {
     const encoder = b.commandEncoder!;
     for (const c of copies) encoder.copyBufferToBuffer(c.from, 0, c.to, 0, Math.min(c.from.size, c.to.size));
     for (const c of this.copyIn) encoder.copyBufferToBuffer(c.from, 0, c.to, 0, c.to.size);
-    const pass = encoder.beginComputePass();
-    for (const g of this.groups) {
-      pass.setPipeline(g.pipeline);
-      pass.setBindGroup(0, g.group);
-      pass.dispatchWorkgroups(g.workgroups[0], g.workgroups[1], g.workgroups[2]);
-    }
-    pass.end();
-    const out = this.outputs.map((o) => {
-      if (!o) return undefined;
-      const info = b.makeTensorInfo(o.shape, o.dtype);
+    /** A new tensor of tfjs's with a copy of `from`, encoded at this point of the step. */
+    const copyOut = (from: GpuBuffer, shape: number[], dtype: tf.DataType): tf.TensorInfo => {
+      const info = b.makeTensorInfo(shape, dtype);
       b.uploadToGPU(info.dataId);
       const to = bufferOf(b, info)!;
-      encoder.copyBufferToBuffer(o.from, 0, to, 0, Math.min(o.from.size, to.size));
+      encoder.copyBufferToBuffer(from, 0, to, 0, Math.min(from.size, to.size));
       return info;
-    });
+    };
+    const reads: Array<tf.TensorInfo | undefined> = [];
+    let next = 0;
+    // One compute pass, split only where the step reads one of its values (a copy goes between passes).
+    for (let at = 0; at <= this.groups.length;) {
+      for (; next < this.reads.length && this.reads[next].afterDispatch <= at; next++) {
+        const r = this.reads[next];
+        reads[r.read] = copyOut(r.from, r.shape, r.dtype);
+      }
+      const end = next < this.reads.length ? this.reads[next].afterDispatch : this.groups.length;
+      if (end > at) {
+        const pass = encoder.beginComputePass();
+        for (; at < end; at++) {
+          const g = this.groups[at];
+          pass.setPipeline(g.pipeline);
+          pass.setBindGroup(0, g.group);
+          pass.dispatchWorkgroups(g.workgroups[0], g.workgroups[1], g.workgroups[2]);
+        }
+        pass.end();
+      }
+      if (at === this.groups.length && next >= this.reads.length) break;
+    }
+    const outputs = this.outputs.map((o) => (o ? copyOut(o.from, o.shape, o.dtype) : undefined));
     b.submitQueue();
-    return out;
+    return { outputs, reads };
   }
 
   /** Frees the graph's own buffers (its intermediates, uniforms and copies of the batch). */
