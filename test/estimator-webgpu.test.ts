@@ -511,3 +511,19 @@ test("on webgpu a step with a kernel tfjs would run on the CPU (an op on the lab
   assert.ok(graph.report.graphSteps >= 6, JSON.stringify(graph.report));
   for (const [name, x] of graph.vars) assert.deepEqual(x, kernels.vars.get(name), `variable ${name}`);
 });
+
+test('on webgpu a training step that reads a value it computed (a metric in TRAIN mode) is replayed through the kernels and says why', async () => {
+  const withMetric = (x: tf.Tensor, y: tf.Tensor | undefined, mode: ModeKey): EstimatorSpec => {
+    const spec = modelFn(x, y, mode);
+    // A read of the step's own values in a step that assigns variables: a check among such reads
+    // must run before the assigns, so the graph leaves these steps to the kernels.
+    metrics.accuracy(y!, (spec.predictions as Record<string, tf.Tensor>).classes);
+    return spec;
+  };
+  const est = new Estimator(withMetric, tmpDir('wg-graph-metric-'), { config: { backend: 'webgpu', randomSeed: 3, logStepCountSteps: 0 } });
+  await est.train(input(true), { steps: 10 });
+  const report = lastReplayReport();
+  assert.ok(report.replayedSteps >= 5, JSON.stringify(report));
+  assert.equal(report.graphSteps, 0);
+  assert.match(report.graphReason ?? '', /reads a value it computed/);
+});
