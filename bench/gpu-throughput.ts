@@ -1,7 +1,8 @@
 // GPU figures: the article's CNN through Estimator.train on the webgpu backend at a few batch
 // sizes, beside PyTorch CUDA on the same model and batches (where python3 has torch with CUDA),
 // with what a step costs on the CPU side (enqueue time, dispatches, read-backs), a per-kernel
-// profile of one step, and optionally the 10,000-step tutorial's wall time and test accuracy.
+// profile of one step, where one dispatch's CPU time goes on tfjs-webgpu's path, and optionally
+// the 10,000-step tutorial's wall time and test accuracy.
 //   node dist/bench/gpu-throughput.js [--steps 50] [--batches 64,256,1024] [--tutorial [10000]] [--no-torch]
 // TFJS_ESTIMATOR_BACKEND defaults to webgpu here (set it to compare another backend);
 // VK_DRIVER_FILES=/usr/lib/chromium/vk_swiftshader_icd.json runs it on the CPU (figures meaningless
@@ -152,6 +153,75 @@ function torch(mode: 'throughput' | 'tutorial', batch: number, steps: number): R
   return JSON.parse(r.stdout.trim().split('\n').pop()!) as Record<string, number>;
 }
 
+/**
+ * Where the CPU time of one dispatch goes on tfjs-webgpu's path (what a step from the step graph
+ * skips): 300 chained relus on [64,26,26,32], each call of tfjs's dispatch path and of Dawn timed.
+ * A step graph's dispatch is only setPipeline + setBindGroup + dispatchWorkgroups.
+ */
+async function dispatchCosts(): Promise<void> {
+  const N = 300;
+  const b = tf.backend() as unknown as Record<string, unknown>;
+  const g = globalThis as unknown as Record<string, { prototype: Record<string, unknown> } | undefined>;
+  const owners: Array<[string, Record<string, unknown> | undefined, string[]]> = [
+    ['backend', b, ['runWebGPUProgram', 'recordAndSubmit', 'makeUniforms', 'makeTensorInfo', 'submitQueue']],
+    ['bufferManager', b.bufferManager as Record<string, unknown>, ['acquireBuffer', 'releaseBuffer']],
+    ['GPUDevice', g.GPUDevice?.prototype, ['createBindGroup']],
+    ['GPUQueue', g.GPUQueue?.prototype, ['writeBuffer', 'submit']],
+    ['GPUComputePipeline', g.GPUComputePipeline?.prototype, ['getBindGroupLayout']],
+    ['GPUComputePassEncoder', g.GPUComputePassEncoder?.prototype, ['setPipeline', 'setBindGroup', 'dispatchWorkgroups']],
+  ];
+  const times = new Map<string, { calls: number; us: number }>();
+  const restore: Array<() => void> = [];
+  for (const [owner, obj, methods] of owners) {
+    for (const m of methods) {
+      const orig = obj?.[m];
+      if (!obj || typeof orig !== 'function') continue;
+      const key = `${owner}.${m}`;
+      times.set(key, { calls: 0, us: 0 });
+      obj[m] = function (this: unknown, ...a: unknown[]) {
+        const t = performance.now();
+        try {
+          return (orig as (...a: unknown[]) => unknown).apply(this, a);
+        } finally {
+          const e = times.get(key)!;
+          e.calls += 1;
+          e.us += (performance.now() - t) * 1000;
+        }
+      };
+      restore.push(() => (obj[m] = orig));
+    }
+  }
+  try {
+    const x = tf.randomNormal([64, 26, 26, 32]);
+    const chain = (n: number): number => {
+      let y = x;
+      const t = performance.now();
+      for (let i = 0; i < n; i++) {
+        const z = tf.relu(y);
+        if (y !== x) y.dispose();
+        y = z;
+      }
+      const ms = performance.now() - t;
+      y.dataSync();
+      if (y !== x) y.dispose();
+      return ms;
+    };
+    chain(20);
+    for (const e of times.values()) Object.assign(e, { calls: 0, us: 0 });
+    const ms = chain(N);
+    x.dispose();
+    console.log(
+      `\n== the CPU side of one tfjs-webgpu dispatch: ${N} chained relus on [64,26,26,32], ${((ms * 1000) / N).toFixed(1)} µs each to enqueue ==`,
+    );
+    console.log('call | calls per relu | µs per relu (nested calls counted in their callers too)');
+    for (const [k, e] of [...times].sort((p, q) => q[1].us - p[1].us)) {
+      if (e.calls > 0) console.log(`${k} | ${(e.calls / N).toFixed(2)} | ${(e.us / N).toFixed(1)}`);
+    }
+  } finally {
+    for (const r of restore) r();
+  }
+}
+
 async function profileOneStep(batch: number): Promise<void> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-gpu-profile-'));
   const est = new Estimator(articleModelFn, dir, {
@@ -230,6 +300,7 @@ async function main(): Promise<void> {
     );
   }
   await profileOneStep(BATCHES[0]);
+  if (tf.getBackend() === 'webgpu') await dispatchCosts();
   if (TUTORIAL !== undefined) await tutorial(Number(TUTORIAL || 10000), report.summary);
   console.log(`\ntf.memory().numTensors ${tf.memory().numTensors}`);
 }
