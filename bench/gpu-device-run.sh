@@ -12,7 +12,7 @@
 #
 #   There:
 #     bash OUT/run.sh [gpu-throughput args]     e.g. bash OUT/run.sh --tutorial
-#     bash OUT/ab.sh                            that, then each switch's worth (step graph, replay,
+#     bash OUT/ab.sh [gpu|cpu]                  that, then each switch's worth (step graph, replay,
 #                                               one submit, our kernels) at batch 64 and 1024, then
 #                                               the CPU's thread table beside PyTorch CPU
 #     BENCH=train-throughput bash OUT/run.sh 300 --threads 1,8,16   the CPU bench alone
@@ -114,13 +114,18 @@ cat > "$OUT/ab.sh" <<'SH'
 # The whole GPU check in one command: the bench with the tutorial, then what each switch is worth
 # at batch 64 and 1024 (each a file of its own under $OUT_DIR): the step graph, step replay,
 # one command buffer a step, our WGSL kernels; then the CPU's thread table.
+#   bash ab.sh [gpu|cpu]   (both by default; each part fits one device call of 10 minutes)
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-bash "$here/run.sh" --tutorial "$@"
+part=${1:-all}
+if [ "$part" != cpu ]; then
+bash "$here/run.sh" --tutorial
 for v in WEBGPU_GRAPH=0 REPLAY=0 WEBGPU_ONE_SUBMIT=0 WEBGPU_STOCK=1; do
   echo "== TFJS_ESTIMATOR_$v =="
   GPU_BENCH_REUSE=1 RUN_NAME=${v%=*} env "TFJS_ESTIMATOR_$v" bash "$here/run.sh" --batches 64,1024 --steps 30 --no-torch
 done
+fi
+[ "$part" = gpu ] && exit 0
 # The CPU's thread table (issue 17): ours on the native backend beside PyTorch CPU (this
 # machine's python3) at 1, 2, 4, ... threads up to the core count, and the default's choice.
 n=$(nproc); list=1; t=2; while [ "$t" -lt "$n" ]; do list="$list,$t"; t=$((t * 2)); done
