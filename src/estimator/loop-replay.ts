@@ -93,6 +93,7 @@ export class LoopReplay {
   private graph: StepGraph | undefined;
   private graphOff: string | undefined;
   private graphMisses = 0;
+  private graphWanted: boolean | undefined;
   private readonly report: ReplayReport = { recordedSteps: 0, replayedSteps: 0, kernels: 0, graphSteps: 0 };
 
   constructor(enabled: boolean) {
@@ -181,10 +182,12 @@ export class LoopReplay {
   /** The step through the backend's kernels; on webgpu its GPU commands are recorded the first time. */
   private runAndRecordGraph(inputs: tf.Tensor[]): ReturnType<StepReplay['run']> {
     const replay = this.replay!;
-    const recording = this.graphOff === undefined && replay.runsInOneGo ? StepGraphRecording.start(this.variables) : undefined;
+    // The backend does not change during a call: asked once.
+    if (!(this.graphWanted ??= stepGraphsWanted())) return replay.run(this.variables, inputs);
+    if (this.graphOff === undefined && !replay.runsInOneGo)
+      this.graphOff = 'the step reads a value it computed before it assigns the variables (a metric in training)';
+    const recording = this.graphOff === undefined ? StepGraphRecording.start(this.variables) : undefined;
     if (!recording) {
-      if (stepGraphsWanted() && this.graphOff === undefined)
-        this.graphOff = 'the step reads a value it computed before it assigns the variables (a metric in training)';
       this.report.graphReason ??= this.graphOff;
       return replay.run(this.variables, inputs);
     }
