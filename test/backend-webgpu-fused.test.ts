@@ -145,6 +145,20 @@ test('the webgpu device binds the 10 storage buffers of the update with the powe
   assert.ok(storageBuffersPerStage(tf.backend() as unknown as WebGPUBackendLike) >= 10);
 });
 
+test("a pipeline's bind-group layout is made once (tfjs-webgpu asks for it at every dispatch), and ops still compute", async () => {
+  await tf.setBackend('webgpu');
+  // Large enough that tfjs-webgpu dispatches it instead of running it on the CPU.
+  const x = tf.tensor(Float32Array.from({ length: 4096 }, (_, i) => i - 2048));
+  const y = tf.relu(tf.relu(x)).dataSync();
+  assert.equal(y[2047], 0);
+  assert.equal(y[4095], 2047);
+  const cache = (tf.backend() as unknown as { pipelineCache: Record<string, { getBindGroupLayout(i: number): object }> }).pipelineCache;
+  const pipelines = Object.values(cache);
+  assert.ok(pipelines.length > 0);
+  for (const p of pipelines) assert.equal(p.getBindGroupLayout(0), p.getBindGroupLayout(0));
+  x.dispose();
+});
+
 for (const lrAs of ['number', 'tensor'] as const) {
   test(`on a device that binds only 8 storage buffers, the update with the powers = cpu's (lr_t from a one-invocation program first), lr as a ${lrAs}`, async () => {
     const [lr, b1, b2, eps] = [0.0123, 0.9, 0.999, 1e-8];
