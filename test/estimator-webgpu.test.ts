@@ -104,17 +104,21 @@ async function withEnv<T>(vars: Record<string, string | undefined>, fn: () => Pr
   }
 }
 
-/** Counts calls of a method of a Dawn class (GPUDevice.createBindGroup, ...) until restored. */
-function countCalls(cls: string, method: string): { count: () => number; restore: () => void } {
+/** Counts calls of a method of a Dawn class (GPUDevice.createBindGroup, ...), those whose
+ *  arguments pass `when` if given, until restored. */
+function countCalls(cls: string, method: string, when?: (...a: unknown[]) => boolean): { count: () => number; restore: () => void } {
   const proto = (globalThis as unknown as Record<string, { prototype: Record<string, (...a: unknown[]) => unknown> }>)[cls].prototype;
   const orig = proto[method];
   let n = 0;
   proto[method] = function (this: unknown, ...a: unknown[]) {
-    n += 1;
+    if (!when || when(...a)) n += 1;
     return orig.apply(this, a);
   };
   return { count: () => n, restore: () => void (proto[method] = orig) };
 }
+
+/** GPUBuffer.mapAsync(GPUMapMode.READ): a read-back (it submits a copy of its own). */
+const isReadBack = (mode: unknown) => mode === 1;
 
 function variables(est: Estimator<tf.Tensor, tf.Tensor>): Map<string, number[]> {
   return new Map(est.getVariableNames().map((name) => [name, Array.from(est.getVariableValue(name).dataSync())]));
@@ -329,28 +333,15 @@ test("on webgpu a training step (modelFn and train op) reads nothing back: Adam'
 });
 
 test('on webgpu a replayed training step goes to the GPU as one command buffer (four before: a submit every 15 dispatches)', async () => {
-  const queue = (globalThis as unknown as { GPUQueue: { prototype: { submit(buffers: unknown[]): void } } }).GPUQueue.prototype;
-  const buffer = (globalThis as unknown as { GPUBuffer: { prototype: { mapAsync(mode: number, ...a: unknown[]): Promise<void> } } })
-    .GPUBuffer.prototype;
-  const submit = queue.submit;
-  const mapAsync = buffer.mapAsync;
-  let submits = 0;
-  let reads = 0;
-  queue.submit = function (this: unknown, buffers: unknown[]) {
-    submits += 1;
-    return submit.call(this, buffers);
-  };
-  buffer.mapAsync = function (this: unknown, mode: number, ...a: unknown[]) {
-    if (mode === 1) reads += 1; // GPUMapMode.READ: a read-back (it submits a copy of its own)
-    return mapAsync.call(this, mode, ...a);
-  };
+  const submits = countCalls('GPUQueue', 'submit');
+  const reads = countCalls('GPUBuffer', 'mapAsync', isReadBack);
   /** Submits in each replayed step that read nothing back (a hook may read the loss). */
   const perStep = async (oneSubmit: boolean): Promise<{ counts: number[]; replayed: number }> => {
     const steps: Array<{ submits: number; reads: number }> = [];
     let at = { submits: 0, reads: 0 };
     const probe: SessionRunHook = {
-      beforeRun: () => void (at = { submits, reads }),
-      afterRun: () => void steps.push({ submits: submits - at.submits, reads: reads - at.reads }),
+      beforeRun: () => void (at = { submits: submits.count(), reads: reads.count() }),
+      afterRun: () => void steps.push({ submits: submits.count() - at.submits, reads: reads.count() - at.reads }),
     };
     const dir = tmpDir('wg-submit-');
     await estimator(dir, 'webgpu').train(input(true), { steps: 2 });
@@ -378,15 +369,15 @@ test('on webgpu a replayed training step goes to the GPU as one command buffer (
       `with TFJS_ESTIMATOR_WEBGPU_ONE_SUBMIT=0, tfjs-webgpu's batching: ${batched.counts}`,
     );
   } finally {
-    queue.submit = submit;
-    buffer.mapAsync = mapAsync;
+    submits.restore();
+    reads.restore();
   }
 });
 
 test("on webgpu replayed steps run from their recorded GPU commands: the losses and variables of replaying through tfjs's kernels, bit for bit, with no bind group made and one submit a step", async () => {
   const bindGroups = countCalls('GPUDevice', 'createBindGroup');
   const submits = countCalls('GPUQueue', 'submit');
-  const reads = countCalls('GPUBuffer', 'mapAsync');
+  const reads = countCalls('GPUBuffer', 'mapAsync', isReadBack);
   const run = async (graph: boolean) => {
     const dir = tmpDir('wg-graph-');
     await estimator(dir, 'webgpu').train(input(true), { steps: 2 });
