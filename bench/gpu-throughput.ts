@@ -78,6 +78,8 @@ interface Figures {
   readBacksPerStep: number;
   /** Steps replayed without modelFn (estimator/loop-replay.ts), of STEPS. */
   replayed: number;
+  /** The step graph's own GPU buffers, and what they would be with one buffer per value (MiB). */
+  graphMiB: string;
   /** Of those, steps run from their recorded GPU commands (backend/webgpu/step-graph.ts). */
   graphed: number;
 }
@@ -130,7 +132,14 @@ async function ours(batch: number): Promise<Figures> {
     readBacksPerStep: s.reduce((a, x) => a + x.reads, 0) / STEPS,
     replayed: lastReplayReport().replayedSteps,
     graphed: lastReplayReport().graphSteps,
+    graphMiB: graphMiB(),
   };
+}
+
+function graphMiB(): string {
+  const { graphBytes, graphUnsharedBytes } = lastReplayReport();
+  const mb = (n: number) => (n / 2 ** 20).toFixed(1);
+  return graphBytes === undefined ? '-' : `${mb(graphBytes)} (${mb(graphUnsharedBytes ?? 0)} unshared)`;
 }
 
 function torchAvailable(): string | undefined {
@@ -280,7 +289,7 @@ async function main(): Promise<void> {
   const why = NO_TORCH ? 'not asked for' : torchAvailable();
   console.log(`\n== training, article CNN, MNIST, ${STEPS} steps after 5 warm-up ==`);
   console.log(
-    'batch | img/s | ms/step | enqueue ms/step (JS side, median) | waiting for the GPU in read-backs ms/step | dispatches/step | read-backs/step | steps replayed | of them from the GPU graph | PyTorch CUDA img/s | ratio',
+    'batch | img/s | ms/step | enqueue ms/step (JS side, median) | waiting for the GPU in read-backs ms/step | dispatches/step | read-backs/step | steps replayed | of them from the GPU graph | graph buffers MiB | PyTorch CUDA img/s | ratio',
   );
   for (const b of BATCHES) {
     const f = await ours(b);
@@ -296,7 +305,7 @@ async function main(): Promise<void> {
     }
     console.log(
       `${b} | ${f.imgPerSec.toFixed(0)} | ${f.msPerStep.toFixed(2)} | ${f.enqueueMs.toFixed(2)} | ${f.waitMs.toFixed(2)} | ` +
-        `${f.dispatchesPerStep.toFixed(0)} | ${f.readBacksPerStep.toFixed(2)} | ${f.replayed}/${STEPS} | ${f.graphed} | ${torchCol} | ${ratio}`,
+        `${f.dispatchesPerStep.toFixed(0)} | ${f.readBacksPerStep.toFixed(2)} | ${f.replayed}/${STEPS} | ${f.graphed} | ${f.graphMiB} | ${torchCol} | ${ratio}`,
     );
   }
   await profileOneStep(BATCHES[0]);

@@ -423,6 +423,9 @@ test("on webgpu replayed steps run from their recorded GPU commands: the losses 
       last(graph).every((s) => s.submits === 1),
       `submits in a step from the graph: ${last(graph).map((s) => s.submits)}`,
     );
+    // Values whose uses do not overlap share a buffer of the graph's (buffer-plan.ts).
+    const { graphBytes = 0, graphUnsharedBytes = 0 } = graph.report;
+    assert.ok(graphBytes > 0 && graphBytes < 0.7 * graphUnsharedBytes, JSON.stringify(graph.report));
     assert.ok(
       last(kernels).every((s) => s.bindGroups >= 20),
       `through tfjs's kernels, a bind group per dispatch: ${last(kernels).map((s) => s.bindGroups)}`,

@@ -25,6 +25,9 @@ export interface ReplayReport {
   graphSteps: number;
   /** webgpu: why replayed steps ran through tfjs's kernels instead, where they did. */
   graphReason?: string;
+  /** webgpu: GPU memory the last step graph holds beside tfjs's pool, and what it would without sharing buffers. */
+  graphBytes?: number;
+  graphUnsharedBytes?: number;
 }
 
 let lastReport: ReplayReport = { recordedSteps: 0, replayedSteps: 0, kernels: 0, graphSteps: 0 };
@@ -211,7 +214,12 @@ export class LoopReplay {
     } else {
       this.graph = graph;
       this.report.graphReason = undefined;
-      debug(`The step's GPU commands are recorded (${graph.dispatchCount} dispatches); later steps reuse them.`);
+      this.report.graphBytes = graph.bytes;
+      this.report.graphUnsharedBytes = graph.unsharedBytes;
+      const mb = (n: number) => (n / 2 ** 20).toFixed(1);
+      debug(
+        `The step's GPU commands are recorded (${graph.dispatchCount} dispatches, ${mb(graph.bytes)} MiB of buffers); later steps reuse them.`,
+      );
     }
     return result;
   }

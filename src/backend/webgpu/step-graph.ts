@@ -7,13 +7,15 @@
 // setBindGroup / dispatch, the outputs copied into fresh tfjs tensors, one submit.
 //
 // Buffers: the step's intermediates and uniforms live in buffers the graph owns (tfjs's pool
-// hands its buffers to other work between steps). Variables are updated in place: each step
+// hands its buffers to other work between steps); values whose uses do not overlap share one
+// (buffer-plan.ts), so the graph holds about the step's peak of live values. Variables are updated in place: each step
 // first copies a variable's value into a buffer of the graph (its value "as the step began"),
 // then the step's update writes the variable's own buffer, so its tensor stays the same one.
 // Anything that breaks that (a variable assigned between steps, a tensor shared with the
 // variable, a held tensor disposed) is noticed before the step and it runs through tfjs again.
 import * as tf from '@tensorflow/tfjs';
 import { WEBGPU_BACKEND } from './index';
+import { BufferLifetime, planBuffers } from './buffer-plan';
 
 // The few WebGPU shapes used here, declared locally (see setup.ts).
 interface GpuBuffer {
@@ -353,15 +355,20 @@ export class StepGraph {
   /** Steps run from this graph so far. */
   stepsRun = 0;
   private readonly owned: GpuBuffer[] = [];
+  /** Bytes of the GPU buffers the graph made (intermediates shared by lifetime, uniforms). */
+  bytes = 0;
+  /** What the step's values would take with a buffer each (for the report: what sharing saves). */
+  unsharedBytes = 0;
   private readonly groups: Array<{ pipeline: object; group: object; workgroups: [number, number, number] }> = [];
   /** Per assigned variable: its buffer, and the graph's buffer its value is copied to first. */
-  private readonly copyIn: Array<{ index: number; from: GpuBuffer; to: GpuBuffer }> = [];
+  private readonly copyIn: Array<{ index: number; from: GpuBuffer; to: GpuBuffer; size: number }> = [];
   /** Variables the step binds (read or written in place), with the dataId they must still have. */
   private readonly bound: Array<{ index: number; dataId: object; buffer: GpuBuffer; assigned: boolean }> = [];
-  private readonly inputs: Array<{ index: number; to: GpuBuffer }> = [];
-  private readonly outputs: Array<{ index: number; from: GpuBuffer; shape: number[]; dtype: tf.DataType } | undefined>;
+  // Sizes are the recorded buffers': a shared buffer may be larger.
+  private readonly inputs: Array<{ index: number; to: GpuBuffer; size: number }> = [];
+  private readonly outputs: Array<{ index: number; from: GpuBuffer; size: number; shape: number[]; dtype: tf.DataType } | undefined>;
   /** The step's reads of its own values: copied out after their dispatch, read after the submit. */
-  private readonly reads: Array<Omit<RecordedRead, 'buffer'> & { from: GpuBuffer }> = [];
+  private readonly reads: Array<Omit<RecordedRead, 'buffer'> & { from: GpuBuffer; size: number }> = [];
   private readonly kept: Array<{ tensor: tf.Tensor; buffer: GpuBuffer }> = [];
 
   constructor(
@@ -376,18 +383,39 @@ export class StepGraph {
     const own = (size: number, usage = STORAGE): GpuBuffer => {
       const buf = b.device.createBuffer({ size, usage });
       this.owned.push(buf);
+      this.bytes += size;
       return buf;
     };
     /** What each buffer of the recorded step is at a later step. */
     const map = new Map<GpuBuffer, GpuBuffer>();
     const identity = (buf: GpuBuffer | undefined): void => void (buf && map.set(buf, buf));
+    /** Each recorded buffer's first and last dispatch (uniforms aside). */
+    const uses = new Map<GpuBuffer, BufferLifetime>();
+    recorded.forEach((d, i) => {
+      for (const e of d.entries) {
+        if (e.uniform) continue;
+        const u = uses.get(e.buffer);
+        if (u) u.last = i;
+        else uses.set(e.buffer, { size: e.buffer.size, first: i, last: i });
+      }
+    });
+    /** Recorded buffers that become buffers of the graph's own, shared where their uses allow. */
+    const planned = new Map<GpuBuffer, BufferLifetime>();
+    const plan = (buf: GpuBuffer, from: number, to: number): void => {
+      const u = planned.get(buf) ?? { ...(uses.get(buf) ?? { size: buf.size, first: from, last: to }) };
+      u.first = Math.min(u.first, from);
+      u.last = Math.max(u.last, to);
+      planned.set(buf, u);
+    };
+    const end = recorded.length;
     try {
       for (const t of roles.kept) {
         const buf = bufferOf(b, t);
         if (buf) this.kept.push({ tensor: t, buffer: buf });
         identity(buf);
       }
-      const used = new Set(recorded.flatMap((d) => d.entries.map((e) => e.buffer)));
+      const used = new Set(uses.keys());
+      const copyIn: Array<{ index: number; from: GpuBuffer; start: GpuBuffer }> = [];
       roles.variables.forEach((v, index) => {
         const now = bufferOf(b, v);
         const start = startBuffers[index];
@@ -397,28 +425,50 @@ export class StepGraph {
         const assigned = roles.assigned.has(index);
         this.bound.push({ index, dataId: v.dataId, buffer: now, assigned });
         if (assigned && start && start !== now) {
-          const to = own(start.size);
-          map.set(start, to);
-          this.copyIn.push({ index, from: now, to });
+          // Its value as the step began: copied in before the first dispatch.
+          plan(start, -1, -1);
+          copyIn.push({ index, from: now, start });
         }
       });
+      const inputs: Array<{ index: number; buf: GpuBuffer }> = [];
       roles.inputs.forEach((t, index) => {
         const buf = bufferOf(b, t);
-        if (!buf || map.has(buf)) return;
-        const to = own(buf.size);
-        map.set(buf, to);
-        this.inputs.push({ index, to });
+        if (!buf || map.has(buf) || planned.has(buf)) return;
+        plan(buf, -1, -1);
+        inputs.push({ index, buf });
       });
-      this.outputs = roles.outputs.map((t, index) => {
+      const outputs = roles.outputs.map((t, index) => {
         if (!t) return undefined;
         const buf = bufferOf(b, t);
         if (!buf) throw new Error('an output of the step was computed on the CPU');
-        if (!map.has(buf)) map.set(buf, own(buf.size));
-        return { index, from: map.get(buf)!, shape: t.shape, dtype: t.dtype };
+        if (!map.has(buf)) plan(buf, end, end);
+        return { index, buf, shape: t.shape, dtype: t.dtype };
       });
       for (const w of written) {
-        if (!map.has(w)) throw new Error('the step copies into a buffer that is none of its inputs, variables or constants');
+        if (!map.has(w) && !planned.has(w))
+          throw new Error('the step copies into a buffer that is none of its inputs, variables or constants');
       }
+      for (const r of reads) {
+        if (map.has(r.buffer)) continue;
+        if (!uses.has(r.buffer) && !planned.has(r.buffer)) throw new Error('the step reads a value no dispatch of it wrote');
+        // Copied out right before dispatch `afterDispatch`: kept until then.
+        plan(r.buffer, r.afterDispatch, r.afterDispatch);
+      }
+      // Anything else a dispatch binds is an intermediate of the step.
+      for (const [buf, u] of uses) if (!map.has(buf)) plan(buf, u.first, u.last);
+      const recordedBufs = [...planned.keys()];
+      const lifetimes = [...planned.values()];
+      const { slot, sizes } = planBuffers(lifetimes);
+      const shared = sizes.map((size) => own(size));
+      const valueBytes = lifetimes.reduce((n, u) => n + u.size, 0);
+      const sharedBytes = this.bytes;
+      recordedBufs.forEach((buf, i) => map.set(buf, shared[slot[i]]));
+
+      for (const c of copyIn) this.copyIn.push({ index: c.index, from: c.from, to: map.get(c.start)!, size: c.start.size });
+      for (const i of inputs) this.inputs.push({ index: i.index, to: map.get(i.buf)!, size: i.buf.size });
+      this.outputs = outputs.map((o) => o && { index: o.index, from: map.get(o.buf)!, size: o.buf.size, shape: o.shape, dtype: o.dtype });
+      for (const r of reads) this.reads.push({ ...r, from: map.get(r.buffer)!, size: r.buffer.size });
+
       const uniforms = new Map<string, GpuBuffer>();
       for (const d of recorded) {
         const entries = d.entries.map((e) => {
@@ -431,11 +481,7 @@ export class StepGraph {
               uniforms.set(key, buffer);
               b.queue.writeBuffer(buffer, 0, e.uniform.buffer, e.uniform.byteOffset, e.uniform.byteLength);
             }
-          } else {
-            // Anything else is an intermediate of the step: a buffer of the graph's own.
-            if (!map.has(e.buffer)) map.set(e.buffer, own(e.buffer.size));
-            buffer = map.get(e.buffer)!;
-          }
+          } else buffer = map.get(e.buffer)!;
           const resource: BufferBinding = { buffer };
           if (e.offset !== undefined) resource.offset = e.offset;
           if (e.size !== undefined) resource.size = e.size;
@@ -447,11 +493,8 @@ export class StepGraph {
           workgroups: d.workgroups,
         });
       }
-      for (const r of reads) {
-        const from = map.get(r.buffer);
-        if (!from) throw new Error('the step reads a value no dispatch of it wrote');
-        this.reads.push({ ...r, from });
-      }
+      // The uniforms' bytes count on both sides.
+      this.unsharedBytes = valueBytes + this.bytes - sharedBytes;
     } catch (e) {
       this.dispose();
       throw e;
@@ -483,30 +526,39 @@ export class StepGraph {
   run(inputs: readonly tf.Tensor[]): { outputs: Array<tf.TensorInfo | undefined>; reads: Array<tf.TensorInfo | undefined> } {
     const b = this.backend;
     this.stepsRun += 1;
-    const copies: Array<{ from: GpuBuffer; to: GpuBuffer }> = [];
-    for (const { index, to } of this.inputs) {
+    const copies: Array<{ from: GpuBuffer; to: GpuBuffer; size: number }> = [];
+    for (const { index, to, size } of this.inputs) {
       const data = b.tensorMap.get(inputs[index].dataId)!;
       const values = data.values;
-      if (!data.resource && values && (values instanceof Float32Array || values instanceof Int32Array) && values.byteLength === to.size) {
+      if (!data.resource && values && (values instanceof Float32Array || values instanceof Int32Array) && values.byteLength === size) {
         b.queue.writeBuffer(to, 0, values.buffer, values.byteOffset, values.byteLength);
         continue;
       }
       b.uploadToGPU(inputs[index].dataId);
-      copies.push({ from: bufferOf(b, inputs[index])!, to });
+      copies.push({ from: bufferOf(b, inputs[index])!, to, size });
     }
     // Encoded after whatever tfjs has queued (the batch's own kernels, an upload above), in the
     // same command buffer, submitted by tfjs so that it frees what waited on the submit.
     b.ensureCommandEncoderReady();
     b.endComputePassEncoder();
     const encoder = b.commandEncoder!;
-    for (const c of copies) encoder.copyBufferToBuffer(c.from, 0, c.to, 0, Math.min(c.from.size, c.to.size));
-    for (const c of this.copyIn) encoder.copyBufferToBuffer(c.from, 0, c.to, 0, c.to.size);
+    for (const c of [...copies, ...this.copyIn]) encoder.copyBufferToBuffer(c.from, 0, c.to, 0, Math.min(c.from.size, c.size));
     /** A new tensor of tfjs's with a copy of `from`, encoded at this point of the step. */
-    const copyOut = (from: GpuBuffer, shape: number[], dtype: tf.DataType): tf.TensorInfo => {
+    const copyOut = ({
+      from,
+      size,
+      shape,
+      dtype,
+    }: {
+      from: GpuBuffer;
+      size: number;
+      shape: number[];
+      dtype: tf.DataType;
+    }): tf.TensorInfo => {
       const info = b.makeTensorInfo(shape, dtype);
       b.uploadToGPU(info.dataId);
       const to = bufferOf(b, info)!;
-      encoder.copyBufferToBuffer(from, 0, to, 0, Math.min(from.size, to.size));
+      encoder.copyBufferToBuffer(from, 0, to, 0, Math.min(size, to.size));
       return info;
     };
     const reads: Array<tf.TensorInfo | undefined> = [];
@@ -515,7 +567,7 @@ export class StepGraph {
     for (let at = 0; at <= this.groups.length;) {
       for (; next < this.reads.length && this.reads[next].afterDispatch <= at; next++) {
         const r = this.reads[next];
-        reads[r.read] = copyOut(r.from, r.shape, r.dtype);
+        reads[r.read] = copyOut(r);
       }
       const end = next < this.reads.length ? this.reads[next].afterDispatch : this.groups.length;
       if (end > at) {
@@ -530,7 +582,7 @@ export class StepGraph {
       }
       if (at === this.groups.length && next >= this.reads.length) break;
     }
-    const outputs = this.outputs.map((o) => (o ? copyOut(o.from, o.shape, o.dtype) : undefined));
+    const outputs = this.outputs.map((o) => (o ? copyOut(o) : undefined));
     b.submitQueue();
     return { outputs, reads };
   }
