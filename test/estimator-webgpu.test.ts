@@ -10,7 +10,7 @@ import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
 import { CHROMIUM_SWIFTSHADER_ICD } from '../src/backend/webgpu/setup';
 import { initBackend } from '../src/backend/select';
-import { setQuiet } from '../src/host/log';
+import { setLogSink, setQuiet, setVerbosity, getVerbosity } from '../src/host/log';
 import { Estimator } from '../src/estimator/estimator';
 import { EstimatorSpec, ModeKeys, ModeKey } from '../src/estimator/spec';
 import { RunConfigOptions } from '../src/estimator/run-config';
@@ -504,6 +504,46 @@ test("on webgpu a step with a kernel tfjs would run on the CPU (an op on the lab
   const kernels = await run(false);
   assert.ok(graph.report.graphSteps >= 6, JSON.stringify(graph.report));
   for (const [name, x] of graph.vars) assert.deepEqual(x, kernels.vars.get(name), `variable ${name}`);
+});
+
+test("on webgpu a step graph Dawn refuses (here: its buffers past the device's size limit) is dropped before its first step, with one warning; training goes on through the kernels", async () => {
+  const run = async (graph: boolean) => {
+    const dir = tmpDir('wg-graph-refused-');
+    await estimator(dir, 'webgpu').train(input(true), { steps: 2 });
+    const est = estimator(dir, 'webgpu');
+    const losses = await withEnv({ TFJS_ESTIMATOR_WEBGPU_GRAPH: graph ? undefined : '0' }, () => trainLosses(est, 10));
+    return { losses, report: lastReplayReport(), vars: variables(est) };
+  };
+  const device = (globalThis as unknown as Record<string, { prototype: Record<string, unknown> }>).GPUDevice.prototype;
+  const createBuffer = device.createBuffer as (this: { limits: { maxBufferSize: number } }, d: { size: number; usage: number }) => unknown;
+  // Only the buffers the step graph makes for itself (the storage ones, not its uniforms).
+  device.createBuffer = function (this: { limits: { maxBufferSize: number } }, d: { size: number; usage: number }) {
+    const ours = /new StepGraph/.test(new Error().stack ?? '') && d.usage & 128;
+    return createBuffer.call(this, ours ? { ...d, size: this.limits.maxBufferSize + 4 } : d);
+  };
+  const warnings: string[] = [];
+  const verbosity = getVerbosity();
+  setVerbosity('warn');
+  setLogSink((line, level) => void (level === 'warn' && warnings.push(line)));
+  let refused: Awaited<ReturnType<typeof run>>;
+  try {
+    refused = await run(true);
+  } finally {
+    device.createBuffer = createBuffer;
+    setLogSink(undefined);
+    setVerbosity(verbosity);
+    setQuiet(true);
+  }
+  const kernels = await run(false);
+  assert.equal(refused.report.graphSteps, 0, JSON.stringify(refused.report));
+  assert.ok(refused.report.replayedSteps >= 7, JSON.stringify(refused.report));
+  assert.match(refused.report.graphReason ?? '', /Dawn refused the step's recorded commands \(.+\)|not enough memory/);
+  assert.deepEqual(
+    warnings.filter((w) => /recorded GPU commands are not used/.test(w)),
+    [`The step's recorded GPU commands are not used: ${refused.report.graphReason}. Steps run through the kernels.`],
+  );
+  assert.deepEqual(refused.losses, kernels.losses);
+  for (const [name, x] of refused.vars) assert.deepEqual(x, kernels.vars.get(name), `variable ${name}`);
 });
 
 test('on webgpu a training step that reads a value it computed (a metric in TRAIN mode) is replayed through the kernels and says why', async () => {

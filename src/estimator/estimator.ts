@@ -314,6 +314,7 @@ export class Estimator<F extends TensorOrDict = tf.Tensor, L extends TensorOrDic
           lastHooks: [progress, saver],
           saveCheckpoint: () => this.saveStore(store, globalStep),
           inputFn,
+          betweenSteps: () => replay.settle(),
           build: async (batch, step) => {
             const built = replay.canReplay(batch, !graphWritten)
               ? this.replayTrainStep(replay, store, batch, step)
@@ -487,6 +488,7 @@ export class Estimator<F extends TensorOrDict = tf.Tensor, L extends TensorOrDic
           hooks: [...(opts.steps != null ? [new StopAfterNEvalsHook(opts.steps)] : []), summaries, ...(opts.hooks ?? [])],
           lastHooks: [progress],
           inputFn,
+          betweenSteps: () => replay.settle(),
           build: (batch) =>
             this.buildInferenceStep(
               store,
@@ -572,6 +574,7 @@ export class Estimator<F extends TensorOrDict = tf.Tensor, L extends TensorOrDic
         globalStep,
         hooks: opts.hooks ?? [],
         inputFn,
+        betweenSteps: () => replay.settle(),
         build: (batch) =>
           this.buildInferenceStep(
             store,

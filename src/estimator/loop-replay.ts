@@ -10,7 +10,7 @@ import type { VariableStore } from '../framework/variables';
 import type { InputBatch, TensorOrDict } from './input';
 import type { Predictions } from './spec';
 import { activeCollector } from './summary/collect';
-import { debug } from '../host/log';
+import { debug, warn } from '../host/log';
 import { StepGraph, StepGraphRecording, stepGraphsWanted } from '../backend/webgpu/step-graph';
 
 /** What the last train(), evaluate() or predict() call's step replay did (benchmarks, tests). */
@@ -160,6 +160,23 @@ export class LoopReplay {
     this.replay = undefined;
     this.graph?.dispose();
     this.graph = undefined;
+  }
+
+  /**
+   * Awaited between steps (RunLoopOptions.betweenSteps): before a new step graph's first step,
+   * Dawn's word on it (a refusal drops it, for the call).
+   */
+  async settle(): Promise<void> {
+    const graph = this.graph;
+    if (!graph || graph.stepsRun > 0) return;
+    const refusal = await graph.verdict();
+    if (!refusal || graph !== this.graph) return;
+    graph.dispose();
+    this.graph = undefined;
+    this.graphOff = refusal;
+    this.report.graphReason = refusal;
+    // Not the user's doing, and the steps still run (through the kernels, slower): said once.
+    warn(`The step's recorded GPU commands are not used: ${refusal}. Steps run through the kernels.`);
   }
 
   /** The step from its recorded GPU commands, where there is a graph and it still fits. */

@@ -40,6 +40,12 @@ export interface RunLoopOptions<T, F extends TensorOrDict = TensorOrDict, L exte
   inputFn: InputFn<F, L>;
   /** Runs modelFn on a batch (inside the step's engine scope). */
   build(batch: InputBatch<F, L>, globalStep: number): Promise<BuiltStep<T>>;
+  /**
+   * Awaited before each step, outside its engine scope: where asynchronous work of the call's
+   * own waits (a step graph's check), so the input pipeline's work that runs meanwhile does not
+   * allocate into the step's scope.
+   */
+  betweenSteps?(): Promise<void>;
   /** After the last step, before hooks end (may throw: the run then failed). */
   finish?(steps: number): void;
   /** The message of the KeyboardInterrupt thrown after the hooks ended. */
@@ -78,6 +84,7 @@ export async function* runLoop<T, F extends TensorOrDict, L extends TensorOrDict
     const breather = new EventLoopYield();
     for (;;) {
       await breather.maybe();
+      await o.betweenSteps?.();
       if (isInterruptRequested()) {
         clearInterrupt();
         outcome = 'interrupted';

@@ -52,6 +52,9 @@ interface GpuQueue {
 interface GpuDevice {
   createBuffer(d: { size: number; usage: number }): GpuBuffer;
   createBindGroup(d: BindGroupDescriptor): object;
+  createCommandEncoder(): CommandEncoder & { finish(): object };
+  pushErrorScope(filter: 'validation' | 'out-of-memory'): void;
+  popErrorScope(): Promise<{ message: string } | null>;
 }
 interface TensorData {
   resource?: unknown;
@@ -133,6 +136,21 @@ function internals(backend: unknown): WebGPUBackendInternals | undefined {
 /** Whether replayed steps on this backend should become step graphs. */
 export function stepGraphsWanted(): boolean {
   return tf.getBackend() === WEBGPU_BACKEND && process.env.TFJS_ESTIMATOR_WEBGPU_GRAPH !== '0' && dawnPrototypes() !== undefined;
+}
+
+/** A copy of `size` bytes (a recorded buffer's; `to` may be larger) from one buffer into another. */
+interface BufferCopy {
+  from: GpuBuffer;
+  to: GpuBuffer;
+  size: number;
+}
+
+/** A value of the step copied into a new tensor after the step (an output) or where it is read. */
+interface CopiedValue {
+  from: GpuBuffer;
+  size: number;
+  shape: number[];
+  dtype: tf.DataType;
 }
 
 /** The tensors a recorded step was tied to, after it ran (see StepGraphRecording.finish). */
@@ -354,6 +372,8 @@ export class StepGraph {
   readonly dispatchCount: number;
   /** Steps run from this graph so far. */
   stepsRun = 0;
+  private checked: Promise<void> = Promise.resolve();
+  private refusal: string | undefined;
   private readonly owned: GpuBuffer[] = [];
   /** Bytes of the GPU buffers the graph made (intermediates shared by lifetime, uniforms). */
   bytes = 0;
@@ -408,6 +428,10 @@ export class StepGraph {
       planned.set(buf, u);
     };
     const end = recorded.length;
+    // Dawn reports a buffer it could not make, or a bind group or command it refuses, later and
+    // apart from the call; in these scopes the refusal is this graph's (see verdict()).
+    b.device.pushErrorScope('out-of-memory');
+    b.device.pushErrorScope('validation');
     try {
       for (const t of roles.kept) {
         const buf = bufferOf(b, t);
@@ -482,9 +506,10 @@ export class StepGraph {
               b.queue.writeBuffer(buffer, 0, e.uniform.buffer, e.uniform.byteOffset, e.uniform.byteLength);
             }
           } else buffer = map.get(e.buffer)!;
-          const resource: BufferBinding = { buffer };
+          // Bound as recorded: a shared buffer may be larger than the value, and the whole of it
+          // past the device's binding-size limit.
+          const resource: BufferBinding = { buffer, size: e.size ?? e.buffer.size - (e.offset ?? 0) };
           if (e.offset !== undefined) resource.offset = e.offset;
-          if (e.size !== undefined) resource.size = e.size;
           return { binding: e.binding, resource };
         });
         this.groups.push({
@@ -495,11 +520,40 @@ export class StepGraph {
       }
       // The uniforms' bytes count on both sides.
       this.unsharedBytes = valueBytes + this.bytes - sharedBytes;
+      // The step's commands encoded once, never submitted: what Dawn would refuse in them
+      // (a binding, a dispatch's size, a copy) is refused now, in the scopes.
+      const check = b.device.createCommandEncoder();
+      this.encode(check, [], () => undefined);
+      check.finish();
     } catch (e) {
       this.dispose();
       throw e;
+    } finally {
+      const refused = Promise.all([b.device.popErrorScope(), b.device.popErrorScope()]);
+      this.checked = refused.then(
+        ([validation, memory]) => {
+          // Dawn's messages run over lines ("... - While calling [Device].CreateBuffer(...)").
+          const said = (e: { message: string }) => e.message.replace(/\s*\n\s*(- )?/g, ' ').trim();
+          this.refusal = memory
+            ? `the GPU has not enough memory for the step graph's ${(this.bytes / 2 ** 20).toFixed(1)} MiB of buffers (${said(memory)})`
+            : validation
+              ? `Dawn refused the step's recorded commands (${said(validation)})`
+              : '';
+        },
+        (e: Error) => void (this.refusal = `Dawn's error scope failed (${e.message})`),
+      );
     }
     this.dispatchCount = this.groups.length;
+  }
+
+  /**
+   * Whether Dawn took the graph's buffers, bind groups and commands (an empty string), or why
+   * not. Awaited before the graph's first step: its buffers are made and its commands encoded
+   * once when it is built, and Dawn tells of a refusal only asynchronously.
+   */
+  async verdict(): Promise<string> {
+    await this.checked;
+    return this.refusal!;
   }
 
   /** Why this step cannot run from the graph (what it was recorded with has changed), or undefined. */
@@ -526,7 +580,7 @@ export class StepGraph {
   run(inputs: readonly tf.Tensor[]): { outputs: Array<tf.TensorInfo | undefined>; reads: Array<tf.TensorInfo | undefined> } {
     const b = this.backend;
     this.stepsRun += 1;
-    const copies: Array<{ from: GpuBuffer; to: GpuBuffer; size: number }> = [];
+    const copies: BufferCopy[] = [];
     for (const { index, to, size } of this.inputs) {
       const data = b.tensorMap.get(inputs[index].dataId)!;
       const values = data.values;
@@ -542,28 +596,29 @@ export class StepGraph {
     b.ensureCommandEncoderReady();
     b.endComputePassEncoder();
     const encoder = b.commandEncoder!;
-    for (const c of [...copies, ...this.copyIn]) encoder.copyBufferToBuffer(c.from, 0, c.to, 0, Math.min(c.from.size, c.size));
-    /** A new tensor of tfjs's with a copy of `from`, encoded at this point of the step. */
-    const copyOut = ({
-      from,
-      size,
-      shape,
-      dtype,
-    }: {
-      from: GpuBuffer;
-      size: number;
-      shape: number[];
-      dtype: tf.DataType;
-    }): tf.TensorInfo => {
+    /** A new tensor of tfjs's with a copy of a value, encoded at this point of the step. */
+    const copyOut = ({ from, size, shape, dtype }: CopiedValue): tf.TensorInfo => {
       const info = b.makeTensorInfo(shape, dtype);
       b.uploadToGPU(info.dataId);
       const to = bufferOf(b, info)!;
       encoder.copyBufferToBuffer(from, 0, to, 0, Math.min(size, to.size));
       return info;
     };
-    const reads: Array<tf.TensorInfo | undefined> = [];
+    const reads = this.encode(encoder, copies, copyOut);
+    const outputs = this.outputs.map((o) => (o ? copyOut(o) : undefined));
+    b.submitQueue();
+    return { outputs, reads };
+  }
+
+  /**
+   * Encodes the step: the batch's copies and the variables' copy-in, then its dispatches in one
+   * compute pass, split only where the step reads one of its values (a copy goes between
+   * passes). Returns, by read number, what copyOut made of each read.
+   */
+  private encode<T>(encoder: CommandEncoder, copies: readonly BufferCopy[], copyOut: (v: CopiedValue) => T): T[] {
+    for (const c of [...copies, ...this.copyIn]) encoder.copyBufferToBuffer(c.from, 0, c.to, 0, Math.min(c.from.size, c.size));
+    const reads: T[] = [];
     let next = 0;
-    // One compute pass, split only where the step reads one of its values (a copy goes between passes).
     for (let at = 0; at <= this.groups.length;) {
       for (; next < this.reads.length && this.reads[next].afterDispatch <= at; next++) {
         const r = this.reads[next];
@@ -582,9 +637,7 @@ export class StepGraph {
       }
       if (at === this.groups.length && next >= this.reads.length) break;
     }
-    const outputs = this.outputs.map((o) => (o ? copyOut(o) : undefined));
-    b.submitQueue();
-    return { outputs, reads };
+    return reads;
   }
 
   /** Frees the graph's own buffers (its intermediates, uniforms and copies of the batch). */
