@@ -6,9 +6,12 @@
 // is: the batch written into buffers of the graph's own, one compute pass of setPipeline /
 // setBindGroup / dispatch, the outputs copied into fresh tfjs tensors, one submit.
 //
-// Buffers: the step's intermediates and uniforms live in buffers the graph owns (tfjs's pool
-// hands its buffers to other work between steps); values whose uses do not overlap share one
-// (buffer-plan.ts), so the graph holds about the step's peak of live values. Variables are updated in place: each step
+// Buffers: the step's intermediates live in buffers the graph holds for its life (tfjs hands a
+// tensor's buffer to other work once the tensor is freed); values whose uses do not overlap
+// share one (buffer-plan.ts), so the graph holds about the step's peak of live values. It takes
+// them from tfjs-webgpu's pool, where the recorded step left buffers of these very sizes, and
+// gives them back when dropped: the graph adds little to the GPU memory tfjs already holds, and
+// counts in tf.memory(). Uniforms are the graph's own. Variables are updated in place: each step
 // first copies a variable's value into a buffer of the graph (its value "as the step began"),
 // then the step's update writes the variable's own buffer, so its tensor stays the same one.
 // Anything that breaks that (a variable assigned between steps, a tensor shared with the
@@ -74,6 +77,11 @@ interface WebGPUBackendInternals {
   submitQueue(): void;
   uploadToGPU(dataId: object): void;
   makeTensorInfo(shape: number[], dtype: tf.DataType): tf.TensorInfo;
+  bufferManager: {
+    acquireBuffer(size: number, usage: number): GpuBuffer;
+    /** reuse false: destroyed, not pooled. */
+    releaseBuffer(buffer: GpuBuffer, reuse?: boolean): void;
+  };
 }
 
 const CPU_FORWARD = 'WEBGPU_CPU_FORWARD';
@@ -129,7 +137,9 @@ function internals(backend: unknown): WebGPUBackendInternals | undefined {
     typeof b.ensureCommandEncoderReady === 'function' &&
     typeof b.uploadToGPU === 'function' &&
     typeof b.makeTensorInfo === 'function' &&
-    typeof b.endComputePassEncoder === 'function';
+    typeof b.endComputePassEncoder === 'function' &&
+    typeof b.bufferManager?.acquireBuffer === 'function' &&
+    typeof b.bufferManager?.releaseBuffer === 'function';
   return ok ? (b as WebGPUBackendInternals) : undefined;
 }
 
@@ -374,6 +384,8 @@ export class StepGraph {
   stepsRun = 0;
   private checked: Promise<void> = Promise.resolve();
   private refusal: string | undefined;
+  /** Buffers taken from tfjs-webgpu's pool (the step's values), and made by the graph (uniforms). */
+  private readonly pooled: GpuBuffer[] = [];
   private readonly owned: GpuBuffer[] = [];
   /** Bytes of the GPU buffers the graph made (intermediates shared by lifetime, uniforms). */
   bytes = 0;
@@ -400,7 +412,19 @@ export class StepGraph {
     roles: StepGraphRoles,
   ) {
     const b = backend;
-    const own = (size: number, usage = STORAGE): GpuBuffer => {
+    // tfjs pools a freed tensor's buffer only once the commands using it are submitted: the
+    // recorded step's are, so its buffers wait in the pool for the graph to take them.
+    if (b.commandEncoder) {
+      b.endComputePassEncoder();
+      b.submitQueue();
+    }
+    const pooled = (size: number): GpuBuffer => {
+      const buf = b.bufferManager.acquireBuffer(size, STORAGE);
+      this.pooled.push(buf);
+      this.bytes += size;
+      return buf;
+    };
+    const own = (size: number, usage: number): GpuBuffer => {
       const buf = b.device.createBuffer({ size, usage });
       this.owned.push(buf);
       this.bytes += size;
@@ -483,7 +507,7 @@ export class StepGraph {
       const recordedBufs = [...planned.keys()];
       const lifetimes = [...planned.values()];
       const { slot, sizes } = planBuffers(lifetimes);
-      const shared = sizes.map((size) => own(size));
+      const shared = sizes.map(pooled);
       const valueBytes = lifetimes.reduce((n, u) => n + u.size, 0);
       const sharedBytes = this.bytes;
       recordedBufs.forEach((buf, i) => map.set(buf, shared[slot[i]]));
@@ -640,9 +664,16 @@ export class StepGraph {
     return reads;
   }
 
-  /** Frees the graph's own buffers (its intermediates, uniforms and copies of the batch). */
+  /**
+   * Gives the step's buffers back to tfjs's pool and frees the uniforms. Buffers of a graph Dawn
+   * refused, or whose check is not in, may be invalid (one it could not make): those are
+   * destroyed rather than pooled, where tfjs would hand them to a tensor.
+   */
   dispose(): void {
+    const valid = this.refusal === '';
+    for (const buf of this.pooled) this.backend.bufferManager.releaseBuffer(buf, valid);
     for (const buf of this.owned) buf.destroy();
+    this.pooled.length = 0;
     this.owned.length = 0;
   }
 }
