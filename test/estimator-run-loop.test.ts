@@ -220,3 +220,33 @@ test('summaries recorded inside the inputFn are written at the step that consume
   // tf.data's prefetch buffer still holds up to 2 elements ({xs, ys}) of the abandoned iterator.
   assert.ok(tf.memory().numTensors <= before + 4, `no tensor kept for summaries: ${tf.memory().numTensors - before} more`);
 });
+
+test("a tf.data pipeline that maps after batching and prefetches trains with a sync or an async modelFn: the step's scope does not free what the prefetch makes meanwhile", async () => {
+  const rows = Array.from({ length: 64 }, (_, i) => ({ xs: [i / 64, 1 - i / 64], ys: [i % 3] }));
+  // The intermediate notebook's shape: batch, map (augment), prefetch.
+  const inputFn = () =>
+    tf.data
+      .array(rows)
+      .batch(8)
+      .map((b) => {
+        const e = b as { xs: tf.Tensor; ys: tf.Tensor };
+        return { xs: tf.mul(e.xs, 2), ys: e.ys } as tf.TensorContainer;
+      })
+      .repeat()
+      .prefetch(2);
+  const linear = async (x: tf.Tensor, y: tf.Tensor | undefined, mode: ModeKey, params: { wait: boolean }) => {
+    // An await inside the step lets the prefetch run while the step's scope is open.
+    if (params.wait) await new Promise<void>((r) => setImmediate(r));
+    const loss = tf.mean(tf.square(tf.sub(layers.dense(x, 1), y!))) as tf.Scalar;
+    return new EstimatorSpec({ mode, loss, trainOp: train.sgd(0.05).minimize(loss, { globalStep: train.getOrCreateGlobalStep() }) });
+  };
+  for (const wait of [false, true]) {
+    const before = tf.memory().numTensors;
+    const est = new Estimator(linear, tmpDir('prefetch-map-'), { params: { wait }, config: { logStepCountSteps: 0 } });
+    await est.train(inputFn, { steps: 30 });
+    const metrics = await est.evaluate(inputFn, { steps: 4 });
+    assert.equal(metrics.globalStep, 30, `modelFn ${wait ? 'async' : 'sync'}`);
+    // What is left is the abandoned iterators' prefetch buffers (two batches of two tensors each).
+    assert.ok(tf.memory().numTensors <= before + 8, `${tf.memory().numTensors - before} tensors more`);
+  }
+});

@@ -7,6 +7,7 @@ import { GraphContext, withGraph } from '../framework/graph';
 import { VariableStore } from '../framework/variables';
 import { latestCheckpoint, loadCheckpoint } from './checkpoint';
 import { RunConfig } from './run-config';
+import { runAsOwner, startOwnedScope } from '../framework/owned-scope';
 
 /**
  * Restores `checkpoint` (a model directory or a model.ckpt-N folder), runs fn with its variables
@@ -20,23 +21,25 @@ export async function restoreAndRun<T extends tf.TensorContainer>(checkpoint: st
   const loaded = loadCheckpoint(ckpt);
   const store = new VariableStore(undefined, loaded.tensors);
   const graph = new GraphContext(store, 'infer', new RunConfig(), loaded.meta.globalStep);
-  const engine = tf.engine();
-  engine.startScope('restore_and_run');
-  let result: T | undefined;
-  try {
-    result = await withGraph(graph, fn);
-    const missing = store
-      .records()
-      .filter((r) => !loaded.tensors[r.name])
-      .map((r) => r.name);
-    if (missing.length) {
-      throw new Error(
-        `restoreAndRun: ${ckpt} has no values for ${missing.join(', ')}; the code creates variables the trained model did not have.`,
-      );
+  // fn may await: the scope collects fn's tensors only (framework/owned-scope.ts).
+  return runAsOwner(async () => {
+    startOwnedScope('restore_and_run');
+    let result: T | undefined;
+    try {
+      result = await withGraph(graph, fn);
+      const missing = store
+        .records()
+        .filter((r) => !loaded.tensors[r.name])
+        .map((r) => r.name);
+      if (missing.length) {
+        throw new Error(
+          `restoreAndRun: ${ckpt} has no values for ${missing.join(', ')}; the code creates variables the trained model did not have.`,
+        );
+      }
+      return result;
+    } finally {
+      tf.engine().endScope(result as tf.TensorContainer);
+      store.dispose();
     }
-    return result;
-  } finally {
-    engine.endScope(result as tf.TensorContainer);
-    store.dispose();
-  }
+  });
 }

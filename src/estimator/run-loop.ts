@@ -13,6 +13,7 @@ import { InputBatch, InputFn, InputStream, TensorOrDict, disposeBatch, openInput
 import type { ModeKey } from './spec';
 import { clearInterrupt, isInterruptRequested, KeyboardInterrupt } from '../host/interrupt';
 import { abandonStepCollector, fetchRecordingInput, startInputSummaries, stopInputSummaries, takeInputSummaries } from './summary/collect';
+import { runAsNoOwner, runAsOwner, startOwnedScope } from '../framework/owned-scope';
 
 export type Call = 'train' | 'evaluate' | 'predict';
 
@@ -93,30 +94,34 @@ export async function* runLoop<T, F extends TensorOrDict, L extends TensorOrDict
       const ctx = new LoopContext(o.mode, o.modelDir, globalStep);
       const args = await beforeRunAll(active, ctx);
       if (ctx.stopRequested) break;
-      const batch = await fetchBatch(iterator, o, globalStep, steps);
-      if (!batch) break;
-      let result: ReturnType<BuiltStep<T>['run']>;
-      let built: BuiltStep<T> | undefined;
-      try {
-        takeInputSummaries();
-        built = await o.build(batch, globalStep);
-        if (!spec) {
-          spec = built.specHooks;
-          if (spec.length) {
-            for (const h of spec) {
-              began.push(h);
-              await h.begin?.(info());
+      // The step's scope collects the step's tensors only, not those of a dataset's prefetch
+      // running during its awaits (framework/owned-scope.ts).
+      const result = await runAsOwner(async (): Promise<ReturnType<BuiltStep<T>['run']> | undefined> => {
+        const batch = await fetchBatch(iterator, o, globalStep, steps);
+        if (!batch) return undefined;
+        let built: BuiltStep<T> | undefined;
+        try {
+          takeInputSummaries();
+          built = await o.build(batch, globalStep);
+          if (!spec) {
+            spec = built.specHooks;
+            if (spec.length) {
+              for (const h of spec) {
+                began.push(h);
+                await h.begin?.(info());
+              }
+              for (const h of spec) await h.afterCreateSession?.(info());
+              args.splice(lead.length, 0, ...(await beforeRunAll(spec, ctx)));
+              active = [...lead, ...spec, ...last];
             }
-            for (const h of spec) await h.afterCreateSession?.(info());
-            args.splice(lead.length, 0, ...(await beforeRunAll(spec, ctx)));
-            active = [...lead, ...spec, ...last];
           }
+          return built.run(args);
+        } finally {
+          built?.dispose?.();
+          closeStepScope(iterator, batch);
         }
-        result = built.run(args);
-      } finally {
-        built?.dispose?.();
-        closeStepScope(iterator, batch);
-      }
+      });
+      if (!result) break;
       globalStep = result.globalStep;
       steps += 1;
       const after = new LoopContext(o.mode, o.modelDir, globalStep, ctx);
@@ -189,15 +194,17 @@ async function fetchBatch<F extends TensorOrDict, L extends TensorOrDict>(
   if (iterator.ownsBatches) {
     let next: IteratorResult<InputBatch<F, L>>;
     try {
-      next = await fetchRecordingInput(iterator);
+      // Started as no one's work: what the dataset goes on doing in the background (prefetch)
+      // is not the step's.
+      next = await runAsNoOwner(() => fetchRecordingInput(iterator));
     } catch (e) {
       throw withContext(e, context());
     }
     if (next.done) return undefined;
-    engine.startScope(name);
+    startOwnedScope(name);
     return next.value;
   }
-  engine.startScope(name);
+  startOwnedScope(name);
   try {
     const next = await fetchRecordingInput(iterator);
     if (next.done) {

@@ -1,0 +1,62 @@
+// Engine scopes that belong to one piece of asynchronous work. tfjs keeps one global stack of
+// scopes, and a tensor is tracked by whichever scope is open when it is made. A scope held open
+// across an await (a training step awaiting its batch, an async modelFn) also collects the
+// tensors of any other work that runs meanwhile, and frees them when it ends: tf.data's
+// prefetch filling its buffer in the background then finds its next batch disposed ("Cannot
+// read properties of undefined (reading 'backend')" at the second step). An owned scope tracks
+// only the tensors made by its own work, told apart by Node's AsyncLocalStorage; what other
+// work makes while it is open is left to no scope, as if none were open.
+import { AsyncLocalStorage } from 'async_hooks';
+import * as tf from '@tensorflow/tfjs';
+
+/** A scope's record in tfjs's engine (internal, present in 4.x). */
+interface EngineScope {
+  track: tf.Tensor[];
+}
+interface TrackingEngine {
+  state: { activeScope: EngineScope | null };
+  track<T extends tf.Tensor>(t: T): T;
+}
+
+const work = new AsyncLocalStorage<symbol>();
+/** By engine scope: the work it belongs to. */
+const owners = new WeakMap<EngineScope, symbol>();
+const patched = new WeakSet<object>();
+
+function engine(): TrackingEngine {
+  return tf.engine() as unknown as TrackingEngine;
+}
+
+/** Wraps the engine's track() once: a tensor made by other work skips an owned scope. */
+function ensurePatched(): void {
+  const e = engine();
+  if (patched.has(e)) return;
+  patched.add(e);
+  const track = e.track;
+  e.track = function <T extends tf.Tensor>(this: TrackingEngine, t: T): T {
+    const scope = this.state.activeScope;
+    const owner = scope ? owners.get(scope) : undefined;
+    if (owner !== undefined && work.getStore() !== owner) return t;
+    return track.call(this, t) as T;
+  };
+}
+
+/** Runs fn as its own piece of work: scopes it opens with startOwnedScope are its alone. */
+export function runAsOwner<T>(fn: () => T): T {
+  ensurePatched();
+  return work.run(Symbol('owned scope'), fn);
+}
+
+/** Runs fn as no one's work (what it starts, e.g. a dataset's prefetch, stays no one's). */
+export function runAsNoOwner<T>(fn: () => T): T {
+  return work.exit(fn);
+}
+
+/** tf.engine().startScope, the scope owned by the current work (runAsOwner); end it with tf.engine().endScope. */
+export function startOwnedScope(name: string): void {
+  const e = tf.engine();
+  e.startScope(name);
+  const owner = work.getStore();
+  const scope = engine().state.activeScope;
+  if (owner !== undefined && scope) owners.set(scope, owner);
+}
