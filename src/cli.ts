@@ -66,6 +66,10 @@ function uninstall(args: string[]): void {
 async function kernel(args: string[]): Promise<void> {
   const file = flagValue(args, '--connection-file') ?? args.find((a) => a.endsWith('.json'));
   if (!file) usage(2);
+  // V8 keeps 10 frames: a modelFn error's path through the library (run loop, step, graph)
+  // takes about that many, and the user's cell frames below it would be cut off. The
+  // traceback folds the library's frames, so more of them cost the reader nothing.
+  Error.stackTraceLimit = 50;
   const { readConnectionFile } = await import('./kernel/protocol/connection');
   const connection = readConnectionFile(file);
   // The compiler thread first: TypeScript starts up while the library and zeromq load.
