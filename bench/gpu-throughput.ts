@@ -54,16 +54,31 @@ function instrument(): void {
       counters.readMs += performance.now() - t;
     }
   };
-  // Counted where Dawn encodes them: a step from its recorded GPU commands bypasses tfjs.
-  const pass = (globalThis as unknown as { GPUComputePassEncoder?: { prototype: Record<string, (...a: unknown[]) => unknown> } })
-    .GPUComputePassEncoder?.prototype;
-  const dispatch = pass?.dispatchWorkgroups;
-  if (pass && dispatch) {
-    pass.dispatchWorkgroups = function (this: unknown, ...a: unknown[]) {
-      counters.dispatches += 1;
-      return dispatch.apply(this, a);
+  // Counted where Dawn encodes them (a step from its recorded GPU commands bypasses tfjs), and
+  // only once submitted: a step graph encodes its step once more to check it, never submitted.
+  type Proto = Record<string, (...a: unknown[]) => unknown>;
+  const g2 = globalThis as unknown as Record<string, { prototype: Proto } | undefined>;
+  const [encoder, pass, queue] = [g2.GPUCommandEncoder?.prototype, g2.GPUComputePassEncoder?.prototype, g2.GPUQueue?.prototype];
+  if (!encoder || !pass || !queue) return;
+  const encoderOf = new WeakMap<object, object>();
+  const encoded = new WeakMap<object, number>();
+  const wrap = (proto: Proto, name: string, after: (self: object, result: unknown, args: unknown[]) => void) => {
+    const orig = proto[name];
+    proto[name] = function (this: object, ...a: unknown[]) {
+      const r = orig.apply(this, a);
+      after(this, r, a);
+      return r;
     };
-  }
+  };
+  wrap(encoder, 'beginComputePass', (enc, p) => encoderOf.set(p as object, enc));
+  wrap(pass, 'dispatchWorkgroups', (p) => {
+    const enc = encoderOf.get(p);
+    if (enc) encoded.set(enc, (encoded.get(enc) ?? 0) + 1);
+  });
+  wrap(encoder, 'finish', (enc, buf) => encoded.set(buf as object, encoded.get(enc) ?? 0));
+  wrap(queue, 'submit', (_q, _r, [bufs]) => {
+    for (const b of bufs as object[]) counters.dispatches += encoded.get(b) ?? 0;
+  });
 }
 
 const median = (xs: number[]) => (xs.length ? [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] : NaN);
@@ -80,6 +95,8 @@ interface Figures {
   replayed: number;
   /** The step graph's own GPU buffers, and what they would be with one buffer per value (MiB). */
   graphMiB: string;
+  /** How much tfjs-webgpu's buffer pool grew over this batch size's calls (MiB; the graph's buffers come from it). */
+  poolMiB: number;
   /** Of those, steps run from their recorded GPU commands (backend/webgpu/step-graph.ts). */
   graphed: number;
 }
@@ -114,6 +131,7 @@ async function ours(batch: number): Promise<Figures> {
   const est = new Estimator(articleModelFn, dir, {
     config: { logStepCountSteps: 0, saveSummarySteps: 0, saveCheckpointsSteps: 1_000_000 },
   });
+  const pool0 = poolBytes();
   await est.train(mnistInputFn(ModeKeys.TRAIN, batch), { steps: 5 }); // pipelines compiled, buffers pooled
   const timer = stepTimer();
   await est.train(mnistInputFn(ModeKeys.TRAIN, batch), { steps: STEPS, hooks: [timer.hook] });
@@ -133,7 +151,14 @@ async function ours(batch: number): Promise<Figures> {
     replayed: lastReplayReport().replayedSteps,
     graphed: lastReplayReport().graphSteps,
     graphMiB: graphMiB(),
+    poolMiB: (poolBytes() - pool0) / 2 ** 20,
   };
+}
+
+/** Bytes of the GPU buffers tfjs-webgpu's pool has made (0 on another backend). */
+function poolBytes(): number {
+  const b = tf.backend() as unknown as { bufferManager?: { numBytesAllocated: number } };
+  return b.bufferManager?.numBytesAllocated ?? 0;
 }
 
 function graphMiB(): string {
@@ -289,7 +314,7 @@ async function main(): Promise<void> {
   const why = NO_TORCH ? 'not asked for' : torchAvailable();
   console.log(`\n== training, article CNN, MNIST, ${STEPS} steps after 5 warm-up ==`);
   console.log(
-    'batch | img/s | ms/step | enqueue ms/step (JS side, median) | waiting for the GPU in read-backs ms/step | dispatches/step | read-backs/step | steps replayed | of them from the GPU graph | graph buffers MiB | PyTorch CUDA img/s | ratio',
+    'batch | img/s | ms/step | enqueue ms/step (JS side, median) | waiting for the GPU in read-backs ms/step | dispatches/step | read-backs/step | steps replayed | of them from the GPU graph | graph buffers MiB | GPU pool growth MiB | PyTorch CUDA img/s | ratio',
   );
   for (const b of BATCHES) {
     const f = await ours(b);
@@ -305,7 +330,7 @@ async function main(): Promise<void> {
     }
     console.log(
       `${b} | ${f.imgPerSec.toFixed(0)} | ${f.msPerStep.toFixed(2)} | ${f.enqueueMs.toFixed(2)} | ${f.waitMs.toFixed(2)} | ` +
-        `${f.dispatchesPerStep.toFixed(0)} | ${f.readBacksPerStep.toFixed(2)} | ${f.replayed}/${STEPS} | ${f.graphed} | ${f.graphMiB} | ${torchCol} | ${ratio}`,
+        `${f.dispatchesPerStep.toFixed(0)} | ${f.readBacksPerStep.toFixed(2)} | ${f.replayed}/${STEPS} | ${f.graphed} | ${f.graphMiB} | ${f.poolMiB.toFixed(1)} | ${torchCol} | ${ratio}`,
     );
   }
   await profileOneStep(BATCHES[0]);
