@@ -5,6 +5,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { describeValue } from './train-ops';
 import type { ModeKey } from './spec';
+import { RememberingWork } from '../framework/owned-scope';
+import { freeAbandonedIterator } from '../data/abandoned-iterator';
 
 /** Features or labels: one tensor, or an object of named tensors. */
 export type TensorOrDict = tf.Tensor | Record<string, tf.Tensor>;
@@ -121,12 +123,17 @@ export async function openInput<F extends TensorOrDict, L extends TensorOrDict>(
   const source = await inputFn();
   let inner: AsyncIterator<Element> | Iterator<Element>;
   if (source instanceof tf.data.Dataset) {
-    const it = await source.iterator();
+    // The dataset's work (a prefetch goes on after next() returns) remembers what it makes, so
+    // that what the abandoned iterator still buffers can be told from the user's own tensors.
+    const dataset = new RememberingWork();
+    const it = await dataset.run(() => source.iterator());
     inner = {
-      next: async () => it.next() as Promise<IteratorResult<Element>>,
-      // tf.data's iterators have none, but data.prefetchToDevice's frees its queued batches.
+      next: async () => dataset.run(() => it.next()) as Promise<IteratorResult<Element>>,
       return: async () => {
+        // data.prefetchToDevice's iterator frees its queued batches; tf.data's have no return().
         await (it as { return?: () => Promise<unknown> }).return?.();
+        // In the background: an element still being made may wait on the user's generator.
+        freeAbandonedIterator(it, (t) => dataset.madeIt(t)).catch(() => undefined);
         return { done: true, value: undefined };
       },
     };

@@ -5,7 +5,8 @@
 // prefetch filling its buffer in the background then finds its next batch disposed ("Cannot
 // read properties of undefined (reading 'backend')" at the second step). An owned scope tracks
 // only the tensors made by its own work, told apart by Node's AsyncLocalStorage; what other
-// work makes while it is open is left to no scope, as if none were open.
+// work makes while it is open is left to no scope, as if none were open. Work can also be asked
+// to remember the tensors it makes (a dataset's, to free what its abandoned iterator holds).
 import { AsyncLocalStorage } from 'async_hooks';
 import * as tf from '@tensorflow/tfjs';
 
@@ -18,9 +19,12 @@ interface TrackingEngine {
   track<T extends tf.Tensor>(t: T): T;
 }
 
-const work = new AsyncLocalStorage<symbol>();
+/** The piece of work running now (an owner's, a remembering one's), or undefined: no one's. */
+const work = new AsyncLocalStorage<object>();
 /** By engine scope: the work it belongs to. */
-const owners = new WeakMap<EngineScope, symbol>();
+const owners = new WeakMap<EngineScope, object>();
+/** By work that remembers: the tensors it made. */
+const remembered = new WeakMap<object, WeakSet<tf.Tensor>>();
 const patched = new WeakSet<object>();
 
 function engine(): TrackingEngine {
@@ -34,9 +38,11 @@ function ensurePatched(): void {
   patched.add(e);
   const track = e.track;
   e.track = function <T extends tf.Tensor>(this: TrackingEngine, t: T): T {
+    const now = work.getStore();
+    if (now !== undefined) remembered.get(now)?.add(t);
     const scope = this.state.activeScope;
     const owner = scope ? owners.get(scope) : undefined;
-    if (owner !== undefined && work.getStore() !== owner) return t;
+    if (owner !== undefined && now !== owner) return t;
     return track.call(this, t) as T;
   };
 }
@@ -44,7 +50,7 @@ function ensurePatched(): void {
 /** Runs fn as its own piece of work: scopes it opens with startOwnedScope are its alone. */
 export function runAsOwner<T>(fn: () => T): T {
   ensurePatched();
-  return work.run(Symbol('owned scope'), fn);
+  return work.run({}, fn);
 }
 
 /** Runs fn as no one's work (what it starts, e.g. a dataset's prefetch, stays no one's). */
@@ -59,4 +65,25 @@ export function startOwnedScope(name: string): void {
   const owner = work.getStore();
   const scope = engine().state.activeScope;
   if (owner !== undefined && scope) owners.set(scope, owner);
+}
+
+/** Work that remembers (weakly) the tensors it makes: a dataset's, run through run(). */
+export class RememberingWork {
+  private readonly token = {};
+  private readonly made = new WeakSet<tf.Tensor>();
+
+  constructor() {
+    ensurePatched();
+    remembered.set(this.token, this.made);
+  }
+
+  /** Runs fn, and whatever it starts (a prefetch going on after it returns), as this work. */
+  run<T>(fn: () => T): T {
+    return work.run(this.token, fn);
+  }
+
+  /** Whether this work made t. */
+  madeIt(t: tf.Tensor): boolean {
+    return this.made.has(t);
+  }
 }
