@@ -264,24 +264,18 @@ test("a tf.data pipeline that maps after batching and prefetches trains with a s
 test('repeated train() calls over a shuffled, prefetched tf.data pipeline keep tf.memory() flat; tensors of the user that pass through stay', async () => {
   const xs = Array.from({ length: 200 }, (_, i) => tf.tensor1d([i / 200, 1]));
   const ys = Array.from({ length: 200 }, (_, i) => tf.tensor1d([i % 3]));
-  const made = (i: number) => ({ xs: tf.tensor1d([i / 200, 1]), ys: tf.tensor1d([i % 3]) });
+  /** Examples made by the dataset, shuffled in a window of `shuffle`, in batches of 8. */
+  const examples = (shuffle: number) =>
+    tf.data
+      .array(Array.from({ length: 2000 }, (_, i) => i))
+      .map((i) => ({ xs: tf.tensor1d([(i as number) / 200, 1]), ys: tf.tensor1d([(i as number) % 3]) }) as tf.TensorContainer)
+      .shuffle(shuffle)
+      .batch(8)
+      .repeat();
   const pipelines = {
     // tf.data's shuffle keeps its whole buffer in an abandoned iterator: 1,000 tensors a call.
-    shuffled: () =>
-      tf.data
-        .array(Array.from({ length: 2000 }, (_, i) => i))
-        .map((i) => made(i as number) as tf.TensorContainer)
-        .shuffle(500)
-        .batch(8)
-        .repeat(),
-    prefetched: () =>
-      tf.data
-        .array(Array.from({ length: 2000 }, (_, i) => i))
-        .map((i) => made(i as number) as tf.TensorContainer)
-        .shuffle(200)
-        .batch(8)
-        .repeat()
-        .prefetch(2),
+    shuffled: () => examples(500),
+    prefetched: () => examples(200).prefetch(2),
     "the user's tensors": () =>
       tf.data
         .zip({ xs: tf.data.array(xs), ys: tf.data.array(ys) })
