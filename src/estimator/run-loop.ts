@@ -13,7 +13,7 @@ import { InputBatch, InputFn, InputStream, TensorOrDict, disposeBatch, openInput
 import type { ModeKey } from './spec';
 import { clearInterrupt, isInterruptRequested, KeyboardInterrupt } from '../host/interrupt';
 import { abandonStepCollector, fetchRecordingInput, startInputSummaries, stopInputSummaries, takeInputSummaries } from './summary/collect';
-import { runAsNoOwner, runAsOwner, startOwnedScope } from '../framework/owned-scope';
+import { runAsOwner, startOwnedScope } from '../framework/owned-scope';
 
 export type Call = 'train' | 'evaluate' | 'predict';
 
@@ -41,11 +41,7 @@ export interface RunLoopOptions<T, F extends TensorOrDict = TensorOrDict, L exte
   inputFn: InputFn<F, L>;
   /** Runs modelFn on a batch (inside the step's engine scope). */
   build(batch: InputBatch<F, L>, globalStep: number): Promise<BuiltStep<T>>;
-  /**
-   * Awaited before each step, outside its engine scope: where asynchronous work of the call's
-   * own waits (a step graph's check), so the input pipeline's work that runs meanwhile does not
-   * allocate into the step's scope.
-   */
+  /** Awaited before each step, before its engine scope opens (a step graph's check). */
   betweenSteps?(): Promise<void>;
   /** After the last step, before hooks end (may throw: the run then failed). */
   finish?(steps: number): void;
@@ -194,9 +190,9 @@ async function fetchBatch<F extends TensorOrDict, L extends TensorOrDict>(
   if (iterator.ownsBatches) {
     let next: IteratorResult<InputBatch<F, L>>;
     try {
-      // Started as no one's work: what the dataset goes on doing in the background (prefetch)
-      // is not the step's.
-      next = await runAsNoOwner(() => fetchRecordingInput(iterator));
+      // The dataset's work runs as its own (openInput), not the step's: what it goes on doing in
+      // the background (a prefetch) is not freed with the step.
+      next = await fetchRecordingInput(iterator);
     } catch (e) {
       throw withContext(e, context());
     }

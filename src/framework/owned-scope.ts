@@ -53,11 +53,6 @@ export function runAsOwner<T>(fn: () => T): T {
   return work.run({}, fn);
 }
 
-/** Runs fn as no one's work (what it starts, e.g. a dataset's prefetch, stays no one's). */
-export function runAsNoOwner<T>(fn: () => T): T {
-  return work.exit(fn);
-}
-
 /** tf.engine().startScope, the scope owned by the current work (runAsOwner); end it with tf.engine().endScope. */
 export function startOwnedScope(name: string): void {
   const e = tf.engine();
