@@ -16,6 +16,7 @@ interface EngineScope {
 }
 interface TrackingEngine {
   state: { activeScope: EngineScope | null };
+  startScope(name: string): void;
   track<T extends tf.Tensor>(t: T): T;
 }
 
@@ -23,8 +24,6 @@ interface TrackingEngine {
 const work = new AsyncLocalStorage<object>();
 /** By engine scope: the work it belongs to. */
 const owners = new WeakMap<EngineScope, object>();
-/** By work that remembers: the tensors it made. */
-const remembered = new WeakMap<object, WeakSet<tf.Tensor>>();
 const patched = new WeakSet<object>();
 
 function engine(): TrackingEngine {
@@ -39,7 +38,7 @@ function ensurePatched(): void {
   const track = e.track;
   e.track = function <T extends tf.Tensor>(this: TrackingEngine, t: T): T {
     const now = work.getStore();
-    if (now !== undefined) remembered.get(now)?.add(t);
+    if (now instanceof RememberingWork) now.note(t);
     const scope = this.state.activeScope;
     const owner = scope ? owners.get(scope) : undefined;
     if (owner !== undefined && now !== owner) return t;
@@ -55,26 +54,29 @@ export function runAsOwner<T>(fn: () => T): T {
 
 /** tf.engine().startScope, the scope owned by the current work (runAsOwner); end it with tf.engine().endScope. */
 export function startOwnedScope(name: string): void {
-  const e = tf.engine();
+  const e = engine();
   e.startScope(name);
   const owner = work.getStore();
-  const scope = engine().state.activeScope;
+  const scope = e.state.activeScope;
   if (owner !== undefined && scope) owners.set(scope, owner);
 }
 
 /** Work that remembers (weakly) the tensors it makes: a dataset's, run through run(). */
 export class RememberingWork {
-  private readonly token = {};
   private readonly made = new WeakSet<tf.Tensor>();
 
   constructor() {
     ensurePatched();
-    remembered.set(this.token, this.made);
   }
 
   /** Runs fn, and whatever it starts (a prefetch going on after it returns), as this work. */
   run<T>(fn: () => T): T {
-    return work.run(this.token, fn);
+    return work.run(this, fn);
+  }
+
+  /** Called by the engine's wrapped track() for a tensor made while this work runs. */
+  note(t: tf.Tensor): void {
+    this.made.add(t);
   }
 
   /** Whether this work made t. */

@@ -462,13 +462,12 @@ export class StepGraph {
         if (buf) this.kept.push({ tensor: t, buffer: buf });
         identity(buf);
       }
-      const used = new Set(uses.keys());
       const copyIn: Array<{ index: number; from: GpuBuffer; start: GpuBuffer }> = [];
       roles.variables.forEach((v, index) => {
         const now = bufferOf(b, v);
         const start = startBuffers[index];
         // Only the variables the step reads or writes (the global step changes between steps).
-        if (!now || !(used.has(now) || (start && used.has(start)))) return;
+        if (!now || !(uses.has(now) || (start && uses.has(start)))) return;
         identity(now);
         const assigned = roles.assigned.has(index);
         this.bound.push({ index, dataId: v.dataId, buffer: now, assigned });
